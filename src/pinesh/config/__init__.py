@@ -1,0 +1,1 @@
+"""Configuration: Pine's .pinerc and pinesh's own settings, parsed into typed objects."""

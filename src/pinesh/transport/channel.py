@@ -1,0 +1,81 @@
+"""A connected channel: a socket with a verified greeting, and how it was reached."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from dataclasses import dataclass, field
+
+from pinesh.transport.greeting import Greeting, GreetingState
+from pinesh.transport.process import ChildChannel
+from pinesh.transport.routes import (
+    CommandRoute,
+    DirectRoute,
+    Route,
+    SshChannelRoute,
+    SshPreauthRoute,
+)
+from pinesh.transport.service import Service
+
+
+@dataclass
+class Steps:
+    """How long each step of an open took, in seconds (None: the step did not happen)."""
+
+    ssh_handshake: float | None = None  # a new master's login; None when one was reused
+    connect: float | None = None  # TCP connect (direct routes)
+    channel: float | None = None  # until the server's first byte arrived
+    tls: float | None = None  # TLS handshake (direct routes)
+    greeting: float | None = None  # until the whole greeting was read and checked
+    total: float = 0.0
+
+
+@dataclass
+class Channel:
+    """A connection to one service of one server, ready for the protocol's next command.
+
+    ``sock`` is a real socket: an ssh child's socketpair end, a TCP socket or a TLS socket.
+    The greeting has been read from it already (it is in ``greeting``); after STARTTLS the
+    protocol should ask for capabilities again.
+    """
+
+    sock: socket.socket
+    service: Service
+    server: str
+    route: Route
+    greeting: Greeting
+    encrypted: bool  # ssh or TLS: a password may be sent
+    shared_master: bool  # rode on an ssh master that was already up
+    steps: Steps = field(default_factory=Steps)
+    child: ChildChannel | None = None
+    starttls_done: bool = False
+
+    @property
+    def preauthenticated(self) -> bool:
+        return self.greeting.state is GreetingState.PREAUTH
+
+    @property
+    def allows_password(self) -> bool:
+        """Whether a password may cross this channel (never over a cleartext connection)."""
+        return self.encrypted
+
+    def describe(self) -> str:
+        """For the status line: e.g. 'ssh mailhost (preauth, shared)' or 'TLS imap.x:993'."""
+        route = self.route
+        shared = "shared" if self.shared_master else "new master"
+        if isinstance(route, SshPreauthRoute):
+            return f"ssh {route.target.label()} (preauth, {shared})"
+        if isinstance(route, SshChannelRoute):
+            return f"ssh {route.target.label()} (channel to {route.host}:{route.port}, {shared})"
+        if isinstance(route, CommandRoute):
+            auth = "preauth" if self.preauthenticated else "login"
+            return f"{route.label} {route.argv[0]} ({auth})"
+        assert isinstance(route, DirectRoute)
+        return f"{route.security.value.upper()} {route.host}:{route.port}"
+
+    def close(self) -> None:
+        """Close the socket and end the ssh child, if any (the master stays)."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        if self.child is not None:
+            self.child.close()

@@ -1,0 +1,244 @@
+"""Managed OpenSSH masters: one authenticated connection per (user, host, port).
+
+Every channel runs ``ssh -o ControlMaster=auto -o ControlPersist=N``. When no master is
+up, the first channel becomes the master itself (ssh forks it into the background after
+authentication), so a cold open costs no more than a plain ssh spawn. A per-target lock
+makes concurrent cold opens wait for that one master instead of each logging in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pinesh.config.settings import SshSettings
+from pinesh.errors import PineshError
+from pinesh.transport.private_dir import default_runtime_dir, ensure_private_dir
+from pinesh.transport.routes import SshTarget
+
+Child = TypeVar("Child")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A started ssh client, and whether it rode on a master that was already up."""
+
+    reused_master: bool
+    handshake_seconds: float | None  # time until the new master was up; None when reused
+
+
+@dataclass(frozen=True)
+class MasterInfo:
+    """One master pinesh knows of, for `pinesh ssh status`."""
+
+    target: SshTarget
+    control_path: Path
+    running: bool
+    pid: int | None
+    detail: str
+
+
+class MasterPool:
+    """Finds, starts (through the first channel), lists and stops the shared masters."""
+
+    def __init__(self, settings: SshSettings) -> None:
+        self.settings = settings
+        self.directory = ensure_private_dir(settings.control_dir or default_runtime_dir())
+
+    # -- names --------------------------------------------------------------------------
+
+    def _stem(self, target: SshTarget) -> str:
+        # Hashed: a Unix socket path must stay under ~100 bytes, and ssh appends a suffix
+        # while it creates the socket.
+        key = f"{target.user or ''}\0{target.host}\0{target.port or ''}"
+        return "m-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def control_path(self, target: SshTarget) -> Path:
+        """Where the master socket for target lives."""
+        return self.directory / self._stem(target)
+
+    # -- argv ---------------------------------------------------------------------------
+
+    def ssh_argv(self, target: SshTarget, tail: Sequence[str]) -> list[str]:
+        """The ssh argv for one channel through target's master; tail follows the options.
+
+        tail is either ``["--", host, "exec", ...]`` or ``["-W", "h:p", "--", host]``:
+        built by remote_command_tail / stdio_forward_tail below.
+        """
+        s = self.settings
+        argv = [s.path]
+        if s.quiet:
+            # Not -q: it hides why a login failed. LogLevel=ERROR drops banners and
+            # warnings but keeps fatal reasons, which we capture from stderr.
+            argv += ["-o", "LogLevel=ERROR"]
+        argv += ["-A" if s.forward_agent else "-a", "-X" if s.forward_x11 else "-x"]
+        argv += [
+            "-o", "BatchMode=yes",
+            "-o", "ControlMaster=auto",
+            "-o", f"ControlPath={self.control_path(target)}",
+            "-o", f"ControlPersist={max(1, s.persist)}",
+        ]  # fmt: skip
+        argv += list(s.options) + list(target.options)
+        if target.user:
+            argv += ["-l", target.user]
+        if target.port:
+            argv += ["-p", str(target.port)]
+        return argv + list(tail)
+
+    # -- state --------------------------------------------------------------------------
+
+    def is_up(self, target: SshTarget) -> bool:
+        """Whether a master answers on target's control socket (cheap: one connect)."""
+        path = self.control_path(target)
+        if not path.exists():
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(path))
+            except OSError:
+                return False
+        return True
+
+    @contextlib.contextmanager
+    def _lock(self, target: SshTarget, deadline: float) -> Iterator[None]:
+        lock_path = self.directory / f"{self._stem(target)}.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"timed out waiting for another pinesh to start the ssh "
+                            f"connection to {target.label()}"
+                        ) from None
+                    time.sleep(0.01)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _remember(self, target: SshTarget) -> None:
+        info = {
+            "host": target.host,
+            "user": target.user,
+            "port": target.port,
+            "options": list(target.options),
+            "control_path": str(self.control_path(target)),
+            "started": time.time(),
+        }
+        meta = self.directory / f"{self._stem(target)}.json"
+        tmp = meta.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(info))
+        tmp.replace(meta)
+
+    def launch(
+        self,
+        target: SshTarget,
+        argv: list[str],
+        deadline: float,
+        start: Callable[[list[str]], Child],
+        still_running: Callable[[Child], bool],
+    ) -> tuple[Child, Launch]:
+        """Start argv (built by ssh_argv) so that it uses, or becomes, target's master.
+
+        When no master is up, hold the per-target lock until the new one answers (or the
+        child exits, or the deadline passes), so concurrent opens share one login.
+        """
+        if self.is_up(target):
+            return start(argv), Launch(reused_master=True, handshake_seconds=None)
+        with self._lock(target, deadline):
+            if self.is_up(target):
+                return start(argv), Launch(reused_master=True, handshake_seconds=None)
+            began = time.monotonic()
+            child = start(argv)
+            self._remember(target)
+            while not self.is_up(target):
+                if not still_running(child) or time.monotonic() > deadline:
+                    return child, Launch(reused_master=False, handshake_seconds=None)
+                time.sleep(0.003)
+            return child, Launch(False, time.monotonic() - began)
+
+    # -- status and stop ----------------------------------------------------------------
+
+    def _control(self, target: SshTarget, op: str) -> subprocess.CompletedProcess[str]:
+        argv = [
+            self.settings.path, "-o", f"ControlPath={self.control_path(target)}",
+            *self.settings.options, *target.options, "-O", op, "--", target.host,
+        ]  # fmt: skip
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+
+    def known(self) -> list[SshTarget]:
+        """Every target pinesh has started a master for (alive or not)."""
+        targets = []
+        for meta in sorted(self.directory.glob("m-*.json")):
+            try:
+                info = json.loads(meta.read_text())
+                targets.append(
+                    SshTarget(
+                        info["host"], info.get("user"), info.get("port"),
+                        tuple(info.get("options") or ()),
+                    )
+                )  # fmt: skip
+            except (OSError, ValueError, KeyError, TypeError, PineshError):
+                continue
+        return targets
+
+    def status(self) -> list[MasterInfo]:
+        """The known masters, each checked with `ssh -O check`."""
+        result = []
+        for target in self.known():
+            path = self.control_path(target)
+            if not self.is_up(target):
+                result.append(MasterInfo(target, path, False, None, "not running"))
+                continue
+            done = self._control(target, "check")
+            match = re.search(r"pid=(\d+)", done.stderr)
+            pid = int(match.group(1)) if match else None
+            detail = done.stderr.strip() or done.stdout.strip()
+            result.append(MasterInfo(target, path, done.returncode == 0, pid, detail))
+        return result
+
+    def stop(self, host: str | None = None) -> list[MasterInfo]:
+        """End the masters (of one host, or all) with `ssh -O exit`; return what was ended."""
+        ended = []
+        for target in self.known():
+            if host is not None and target.host != host:
+                continue
+            path = self.control_path(target)
+            running = self.is_up(target)
+            if running:
+                self._control(target, "exit")
+            ended.append(MasterInfo(target, path, running, None, "stopped" if running else ""))
+            for leftover in (f"{self._stem(target)}.json", f"{self._stem(target)}.lock"):
+                with contextlib.suppress(OSError):
+                    (self.directory / leftover).unlink()
+        return ended
+
+
+def remote_command_tail(host: str, command: Sequence[str]) -> list[str]:
+    """ssh argv tail that runs command on host, each word quoted for the remote shell.
+
+    ssh hands the remote command to the user's login shell as one string; quoting each
+    word keeps metacharacters literal there. ``exec`` leaves no shell in between.
+    """
+    return ["--", host, "exec", *(shlex.quote(word) for word in command)]
+
+
+def stdio_forward_tail(login_host: str, host: str, port: int) -> list[str]:
+    """ssh argv tail for a stdio channel to host:port (ssh -W), IPv6 literals bracketed."""
+    where = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return ["-W", f"{where}:{port}", "--", login_host]

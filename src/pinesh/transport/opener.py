@@ -1,0 +1,228 @@
+"""Open one route to a verified greeting, within a deadline, or fail saying why.
+
+The deadline covers the whole open: ssh login, channel, TLS and greeting. On failure
+the ssh child is killed (no orphans) and its stderr becomes part of the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from dataclasses import dataclass
+
+from pinesh.errors import PineshError
+from pinesh.transport import starttls, tls
+from pinesh.transport.channel import Channel, Steps
+from pinesh.transport.greeting import (
+    MAX_GREETING,
+    Greeting,
+    GreetingError,
+    GreetingState,
+    greeting_complete,
+    parse_greeting,
+)
+from pinesh.transport.masters import MasterPool, remote_command_tail, stdio_forward_tail
+from pinesh.transport.process import ChildChannel, spawn_on_socketpair
+from pinesh.transport.routes import (
+    CommandRoute,
+    DirectRoute,
+    Route,
+    Security,
+    SshChannelRoute,
+    SshPreauthRoute,
+)
+from pinesh.transport.service import Service
+
+
+@dataclass
+class RouteError(Exception):
+    """One route failed; ``reason`` says why in words a person can act on."""
+
+    route: Route
+    reason: str
+    timed_out: bool = False
+    steps: Steps | None = None
+
+    def __str__(self) -> str:
+        return f"{self.route.describe()}: {self.reason}"
+
+
+def read_greeting(
+    sock: socket.socket, service: Service, deadline: float, steps: Steps, began: float
+) -> Greeting:
+    """Read the server's greeting from sock and check it."""
+    data = b""
+    while not greeting_complete(service, data):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out waiting for the server's greeting")
+        sock.settimeout(remaining)
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        if not data:
+            steps.channel = time.monotonic() - began
+        data += chunk
+        if len(data) > MAX_GREETING:
+            break
+    greeting = parse_greeting(service, data)
+    steps.greeting = time.monotonic() - began
+    return greeting
+
+
+def _child_reason(child: ChildChannel, what: str) -> str:
+    """what went wrong, with the ssh child's exit status and stderr when it has them."""
+    code = child.process.poll()
+    said = child.stderr.text(wait=0.2)
+    parts = [what]
+    if code is not None and code != 0:
+        parts.append(f"ssh exited with status {code}")
+    if said:
+        parts.append(f"ssh said: {said}")
+    return "; ".join(parts)
+
+
+def _open_child(
+    route: Route, service: Service, deadline: float, masters: MasterPool | None, began: float
+) -> Channel:
+    steps = Steps()
+    shared = False
+    if isinstance(route, CommandRoute):
+        child = spawn_on_socketpair(route.argv)
+    else:
+        assert isinstance(route, SshPreauthRoute | SshChannelRoute)
+        if masters is None:
+            raise RouteError(route, "no ssh master pool was given")
+        if isinstance(route, SshPreauthRoute):
+            tail = remote_command_tail(route.target.host, route.command)
+        else:
+            tail = stdio_forward_tail(route.target.host, route.host, route.port)
+        argv = masters.ssh_argv(route.target, tail)
+        try:
+            child, launch = masters.launch(
+                route.target, argv, deadline, spawn_on_socketpair,
+                lambda c: c.process.poll() is None,
+            )  # fmt: skip
+        except TimeoutError as exc:
+            raise RouteError(route, str(exc), timed_out=True, steps=steps) from exc
+        shared = launch.reused_master
+        steps.ssh_handshake = launch.handshake_seconds
+    try:
+        greeting = read_greeting(child.sock, service, deadline, steps, began)
+    except TimeoutError as exc:
+        child.kill()
+        raise RouteError(route, _child_reason(child, str(exc)), True, steps) from exc
+    except (GreetingError, OSError) as exc:
+        child.kill()
+        raise RouteError(route, _child_reason(child, str(exc)), steps=steps) from exc
+    if isinstance(route, SshPreauthRoute) and greeting.state is not GreetingState.PREAUTH:
+        child.kill()
+        raise RouteError(
+            route,
+            f"the remote command greeted '{greeting.text}' instead of PREAUTH; "
+            "it is not a preauthenticated IMAP server",
+            steps=steps,
+        )
+    if isinstance(route, SshChannelRoute) and greeting.state is GreetingState.PREAUTH:
+        # The hop from the login host to the server is not ours to trust.
+        child.kill()
+        raise RouteError(route, "refusing PREAUTH on a forwarded TCP channel", steps=steps)
+    return Channel(
+        child.sock,
+        service,
+        "",
+        route,
+        greeting,
+        encrypted=True,
+        shared_master=shared,
+        steps=steps,
+        child=child,
+    )
+
+
+def _open_direct(route: DirectRoute, service: Service, deadline: float, began: float) -> Channel:
+    steps = Steps()
+    remaining = deadline - time.monotonic()
+    try:
+        sock = socket.create_connection(
+            (route.host.strip("[]"), route.port), timeout=max(remaining, 0.001)
+        )
+    except TimeoutError as exc:
+        raise RouteError(route, f"connecting timed out: {exc}", True, steps) from exc
+    except OSError as exc:
+        raise RouteError(route, f"cannot connect: {exc.strerror or exc}", steps=steps) from exc
+    steps.connect = time.monotonic() - began
+    try:
+        return _direct_session(route, service, sock, deadline, steps, began)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            sock.close()
+        raise
+
+
+def _direct_session(
+    route: DirectRoute,
+    service: Service,
+    sock: socket.socket,
+    deadline: float,
+    steps: Steps,
+    began: float,
+) -> Channel:
+    trusted_tls = route.tls.verify or route.tls.fingerprint is not None
+    try:
+        if route.security is Security.TLS:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock = tls.wrap(sock, route.host.strip("[]"), route.tls)
+            steps.tls = time.monotonic() - began
+        greeting = read_greeting(sock, service, deadline, steps, began)
+        if greeting.state is GreetingState.PREAUTH and not (
+            route.security is Security.TLS and trusted_tls
+        ):
+            # A PREAUTH in cleartext would skip STARTTLS: the classic injection attack.
+            raise RouteError(
+                route, "refusing PREAUTH on a connection that is not verified TLS", steps=steps
+            )
+        if route.security is Security.STARTTLS:
+            starttls.negotiate(sock, service, deadline)
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock = tls.wrap(sock, route.host.strip("[]"), route.tls)
+            steps.tls = time.monotonic() - began
+    except TimeoutError as exc:
+        raise RouteError(route, str(exc) or "timed out", True, steps) from exc
+    except (GreetingError, tls.TlsError, starttls.StartTlsError) as exc:
+        raise RouteError(route, str(exc), steps=steps) from exc
+    except OSError as exc:
+        raise RouteError(route, f"connection failed: {exc}", steps=steps) from exc
+    encrypted = route.security is not Security.PLAIN
+    return Channel(
+        sock,
+        service,
+        "",
+        route,
+        greeting,
+        encrypted=encrypted,
+        shared_master=False,
+        steps=steps,
+        starttls_done=route.security is Security.STARTTLS,
+    )
+
+
+def open_route(
+    route: Route, service: Service, *, server: str, deadline: float, masters: MasterPool | None
+) -> Channel:
+    """Open route to a verified greeting before deadline (time.monotonic()), or RouteError."""
+    began = time.monotonic()
+    try:
+        if isinstance(route, DirectRoute):
+            channel = _open_direct(route, service, deadline, began)
+        else:
+            channel = _open_child(route, service, deadline, masters, began)
+    except OSError as exc:
+        raise RouteError(route, f"cannot start: {exc}") from exc
+    except PineshError as exc:
+        raise RouteError(route, str(exc)) from exc
+    channel.server = server
+    channel.steps.total = time.monotonic() - began
+    channel.sock.settimeout(None)
+    return channel

@@ -1,0 +1,140 @@
+"""Routes: the ways pinesh can reach one service of one server.
+
+A route is a plain value; opening it is the opener's job. Every route has a ``key``
+(stable, used to remember per network which route worked) and a ``describe()`` for people.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from pinesh.config.names import check_host, check_port, check_user
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """An ssh login: the host (or ssh_config alias), user, port and extra ssh options.
+
+    ``user`` and ``port`` may be None: then ssh's own config (User, Port) decides, which is
+    what the user expects (c-client passes the local login name with -l, overriding it).
+    """
+
+    host: str
+    user: str | None = None
+    port: int | None = None
+    options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_host(self.host)
+        if self.user is not None:
+            check_user(self.user)
+        if self.port is not None:
+            check_port(self.port, "ssh port")
+
+    def label(self) -> str:
+        """user@host:port as people write it (parts ssh decides are left out)."""
+        who = f"{self.user}@" if self.user else ""
+        where = f":{self.port}" if self.port else ""
+        return f"{who}{self.host}{where}"
+
+
+@dataclass(frozen=True)
+class SshPreauthRoute:
+    """Run a remote IMAP server over ssh through the shared master; it must greet PREAUTH."""
+
+    target: SshTarget
+    command: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"ssh-preauth:{self.target.label()}"
+
+    def describe(self) -> str:
+        return f"ssh {self.target.label()} (preauth: {' '.join(self.command)})"
+
+
+@dataclass(frozen=True)
+class SshChannelRoute:
+    """A stdio channel through the shared master to host:port (ssh -W); no listening port."""
+
+    target: SshTarget
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        check_host(self.host)
+        check_port(self.port)
+
+    @property
+    def key(self) -> str:
+        return f"ssh-channel:{self.target.label()}>{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        return f"ssh {self.target.label()} channel to {self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    """A command whose stdin/stdout speak the protocol: Pine's rsh/ssh template, run as is.
+
+    It is trusted like an ssh command (the user configured it), so PREAUTH is accepted.
+    It does not use the shared master unless the command itself does.
+    """
+
+    argv: tuple[str, ...]
+    label: str = "command"
+
+    @property
+    def key(self) -> str:
+        return f"{self.label}:{self.argv[0]}"
+
+    def describe(self) -> str:
+        return f"{self.label} {' '.join(self.argv)}"
+
+
+class Security(enum.Enum):
+    """How a direct TCP connection is protected."""
+
+    TLS = "tls"  # TLS from the first byte
+    STARTTLS = "starttls"  # cleartext greeting, then STARTTLS before anything else
+    PLAIN = "plain"  # cleartext: only when asked for by name, never with a password
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    """How a TLS peer is checked: the system CAs, a CA file, or a pinned fingerprint."""
+
+    verify: bool = True
+    ca_file: str | None = None
+    # sha256 of the server certificate (DER), lowercase hex without colons.
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectRoute:
+    """A TCP connection from this machine to host:port."""
+
+    host: str
+    port: int
+    security: Security
+    tls: TlsPolicy = field(default_factory=TlsPolicy)
+
+    def __post_init__(self) -> None:
+        check_host(self.host)
+        check_port(self.port)
+
+    @property
+    def key(self) -> str:
+        return f"{self.security.value}:{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        return f"{self.security.value.upper()} {self.host}:{self.port}"
+
+
+Route = SshPreauthRoute | SshChannelRoute | CommandRoute | DirectRoute
+
+
+def is_ssh(route: Route) -> bool:
+    """Whether the route runs through ssh (a master or a configured command)."""
+    return isinstance(route, SshPreauthRoute | SshChannelRoute | CommandRoute)
