@@ -71,7 +71,7 @@ def read_greeting(
     return greeting
 
 
-def _child_reason(child: ChildChannel, what: str) -> str:
+def _child_reason(route: Route, child: ChildChannel, what: str) -> str:
     """what went wrong, with the ssh child's exit status and stderr when it has them."""
     code = child.process.poll()
     said = child.stderr.text(wait=0.2)
@@ -80,6 +80,11 @@ def _child_reason(child: ChildChannel, what: str) -> str:
         parts.append(f"ssh exited with status {code}")
     if said:
         parts.append(f"ssh said: {said}")
+    if isinstance(route, SshChannelRoute) and "open refused" in said.lower():
+        parts.append(
+            f"nothing accepts connections on {route.host}:{route.port} as seen "
+            f"from {route.target.host}, or its sshd forbids forwarding"
+        )
     return "; ".join(parts)
 
 
@@ -112,10 +117,10 @@ def _open_child(
         greeting = read_greeting(child.sock, service, deadline, steps, began)
     except TimeoutError as exc:
         child.kill()
-        raise RouteError(route, _child_reason(child, str(exc)), True, steps) from exc
+        raise RouteError(route, _child_reason(route, child, str(exc)), True, steps) from exc
     except (GreetingError, OSError) as exc:
         child.kill()
-        raise RouteError(route, _child_reason(child, str(exc)), steps=steps) from exc
+        raise RouteError(route, _child_reason(route, child, str(exc)), steps=steps) from exc
     if isinstance(route, SshPreauthRoute) and greeting.state is not GreetingState.PREAUTH:
         child.kill()
         raise RouteError(

@@ -30,7 +30,7 @@ class StderrCapture:
 
     def _pump(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            while chunk := self._stream.read1(4096):
+            while chunk := os.read(self._stream.fileno(), 4096):
                 with self._lock:
                     self._data += chunk
                     del self._data[:-STDERR_KEEP]

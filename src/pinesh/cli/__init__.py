@@ -1,0 +1,1 @@
+"""The command line: argument parsing and output only; the work is in services."""

@@ -1,0 +1,57 @@
+"""`pinesh forward [SERVER SERVICE] [--listen L]`: the forwards TCP-only clients need."""
+
+from __future__ import annotations
+
+import sys
+
+from pinesh.config.server_spec import parse_server_spec
+from pinesh.errors import PineshError
+from pinesh.services.connections import Connections, load_connections
+from pinesh.transport.forward import ensure_forward, parse_listen
+from pinesh.transport.opener import RouteError
+from pinesh.transport.routes import SshChannelRoute
+from pinesh.transport.service import Service
+
+
+def _one(connections: Connections, server: str, service: Service, listen_text: str) -> bool:
+    listen = parse_listen(listen_text)
+    plan = connections.plan(parse_server_spec(server), service)
+    route = next((r for r in plan.routes if isinstance(r, SshChannelRoute)), None)
+    if route is None:
+        raise PineshError(
+            f"{server} has no ssh channel route for {service.value}",
+            hint='add a [[rule]] for it with via = "ssh"',
+        )
+    try:
+        result = ensure_forward(connections.masters(), route, service, listen, plan.timeout)
+    except RouteError as exc:
+        print(f"pinesh forward: {exc}", file=sys.stderr)
+        return False
+    state = "already up" if result.already_up else "up"
+    print(f"{listen.describe()} -> {route.describe()}: {state}")
+    return True
+
+
+def run_forward(
+    config: str | None,
+    pinerc: str | None,
+    server: str | None,
+    service: str | None,
+    listen: str | None,
+) -> int:
+    connections = load_connections(config, pinerc)
+    if server is not None:
+        if service is None or listen is None:
+            raise PineshError(
+                "give SERVER, SERVICE and --listen, or no arguments to set up "
+                "every [[forward]] of the config"
+            )
+        return 0 if _one(connections, server, Service.parse(service), listen) else 1
+    forwards = connections.settings.forwards
+    if not forwards:
+        raise PineshError(
+            "no [[forward]] in the config",
+            hint="add one, or run: pinesh forward SERVER SERVICE --listen PORT",
+        )
+    results = [_one(connections, f.server, Service.parse(f.service), f.listen) for f in forwards]
+    return 0 if all(results) else 1

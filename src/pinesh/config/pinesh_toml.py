@@ -1,0 +1,313 @@
+"""Load pinesh's own config file (TOML) into Settings, with errors that name file and line.
+
+Location: ``--config FILE``, else $PINESH_CONFIG, else $XDG_CONFIG_HOME/pinesh/config.toml.
+A missing default file means default settings; a missing named file is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from pinesh.config.names import check_host, check_port, check_user
+from pinesh.config.settings import (
+    DirectCondition,
+    ForwardSpec,
+    Rule,
+    Settings,
+    SshSettings,
+    Via,
+)
+from pinesh.errors import ConfigError, PineshError
+
+SERVICES = ("imap", "smtp", "nntp")
+FALLBACKS = ("tls", "starttls", "plain")
+
+
+def default_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "pinesh" / "config.toml"
+
+
+def config_path(explicit: str | None) -> tuple[Path, bool]:
+    """The config file to read, and whether the user named it (so it must exist)."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    env = os.environ.get("PINESH_CONFIG")
+    if env:
+        return Path(env).expanduser(), True
+    return default_config_path(), False
+
+
+@dataclass
+class _Locator:
+    """Finds the line of a setting in the TOML text (tomllib keeps no positions)."""
+
+    lines: list[str]
+
+    def table(self, name: str, index: int) -> int | None:
+        """Line (1-based) of the index-th ``[[name]]`` (or ``[name]``) header."""
+        pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(name)}\s*\]\]?\s*(#.*)?$")
+        seen = -1
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.match(line):
+                seen += 1
+                if seen == index:
+                    return number
+        return None
+
+    def key(self, key: str, start: int | None) -> int | None:
+        """Line of ``key =`` after the header at start (or at top level), else start."""
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for number in range((start or 0) + 1, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if line.lstrip().startswith("["):
+                break
+            if pattern.match(line):
+                return number
+        return start
+
+
+class _Reader:
+    """Typed access to one TOML table, raising ConfigError at the setting's line."""
+
+    def __init__(
+        self, data: dict[str, Any], file: str, locator: _Locator, prefix: str, start: int | None
+    ) -> None:
+        self.data = dict(data)
+        self.file = file
+        self.locator = locator
+        self.prefix = prefix
+        self.start = start
+
+    def fail(self, key: str, message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(
+            message,
+            file=self.file,
+            line=self.locator.key(key, self.start),
+            setting=f"{self.prefix}{key}",
+            hint=hint,
+        )
+
+    def take(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        if key not in self.data:
+            return default
+        value = self.data.pop(key)
+        if (
+            isinstance(value, bool)
+            and kind is not bool
+            and bool not in (kind if isinstance(kind, tuple) else (kind,))
+        ):
+            raise self.fail(key, f"expected {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.fail(key, f"expected {_kind_name(kind)}, got {type(value).__name__}")
+        return value
+
+    def words(self, key: str) -> tuple[str, ...] | None:
+        """A list of strings, or one string split on white space."""
+        value = self.take(key, (list, str))
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return tuple(value.split())
+        if not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "expected a list of strings")
+        return tuple(value)
+
+    def finish(self) -> None:
+        for key in self.data:
+            raise self.fail(key, "unknown setting", hint="check its spelling in docs/config.md")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "true or false",
+             list: "a list", dict: "a table"}  # fmt: skip
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _check_name(reader: _Reader, key: str, value: str | None, check: Any) -> None:
+    if value is None or any(c in value for c in "*?["):
+        return
+    try:
+        check(value)
+    except PineshError as exc:
+        raise reader.fail(key, exc.message) from None
+
+
+def _ssh(data: dict[str, Any], file: str, loc: _Locator) -> SshSettings:
+    r = _Reader(data, file, loc, "ssh.", loc.table("ssh", 0))
+    control = r.take("control_dir", str)
+    persist = r.take("persist", int, 600)
+    if persist < 0:
+        raise r.fail("persist", "must be 0 or more seconds")
+    settings = SshSettings(
+        path=r.take("path", str, "ssh"),
+        persist=persist,
+        options=r.words("options") or (),
+        control_dir=Path(control).expanduser() if control else None,
+        quiet=r.take("quiet", bool, True),
+        forward_agent=r.take("forward_agent", bool, False),
+        forward_x11=r.take("forward_x11", bool, False),
+    )
+    r.finish()
+    return settings
+
+
+def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
+    start = loc.table("rule", index)
+    r = _Reader(data, file, loc, f"rule[{index + 1}].", start)
+    servers = r.words("servers") or r.words("server")
+    if not servers:
+        raise ConfigError(
+            "a rule needs 'servers' (names or globs)",
+            file=file,
+            line=start,
+            setting=f"rule[{index + 1}]",
+        )
+    for server in servers:
+        _check_name(r, "servers", server, check_host)
+    services = r.words("services") or ()
+    for service in services:
+        if service not in SERVICES:
+            raise r.fail("services", f"unknown service {service!r}", "use imap, smtp or nntp")
+    via_text = r.take("via", str, "ssh")
+    try:
+        via = Via(via_text)
+    except ValueError:
+        raise r.fail("via", f"{via_text!r} is not a way to connect", "use ssh or direct") from None
+    login, user, target = r.take("login", str), r.take("user", str), r.take("target", str)
+    _check_name(r, "login", login, check_host)
+    _check_name(r, "user", user, check_user)
+    _check_name(r, "target", target, check_host)
+    ssh_port = r.take("ssh_port", int)
+    if ssh_port is not None:
+        try:
+            check_port(ssh_port)
+        except PineshError as exc:
+            raise r.fail("ssh_port", exc.message) from None
+    ports = r.take("ports", dict, {})
+    for name, port in ports.items():
+        if name not in SERVICES or not isinstance(port, int) or not 0 < port < 65536:
+            raise r.fail("ports", f"{name} = {port!r}: expected imap/smtp/nntp = a TCP port")
+    fallback = r.words("fallback")
+    for item in fallback or ():
+        kind, _, port_text = item.partition(":")
+        if kind not in FALLBACKS or (port_text and not port_text.isdigit()):
+            raise r.fail(
+                "fallback",
+                f"{item!r} is not a direct route",
+                'use "tls", "starttls" or "plain", optionally with ":PORT"',
+            )
+    when = r.take("direct_when", dict, {})
+    unknown = set(when) - {"domain", "reachable"}
+    if unknown:
+        raise r.fail(
+            "direct_when",
+            f"unknown condition {sorted(unknown)[0]!r}",
+            'use domain = "example.org" or reachable = "host:port"',
+        )
+    timeout = r.take("open_timeout", (int, float))
+    rule = Rule(
+        servers=tuple(s.lower() for s in servers),
+        services=services,
+        via=via,
+        login=login,
+        user=user,
+        ssh_port=ssh_port,
+        ssh_options=r.words("ssh_options") or (),
+        imap_command=r.words("imap_command"),
+        target_host=target,
+        ports=dict(ports),
+        fallback=fallback if fallback is not None else ("tls",),
+        direct_when=DirectCondition(domain=when.get("domain"), reachable=when.get("reachable")),
+        open_timeout=float(timeout) if timeout is not None else None,
+        ca_file=r.take("ca_file", str),
+        fingerprint=r.take("fingerprint", str),
+        verify=r.take("verify", bool, True),
+        line=start,
+    )
+    r.finish()
+    return rule
+
+
+def _forward(data: dict[str, Any], index: int, file: str, loc: _Locator) -> ForwardSpec:
+    start = loc.table("forward", index)
+    r = _Reader(data, file, loc, f"forward[{index + 1}].", start)
+    server, service, listen = (
+        r.take("server", str),
+        r.take("service", str),
+        r.take("listen", (str, int)),
+    )
+    if not server or not service or listen is None:
+        raise ConfigError(
+            "a forward needs server, service and listen",
+            file=file,
+            line=start,
+            setting=f"forward[{index + 1}]",
+        )
+    if service not in SERVICES:
+        raise r.fail("service", f"unknown service {service!r}", "use smtp, nntp or imap")
+    r.finish()
+    return ForwardSpec(server.lower(), service, str(listen), line=start)
+
+
+def parse_settings(text: str, file: str) -> Settings:
+    """Parse pinesh's TOML config; raise ConfigError naming file, line and setting."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(
+            f"not valid TOML: {exc}", file=file, line=int(match.group(1)) if match else None
+        ) from None
+    loc = _Locator(text.splitlines())
+    top = _Reader(data, file, loc, "", None)
+    ssh = _ssh(top.take("ssh", dict, {}), file, loc)
+    rules = tuple(_rule(d, i, file, loc) for i, d in enumerate(top.take("rule", list, [])))
+    forwards = tuple(_forward(d, i, file, loc) for i, d in enumerate(top.take("forward", list, [])))
+    timeout = top.take("open_timeout", (int, float), 15)
+    if timeout <= 0:
+        raise top.fail("open_timeout", "must be more than 0 seconds")
+    state = top.take("state_dir", str)
+    top.finish()
+    return Settings(
+        ssh=ssh,
+        rules=rules,
+        forwards=forwards,
+        open_timeout=float(timeout),
+        state_dir=Path(state).expanduser() if state else None,
+        source=Path(file),
+    )
+
+
+def load_settings(explicit: str | None = None) -> Settings:
+    """Find and load the config file (see the module docstring)."""
+    path, named = config_path(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if named:
+            raise ConfigError(
+                "no such file", file=str(path), hint="check --config / PINESH_CONFIG"
+            ) from None
+        return Settings()
+    except OSError as exc:
+        raise ConfigError(f"cannot read it: {exc.strerror}", file=str(path)) from None
+    return parse_settings(text, str(path))
+
+
+def matching_rule(settings: Settings, server: str, service: str) -> Rule | None:
+    """The first rule whose servers match server (glob, no case) and that covers service."""
+    name = server.lower()
+    for rule in settings.rules:
+        if rule.services and service not in rule.services:
+            continue
+        if any(fnmatchcase(name, pattern) for pattern in rule.servers):
+            return rule
+    return None

@@ -1,0 +1,1 @@
+"""What the user does (open, read, send, post, connect), independent of any UI."""

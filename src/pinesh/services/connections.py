@@ -1,0 +1,65 @@
+"""Everything needed to reach servers, assembled once from the config files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pinesh.config.pinerc import Pinerc, load_pinerc
+from pinesh.config.pinesh_toml import load_settings
+from pinesh.config.remote_shell import RemoteShell, remote_shells
+from pinesh.config.server_spec import ServerSpec, parse_server_spec
+from pinesh.config.settings import Settings
+from pinesh.transport.connector import Opened, open_plan
+from pinesh.transport.environment import Environment
+from pinesh.transport.masters import MasterPool
+from pinesh.transport.memory import RouteMemory, default_state_dir
+from pinesh.transport.plan import Plan, plan_routes
+from pinesh.transport.service import Service
+
+
+def default_pinerc_path() -> Path:
+    """$PINERC, else ~/.pinerc (as Pine)."""
+    return Path(os.environ.get("PINERC") or Path.home() / ".pinerc").expanduser()
+
+
+@dataclass
+class Connections:
+    """Settings, Pine's settings, the ssh masters and the route memory, for one run."""
+
+    settings: Settings
+    pinerc: Pinerc
+    env: Environment = field(default_factory=Environment)
+    _masters: MasterPool | None = None
+    _memory: RouteMemory | None = None
+
+    @property
+    def shells(self) -> list[RemoteShell]:
+        return remote_shells(self.pinerc)
+
+    def masters(self) -> MasterPool:
+        if self._masters is None:
+            self._masters = MasterPool(self.settings.ssh)
+        return self._masters
+
+    def memory(self) -> RouteMemory:
+        if self._memory is None:
+            state = self.settings.state_dir or default_state_dir()
+            self._memory = RouteMemory(state / "routes.json", self.env.network_id())
+        return self._memory
+
+    def plan(self, server: str | ServerSpec, service: Service) -> Plan:
+        spec = parse_server_spec(server) if isinstance(server, str) else server
+        return plan_routes(spec, service, self.settings, shells=self.shells, env=self.env)
+
+    def open(self, server: str | ServerSpec, service: Service) -> Opened:
+        """Open service on server by the first route that works (remembered one first)."""
+        return open_plan(self.plan(server, service), self.masters(), self.memory())
+
+
+def load_connections(config: str | None = None, pinerc: str | None = None) -> Connections:
+    """Read pinesh's config and the pinerc (missing default files mean defaults)."""
+    settings = load_settings(config)
+    rc = load_pinerc(Path(pinerc).expanduser() if pinerc else default_pinerc_path())
+    return Connections(settings, rc)

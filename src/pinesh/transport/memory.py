@@ -1,0 +1,91 @@
+"""Which route worked, per network: the next open tries it first and skips known waits.
+
+Stored as JSON in the state directory, written atomically under a lock, since several
+pinesh processes (the client, `pinesh connect` runs) may record at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pinesh.transport.routes import Route
+
+TIMEOUT_MEMORY = 3600.0  # seconds a timed-out route stays at the back of the line
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pinesh"
+
+
+class RouteMemory:
+    """Remembered route outcomes for one network."""
+
+    def __init__(self, path: Path, network: str) -> None:
+        self.path = path
+        self.network = network
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self._read()
+            yield data
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            tmp.replace(self.path)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _entry(self, data: dict[str, Any], plan_key: str) -> dict[str, Any]:
+        network = data.setdefault(self.network, {})
+        entry: dict[str, Any] = network.setdefault(plan_key, {})
+        return entry
+
+    def order(self, plan_key: str, routes: Sequence[Route]) -> list[Route]:
+        """routes reordered: the one that last worked first, recent timeouts last."""
+        entry = self._read().get(self.network, {}).get(plan_key, {})
+        good = entry.get("good")
+        timed_out = entry.get("timed_out", {})
+        now = time.time()
+
+        def rank(index_route: tuple[int, Route]) -> tuple[int, int]:
+            index, route = index_route
+            if route.key == good:
+                return (0, index)
+            if now - float(timed_out.get(route.key, 0)) < TIMEOUT_MEMORY:
+                return (2, index)
+            return (1, index)
+
+        return [route for _, route in sorted(enumerate(routes), key=rank)]
+
+    def recently_timed_out(self, plan_key: str, route: Route) -> bool:
+        entry = self._read().get(self.network, {}).get(plan_key, {})
+        when = entry.get("timed_out", {}).get(route.key, 0)
+        return time.time() - float(when) < TIMEOUT_MEMORY
+
+    def record(self, plan_key: str, route: Route, ok: bool, timed_out: bool = False) -> None:
+        with self._locked() as data:
+            entry = self._entry(data, plan_key)
+            stamps = entry.setdefault("timed_out", {})
+            if ok:
+                entry["good"] = route.key
+                stamps.pop(route.key, None)
+            else:
+                if entry.get("good") == route.key:
+                    entry.pop("good")
+                if timed_out:
+                    stamps[route.key] = time.time()

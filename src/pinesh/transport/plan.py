@@ -1,0 +1,136 @@
+"""Route planning: from the rules, Pine's settings and the server's name to ordered routes."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+
+from pinesh.config.pinesh_toml import matching_rule
+from pinesh.config.remote_shell import RemoteShell
+from pinesh.config.server_spec import ServerSpec
+from pinesh.config.settings import Rule, Settings, Via
+from pinesh.transport.environment import Environment
+from pinesh.transport.routes import (
+    CommandRoute,
+    DirectRoute,
+    Route,
+    Security,
+    SshChannelRoute,
+    SshPreauthRoute,
+    SshTarget,
+    TlsPolicy,
+)
+from pinesh.transport.service import Service
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The routes to try, in order, for one service of one server."""
+
+    server: str
+    service: Service
+    routes: tuple[Route, ...]
+    timeout: float  # seconds for each route's open, up to a verified greeting
+    rule: Rule | None
+    notes: tuple[str, ...] = ()  # why the plan is what it is, for doctor and errors
+
+    @property
+    def key(self) -> str:
+        return f"{self.service.value}:{self.server}"
+
+    def ssh_routes(self) -> tuple[Route, ...]:
+        return tuple(r for r in self.routes if not isinstance(r, DirectRoute))
+
+
+def _direct_when(rule: Rule, env: Environment) -> str | None:
+    """Why the rule says to go direct from here, or None."""
+    cond = rule.direct_when
+    if cond.domain and env.domain_matches(cond.domain):
+        return f"going direct: this machine's domain is {env.domain()}"
+    if cond.reachable and env.reachable(cond.reachable):
+        return f"going direct: {cond.reachable} is reachable from here"
+    return None
+
+
+def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Route]:
+    target = SshTarget(rule.login or spec.host, rule.user, rule.ssh_port, rule.ssh_options)
+    routes: list[Route] = []
+    if service is Service.IMAP and rule.imap_command:
+        routes.append(SshPreauthRoute(target, rule.imap_command))
+    if service is not Service.IMAP or not rule.imap_command or service.value in rule.ports:
+        # Seen from the login host: the server itself is "localhost" when we log in to it.
+        host = rule.target_host or ("localhost" if rule.login is None else spec.host)
+        port = rule.ports.get(service.value, service.plain_port)
+        routes.append(SshChannelRoute(target, host, port))
+    return routes
+
+
+def _direct_routes(
+    kinds: tuple[str, ...], spec: ServerSpec, service: Service, tls: TlsPolicy
+) -> list[Route]:
+    routes: list[Route] = []
+    for item in kinds:
+        kind, _, port_text = item.partition(":")
+        security = Security(kind)
+        default = service.tls_port if security is Security.TLS else service.plain_port
+        port = int(port_text) if port_text else (spec.port or default)
+        routes.append(DirectRoute(spec.host, port, security, tls))
+    return routes
+
+
+def _spec_direct_kinds(spec: ServerSpec) -> tuple[str, ...]:
+    """Pine's flags to direct routes: /ssl TLS, /notls plain, otherwise STARTTLS required."""
+    if spec.ssl:
+        return ("tls",)
+    if spec.notls:
+        return ("plain",)
+    return ("starttls",)
+
+
+def plan_routes(
+    spec: ServerSpec,
+    service: Service,
+    settings: Settings,
+    *,
+    shells: list[RemoteShell] | None = None,
+    env: Environment | None = None,
+) -> Plan:
+    """Ordered routes for service on the server spec names.
+
+    With a rule: its ssh routes (unless a direct_when condition holds here), then its
+    fallbacks. Without one, for IMAP: Pine's remote-shell commands (when the name allows
+    them), then direct. /norsh in the name skips every ssh route.
+    """
+    env = env or Environment()
+    rule = matching_rule(settings, spec.host, service.value)
+    routes: list[Route] = []
+    notes: list[str] = []
+    timeout = settings.open_timeout
+    tls = TlsPolicy(verify=not spec.novalidate_cert)
+    if rule is not None:
+        where = f"line {rule.line}" if rule.line else "the config"
+        notes.append(f"rule at {where} matches {spec.host}")
+        tls = TlsPolicy(
+            verify=rule.verify and not spec.novalidate_cert,
+            ca_file=rule.ca_file,
+            fingerprint=rule.fingerprint,
+        )
+        timeout = rule.open_timeout or timeout
+        direct_reason = _direct_when(rule, env) if rule.via is Via.SSH else None
+        if direct_reason:
+            notes.append(direct_reason)
+        elif rule.via is Via.SSH and not spec.norsh:
+            routes += _rule_ssh_routes(rule, spec, service)
+        routes += _direct_routes(rule.fallback, spec, service, tls)
+    else:
+        if service is Service.IMAP and shells and spec.allows_remote_shell:
+            user = spec.user or getpass.getuser()
+            for shell in shells:
+                if shell.enabled:
+                    argv = tuple(shell.argv(spec.host, user, "imap"))
+                    routes.append(CommandRoute(argv, label=f"{shell.method}-command"))
+                    timeout = float(shell.timeout)
+            if routes:
+                notes.append("Pine's ssh-path/rsh-path settings")
+        routes += _direct_routes(_spec_direct_kinds(spec), spec, service, tls)
+    return Plan(spec.host, service, tuple(routes), timeout, rule, tuple(notes))
