@@ -1,0 +1,83 @@
+"""Helpers for integration tests: pinesh configs for the lab, and tiny protocol exchanges."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pinesh.config.pinerc import Pinerc, parse_pinerc
+from pinesh.config.pinesh_toml import parse_settings
+from pinesh.config.settings import Settings
+from pinesh.services.connections import Connections
+from pinesh.transport.environment import Environment
+from pinesh.transport.masters import MasterPool
+from tests.lab.sshd import LabSshd
+
+
+@contextlib.contextmanager
+def short_dir(prefix: str = "pn-") -> Iterator[Path]:
+    """A private directory with a short path (a control socket path must stay < 108 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o700)
+    yield path
+
+
+def lab_config_text(sshd: LabSshd, work: Path, body: str, *, timeout: float = 5) -> str:
+    """A pinesh config whose ssh masters reach the lab sshd, with the given rules."""
+    return f"""open_timeout = {timeout}
+state_dir = "{work / "state"}"
+
+[ssh]
+control_dir = "{work / "ctl"}"
+persist = 60
+options = ["-F", "{sshd.client_config}"]
+
+{body}
+"""
+
+
+def write_config(sshd: LabSshd, work: Path, body: str, *, timeout: float = 5) -> Path:
+    path = work / "config.toml"
+    path.write_text(lab_config_text(sshd, work, body, timeout=timeout))
+    return path
+
+
+def connections(
+    sshd: LabSshd,
+    work: Path,
+    body: str,
+    *,
+    pinerc: str = "",
+    timeout: float = 5,
+    network: str = "lab-net",
+) -> Connections:
+    """Connections for a config written to work/, on a fixed network id."""
+    path = write_config(sshd, work, body, timeout=timeout)
+    settings: Settings = parse_settings(path.read_text(), str(path))
+    rc: Pinerc = parse_pinerc(pinerc, str(work / "pinerc"))
+    return Connections(settings, rc, Environment(network_override=network))
+
+
+def stop_masters(conns: Connections) -> None:
+    MasterPool(conns.settings.ssh).stop()
+
+
+def exchange(sock: socket.socket, command: bytes, until: bytes, timeout: float = 10) -> bytes:
+    """Send command, read until a line starting with until (e.g. b'a1 ') has arrived."""
+    sock.settimeout(timeout)
+    sock.sendall(command)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        lines = data.split(b"\r\n")
+        if any(line.startswith(until) for line in lines[:-1]):
+            return data
+    raise AssertionError(f"no {until!r} line in reply to {command!r}: {data!r}")
