@@ -119,3 +119,31 @@ fallback = []
             assert not marker.exists()
         finally:
             stop_masters(conns)
+
+
+def test_ssh_stderr_never_enters_the_protocol(sshd: LabSshd, dovecot: LabDovecot) -> None:
+    """Dovecot's standalone imap logs "Logged out" on stderr; it stays out of the stream.
+
+    The extra -o makes the lab's login shell pass the command through unchanged (it only
+    silences the two exact preauth commands, for clients that merge stderr, like Pine).
+    """
+    body = """
+[[rule]]
+servers = ["lab"]
+imap_command = ["/usr/lib/dovecot/imap", "-o", "mail_location=maildir:~/Maildir"]
+fallback = []
+"""
+    with short_dir() as work:
+        conns = connections(sshd, work, body)
+        try:
+            channel = conns.open("lab", Service.IMAP).channel
+            assert channel.preauthenticated
+            stream = exchange(channel.sock, b"a1 LOGOUT\r\n", b"a1 ")
+            assert b"* BYE" in stream and b"a1 OK" in stream
+            assert channel.child is not None
+            channel.child.process.wait(timeout=10)
+            assert b"Disconnected" not in stream
+            assert "Disconnected: Logged out" in channel.child.stderr.text(wait=2)
+            channel.close()
+        finally:
+            stop_masters(conns)

@@ -1,0 +1,124 @@
+"""The real Alpine and mutt (Debian packages) use `pinesh connect` as their ssh/tunnel command.
+
+A working screen is not proof of preauth (Alpine quietly falls back to plain IMAP), so each
+test also checks that the lab's sshd saw the login, pinesh's master runs, and Dovecot's
+password daemon saw no LOGIN.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import short_dir, write_config
+from tests.lab.dovecot import LabDovecot
+from tests.lab.maildir_fill import fill_maildir
+from tests.lab.sshd import LabSshd
+from tests.lab.tmux import TmuxScreen
+
+BIN = Path(sys.executable).parent
+RULE = """
+[[rule]]
+servers = ["lab"]
+services = ["imap"]
+imap_command = ["/usr/lib/dovecot/imap"]
+fallback = []
+"""
+
+
+@pytest.fixture
+def inbox(lab_maildir: Path, dovecot: LabDovecot) -> str:
+    """Five messages in the lab INBOX; returns the subject of the newest."""
+    filled = fill_maildir(lab_maildir, 5, seed=7, owner=dovecot.user)
+    plain = [m for m in filled if m.subject.isascii()]
+    return (plain or filled)[-1].subject[:20]
+
+
+@pytest.fixture
+def work(sshd: LabSshd) -> Iterator[Path]:
+    with short_dir() as path:
+        yield path
+        config = path / "config.toml"
+        if config.exists():
+            subprocess.run(
+                [str(BIN / "pinesh"), "--config", str(config), "ssh", "stop"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+
+
+def _master_running(config: Path) -> bool:
+    done = subprocess.run(
+        [str(BIN / "pinesh"), "--config", str(config), "ssh", "status"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return "running (pid" in done.stdout
+
+
+def test_alpine_opens_inbox_through_pinesh_connect(
+    sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
+) -> None:
+    config = write_config(sshd, work, RULE)
+    pinerc = work / "pinerc"
+    pinerc.write_text(
+        "user-domain=pinesh.test\n"
+        f"inbox-path={{lab/user={sshd.user.name}}}INBOX\n"
+        f"ssh-path={BIN / 'pinesh-connect'}\n"
+        "ssh-command=%s %s %s %s\n"
+        "ssh-open-timeout=10\n"
+        "rsh-open-timeout=0\n"
+        "feature-list=quit-without-confirm\n"
+    )
+    auths, logins = sshd.authentications(), dovecot.logins()
+    screen = TmuxScreen(
+        ["alpine", "-p", str(pinerc), "-i"], env={"PINESH_CONFIG": str(config), "HOME": str(work)}
+    )
+    try:
+        first = screen.wait_for("ALPINE")
+        if "GREETING TEXT" in first or "Exit this greeting" in first:
+            screen.send("E")
+        text = screen.wait_for("MESSAGE INDEX")
+        text = screen.wait_for(inbox)
+        assert "Folder: INBOX" in text
+        assert " of 5" in text.splitlines()[0]  # "Message 5 of 5" in the title bar
+        assert _master_running(config)
+        assert sshd.authentications() - auths == 1
+        assert dovecot.logins() == logins
+    finally:
+        screen.close()
+
+
+def test_mutt_opens_inbox_through_pinesh_connect(
+    sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
+) -> None:
+    config = write_config(sshd, work, RULE)
+    muttrc = work / "muttrc"
+    muttrc.write_text(
+        f'set tunnel="{BIN / "pinesh"} connect lab {sshd.user.name} imap"\n'
+        f'set folder="imap://{sshd.user.name}@lab/"\n'
+        'set spoolfile="+INBOX"\n'
+        "set tunnel_is_secure=yes\n"
+        "set ssl_starttls=no\n"
+        'set header_cache=""\n'
+        "set move=no\nset mbox_type=Maildir\nset sort=date\n"
+    )
+    auths, logins = sshd.authentications(), dovecot.logins()
+    screen = TmuxScreen(
+        ["mutt", "-n", "-F", str(muttrc)], env={"PINESH_CONFIG": str(config), "HOME": str(work)}
+    )
+    try:
+        text = screen.wait_for(inbox)
+        assert "INBOX" in text
+        assert _master_running(config)
+        assert sshd.authentications() - auths == 1
+        assert dovecot.logins() == logins
+    finally:
+        screen.close()
