@@ -72,20 +72,23 @@ def read_greeting(
 
 
 def _child_reason(route: Route, child: ChildChannel, what: str) -> str:
-    """what went wrong, with the ssh child's exit status and stderr when it has them."""
+    """Why the child's route failed: ssh's own words first, when it said any."""
     code = child.process.poll()
     said = child.stderr.text(wait=0.2)
-    parts = [what]
-    if code is not None and code != 0:
-        parts.append(f"ssh exited with status {code}")
-    if said:
-        parts.append(f"ssh said: {said}")
+    if said and code not in (None, 0):
+        reason = f"{said} (exit status {code})"
+    elif said:
+        reason = f"{what}; it said: {said}"
+    elif code not in (None, 0):
+        reason = f"{what} (exit status {code})"
+    else:
+        reason = what
     if isinstance(route, SshChannelRoute) and "open refused" in said.lower():
-        parts.append(
-            f"nothing accepts connections on {route.host}:{route.port} as seen "
+        reason += (
+            f"; nothing accepts connections on {route.host}:{route.port} as seen "
             f"from {route.target.host}, or its sshd forbids forwarding"
         )
-    return "; ".join(parts)
+    return reason
 
 
 def _open_child(
