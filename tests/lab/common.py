@@ -8,6 +8,7 @@ start raises LabError carrying the server's own output, and the tests that need 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -159,10 +160,8 @@ class ServerProcess:
     def stop(self) -> None:
         """Stop the server by its pid (and its process group), then reap it."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, 15)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -188,10 +187,8 @@ def stop_pidfile(pidfile: Path, timeout: float = 10) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, 9)
-    except ProcessLookupError:
-        pass
 
 
 def which(program: str, package: str) -> str:

@@ -56,8 +56,9 @@ class Environment:
         domain = _resolv_domain()
         if domain:
             return domain
-        fqdn = socket.getfqdn()
-        return fqdn.split(".", 1)[1].lower() if "." in fqdn else None
+        # Not socket.getfqdn(): it asks DNS, which can hang for seconds on a bad network.
+        name = socket.gethostname()
+        return name.split(".", 1)[1].lower() if "." in name else None
 
     def network_id(self) -> str:
         """A short name for the network we are on: routes remembered here apply here."""

@@ -165,11 +165,11 @@ class MasterPool:
                 return start(argv), Launch(reused_master=True, handshake_seconds=None)
             began = time.monotonic()
             child = start(argv)
-            self._remember(target)
             while not self.is_up(target):
                 if not still_running(child) or time.monotonic() > deadline:
                     return child, Launch(reused_master=False, handshake_seconds=None)
                 time.sleep(0.003)
+            self._remember(target)
             return child, Launch(False, time.monotonic() - began)
 
     # -- status and stop ----------------------------------------------------------------
