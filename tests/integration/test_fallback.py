@@ -148,3 +148,19 @@ def test_timeout_kills_the_child() -> None:
     assert 1.0 <= time.monotonic() - began < 5
     found = subprocess.run(["pgrep", "-f", "sleep 31.4159"], capture_output=True, check=False)
     assert found.stdout == b""
+
+
+def test_direct_when_reachable_skips_ssh(sshd: LabSshd, dovecot: LabDovecot) -> None:
+    """On a network where the server answers directly, the rule goes straight to TLS."""
+    body = _rule(dovecot, command="/usr/lib/dovecot/no-such-imapd").replace(
+        "fallback =",
+        f'direct_when = {{ reachable = "{dovecot.host}:{dovecot.imaps_port}" }}\nfallback =',
+    )
+    with short_dir() as work:
+        conns = connections(sshd, work, body)
+        plan = conns.plan(dovecot.host, Service.IMAP)
+        assert [type(r) for r in plan.routes] == [DirectRoute]
+        assert any("reachable" in note for note in plan.notes)
+        opened = conns.open(dovecot.host, Service.IMAP)
+        assert opened.fell_back_from == []
+        opened.channel.close()
