@@ -40,7 +40,7 @@ def test_pine_template_opens_preauth(
         first = plan.routes[0]
         assert isinstance(first, CommandRoute)
         assert first.argv[-4:] == ("-l", sshd.user.name, "exec", remote)
-        assert plan.timeout == 5  # the pinerc's 3 is raised to Pine's minimum
+        assert plan.timeout_for(first) == 5  # the pinerc's 3 is raised to Pine's minimum
         channel = conns.open(spec, Service.IMAP).channel
         try:
             assert channel.preauthenticated

@@ -52,7 +52,7 @@ def run_doctor(config: str | None, pinerc: str | None, only: list[str], service:
                     route,
                     server.service,
                     server=server.spec.host,
-                    deadline=began + plan.timeout,
+                    deadline=began + plan.timeout_for(route),
                     masters=connections.masters(),
                 )
             except RouteError as exc:

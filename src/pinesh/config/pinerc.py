@@ -95,7 +95,12 @@ def parse_pinerc(text: str, path: str) -> Pinerc:
     """Parse pinerc text; problems are collected, never raised."""
     rc = Pinerc(path)
     last: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Not str.splitlines(): it also breaks on form feeds and Unicode separators.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, raw_line in enumerate(lines, start=1):
+        line = raw_line.removesuffix("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             last = None if not line.strip() else last
             continue

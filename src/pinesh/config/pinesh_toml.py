@@ -131,9 +131,15 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _check_name(reader: _Reader, key: str, value: str | None, check: Any) -> None:
-    if value is None or any(c in value for c in "*?["):
+def _check_name(
+    reader: _Reader, key: str, value: str | None, check: Any, glob: bool = False
+) -> None:
+    """Run a name check on value; a glob (allowed only where glob is True) is checked
+    with its wildcards taken out, so '-*' or a space still fails."""
+    if value is None:
         return
+    if glob:
+        value = value.replace("*", "x").replace("?", "x").replace("[", "").replace("]", "")
     try:
         check(value)
     except PineshError as exc:
@@ -171,7 +177,7 @@ def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
             setting=f"rule[{index + 1}]",
         )
     for server in servers:
-        _check_name(r, "servers", server, check_host)
+        _check_name(r, "servers", server, check_host, glob=True)
     services = r.words("services") or ()
     for service in services:
         if service not in SERVICES:
@@ -193,26 +199,37 @@ def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
             raise r.fail("ssh_port", exc.message) from None
     ports = r.take("ports", dict, {})
     for name, port in ports.items():
-        if name not in SERVICES or not isinstance(port, int) or not 0 < port < 65536:
+        if (
+            name not in SERVICES
+            or isinstance(port, bool)
+            or not isinstance(port, int)
+            or not 0 < port < 65536
+        ):
             raise r.fail("ports", f"{name} = {port!r}: expected imap/smtp/nntp = a TCP port")
     fallback = r.words("fallback")
     for item in fallback or ():
         kind, _, port_text = item.partition(":")
-        if kind not in FALLBACKS or (port_text and not port_text.isdigit()):
+        if kind not in FALLBACKS or (port_text and not _is_port(port_text)):
             raise r.fail(
                 "fallback",
                 f"{item!r} is not a direct route",
-                'use "tls", "starttls" or "plain", optionally with ":PORT"',
+                'use "tls", "starttls" or "plain", optionally with ":PORT" (1-65535)',
             )
     when = r.take("direct_when", dict, {})
-    unknown = set(when) - {"domain", "reachable"}
-    if unknown:
-        raise r.fail(
-            "direct_when",
-            f"unknown condition {sorted(unknown)[0]!r}",
-            'use domain = "example.org" or reachable = "host:port"',
-        )
+    for condition, value in when.items():
+        if condition not in ("domain", "reachable"):
+            raise r.fail(
+                "direct_when",
+                f"unknown condition {condition!r}",
+                'use domain = "example.org" or reachable = "host:port"',
+            )
+        if not isinstance(value, str) or not value:
+            raise r.fail("direct_when", f"{condition} must be a non-empty string")
+        if condition == "reachable" and not _is_port(value.rpartition(":")[2]):
+            raise r.fail("direct_when", f"reachable = {value!r} is not host:port")
     timeout = r.take("open_timeout", (int, float))
+    if timeout is not None and timeout <= 0:
+        raise r.fail("open_timeout", "must be more than 0 seconds")
     rule = Rule(
         servers=tuple(s.lower() for s in servers),
         services=services,
@@ -234,6 +251,24 @@ def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
     )
     r.finish()
     return rule
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdecimal() and 0 < int(text) < 65536
+
+
+def _tables(top: _Reader, key: str) -> list[dict[str, Any]]:
+    """An array of tables ([[key]]); anything else is an error at its line."""
+    items = top.take(key, list, [])
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ConfigError(
+                f"expected a [[{key}]] table, got {type(item).__name__}",
+                file=top.file,
+                line=top.locator.key(key, None),
+                setting=f"{key}[{index + 1}]",
+            )
+    return list(items)
 
 
 def _forward(data: dict[str, Any], index: int, file: str, loc: _Locator) -> ForwardSpec:
@@ -269,8 +304,8 @@ def parse_settings(text: str, file: str) -> Settings:
     loc = _Locator(text.splitlines())
     top = _Reader(data, file, loc, "", None)
     ssh = _ssh(top.take("ssh", dict, {}), file, loc)
-    rules = tuple(_rule(d, i, file, loc) for i, d in enumerate(top.take("rule", list, [])))
-    forwards = tuple(_forward(d, i, file, loc) for i, d in enumerate(top.take("forward", list, [])))
+    rules = tuple(_rule(d, i, file, loc) for i, d in enumerate(_tables(top, "rule")))
+    forwards = tuple(_forward(d, i, file, loc) for i, d in enumerate(_tables(top, "forward")))
     timeout = top.take("open_timeout", (int, float), 15)
     if timeout <= 0:
         raise top.fail("open_timeout", "must be more than 0 seconds")

@@ -78,10 +78,15 @@ def parse_server_spec(text: str) -> ServerSpec:
                 hint="known flags: /user=NAME /ssl /tls /notls /novalidate-cert /norsh "
                 "/service=imap|nntp|smtp /submit /secure /debug",
             )
+    if values.get("notls") and (values.get("tls") or values.get("ssl")):
+        raise PineshError(
+            f"server {text!r}: /notls contradicts /tls or /ssl",
+            hint="keep /tls (or /ssl) for an encrypted connection; /notls asks for cleartext",
+        )
     return ServerSpec(host=host, port=port, **values)  # type: ignore[arg-type]
 
 
 def _port(text: str, value: str) -> int:
-    if not value.isdigit():
+    if not (value.isascii() and value.isdecimal()):
         raise PineshError(f"server {text!r}: port {value!r} is not a number")
     return check_port(int(value))

@@ -44,7 +44,7 @@ def open_plan(plan: Plan, masters: MasterPool | None, memory: RouteMemory | None
                 route,
                 plan.service,
                 server=plan.server,
-                deadline=time.monotonic() + plan.timeout,
+                deadline=time.monotonic() + plan.timeout_for(route),
                 masters=masters,
             )
         except RouteError as exc:

@@ -52,7 +52,7 @@ class Environment:
     def domain(self) -> str | None:
         """This machine's DNS domain (resolv.conf domain/search, else the FQDN's)."""
         if self.domain_override is not None:
-            return self.domain_override or None
+            return self.domain_override.lower().rstrip(".") or None
         domain = _resolv_domain()
         if domain:
             return domain

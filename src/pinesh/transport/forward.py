@@ -65,6 +65,12 @@ class Listen:
 def parse_listen(text: str) -> Listen:
     """'2025', '127.0.0.1:2025', '[::1]:2025' or a path containing '/'; loopback only."""
     if "/" in text:
+        if ":" in text or "\\" in text:
+            # ssh's -L splits on ':' and takes a backslash as an escape.
+            raise PineshError(
+                f"forward socket path {text!r} holds ':' or a backslash",
+                hint="choose a path without them",
+            )
         return Listen(path=Path(text).expanduser())
     host, sep, port_text = text.rpartition(":")
     host = host.strip("[]") if sep else "127.0.0.1"
@@ -83,7 +89,7 @@ def parse_listen(text: str) -> Listen:
             f"refusing to listen on {host}: forwards listen on loopback only",
             hint="other machines must never reach your ssh forwards",
         )
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not (port_text.isascii() and port_text.isdecimal()) or not 0 < int(port_text) < 65536:
         raise PineshError(f"forward listen address {text!r}: {port_text!r} is not a port")
     return Listen(host=str(address), port=int(port_text))
 

@@ -73,14 +73,18 @@ def parse_greeting(service: Service, data: bytes) -> Greeting:
     return _nntp(data)
 
 
+def _refuse_stray_bytes(line: bytes) -> None:
+    if b"\0" in line or b"\n" in line or b"\r" in line:
+        raise GreetingError(f"the greeting holds stray control bytes: {printable(line)!r}")
+
+
 def _first_line(data: bytes) -> bytes:
     line, _, rest = data.partition(b"\r\n")
     if rest:
         raise GreetingError(
             f"the server sent more than its greeting before we spoke: {printable(rest)!r}"
         )
-    if b"\0" in line or b"\n" in line or b"\r" in line:
-        raise GreetingError(f"the greeting holds stray control bytes: {printable(line)!r}")
+    _refuse_stray_bytes(line)
     return line
 
 
@@ -106,6 +110,7 @@ def _smtp(data: bytes) -> Greeting:
         raise GreetingError(f"the SMTP greeting does not end with CRLF: {printable(data)!r}")
     lines = lines[:-1]
     for i, line in enumerate(lines):
+        _refuse_stray_bytes(line)
         code, sep = line[:3], line[3:4]
         last = i == len(lines) - 1
         if not code.isdigit() or sep not in ((b" ", b"") if last else (b"-",)):
@@ -121,7 +126,9 @@ def _smtp(data: bytes) -> Greeting:
 
 def _nntp(data: bytes) -> Greeting:
     line = _first_line(data)
-    code, text = line[:3], printable(line[4:])
+    code, sep, text = line[:3], line[3:4], printable(line[4:])
+    if sep not in (b" ", b""):
+        raise GreetingError(f"not an NNTP greeting: {printable(line)!r}")
     if code == b"200":
         return Greeting(GreetingState.READY, data, text, posting_allowed=True)
     if code == b"201":

@@ -51,36 +51,43 @@ class RouteMemory:
         return data if isinstance(data, dict) else {}
 
     def _entry(self, data: dict[str, Any], plan_key: str) -> dict[str, Any]:
-        network = data.setdefault(self.network, {})
-        entry: dict[str, Any] = network.setdefault(plan_key, {})
+        """The entry for plan_key on this network, replacing parts of the wrong shape."""
+        network = data.get(self.network)
+        if not isinstance(network, dict):
+            network = data[self.network] = {}
+        entry = network.get(plan_key)
+        if not isinstance(entry, dict):
+            entry = network[plan_key] = {}
+        if not isinstance(entry.get("timed_out"), dict):
+            entry["timed_out"] = {}
         return entry
 
     def order(self, plan_key: str, routes: Sequence[Route]) -> list[Route]:
         """routes reordered: the one that last worked first, recent timeouts last."""
-        entry = self._read().get(self.network, {}).get(plan_key, {})
+        entry = self._entry(self._read(), plan_key)
         good = entry.get("good")
-        timed_out = entry.get("timed_out", {})
+        timed_out = entry["timed_out"]
         now = time.time()
 
         def rank(index_route: tuple[int, Route]) -> tuple[int, int]:
             index, route = index_route
             if route.key == good:
                 return (0, index)
-            if now - float(timed_out.get(route.key, 0)) < TIMEOUT_MEMORY:
+            if now - _stamp(timed_out.get(route.key)) < TIMEOUT_MEMORY:
                 return (2, index)
             return (1, index)
 
         return [route for _, route in sorted(enumerate(routes), key=rank)]
 
     def recently_timed_out(self, plan_key: str, route: Route) -> bool:
-        entry = self._read().get(self.network, {}).get(plan_key, {})
-        when = entry.get("timed_out", {}).get(route.key, 0)
-        return time.time() - float(when) < TIMEOUT_MEMORY
+        """Whether route timed out on this network within TIMEOUT_MEMORY."""
+        stamps = self._entry(self._read(), plan_key)["timed_out"]
+        return time.time() - _stamp(stamps.get(route.key)) < TIMEOUT_MEMORY
 
     def record(self, plan_key: str, route: Route, ok: bool, timed_out: bool = False) -> None:
         with self._locked() as data:
             entry = self._entry(data, plan_key)
-            stamps = entry.setdefault("timed_out", {})
+            stamps = entry["timed_out"]
             if ok:
                 entry["good"] = route.key
                 stamps.pop(route.key, None)
@@ -89,3 +96,8 @@ class RouteMemory:
                     entry.pop("good")
                 if timed_out:
                     stamps[route.key] = time.time()
+
+
+def _stamp(value: object) -> float:
+    """A stored time, or 0 for anything that is not a number."""
+    return float(value) if isinstance(value, int | float) else 0.0

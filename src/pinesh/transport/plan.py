@@ -38,6 +38,12 @@ class Plan:
     def key(self) -> str:
         return f"{self.service.value}:{self.server}"
 
+    def timeout_for(self, route: Route) -> float:
+        """Seconds route may take: its own (Pine's ssh-open-timeout), else the plan's."""
+        if isinstance(route, CommandRoute) and route.timeout:
+            return route.timeout
+        return self.timeout
+
     def ssh_routes(self) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if not isinstance(r, DirectRoute))
 
@@ -128,8 +134,11 @@ def plan_routes(
             for shell in shells:
                 if shell.enabled:
                     argv = tuple(shell.argv(spec.host, user, "imap"))
-                    routes.append(CommandRoute(argv, label=f"{shell.method}-command"))
-                    timeout = float(shell.timeout)
+                    routes.append(
+                        CommandRoute(
+                            argv, label=f"{shell.method}-command", timeout=float(shell.timeout)
+                        )
+                    )
             if routes:
                 notes.append("Pine's ssh-path/rsh-path settings")
         routes += _direct_routes(_spec_direct_kinds(spec), spec, service, tls)

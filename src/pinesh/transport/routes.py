@@ -84,6 +84,7 @@ class CommandRoute:
 
     argv: tuple[str, ...]
     label: str = "command"
+    timeout: float | None = None  # Pine's ssh/rsh-open-timeout; None: the plan's
 
     @property
     def key(self) -> str:

@@ -41,6 +41,7 @@ def read_line(sock: socket.socket, deadline: float) -> bytes:
 
 def imap_tagged_result(line: bytes, tag: bytes) -> bool | None:
     """For an IMAP reply line: True for tag OK, False for tag NO/BAD, None if untagged."""
+    line = line.rstrip(b"\r\n")
     if not line.startswith(tag + b" "):
         return None
     status = line[len(tag) + 1 :].split(b" ", 1)[0].upper()
@@ -53,8 +54,8 @@ def smtp_reply_done(line: bytes) -> bool:
 
 
 def smtp_has_starttls(lines: list[bytes]) -> bool:
-    """Whether an EHLO reply lists the STARTTLS extension."""
-    return any(line[4:].strip().upper() == b"STARTTLS" for line in lines)
+    """Whether an EHLO reply lists the STARTTLS extension (its first line is the domain)."""
+    return any(line[4:].strip().upper() == b"STARTTLS" for line in lines[1:])
 
 
 def negotiate(sock: socket.socket, service: Service, deadline: float) -> None:

@@ -1,0 +1,145 @@
+"""The pure reply parsers of STARTTLS: imap_tagged_result, smtp_reply_done, smtp_has_starttls."""
+
+from __future__ import annotations
+
+import pytest
+
+from pinesh.transport.starttls import imap_tagged_result, smtp_has_starttls, smtp_reply_done
+
+TAG = b"p1"
+
+# --- imap_tagged_result --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"p1 OK Begin TLS negotiation now.\r\n",  # Dovecot
+        b"p1 OK [CAPABILITY IMAP4rev1] go\r\n",
+        b"p1 ok begin\r\n",  # status is case-insensitive
+        b"p1 Ok begin\r\n",
+    ],
+)
+def test_tagged_ok_is_true(line: bytes) -> None:
+    assert imap_tagged_result(line, TAG) is True
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"p1 NO STARTTLS not available\r\n",
+        b"p1 BAD Unknown command\r\n",
+        b"p1 no nope\r\n",
+        b"p1 BYE going away\r\n",
+        b"p1 OKAY but not really\r\n",  # the status word must be exactly OK
+        b"p1  OK double space\r\n",
+    ],
+)
+def test_tagged_refusal_is_false(line: bytes) -> None:
+    assert imap_tagged_result(line, TAG) is False
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"* OK still here\r\n",  # untagged
+        b"* CAPABILITY IMAP4rev1 STARTTLS\r\n",
+        b"+ go ahead\r\n",
+        b"p10 OK another tag\r\n",  # a longer tag that starts with ours
+        b"xp1 OK not ours\r\n",
+        b"P1 OK tags are compared exactly\r\n",
+        b"p1OK no space\r\n",
+        b"\r\n",
+        b"",
+    ],
+)
+def test_other_lines_are_none(line: bytes) -> None:
+    assert imap_tagged_result(line, TAG) is None
+
+
+def test_tag_is_taken_from_the_argument() -> None:
+    assert imap_tagged_result(b"a001 OK go\r\n", b"a001") is True
+    assert imap_tagged_result(b"a001 OK go\r\n", TAG) is None
+
+
+def test_tagged_ok_without_text_is_true() -> None:
+    assert imap_tagged_result(b"p1 OK\r\n", TAG) is True
+
+
+# --- smtp_reply_done -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "done"),
+    [
+        (b"250-mail.example.org\r\n", False),
+        (b"250-PIPELINING\r\n", False),
+        (b"250-STARTTLS\r\n", False),
+        (b"250 SMTPUTF8\r\n", True),
+        (b"250 2.0.0 Ready to start TLS\r\n", True),
+        (b"220 2.0.0 Ready to start TLS\r\n", True),
+        (b"454-4.7.0 TLS not available\r\n", False),
+        (b"454 4.7.0 TLS not available\r\n", True),
+        (b"250\r\n", True),  # bare code
+        (b"25\r\n", True),  # too short to continue
+        (b"", True),
+    ],
+)
+def test_smtp_reply_done(line: bytes, done: bool) -> None:
+    assert smtp_reply_done(line) is done
+
+
+# --- smtp_has_starttls ---------------------------------------------------------------------
+
+POSTFIX_EHLO = [
+    b"250-mail.example.org\r\n",
+    b"250-PIPELINING\r\n",
+    b"250-SIZE 10240000\r\n",
+    b"250-VRFY\r\n",
+    b"250-ETRN\r\n",
+    b"250-STARTTLS\r\n",
+    b"250-ENHANCEDSTATUSCODES\r\n",
+    b"250-8BITMIME\r\n",
+    b"250-DSN\r\n",
+    b"250-SMTPUTF8\r\n",
+    b"250 CHUNKING\r\n",
+]
+
+
+def test_postfix_ehlo_offers_starttls() -> None:
+    assert smtp_has_starttls(POSTFIX_EHLO) is True
+
+
+def test_ehlo_without_starttls() -> None:
+    assert smtp_has_starttls([line for line in POSTFIX_EHLO if b"STARTTLS" not in line]) is False
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"250-mail.example.org\r\n", b"250 STARTTLS\r\n"],  # last line
+        [b"250-mail.example.org\r\n", b"250-starttls\r\n", b"250 DSN\r\n"],  # any case
+        [b"250-mail.example.org\r\n", b"250-STARTTLS  \r\n", b"250 DSN\r\n"],  # spaces
+    ],
+)
+def test_starttls_is_found(lines: list[bytes]) -> None:
+    assert smtp_has_starttls(lines) is True
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [],
+        [b"250 mail.example.org\r\n"],
+        [b"250-mail.example.org\r\n", b"250 XSTARTTLS\r\n"],
+        [b"250-mail.example.org\r\n", b"250 STARTTLSX\r\n"],
+        [b"250-mail.example.org\r\n", b"250 AUTH STARTTLS\r\n"],
+        [b"250-mail.example.org\r\n", b"250 X-STARTTLS-LIKE\r\n"],
+    ],
+)
+def test_starttls_is_not_found(lines: list[bytes]) -> None:
+    assert smtp_has_starttls(lines) is False
+
+
+def test_server_named_starttls_does_not_offer_it() -> None:
+    assert smtp_has_starttls([b"250-starttls\r\n", b"250 PIPELINING\r\n"]) is False
