@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
 
@@ -53,10 +54,8 @@ class Nntp:
         return self.reply()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.command("QUIT")
-        except OSError:
-            pass
         self.replies.close()
         self.sock.close()
 

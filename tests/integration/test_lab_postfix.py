@@ -44,9 +44,11 @@ class ChannelSMTP(smtplib.SMTP):
 
 def test_outside_client_is_refused_relaying(postfix: LabPostfix) -> None:
     marker = new_marker()
-    with smtplib.SMTP(postfix.host, postfix.port, timeout=20) as smtp:
-        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-            smtp.sendmail("pineshlab@pinesh.test", [OUTSIDE_RECIPIENT], message(marker))
+    with (
+        smtplib.SMTP(postfix.host, postfix.port, timeout=20) as smtp,
+        pytest.raises(smtplib.SMTPRecipientsRefused) as refused,
+    ):
+        smtp.sendmail("pineshlab@pinesh.test", [OUTSIDE_RECIPIENT], message(marker))
     code, reply = refused.value.recipients[OUTSIDE_RECIPIENT]
     assert code == 554
     assert b"Relay access denied" in reply
@@ -86,9 +88,11 @@ def test_relay_over_an_ssh_channel(
 def test_outside_address_over_an_ssh_channel_is_refused(
     postfix: LabPostfix, ssh_channel: SshChannel
 ) -> None:
-    with ChannelSMTP(ssh_channel(postfix.host, postfix.port)) as smtp:
-        with pytest.raises(smtplib.SMTPRecipientsRefused):
-            smtp.sendmail("pineshlab@pinesh.test", [OUTSIDE_RECIPIENT], message(new_marker()))
+    with (
+        ChannelSMTP(ssh_channel(postfix.host, postfix.port)) as smtp,
+        pytest.raises(smtplib.SMTPRecipientsRefused),
+    ):
+        smtp.sendmail("pineshlab@pinesh.test", [OUTSIDE_RECIPIENT], message(new_marker()))
 
 
 def test_sendmail_of_the_instance_delivers(postfix: LabPostfix) -> None:

@@ -60,8 +60,8 @@ def ssh_channel(sshd: LabSshd) -> Iterator[SshChannel]:
         try:
             process = subprocess.Popen(
                 ["ssh", *sshd.ssh_options(), "-W", target, sshd.alias],
-                stdin=far,
-                stdout=far,
+                stdin=far.fileno(),
+                stdout=far.fileno(),
                 stderr=subprocess.PIPE,
             )
         finally:

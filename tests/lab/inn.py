@@ -12,6 +12,7 @@ connection to nnrpd, which reads and posts without authentication (Debian's read
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -40,7 +41,10 @@ USERS = Path("/run/pinesh-lab-inn.users")
 
 @dataclass
 class LabInn:
-    """The running INN: where it listens, the lab's groups and its log files."""
+    """The running INN: where it listens, the lab's groups and its log files.
+
+    innd greets 127.0.0.1 in transit mode; send MODE READER to get nnrpd (read and post).
+    """
 
     host: str
     port: int
@@ -86,7 +90,8 @@ def start_inn() -> LabInn:
                 alone = False
             port = _configured_port()
             if alone or port is None or not _healthy(port):
-                # Whatever runs now was left behind by a session that is gone.
+                # Alone: whatever runs was left by a session that is gone. Not alone: the
+                # shared server is broken, and the sessions using it fail either way.
                 _shutdown()
                 port = free_port(HOST)
                 _configure(port)
@@ -207,10 +212,8 @@ def _shutdown(timeout: float = 10) -> None:
     pid = _innd_pid()
     if pid is None or not _running(pid):
         return
-    try:
+    with contextlib.suppress(LabError):  # a wedged innd is killed below
         _news([str(NEWS_BIN / "ctlinnd"), "-t", "5", "shutdown", "pinesh lab"], "stop INN")
-    except LabError:
-        pass  # a wedged innd is killed below
     for signal in (None, 15, 9):
         if signal is not None:
             try:

@@ -10,6 +10,7 @@ the lab user; nothing ever leaves the machine.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pwd
@@ -17,7 +18,6 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ DIR_PREFIX = "pinesh-lab-postfix-"  # what make_lab_dir("postfix") names its dir
 SINK_ADDRESS = f"sink@{LAB_DOMAIN}"
 # Serialises edits of the system main.cf between concurrent test sessions.
 SYSTEM_CONF_LOCK = Path("/run/pinesh-lab-postfix.lock")
+SYSTEM_MAIN_CF = Path("/etc/postfix/main.cf")
 
 # Only the services a loopback-only instance needs; nothing chrooted (the queue directory
 # holds none of the files a chroot needs), no smtp client (nothing is relayed out).
@@ -153,10 +154,8 @@ class LabPostfix:
 
     def stop(self) -> None:
         """Stop this instance (`postfix stop`), make sure its master is gone, unregister it."""
-        try:
+        with contextlib.suppress(LabError):  # the master is killed by its pid below
             run([POSTFIX, "-c", str(self.config_dir), "stop"], what="stop the lab postfix")
-        except LabError:
-            pass  # the master is killed by its pid below
         _kill_master(self.directory)
         _update_alternate_config_dirs(remove=self.config_dir)
 
@@ -198,6 +197,10 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
     # Every recipient goes to the sink; the sink maps to itself, which ends the expansion.
     (config / "virtual_alias").write_text(f"/.*/ {SINK_ADDRESS}\n")
     (config / "virtual_mailbox").write_text("/.*/ Maildir/\n")
+    # Postfix waits, in steps of 300 ms, until main.cf is a few seconds old ("let it finish
+    # being updated"): a fresh file would cost every postfix command about 2 s.
+    for path in config.iterdir():
+        _backdate(path)
 
     # The lab user's sendmail (e.g. over ssh) runs the set-gid postdrop, which accepts a
     # non-default config directory only when the system main.cf lists it.
@@ -221,6 +224,12 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
         lab.stop()
         raise LabError(f"{exc}\n--- postfix log ---\n{lab.log_text()}") from exc
     return lab
+
+
+def _backdate(path: Path) -> None:
+    """Give a config file an old mtime, so that Postfix reads it without waiting."""
+    past = time.time() - 60
+    os.utime(path, (past, past))
 
 
 def _running(pid: int) -> bool:
@@ -271,7 +280,7 @@ def _reap_stale_instances() -> None:
             _kill_master(directory)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -298,3 +307,5 @@ def _update_alternate_config_dirs(*, add: Path | None = None, remove: Path | Non
                 [POSTCONF, "-e", f"alternate_config_directories = {', '.join(wanted)}"],
                 what="register the lab postfix config directory in /etc/postfix/main.cf",
             )
+            # Every postfix command reads the default main.cf too.
+            _backdate(SYSTEM_MAIN_CF)
