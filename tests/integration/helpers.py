@@ -81,3 +81,35 @@ def exchange(sock: socket.socket, command: bytes, until: bytes, timeout: float =
         if any(line.startswith(until) for line in lines[:-1]):
             return data
     raise AssertionError(f"no {until!r} line in reply to {command!r}: {data!r}")
+
+
+# The lab user's Dovecot, preauthenticated over ssh to the lab host.
+PREAUTH_RULE = """
+[[rule]]
+servers = ["lab"]
+services = ["imap"]
+imap_command = ["/usr/lib/dovecot/imap"]
+fallback = []
+"""
+
+
+def isp_rules(smtp_host: str, smtp_port: int, nntp_host: str, nntp_port: int) -> str:
+    """The case study's ISP: its servers take mail and posts only from inside, so pinesh
+    reaches them through the shell server ("lab") over ssh channels."""
+    return f"""
+[[rule]]
+servers = ["smtp.isp.test"]
+services = ["smtp"]
+login = "lab"
+target = "{smtp_host}"
+ports = {{ smtp = {smtp_port} }}
+fallback = []
+
+[[rule]]
+servers = ["news.isp.test"]
+services = ["nntp"]
+login = "lab"
+target = "{nntp_host}"
+ports = {{ nntp = {nntp_port} }}
+fallback = []
+"""

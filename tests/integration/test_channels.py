@@ -21,7 +21,13 @@ from pinesh.transport.routes import (
     TlsPolicy,
 )
 from pinesh.transport.service import Service
-from tests.integration.helpers import connections, exchange, short_dir, stop_masters
+from tests.integration.helpers import (
+    connections,
+    exchange,
+    isp_rules,
+    short_dir,
+    stop_masters,
+)
 from tests.lab.dovecot import LabDovecot
 from tests.lab.inn import LabInn
 from tests.lab.postfix import LabPostfix
@@ -29,25 +35,7 @@ from tests.lab.sshd import LabSshd
 
 
 def _isp_rule(postfix: LabPostfix, inn: LabInn) -> str:
-    # The case study's ISP: its servers take mail and posts only from inside, so
-    # pinesh reaches them through the shell server ("lab") over ssh channels.
-    return f"""
-[[rule]]
-servers = ["smtp.isp.test"]
-services = ["smtp"]
-login = "lab"
-target = "{postfix.inside_host}"
-ports = {{ smtp = {postfix.port} }}
-fallback = []
-
-[[rule]]
-servers = ["news.isp.test"]
-services = ["nntp"]
-login = "lab"
-target = "{inn.host}"
-ports = {{ nntp = {inn.port} }}
-fallback = []
-"""
+    return isp_rules(postfix.inside_host, postfix.port, inn.host, inn.port)
 
 
 def _smtp_send(channel: Channel, recipient: str, marker: str) -> bytes:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.helpers import short_dir, write_config
+from tests.integration.helpers import PREAUTH_RULE, isp_rules, short_dir, write_config
 from tests.lab.common import free_port
 from tests.lab.dovecot import LabDovecot
 from tests.lab.inn import LabInn
@@ -21,29 +21,7 @@ IMAP_SESSION = b"a1 SELECT INBOX\r\na2 LOGOUT\r\n"
 
 
 def _rules(postfix: LabPostfix, inn: LabInn) -> str:
-    return f"""
-[[rule]]
-servers = ["lab"]
-services = ["imap"]
-imap_command = ["/usr/lib/dovecot/imap"]
-fallback = []
-
-[[rule]]
-servers = ["smtp.isp.test"]
-services = ["smtp"]
-login = "lab"
-target = "{postfix.inside_host}"
-ports = {{ smtp = {postfix.port} }}
-fallback = []
-
-[[rule]]
-servers = ["news.isp.test"]
-services = ["nntp"]
-login = "lab"
-target = "{inn.host}"
-ports = {{ nntp = {inn.port} }}
-fallback = []
-"""
+    return PREAUTH_RULE + isp_rules(postfix.inside_host, postfix.port, inn.host, inn.port)
 
 
 def _env(config: Path) -> dict[str, str]:

@@ -14,20 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import short_dir, write_config
+from tests.integration.helpers import PREAUTH_RULE, short_dir, write_config
 from tests.lab.dovecot import LabDovecot
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.sshd import LabSshd
 from tests.lab.tmux import TmuxScreen
 
 BIN = Path(sys.executable).parent
-RULE = """
-[[rule]]
-servers = ["lab"]
-services = ["imap"]
-imap_command = ["/usr/lib/dovecot/imap"]
-fallback = []
-"""
 
 
 @pytest.fixture
@@ -66,7 +59,7 @@ def _master_running(config: Path) -> bool:
 def test_alpine_opens_inbox_through_pinesh_connect(
     sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
 ) -> None:
-    config = write_config(sshd, work, RULE)
+    config = write_config(sshd, work, PREAUTH_RULE)
     pinerc = work / "pinerc"
     pinerc.write_text(
         "user-domain=pinesh.test\n"
@@ -99,7 +92,7 @@ def test_alpine_opens_inbox_through_pinesh_connect(
 def test_mutt_opens_inbox_through_pinesh_connect(
     sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
 ) -> None:
-    config = write_config(sshd, work, RULE)
+    config = write_config(sshd, work, PREAUTH_RULE)
     muttrc = work / "muttrc"
     muttrc.write_text(
         f'set tunnel="{BIN / "pinesh"} connect lab {sshd.user.name} imap"\n'

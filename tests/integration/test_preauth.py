@@ -10,17 +10,15 @@ import pytest
 from pinesh.config.server_spec import parse_server_spec
 from pinesh.transport.routes import CommandRoute, SshPreauthRoute
 from pinesh.transport.service import Service
-from tests.integration.helpers import connections, exchange, short_dir, stop_masters
+from tests.integration.helpers import (
+    PREAUTH_RULE,
+    connections,
+    exchange,
+    short_dir,
+    stop_masters,
+)
 from tests.lab.dovecot import LabDovecot
 from tests.lab.sshd import LabSshd
-
-PREAUTH_RULE = """
-[[rule]]
-servers = ["lab"]
-services = ["imap"]
-imap_command = ["/usr/lib/dovecot/imap"]
-fallback = []
-"""
 
 
 @pytest.mark.parametrize(

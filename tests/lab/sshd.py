@@ -55,8 +55,10 @@ def start_sshd(user: LabUser, directory: Path) -> LabSshd:
     identity = directory / "client_ed25519"
     for key in (host_key, identity):
         if not key.exists():
-            run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "pinesh-lab", "-f", str(key)],
-                what="make a lab ssh key")
+            run(
+                [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "pinesh-lab", "-f", str(key)],
+                what="make a lab ssh key",
+            )
     authorized = directory / "authorized_keys"
     authorized.write_text(Path(f"{identity}.pub").read_text())
     authorized.chmod(0o644)
@@ -68,7 +70,7 @@ def start_sshd(user: LabUser, directory: Path) -> LabSshd:
         f"""Port {port}
 ListenAddress {host}
 HostKey {host_key}
-PidFile {directory / 'sshd.pid'}
+PidFile {directory / "sshd.pid"}
 AuthorizedKeysFile {authorized}
 StrictModes no
 UsePAM no
