@@ -639,6 +639,12 @@ def _make_attachment(name: str, content_type: str, magic: bytes) -> _Attachment:
 _ALL_ATTACHMENTS = tuple(_make_attachment(*entry) for entry in _ATTACHMENTS)
 
 
+def _base64_lines(data: bytes) -> bytes:
+    """Base64 in 76-character lines, each ending in a newline (base64.encodebytes, faster)."""
+    text = binascii.b2a_base64(data, newline=False)
+    return b"\n".join([text[i : i + 76] for i in range(0, len(text), 76)]) + b"\n"
+
+
 def _rfc5322_date(ts: int, person: _Person) -> str:
     offset = person.tz.utcoffset(None)
     t = time.gmtime(ts + int(offset.total_seconds()))
@@ -702,16 +708,18 @@ class _Generator:
         return self.kinds[-1]
 
     def _paragraph_count(self) -> int:
-        return 1 + min(int(self.rng.expovariate(0.3)), 14)
+        return 2 + min(int(self.rng.expovariate(0.35)), 13)
 
-    def _body(self, lang: str, charset: str, cte: str, *, greet: bool = True) -> bytes:
-        """Greeting, paragraphs and nothing else, in charset and cte (not base64)."""
+    def _body(
+        self, lang: str, charset: str, cte: str, *, greet: bool = True, count: int = 0
+    ) -> bytes:
+        """Greeting and count (default: random) paragraphs, in charset and cte (not base64)."""
         rng = self.rng
         paragraphs = _encoded("para", lang, charset, cte)
         parts: list[bytes] = []
         if greet:
             parts.append(rng.choice(_encoded("greet", lang, charset, cte)))
-        parts += [rng.choice(paragraphs) for _ in range(self._paragraph_count())]
+        parts += [rng.choice(paragraphs) for _ in range(count or self._paragraph_count())]
         return b"\n".join(parts)
 
     def _subject(self, lang: str, charset: str, mode: str) -> tuple[str, bytes]:
@@ -741,7 +749,7 @@ class _Generator:
             self._body(lang, charset, body_cte) + b"\n" + self._signature(person, charset, body_cte)
         )
         if cte == "base64":
-            body = base64.encodebytes(body)
+            body = _base64_lines(body)
         return _Draft(
             kind, person, subject, header, _text_headers("plain", charset, cte) + b"\n" + body
         )
@@ -819,8 +827,7 @@ class _Generator:
         person = rng.choice(_ALL_PEOPLE[lang])
         subject, header = self._subject(lang, "utf-8", mode)
         charset, cte = ("us-ascii", "7bit") if lang == "en" else ("utf-8", "quoted-printable")
-        text = self._body(lang, charset, cte)
-        text = b"\n".join(text.split(b"\n\n")[:2]) + b"\n"  # a short covering note
+        text = self._body(lang, charset, cte, count=1)  # a short covering note
         attachment = rng.choice(_ALL_ATTACHMENTS)
         data = attachment.magic + rng.randbytes(max(size - len(attachment.magic), 0))
         boundary = self._boundary(uid, "mix").encode("ascii")
@@ -839,7 +846,7 @@ class _Generator:
                 b"\n",
                 attachment.headers,
                 b"\n",
-                base64.encodebytes(data),
+                _base64_lines(data),
                 b"\n--",
                 boundary,
                 b"--\n",
@@ -1059,6 +1066,7 @@ _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
 def _write(path: str, data: bytes, ts: int, owner: LabUser | None) -> None:
+    """Write one message file, no fsync (test data), its mtime set to the message's date."""
     fd = os.open(path, _OPEN_FLAGS, 0o600)
     try:
         written = os.write(fd, data)
@@ -1109,24 +1117,28 @@ def fill_maildir(
         else:
             name = f"new/{base}"
             _write(new + name[4:], data, ts, owner)
-        attachment = draft.attachment
-        out.append(
-            FilledMessage(
-                uid_hint=uid,
-                filename=prefix + name,
-                message_id=message_id,
-                subject=draft.subject,
-                sender=draft.person.sender,
-                date=datetime.fromtimestamp(ts, draft.person.tz),
-                flags=flags,
-                kind=draft.kind,
-                size=size,
-                in_reply_to=draft.parent.message_id if draft.parent else None,
-                attachment_name=attachment.name if attachment else None,
-                attachment_sha256=draft.attachment_sha256,
-            )
-        )
+        out.append(_filled(uid, prefix + name, message_id, draft, ts, flags, size))
     return out
+
+
+def _filled(
+    uid: int, filename: str, message_id: str, draft: _Draft, ts: int, flags: str, size: int
+) -> FilledMessage:
+    attachment = draft.attachment
+    return FilledMessage(
+        uid_hint=uid,
+        filename=filename,
+        message_id=message_id,
+        subject=draft.subject,
+        sender=draft.person.sender,
+        date=datetime.fromtimestamp(ts, draft.person.tz),
+        flags=flags,
+        kind=draft.kind,
+        size=size,
+        in_reply_to=draft.parent.message_id if draft.parent else None,
+        attachment_name=attachment.name if attachment else None,
+        attachment_sha256=draft.attachment_sha256,
+    )
 
 
 # ----------------------------------------------------------------------------------- CLI
