@@ -7,6 +7,7 @@ password daemon saw no LOGIN.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -115,3 +116,41 @@ def test_mutt_opens_inbox_through_pinesh_connect(
         assert dovecot.logins() == logins
     finally:
         screen.close()
+
+
+def test_mbsync_syncs_inbox_through_pinesh_connect(
+    sshd: LabSshd, dovecot: LabDovecot, lab_maildir: Path, work: Path
+) -> None:
+    filled = fill_maildir(lab_maildir, 5, seed=11, owner=dovecot.user)
+    config = write_config(sshd, work, PREAUTH_RULE)
+    local = work / "mail"
+    local.mkdir()  # mbsync creates mailboxes, not the store
+    rc = work / "mbsyncrc"
+    rc.write_text(
+        f"IMAPAccount lab\n"
+        f'Tunnel "{BIN / "pinesh"} connect lab {sshd.user.name} imap"\n\n'
+        "IMAPStore lab-remote\nAccount lab\n\n"
+        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n"
+        "Channel lab\nFar :lab-remote:\nNear :local:\nPatterns INBOX\nCreate Near\n"
+        "Sync Pull\nSyncState *\n"
+    )
+    auths = sshd.authentications()
+    done = subprocess.run(
+        ["mbsync", "-c", str(rc), "lab"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PINESH_CONFIG": str(config)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    synced = [p for sub in ("cur", "new") for p in (local / "INBOX" / sub).iterdir()]
+    assert len(synced) == len(filled) == 5
+    ids = {m.message_id for m in filled}
+    seen = set()
+    for path in synced:
+        for line in path.read_bytes().split(b"\n"):
+            if line.lower().startswith(b"message-id:"):
+                seen.add(line.split(b":", 1)[1].strip().decode())
+    assert seen == ids
+    assert sshd.authentications() - auths == 1
