@@ -1,4 +1,4 @@
-"""The real Alpine and mutt (Debian packages) use `pinesh connect` as their ssh/tunnel command.
+"""Real Alpine, mutt and mbsync (Debian packages) use `pinesh connect` to reach the lab.
 
 A working screen is not proof of preauth (Alpine quietly falls back to plain IMAP), so each
 test also checks that the lab's sshd saw the login, pinesh's master runs, and Dovecot's
