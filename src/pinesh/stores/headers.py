@@ -1,0 +1,141 @@
+"""Pure functions from raw header bytes to decoded values (envelopes for local drivers).
+
+Built on the stdlib ``email`` package, and forgiving: a broken header decodes as far as it
+can (unknown charsets and bad bytes become U+FFFD), never raises.
+"""
+
+from __future__ import annotations
+
+import email.header
+import email.parser
+import email.policy
+import email.utils
+import re
+from datetime import datetime
+from email.message import Message
+
+from pinesh.stores.base import Address, Envelope, Flag
+
+_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def parse_header_block(data: bytes) -> Message:
+    """The headers of a message (bytes up to the blank line, or the whole message)."""
+    return _HEADER_PARSER.parsebytes(data)
+
+
+def _charset_ok(charset: str | None) -> str:
+    if not charset or charset.lower() == "unknown-8bit":
+        return "utf-8"
+    try:
+        "".encode(charset)
+        return charset
+    except LookupError:
+        return "utf-8"
+
+
+def decode_words(value: object) -> str:
+    """An RFC 2047 header value to text; never raises (bad parts become U+FFFD)."""
+    if value is None:
+        return ""
+    raw = str(value)
+    try:
+        chunks = email.header.decode_header(
+            value if isinstance(value, email.header.Header) else raw
+        )
+    except Exception:  # a hostile header must not stop the index: show it raw
+        return raw
+    out = []
+    for data, charset in chunks:
+        if isinstance(data, bytes):
+            out.append(data.decode(_charset_ok(charset), "replace"))
+        else:
+            out.append(data)
+    text = "".join(out)
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
+def _raw(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    if value is None:
+        return None
+    if isinstance(value, email.header.Header):
+        return str(value)
+    # compat32 surrogateescapes undecodable bytes; give them back as UTF-8 or Latin-1.
+    text = str(value)
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def parse_addresses(message: Message, name: str) -> tuple[Address, ...]:
+    """The mailboxes of an address header, names decoded."""
+    raw = _raw(message, name)
+    if not raw:
+        return ()
+    try:
+        pairs = email.utils.getaddresses([raw])
+    except Exception:  # as above: fall back to the raw text
+        return (Address(decode_words(raw), ""),)
+    found = tuple(Address(decode_words(n), e) for n, e in pairs if n or e)
+    return found or (Address(decode_words(raw), ""),)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """An RFC 5322 date as an aware datetime; None when missing or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    return parsed
+
+
+def message_ids(value: str | None) -> tuple[str, ...]:
+    """The <message-id>s in a header value, in order."""
+    return tuple(_MSGID.findall(value or ""))
+
+
+def envelope_from_headers(
+    uid: int, data: bytes, size: int, flags: frozenset[Flag], internal_date: datetime | None = None
+) -> Envelope:
+    """An Envelope from a message's header bytes."""
+    message = parse_header_block(data)
+    ids = message_ids(_raw(message, "Message-ID"))
+    reply = message_ids(_raw(message, "In-Reply-To"))
+    groups = tuple(g.strip() for g in (_raw(message, "Newsgroups") or "").split(",") if g.strip())
+    return Envelope(
+        uid=uid,
+        date=parse_date(_raw(message, "Date")),
+        sender=parse_addresses(message, "From"),
+        to=parse_addresses(message, "To"),
+        cc=parse_addresses(message, "Cc"),
+        subject=decode_words(_raw(message, "Subject")),
+        message_id=ids[0] if ids else None,
+        in_reply_to=reply[0] if reply else None,
+        references=message_ids(_raw(message, "References")),
+        size=size,
+        flags=flags,
+        internal_date=internal_date,
+        newsgroups=groups,
+    )
+
+
+def header_end(data: bytes) -> int:
+    """Offset just past the blank line that ends the headers (len(data) if none)."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        at = data.find(sep)
+        if at >= 0:
+            return at + len(sep)
+    return len(data)

@@ -1,0 +1,37 @@
+"""Make text from messages and servers safe to draw on a terminal.
+
+Everything shown (subjects, names, bodies, server replies) passes through here: escape
+sequences and other control characters would otherwise let a message rewrite the screen,
+set the window title, or worse.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_KEEP = {"\n", "\t"}
+
+
+def safe_text(text: str, *, keep_newlines: bool = True) -> str:
+    """text with control and format characters replaced by visible escapes.
+
+    C0/C1 controls (ESC, BEL, CSI...), DEL, and bidi overrides become ``\\xNN`` or
+    ``\\uNNNN``; newlines and tabs are kept (newlines only when keep_newlines).
+    """
+    out = []
+    for ch in text:
+        if ch in _KEEP and (keep_newlines or ch == "\t"):
+            out.append(ch)
+        elif ch == "\r":
+            continue
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch != "\u200d":
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def safe_line(text: str) -> str:
+    """One line for a list or a status bar: controls escaped, line breaks as spaces."""
+    return safe_text(text.replace("\r\n", " ").replace("\n", " "), keep_newlines=False)
