@@ -7,7 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip libpython3.11-testsuite
   openssh-client openssh-server
   dovecot-core dovecot-imapd
   postfix

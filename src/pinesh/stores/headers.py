@@ -57,21 +57,25 @@ def decode_words(value: object) -> str:
 
 
 def _raw(message: Message, name: str) -> str | None:
-    value = message.get(name)
-    if value is None:
-        return None
-    if isinstance(value, email.header.Header):
-        return str(value)
-    # compat32 surrogateescapes undecodable bytes; give them back as UTF-8 or Latin-1.
-    text = str(value)
-    try:
-        data = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    """A header's value as written, 8-bit bytes read as UTF-8 (RFC 6532) or else Latin-1.
+
+    Not message.get(): compat32 turns a header with 8-bit bytes into a Header object
+    whose text has lost them (U+FFFD).
+    """
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() != wanted:
+            continue
+        text = str(value)
+        try:
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return text
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    return None
 
 
 def parse_addresses(message: Message, name: str) -> tuple[Address, ...]:

@@ -1,0 +1,103 @@
+"""The pinerc variables pinesh uses, as one typed value (read from a parsed Pinerc)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pinesh.config.pinerc import Pinerc
+from pinesh.config.remote_shell import RemoteShell, remote_shells
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A folder collection: ``Label {server}prefix/[pattern]`` (label optional)."""
+
+    label: str
+    name: str  # the mailbox name with the [pattern] part removed, e.g. "{host}mail/"
+    pattern: str  # what was inside [...]: "" means everything
+
+
+@dataclass(frozen=True)
+class PineSettings:
+    """The pinerc settings pinesh reads; everything else in the file is kept and ignored."""
+
+    personal_name: str | None
+    user_domain: str | None
+    inbox_path: str | None
+    folder_collections: tuple[Collection, ...]
+    news_collections: tuple[Collection, ...]
+    incoming_folders: tuple[str, ...]
+    default_fcc: str | None
+    postponed_folder: str | None
+    smtp_servers: tuple[str, ...]
+    nntp_servers: tuple[str, ...]
+    sendmail_path: str | None
+    signature_file: Path | None
+    address_books: tuple[str, ...]
+    customized_hdrs: tuple[str, ...]
+    features: frozenset[str]
+    remote_shells: tuple[RemoteShell, ...]
+
+    def feature(self, name: str) -> bool:
+        """Whether a feature-list entry is on (``no-NAME`` turns it off)."""
+        return name in self.features
+
+
+def parse_collection(item: str) -> Collection:
+    """``Mail {host}mail/[]`` -> Collection("Mail", "{host}mail/", "").
+
+    Pine writes a nickname, a space, then the path; a nickname with spaces is quoted.
+    Without a nickname, the path is its own label.
+    """
+    text = item.strip()
+    label = ""
+    if text.startswith('"') and '"' in text[1:]:
+        end = text.index('"', 1)
+        label, text = text[1:end], text[end + 1 :]
+    elif len(text.split(None, 1)) == 2:
+        label, text = text.split(None, 1)
+    text = text.strip()
+    pattern = ""
+    if text.endswith("]") and "[" in text:
+        at = text.rfind("[")
+        pattern, text = text[at + 1 : -1], text[:at]
+    return Collection(label or text, text, pattern)
+
+
+def _features(items: list[str]) -> frozenset[str]:
+    on: set[str] = set()
+    for item in items:
+        name = item.strip().lower()
+        if name.startswith("no-"):
+            on.discard(name[3:])
+        elif name:
+            on.add(name)
+    return frozenset(on)
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(os.path.expanduser(text)) if text else None
+
+
+def pine_settings(rc: Pinerc) -> PineSettings:
+    """The typed settings of a parsed pinerc (problems stay in rc.problems)."""
+    return PineSettings(
+        personal_name=rc.get("personal-name"),
+        user_domain=rc.get("user-domain"),
+        inbox_path=rc.get("inbox-path"),
+        folder_collections=tuple(parse_collection(i) for i in rc.get_list("folder-collections")),
+        news_collections=tuple(parse_collection(i) for i in rc.get_list("news-collections")),
+        incoming_folders=tuple(rc.get_list("incoming-folders")),
+        default_fcc=rc.get("default-fcc"),
+        postponed_folder=rc.get("postponed-folder"),
+        smtp_servers=tuple(rc.get_list("smtp-server")),
+        nntp_servers=tuple(rc.get_list("nntp-server")),
+        sendmail_path=rc.get("sendmail-path"),
+        signature_file=_path(rc.get("signature-file")),
+        address_books=tuple(rc.get_list("address-book")),
+        customized_hdrs=tuple(rc.get_list("customized-hdrs")),
+        features=_features(rc.get_list("feature-list")),
+        remote_shells=tuple(remote_shells(rc)),
+    )
