@@ -188,3 +188,52 @@ def test_pinned_fingerprint(dovecot: LabDovecot) -> None:
 def test_hostile_names_are_refused(host: str, user: str | None) -> None:
     with pytest.raises(UnsafeNameError):
         SshTarget(host, user)
+
+
+def test_insecure_command_route_refuses_preauth_and_passwords() -> None:
+    """A real rsh is cleartext: its PREAUTH could be forged, and no password may cross it."""
+    from pinesh.transport.routes import CommandRoute
+
+    fake = (
+        "python3",
+        "-c",
+        "import sys; sys.stdout.write('* PREAUTH hi\\r\\n'); sys.stdout.flush(); sys.stdin.read()",
+    )
+    with pytest.raises(RouteError, match="does not encrypt"):
+        open_route(
+            CommandRoute(fake, label="rsh-command", secure=False),
+            Service.IMAP,
+            server="x",
+            deadline=time.monotonic() + 5,
+            masters=None,
+        )
+    ok = (
+        "python3",
+        "-c",
+        "import sys; sys.stdout.write('* OK hi\\r\\n'); sys.stdout.flush(); sys.stdin.read()",
+    )
+    channel = open_route(
+        CommandRoute(ok, label="rsh-command", secure=False),
+        Service.IMAP,
+        server="x",
+        deadline=time.monotonic() + 5,
+        masters=None,
+    )
+    try:
+        assert not channel.allows_password
+    finally:
+        channel.close()
+
+
+def test_tls_handshake_timeout_counts_as_a_timeout(dovecot: LabDovecot) -> None:
+    """A port that accepts but never speaks TLS is remembered as slow, not as broken."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    try:
+        route = DirectRoute("127.0.0.1", server.getsockname()[1], Security.TLS)
+        with pytest.raises(RouteError) as failure:
+            open_route(route, Service.IMAP, server="x", deadline=time.monotonic() + 1, masters=None)
+        assert failure.value.timed_out
+    finally:
+        server.close()

@@ -42,10 +42,12 @@ def test_spec_and_describe_for_tcp() -> None:
 )
 def test_a_path_is_a_unix_socket(text: str) -> None:
     listen = parse_listen(text)
-    assert listen == Listen(path=Path(text))
+    # Made absolute here: the master, started elsewhere, would resolve it from its cwd.
+    assert listen == Listen(path=Path(text).absolute())
+    assert listen.path is not None and listen.path.is_absolute()
     assert (listen.host, listen.port) == (None, None)
-    assert listen.spec() == str(Path(text))
-    assert listen.describe() == str(Path(text))
+    assert listen.spec() == str(Path(text).absolute())
+    assert listen.describe() == str(Path(text).absolute())
 
 
 def ssh_fwd_field(spec: str) -> tuple[str, str]:

@@ -191,3 +191,15 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.delenv("XDG_STATE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "pinesh"
+
+
+def test_a_cleartext_route_that_worked_is_not_promoted(tmp_path: Path) -> None:
+    """One bad moment for TLS must not make a downgrade stick on this network."""
+    from pinesh.transport.routes import DirectRoute, Security
+
+    tls = DirectRoute("news.example.org", 563, Security.TLS)
+    plain = DirectRoute("news.example.org", 119, Security.PLAIN)
+    memory = RouteMemory(tmp_path / "routes.json", "net")
+    memory.record("nntp:news.example.org", tls, ok=False)
+    memory.record("nntp:news.example.org", plain, ok=True)
+    assert memory.order("nntp:news.example.org", [tls, plain]) == [tls, plain]

@@ -52,7 +52,7 @@ ssh_options = "-o Compression=yes"
 ports = { smtp = 587, nntp = 119 }
 fallback = []
 verify = false
-fingerprint = "ab12"
+fingerprint = "SHA256:AbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAbAb"
 
 [[rule]]
 servers = "news.example.org"
@@ -141,7 +141,7 @@ def test_second_rule_with_strings_split_into_words(full: Settings) -> None:
     assert rule.ports == {"smtp": 587, "nntp": 119}
     assert rule.fallback == ()  # an empty list means no direct route at all
     assert rule.verify is False
-    assert rule.fingerprint == "ab12"
+    assert rule.fingerprint == "ab" * 32  # normalized: lowercase hex, no colons
     assert rule.imap_command is None
     assert rule.line == line_of(FULL, "[[rule]]", 2)
 
@@ -528,3 +528,18 @@ def test_load_errors_name_the_real_file(clean_env: Path) -> None:
 def test_unreadable_named_file_is_a_config_error(clean_env: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read it"):
         load_settings(str(clean_env))  # a directory
+
+
+def test_a_bad_fingerprint_is_a_config_error_at_its_line() -> None:
+    text = '[[rule]]\nservers = ["x"]\nfingerprint = "ab12"\n'
+    with pytest.raises(ConfigError) as failure:
+        parse_settings(text, "c.toml")
+    assert failure.value.line == 3
+    assert failure.value.setting == "rule[1].fingerprint"
+
+
+def test_control_characters_in_imap_command_are_a_config_error() -> None:
+    text = '[[rule]]\nservers = ["x"]\nimap_command = ["/usr/lib/dovecot/imap\\u0000"]\n'
+    with pytest.raises(ConfigError, match="control characters") as failure:
+        parse_settings(text, "c.toml")
+    assert failure.value.line == 3

@@ -428,3 +428,30 @@ def test_plain_when_asked_by_name(spec: str, rules: tuple[Rule, ...]) -> None:
 def test_tls_with_notls_is_refused_never_plain() -> None:
     with pytest.raises(PineshError, match="contradicts"):
         plan("mail.example.org/tls/notls", IMAP)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "secure"),
+    [
+        ("ssh", "/usr/bin/ssh", True),
+        ("rsh", "/usr/bin/rsh", False),
+        ("rsh", "/usr/bin/ssh", True),  # the case study points rsh-path at ssh
+        ("rsh", "/usr/local/bin/pinesh-connect", True),
+        ("rsh", "/home/jane/bin/my-script", False),
+    ],
+)
+def test_remote_shell_routes_know_whether_they_encrypt(
+    method: str, path: str, secure: bool
+) -> None:
+    shell = RemoteShell(method, path, DEFAULT_TEMPLATE, 15)
+    p = plan("mail.example.org/user=jane", IMAP, shells=[shell])
+    route = p.routes[0]
+    assert isinstance(route, CommandRoute)
+    assert route.secure is secure
+
+
+def test_submit_uses_the_submission_port() -> None:
+    p = plan("smtp.example.org/submit", SMTP)
+    assert [(r.port, r.security) for r in p.routes if isinstance(r, DirectRoute)] == [
+        (587, Security.STARTTLS)
+    ]

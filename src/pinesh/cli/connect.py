@@ -66,8 +66,8 @@ def run_connect(
     try:
         os.write(1, channel.greeting.raw)
         relay(channel.sock, 0, 1)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+    except OSError:
+        pass  # the client or the server went away: the session is over either way
     finally:
         channel.close()
     return 0

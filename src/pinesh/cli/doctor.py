@@ -57,20 +57,17 @@ def run_doctor(config: str | None, pinerc: str | None, only: list[str], service:
                 )
             except RouteError as exc:
                 steps, result, why = exc.steps or Steps(), "FAIL", exc.reason
+                shared = False
                 if exc.timed_out:
                     result = "TIMEOUT"
             else:
-                steps, result = channel.steps, "ok"
+                steps, result, shared = channel.steps, "ok", channel.shared_master
                 why = channel.describe() + (
                     ": " + channel.greeting.text[:60] if channel.greeting.text else ""
                 )
                 channel.close()
                 server_ok = True
-            ssh = (
-                "shared"
-                if result == "ok" and steps.ssh_handshake is None and route.key.startswith("ssh")
-                else _ms(steps.ssh_handshake)
-            )
+            ssh = "shared" if shared else _ms(steps.ssh_handshake)
             print(
                 f"{server.spec.host:<22} {server.service.value:<5} "
                 f"{route.describe()[:46]:<46} {result:<7} {ssh:>7} "

@@ -60,3 +60,19 @@ def check_port(port: int, what: str = "port") -> int:
     if not 0 < port < 65536:
         raise UnsafeNameError(f"{what} {port} is not a TCP port (1-65535)")
     return port
+
+
+def normalize_fingerprint(text: str) -> str:
+    """'sha256:AA:BB:..' or 'aabb..' -> 'aabb..' (64 lowercase hex digits); else ValueError."""
+    value = text.strip().lower()
+    value = value.removeprefix("sha256:").replace(":", "")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"not a sha256 fingerprint: {text!r} (64 hex digits expected)")
+    return value
+
+
+def check_word(word: str, what: str) -> str:
+    """A word of a command: no NUL or other control characters (they cannot be passed on)."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in word):
+        raise UnsafeNameError(f"{what}: {word!r} holds control characters")
+    return word

@@ -14,7 +14,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from pinesh.config.names import check_host, check_port, check_user
+from pinesh.config.names import (
+    check_host,
+    check_port,
+    check_user,
+    check_word,
+    normalize_fingerprint,
+)
 from pinesh.config.settings import (
     DirectCondition,
     ForwardSpec,
@@ -227,6 +233,22 @@ def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
             raise r.fail("direct_when", f"{condition} must be a non-empty string")
         if condition == "reachable" and not _is_port(value.rpartition(":")[2]):
             raise r.fail("direct_when", f"reachable = {value!r} is not host:port")
+    fingerprint = r.take("fingerprint", str)
+    if fingerprint is not None:
+        try:
+            fingerprint = normalize_fingerprint(fingerprint)
+        except ValueError as exc:
+            raise r.fail(
+                "fingerprint",
+                str(exc),
+                "write sha256:HEX as shown by `openssl x509 -noout -fingerprint -sha256`",
+            ) from None
+    imap_command = r.words("imap_command")
+    for word in imap_command or ():
+        try:
+            check_word(word, "imap_command")
+        except PineshError as exc:
+            raise r.fail("imap_command", exc.message) from None
     timeout = r.take("open_timeout", (int, float))
     if timeout is not None and timeout <= 0:
         raise r.fail("open_timeout", "must be more than 0 seconds")
@@ -238,14 +260,14 @@ def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
         user=user,
         ssh_port=ssh_port,
         ssh_options=r.words("ssh_options") or (),
-        imap_command=r.words("imap_command"),
+        imap_command=imap_command,
         target_host=target,
         ports=dict(ports),
         fallback=fallback if fallback is not None else ("tls",),
         direct_when=DirectCondition(domain=when.get("domain"), reachable=when.get("reachable")),
         open_timeout=float(timeout) if timeout is not None else None,
         ca_file=r.take("ca_file", str),
-        fingerprint=r.take("fingerprint", str),
+        fingerprint=fingerprint,
         verify=r.take("verify", bool, True),
         line=start,
     )

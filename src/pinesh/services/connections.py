@@ -34,9 +34,14 @@ class Connections:
     _masters: MasterPool | None = None
     _memory: RouteMemory | None = None
 
+    _shells: list[RemoteShell] | None = None
+
     @property
     def shells(self) -> list[RemoteShell]:
-        return remote_shells(self.pinerc)
+        # Parsed once: remote_shells() records its problems in the pinerc each time.
+        if self._shells is None:
+            self._shells = remote_shells(self.pinerc)
+        return self._shells
 
     def masters(self) -> MasterPool:
         if self._masters is None:

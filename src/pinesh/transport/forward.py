@@ -9,23 +9,22 @@ address, and a check that the forward already answers with the service's greetin
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import ipaddress
 import os
 import socket
+import stat
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pinesh.errors import PineshError
 from pinesh.transport.channel import Steps
 from pinesh.transport.greeting import GreetingError
-from pinesh.transport.masters import MasterPool
+from pinesh.transport.masters import MasterPool, lock_until
 from pinesh.transport.opener import RouteError, read_greeting
-from pinesh.transport.routes import SshChannelRoute
+from pinesh.transport.routes import SshChannelRoute, bracketed
 from pinesh.transport.service import Service
 
 
@@ -71,7 +70,8 @@ def parse_listen(text: str) -> Listen:
                 f"forward socket path {text!r} holds ':' or a backslash",
                 hint="choose a path without them",
             )
-        return Listen(path=Path(text).expanduser())
+        # Absolute: the master (started elsewhere) resolves relative paths from its cwd.
+        return Listen(path=Path(text).expanduser().absolute())
     host, sep, port_text = text.rpartition(":")
     host = host.strip("[]") if sep else "127.0.0.1"
     port_text = port_text if sep else text
@@ -101,29 +101,26 @@ class ForwardResult:
     already_up: bool
 
 
-def _answers(listen: Listen, service: Service, timeout: float = 3.0) -> bool:
-    """Whether something on listen greets like the service (a live forward)."""
-    try:
-        sock = listen.connect(timeout)
-    except OSError:
-        return False
-    with sock:
-        try:
-            greeting = read_greeting(sock, service, time.monotonic() + timeout, Steps(), 0.0)
-        except (OSError, TimeoutError, GreetingError):
-            return False
-        if service is Service.SMTP:
-            with contextlib.suppress(OSError):
-                sock.sendall(b"QUIT\r\n")
-        return greeting is not None
+class _Started:
+    """`ssh -f -N` as launch() needs it."""
 
+    def __init__(self, argv: list[str]) -> None:
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
 
-@contextlib.contextmanager
-def _listen_lock(masters: MasterPool, listen: Listen) -> Iterator[None]:
-    name = hashlib.sha256(listen.describe().encode()).hexdigest()[:16]
-    with open(masters.directory / f"f-{name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        # Only this process: once ssh -f has forked, the master is not ours to kill.
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
 
 
 def ensure_master(masters: MasterPool, route: SshChannelRoute, deadline: float) -> None:
@@ -132,30 +129,77 @@ def ensure_master(masters: MasterPool, route: SshChannelRoute, deadline: float) 
     if masters.is_up(target):
         return
     argv = masters.ssh_argv(target, ["-f", "-N", "--", target.host])
-
-    def start(args: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-
-    child, launch = masters.launch(target, argv, deadline, start, lambda p: p.poll() is None)
+    try:
+        started, launch = masters.launch(target, argv, deadline, _Started)
+    except TimeoutError as exc:
+        raise RouteError(route, str(exc), timed_out=True) from exc
     if launch.reused_master:
-        child.kill()
-        child.wait()
+        started.kill()
         return
     try:
-        _, err = child.communicate(timeout=max(deadline - time.monotonic(), 0.1))
+        _, err = started.process.communicate(timeout=max(deadline - time.monotonic(), 0.1))
     except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+        started.kill()
         raise RouteError(route, "timed out starting the ssh master", timed_out=True) from None
-    if child.returncode != 0 or not masters.is_up(target):
+    if started.process.returncode != 0 or not masters.is_up(target):
         said = err.decode(errors="replace").strip()
-        raise RouteError(route, f"ssh could not start the master: {said or child.returncode}")
+        raise RouteError(route, f"ssh could not start the master: {said or 'no reason given'}")
+
+
+def _tcp_listener_uids(listen: Listen) -> list[int]:
+    """The uids of the sockets listening on listen's port (from /proc/net/tcp*)."""
+    uids = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 7 and fields[3] == "0A":
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                if port == listen.port:
+                    uids.append(int(fields[7]))
+    return uids
+
+
+def _check_socket_place(path: Path) -> None:
+    """A Unix-socket forward's directory: made 0700 by us, or already ours and 0700.
+
+    An existing directory is never chmod-ed, and nothing but our own stale socket is
+    ever removed from it.
+    """
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(mode=0o700, parents=True)
+    info = os.lstat(parent)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PineshError(
+            f"refusing to put a forward socket in {parent}: it must be a directory of "
+            "yours that only you can enter (mode 0700)",
+            hint=f"use a path in a new directory, or: chmod 700 {parent}",
+        )
+    if path.exists() or path.is_symlink():
+        here = os.lstat(path)
+        if not stat.S_ISSOCK(here.st_mode) or here.st_uid != os.getuid():
+            raise PineshError(f"refusing to replace {path}: it is not a socket of yours")
+
+
+def _state(listen: Listen, service: Service, timeout: float) -> str:
+    """'up' (greets like service), 'mute' (accepts, no greeting), 'free' (nobody listens)."""
+    try:
+        sock = listen.connect(timeout)
+    except OSError:  # refused, no such socket, timed out connecting
+        return "free"
+    with sock:
+        try:
+            read_greeting(sock, service, time.monotonic() + timeout, Steps(), time.monotonic())
+        except (OSError, TimeoutError, GreetingError):
+            return "mute"
+        if service is Service.SMTP:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"QUIT\r\n")
+    return "up"
 
 
 def ensure_forward(
@@ -163,34 +207,56 @@ def ensure_forward(
 ) -> ForwardResult:
     """Make sure a forward from listen to the route's host:port is up; share an existing one."""
     deadline = time.monotonic() + timeout
-    if listen.path is not None:
-        listen.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(listen.path.parent, 0o700)
-    with _listen_lock(masters, listen):
-        if _answers(listen, service):
+    name = hashlib.sha256(listen.describe().encode()).hexdigest()[:16]
+    with lock_until(
+        masters.directory / f"f-{name}.lock",
+        deadline,
+        f"another pinesh setting up the forward on {listen.describe()}",
+    ):
+        if listen.path is not None:
+            _check_socket_place(listen.path)
+        else:
+            strangers = [uid for uid in _tcp_listener_uids(listen) if uid != os.getuid()]
+            if strangers:
+                raise RouteError(
+                    route,
+                    f"{listen.describe()} is held by another user "
+                    f"(uid {strangers[0]}); it is not your forward",
+                )
+        state = _state(listen, service, min(3.0, max(deadline - time.monotonic(), 0.1)))
+        if state == "up":
             return ForwardResult(listen, route, already_up=True)
+        if state == "mute":
+            raise RouteError(
+                route,
+                f"something of yours listens on {listen.describe()} but "
+                f"does not greet like {service.value}: is {route.host}:"
+                f"{route.port} down as seen from {route.target.host}?",
+            )
         ensure_master(masters, route, deadline)
         if listen.path is not None:
             with contextlib.suppress(FileNotFoundError):
-                listen.path.unlink()  # stale: it did not answer above
-        host = f"[{route.host}]" if ":" in route.host else route.host
-        argv = [
-            *masters.ssh_argv(route.target, []),
-            "-O",
-            "forward",
-            "-L",
-            f"{listen.spec()}:{host}:{route.port}",
-            "--",
-            route.target.host,
-        ]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+                listen.path.unlink()  # our own stale socket: nothing answered on it
+        argv = [*masters.ssh_argv(route.target, []), "-O", "forward",
+                "-L", f"{listen.spec()}:{bracketed(route.host)}:{route.port}",
+                "--", route.target.host]  # fmt: skip
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=max(deadline - time.monotonic(), 1.0),
+            )
+        except subprocess.TimeoutExpired:
+            raise RouteError(route, "ssh -O forward did not answer", timed_out=True) from None
         if done.returncode != 0:
             raise RouteError(
                 route,
                 f"ssh would not add the forward on {listen.describe()}: "
                 f"{done.stderr.strip() or done.returncode}",
             )
-        if not _answers(listen, service, timeout=max(deadline - time.monotonic(), 1.0)):
+        if _state(listen, service, max(deadline - time.monotonic(), 1.0)) != "up":
             raise RouteError(
                 route,
                 f"the forward on {listen.describe()} is up but "

@@ -21,14 +21,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pinesh.config.settings import SshSettings
 from pinesh.errors import PineshError
 from pinesh.transport.private_dir import default_runtime_dir, ensure_private_dir
-from pinesh.transport.routes import SshTarget
-
-Child = TypeVar("Child")
+from pinesh.transport.routes import SshTarget, bracketed
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,39 @@ class MasterInfo:
     detail: str
 
 
+class Spawned(Protocol):
+    """A started ssh client, as launch() needs it."""
+
+    def alive(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+
+SpawnedT = TypeVar("SpawnedT", bound=Spawned)
+
+
+@contextlib.contextmanager
+def lock_until(path: Path, deadline: float, what: str) -> Iterator[None]:
+    """Hold an exclusive flock on path, waiting no later than deadline (time.monotonic()).
+
+    Lock files are never deleted: a process that opened the old file would hold a lock
+    nobody else sees.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"timed out waiting for {what}") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 class MasterPool:
     """Finds, starts (through the first channel), lists and stops the shared masters."""
 
@@ -62,7 +93,17 @@ class MasterPool:
     def _stem(self, target: SshTarget) -> str:
         # Hashed: a Unix socket path must stay under ~100 bytes, and ssh appends a suffix
         # while it creates the socket.
-        key = f"{target.user or ''}\0{target.host}\0{target.port or ''}"
+        # Options are part of the identity: two rules that reach one host name through
+        # different -F files or ProxyJumps must not share a connection.
+        key = "\0".join(
+            [
+                target.user or "",
+                target.host,
+                str(target.port or ""),
+                *self.settings.options,
+                *target.options,
+            ]
+        )
         return "m-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def control_path(self, target: SshTarget) -> Path:
@@ -111,25 +152,8 @@ class MasterPool:
                 return False
         return True
 
-    @contextlib.contextmanager
-    def _lock(self, target: SshTarget, deadline: float) -> Iterator[None]:
-        lock_path = self.directory / f"{self._stem(target)}.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(
-                            f"timed out waiting for another pinesh to start the ssh "
-                            f"connection to {target.label()}"
-                        ) from None
-                    time.sleep(0.01)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
+    def _lock_path(self, target: SshTarget) -> Path:
+        return self.directory / f"{self._stem(target)}.lock"
 
     def _remember(self, target: SshTarget) -> None:
         info = {
@@ -150,9 +174,8 @@ class MasterPool:
         target: SshTarget,
         argv: list[str],
         deadline: float,
-        start: Callable[[list[str]], Child],
-        still_running: Callable[[Child], bool],
-    ) -> tuple[Child, Launch]:
+        start: Callable[[list[str]], SpawnedT],
+    ) -> tuple[SpawnedT, Launch]:
         """Start argv (built by ssh_argv) so that it uses, or becomes, target's master.
 
         When no master is up, hold the per-target lock until the new one answers (or the
@@ -160,16 +183,25 @@ class MasterPool:
         """
         if self.is_up(target):
             return start(argv), Launch(reused_master=True, handshake_seconds=None)
-        with self._lock(target, deadline):
+        with lock_until(
+            self._lock_path(target),
+            deadline,
+            f"the ssh connection to {target.label()} that another pinesh is starting",
+        ):
             if self.is_up(target):
                 return start(argv), Launch(reused_master=True, handshake_seconds=None)
             began = time.monotonic()
             child = start(argv)
-            while not self.is_up(target):
-                if not still_running(child) or time.monotonic() > deadline:
-                    return child, Launch(reused_master=False, handshake_seconds=None)
-                time.sleep(0.003)
-            self._remember(target)
+            try:
+                while not self.is_up(target):
+                    if not child.alive() or time.monotonic() > deadline:
+                        return child, Launch(reused_master=False, handshake_seconds=None)
+                    time.sleep(0.003)
+            except BaseException:
+                child.kill()
+                raise
+            with contextlib.suppress(OSError):
+                self._remember(target)  # only for `pinesh ssh status`
             return child, Launch(False, time.monotonic() - began)
 
     # -- status and stop ----------------------------------------------------------------
@@ -179,7 +211,10 @@ class MasterPool:
             self.settings.path, "-o", f"ControlPath={self.control_path(target)}",
             *self.settings.options, *target.options, "-O", op, "--", target.host,
         ]  # fmt: skip
-        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(argv, 255, "", f"ssh -O {op} did not answer")
 
     def known(self) -> list[SshTarget]:
         """Every target pinesh has started a master for (alive or not)."""
@@ -223,9 +258,8 @@ class MasterPool:
             if running:
                 self._control(target, "exit")
             ended.append(MasterInfo(target, path, running, None, "stopped" if running else ""))
-            for leftover in (f"{self._stem(target)}.json", f"{self._stem(target)}.lock"):
-                with contextlib.suppress(OSError):
-                    (self.directory / leftover).unlink()
+            with contextlib.suppress(OSError):
+                (self.directory / f"{self._stem(target)}.json").unlink()
         return ended
 
 
@@ -240,5 +274,4 @@ def remote_command_tail(host: str, command: Sequence[str]) -> list[str]:
 
 def stdio_forward_tail(login_host: str, host: str, port: int) -> list[str]:
     """ssh argv tail for a stdio channel to host:port (ssh -W), IPv6 literals bracketed."""
-    where = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return ["-W", f"{where}:{port}", "--", login_host]
+    return ["-W", f"{bracketed(host)}:{port}", "--", login_host]

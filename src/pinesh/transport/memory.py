@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pinesh.transport.routes import Route
+from pinesh.transport.routes import Route, is_secure
 
 TIMEOUT_MEMORY = 3600.0  # seconds a timed-out route stays at the back of the line
 
@@ -71,7 +71,9 @@ class RouteMemory:
 
         def rank(index_route: tuple[int, Route]) -> tuple[int, int]:
             index, route = index_route
-            if route.key == good:
+            # Never promote a cleartext route: one bad moment for TLS must not make a
+            # downgrade stick on this network.
+            if route.key == good and is_secure(route):
                 return (0, index)
             if now - _stamp(timed_out.get(route.key)) < TIMEOUT_MEMORY:
                 return (2, index)

@@ -91,6 +91,21 @@ def _child_reason(route: Route, child: ChildChannel, what: str) -> str:
     return reason
 
 
+def _check_child_greeting(route: Route, greeting: Greeting) -> None:
+    """Refuse a greeting this kind of route must not accept."""
+    preauth = greeting.state is GreetingState.PREAUTH
+    if isinstance(route, SshPreauthRoute) and not preauth:
+        raise GreetingError(
+            f"the remote command greeted '{greeting.text}' instead of PREAUTH; "
+            "it is not a preauthenticated IMAP server"
+        )
+    if isinstance(route, SshChannelRoute) and preauth:
+        # The hop from the login host to the server is not ours to trust.
+        raise GreetingError("refusing PREAUTH on a forwarded TCP channel")
+    if isinstance(route, CommandRoute) and preauth and not route.secure:
+        raise GreetingError(f"refusing PREAUTH over {route.argv[0]}: it does not encrypt")
+
+
 def _open_child(
     route: Route, service: Service, deadline: float, masters: MasterPool | None, began: float
 ) -> Channel:
@@ -108,65 +123,74 @@ def _open_child(
             tail = stdio_forward_tail(route.target.host, route.host, route.port)
         argv = masters.ssh_argv(route.target, tail)
         try:
+            # Kill only the ssh process on failure, never its group: a ProxyCommand the
+            # new master still needs may share it.
             child, launch = masters.launch(
-                route.target, argv, deadline, spawn_on_socketpair,
-                lambda c: c.process.poll() is None,
-            )  # fmt: skip
+                route.target, argv, deadline, lambda a: spawn_on_socketpair(a, kill_group=False)
+            )
         except TimeoutError as exc:
             raise RouteError(route, str(exc), timed_out=True, steps=steps) from exc
         shared = launch.reused_master
         steps.ssh_handshake = launch.handshake_seconds
     try:
         greeting = read_greeting(child.sock, service, deadline, steps, began)
+        _check_child_greeting(route, greeting)
     except TimeoutError as exc:
         child.kill()
         raise RouteError(route, _child_reason(route, child, str(exc)), True, steps) from exc
     except (GreetingError, OSError) as exc:
         child.kill()
         raise RouteError(route, _child_reason(route, child, str(exc)), steps=steps) from exc
-    if isinstance(route, SshPreauthRoute) and greeting.state is not GreetingState.PREAUTH:
+    except BaseException:
         child.kill()
-        raise RouteError(
-            route,
-            f"the remote command greeted '{greeting.text}' instead of PREAUTH; "
-            "it is not a preauthenticated IMAP server",
-            steps=steps,
-        )
-    if isinstance(route, SshChannelRoute) and greeting.state is GreetingState.PREAUTH:
-        # The hop from the login host to the server is not ours to trust.
-        child.kill()
-        raise RouteError(route, "refusing PREAUTH on a forwarded TCP channel", steps=steps)
+        raise
+    secure = route.secure if isinstance(route, CommandRoute) else True
     return Channel(
         child.sock,
         service,
         "",
         route,
         greeting,
-        encrypted=True,
+        encrypted=secure,
         shared_master=shared,
         steps=steps,
         child=child,
     )
 
 
+def connect_before(host: str, port: int, deadline: float) -> socket.socket:
+    """A TCP connection to host:port, trying each address, all within one deadline.
+
+    Not socket.create_connection: its timeout applies to each address afresh.
+    (The name lookup itself is not bounded; pinesh does not bound the system resolver.)
+    """
+    last: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"connecting to {host}:{port} timed out")
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(remaining)
+        try:
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    raise last or OSError(f"{host} has no address")
+
+
 def _open_direct(route: DirectRoute, service: Service, deadline: float, began: float) -> Channel:
     steps = Steps()
-    remaining = deadline - time.monotonic()
     try:
-        sock = socket.create_connection(
-            (route.host.strip("[]"), route.port), timeout=max(remaining, 0.001)
-        )
+        sock = connect_before(route.host.strip("[]"), route.port, deadline)
     except TimeoutError as exc:
         raise RouteError(route, f"connecting timed out: {exc}", True, steps) from exc
     except OSError as exc:
         raise RouteError(route, f"cannot connect: {exc.strerror or exc}", steps=steps) from exc
     steps.connect = time.monotonic() - began
-    try:
-        return _direct_session(route, service, sock, deadline, steps, began)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            sock.close()
-        raise
+    return _direct_session(route, service, sock, deadline, steps, began)
 
 
 def _direct_session(
@@ -177,39 +201,42 @@ def _direct_session(
     steps: Steps,
     began: float,
 ) -> Channel:
+    """Greeting, TLS/STARTTLS and checks on a connected socket; closes it on any failure."""
     trusted_tls = route.tls.verify or route.tls.fingerprint is not None
     try:
-        if route.security is Security.TLS:
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            sock = tls.wrap(sock, route.host.strip("[]"), route.tls)
-            steps.tls = time.monotonic() - began
-        greeting = read_greeting(sock, service, deadline, steps, began)
-        if greeting.state is GreetingState.PREAUTH and not (
-            route.security is Security.TLS and trusted_tls
-        ):
-            # A PREAUTH in cleartext would skip STARTTLS: the classic injection attack.
-            raise RouteError(
-                route, "refusing PREAUTH on a connection that is not verified TLS", steps=steps
-            )
-        if route.security is Security.STARTTLS:
-            starttls.negotiate(sock, service, deadline)
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            sock = tls.wrap(sock, route.host.strip("[]"), route.tls)
-            steps.tls = time.monotonic() - began
-    except TimeoutError as exc:
-        raise RouteError(route, str(exc) or "timed out", True, steps) from exc
-    except (GreetingError, tls.TlsError, starttls.StartTlsError) as exc:
-        raise RouteError(route, str(exc), steps=steps) from exc
-    except OSError as exc:
-        raise RouteError(route, f"connection failed: {exc}", steps=steps) from exc
-    encrypted = route.security is not Security.PLAIN
+        try:
+            if route.security is Security.TLS:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                sock = tls.wrap(sock, route.host.strip("[]"), route.tls)
+                steps.tls = time.monotonic() - began
+            greeting = read_greeting(sock, service, deadline, steps, began)
+            if greeting.state is GreetingState.PREAUTH and not (
+                route.security is Security.TLS and trusted_tls
+            ):
+                # A PREAUTH in cleartext would skip STARTTLS: the classic injection attack.
+                raise GreetingError("refusing PREAUTH on a connection that is not verified TLS")
+            if route.security is Security.STARTTLS:
+                starttls.negotiate(sock, service, deadline)
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                sock = tls.wrap(sock, route.host.strip("[]"), route.tls)
+                steps.tls = time.monotonic() - began
+        except TimeoutError as exc:
+            raise RouteError(route, str(exc) or "timed out", True, steps) from exc
+        except (GreetingError, tls.TlsError, starttls.StartTlsError) as exc:
+            raise RouteError(route, str(exc), steps=steps) from exc
+        except OSError as exc:
+            raise RouteError(route, f"connection failed: {exc}", steps=steps) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            sock.close()  # the TLS socket once wrapped: it owns the descriptor
+        raise
     return Channel(
         sock,
         service,
         "",
         route,
         greeting,
-        encrypted=encrypted,
+        encrypted=route.security is not Security.PLAIN,
         shared_master=False,
         steps=steps,
         starttls_done=route.security is Security.STARTTLS,

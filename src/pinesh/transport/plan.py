@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
+from pathlib import Path
 
 from pinesh.config.pinesh_toml import matching_rule
 from pinesh.config.remote_shell import RemoteShell
@@ -71,6 +72,19 @@ def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Rou
     return routes
 
 
+SUBMISSION_PORT = 587
+ENCRYPTING_COMMANDS = frozenset({"ssh", "pinesh-connect", "pinesh"})
+
+
+def _encrypting_command(method: str, program: str) -> bool:
+    """Whether Pine's remote-shell command encrypts: ssh does, real rsh does not.
+
+    The case study points rsh-path at ssh (or a script); a program named ssh or
+    pinesh-connect is taken as encrypting, anything else under rsh-path is not.
+    """
+    return method == "ssh" or Path(program).name in ENCRYPTING_COMMANDS
+
+
 def _direct_routes(
     kinds: tuple[str, ...], spec: ServerSpec, service: Service, tls: TlsPolicy
 ) -> list[Route]:
@@ -79,6 +93,8 @@ def _direct_routes(
         kind, _, port_text = item.partition(":")
         security = Security(kind)
         default = service.tls_port if security is Security.TLS else service.plain_port
+        if service is Service.SMTP and spec.submit and security is not Security.TLS:
+            default = SUBMISSION_PORT  # Pine's /submit: message submission (RFC 6409)
         port = int(port_text) if port_text else (spec.port or default)
         routes.append(DirectRoute(spec.host, port, security, tls))
     return routes
@@ -136,7 +152,10 @@ def plan_routes(
                     argv = tuple(shell.argv(spec.host, user, "imap"))
                     routes.append(
                         CommandRoute(
-                            argv, label=f"{shell.method}-command", timeout=float(shell.timeout)
+                            argv,
+                            label=f"{shell.method}-command",
+                            timeout=float(shell.timeout),
+                            secure=_encrypting_command(shell.method, argv[0]),
                         )
                     )
             if routes:

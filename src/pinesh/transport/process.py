@@ -51,21 +51,34 @@ class StderrCapture:
 class ChildChannel:
     """A running child process connected to us by a socketpair."""
 
-    def __init__(self, sock: socket.socket, process: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, sock: socket.socket, process: subprocess.Popen[bytes], *, kill_group: bool = True
+    ) -> None:
         self.sock = sock
         self.process = process
+        self.kill_group = kill_group
         assert process.stderr is not None
         self.stderr = StderrCapture(process.stderr)
 
-    def kill(self) -> None:
-        """End the child and everything in its process group, and reap it (no orphans)."""
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _signal(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGTERM)
+            if self.kill_group:
+                os.killpg(self.process.pid, signum)
+            else:
+                self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """End the child (and its process group, when kill_group), reap it, close our end."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self._signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             self.process.wait()
 
     def close(self) -> None:
@@ -78,7 +91,9 @@ class ChildChannel:
             self.kill()
 
 
-def spawn_on_socketpair(argv: Sequence[str], env: dict[str, str] | None = None) -> ChildChannel:
+def spawn_on_socketpair(
+    argv: Sequence[str], env: dict[str, str] | None = None, *, kill_group: bool = True
+) -> ChildChannel:
     """Start argv (no shell) with stdin/stdout on a socketpair; stderr piped apart.
 
     The child gets its own session so a timeout can kill it and its children together
@@ -100,4 +115,4 @@ def spawn_on_socketpair(argv: Sequence[str], env: dict[str, str] | None = None) 
         raise
     finally:
         theirs.close()
-    return ChildChannel(ours, process)
+    return ChildChannel(ours, process, kill_group=kill_group)

@@ -78,13 +78,16 @@ class SshChannelRoute:
 class CommandRoute:
     """A command whose stdin/stdout speak the protocol: Pine's rsh/ssh template, run as is.
 
-    It is trusted like an ssh command (the user configured it), so PREAUTH is accepted.
-    It does not use the shared master unless the command itself does.
+    When ``secure`` (an ssh command), it is trusted like one: PREAUTH is accepted and a
+    password may cross it. It does not use the shared master unless the command does.
     """
 
     argv: tuple[str, ...]
     label: str = "command"
     timeout: float | None = None  # Pine's ssh/rsh-open-timeout; None: the plan's
+    # Whether the command encrypts (ssh does; real rsh does not). An insecure command
+    # gets neither PREAUTH trust nor passwords.
+    secure: bool = True
 
     @property
     def key(self) -> str:
@@ -136,6 +139,15 @@ class DirectRoute:
 Route = SshPreauthRoute | SshChannelRoute | CommandRoute | DirectRoute
 
 
-def is_ssh(route: Route) -> bool:
-    """Whether the route runs through ssh (a master or a configured command)."""
-    return isinstance(route, SshPreauthRoute | SshChannelRoute | CommandRoute)
+def bracketed(host: str) -> str:
+    """host as ssh writes it in host:port forms: IPv6 literals in brackets (once)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def is_secure(route: Route) -> bool:
+    """Whether the route's channel is encrypted (ssh, a secure command, or TLS)."""
+    if isinstance(route, CommandRoute):
+        return route.secure
+    if isinstance(route, DirectRoute):
+        return route.security is not Security.PLAIN
+    return True

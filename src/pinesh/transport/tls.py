@@ -7,6 +7,7 @@ import hmac
 import socket
 import ssl
 
+from pinesh.config.names import normalize_fingerprint
 from pinesh.transport.routes import TlsPolicy
 
 
@@ -25,15 +26,6 @@ def make_context(policy: TlsPolicy) -> ssl.SSLContext:
     return context
 
 
-def normalize_fingerprint(text: str) -> str:
-    """'sha256:AA:BB:..' or 'aabb..' -> 'aabb..' (64 lowercase hex digits)."""
-    value = text.strip().lower()
-    value = value.removeprefix("sha256:").replace(":", "")
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise ValueError(f"not a sha256 fingerprint: {text!r} (64 hex digits expected)")
-    return value
-
-
 def wrap(sock: socket.socket, host: str, policy: TlsPolicy) -> ssl.SSLSocket:
     """Do the TLS handshake on sock and check the peer per policy."""
     context = make_context(policy)
@@ -41,6 +33,8 @@ def wrap(sock: socket.socket, host: str, policy: TlsPolicy) -> ssl.SSLSocket:
         tls = context.wrap_socket(sock, server_hostname=host)
     except ssl.SSLCertVerificationError as exc:
         raise TlsError(f"the certificate of {host} is not trusted: {exc.verify_message}") from exc
+    except TimeoutError:
+        raise  # a timeout, not a TLS failure: the caller remembers the route as slow
     except (ssl.SSLError, OSError) as exc:
         raise TlsError(f"TLS handshake with {host} failed: {exc}") from exc
     if policy.fingerprint:
