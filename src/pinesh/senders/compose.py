@@ -1,0 +1,356 @@
+"""Build RFC 5322 messages from a draft with the stdlib ``email`` package; pure functions.
+
+The transmitted bytes never hold Bcc; the envelope's recipients do. The Fcc copy keeps
+Bcc, as Pine's does, so the sender can see later who was sent a blind copy.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email import errors as email_errors
+from email import headerregistry, message_from_bytes, policy
+from email.generator import BytesGenerator
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from pinesh import __version__
+from pinesh.errors import PineshError
+from pinesh.senders.base import Envelope, Outgoing
+from pinesh.stores.base import Address
+from pinesh.textsafe import safe_line
+
+MAX_LINE = 998  # octets of a line without CRLF (RFC 5322 2.1.1)
+MAX_REFERENCES = 20  # ids kept in References: the first and the latest ones
+
+# Set by compose itself from the draft; customized headers may not override them.
+RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID",
+        "In-Reply-To", "References", "MIME-Version", "Content-Type",
+        "Content-Transfer-Encoding", "Content-Disposition", "Content-ID",
+    )
+)  # fmt: skip
+_FIELD_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII without ':' (RFC 5322 2.2)
+_MSG_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")  # no spaces, controls, '<' or '>' inside
+_DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f.:]+\]")
+# A dot-atom local part (RFC 5322 3.4.1), UTF-8 allowed (RFC 6532); no quoted strings.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a0-\U0010ffff-]+"
+_LOCAL_PART = re.compile(_ATOM + r"(\." + _ATOM + ")*")
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class ComposeError(PineshError):
+    """A draft that cannot become a message: the text names the field and the problem."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to attach: the name the recipient sees, its bytes, its MIME type (or None)."""
+
+    filename: str
+    data: bytes
+    content_type: str | None = None  # "type/subtype"; None: guessed from the name
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the composer collected. Addresses are decoded text; compose encodes them."""
+
+    sender: Address
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    reply_to: tuple[Address, ...] = ()
+    subject: str = ""
+    body: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    in_reply_to: str | None = None  # the parent's Message-ID, "<...>"
+    references: tuple[str, ...] = ()
+    extra_headers: tuple[tuple[str, str], ...] = ()  # Pine's customized-hdrs, in order
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A built message: what goes on the wire, what is kept (Fcc), and its envelope."""
+
+    message_id: str
+    envelope: Envelope
+    wire: bytes  # CRLF line ends; no Bcc
+    fcc: bytes  # the same message with Bcc, for the Fcc folder
+
+    @property
+    def outgoing(self) -> Outgoing:
+        return Outgoing(self.envelope, self.wire)
+
+
+def compose(
+    draft: Draft,
+    *,
+    domain: str,
+    now: datetime | None = None,
+    message_id: str | None = None,
+    eight_bit: bool = True,
+) -> Composed:
+    """Build draft into a message; domain (Pine's user-domain) names the Message-ID.
+
+    eight_bit: whether a non-ASCII body may go as 8bit (else quoted-printable).
+    """
+    domain = _ascii_domain(domain, "user-domain")
+    header_addresses = {
+        "From": (_header_address(draft.sender, "From"),),
+        "To": tuple(_header_address(a, "To") for a in draft.to),
+        "Cc": tuple(_header_address(a, "Cc") for a in draft.cc),
+        "Reply-To": tuple(_header_address(a, "Reply-To") for a in draft.reply_to),
+    }
+    bcc = tuple(_header_address(a, "Bcc") for a in draft.bcc)
+    everyone = [a for group in header_addresses.values() for a in group] + list(bcc)
+    # A non-ASCII local part cannot be encoded in headers: such a message needs SMTPUTF8.
+    chosen = policy.SMTPUTF8 if any(not a.username.isascii() for a in everyone) else policy.SMTP
+    msg = EmailMessage(policy=chosen)
+    for name, group in header_addresses.items():
+        if group:
+            msg[name] = group
+    subject = _header_text(" ".join(draft.subject.splitlines()), "Subject")
+    if subject:
+        msg["Subject"] = subject
+    msg["Date"] = format_datetime(now or datetime.now().astimezone())
+    msg_id = message_id or make_msgid(domain=domain)
+    _check_msg_id(msg_id, "Message-ID")
+    msg["Message-ID"] = msg_id
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = _check_msg_id(draft.in_reply_to, "In-Reply-To")
+    if draft.references:
+        msg["References"] = " ".join(_check_msg_id(r, "References") for r in draft.references)
+    for name, value in draft.extra_headers:
+        _add_extra(msg, name, value)
+    msg["User-Agent"] = f"pinesh {__version__}"
+    _set_body(msg, draft, eight_bit=eight_bit)
+    wire = msg.as_bytes()
+    if bcc:
+        msg["Bcc"] = bcc
+    rcpt = _unique([*header_addresses["To"], *header_addresses["Cc"], *bcc])
+    envelope = Envelope(header_addresses["From"][0].addr_spec, rcpt)
+    return Composed(msg_id, envelope, wire, msg.as_bytes())
+
+
+def _unique(addresses: Sequence[headerregistry.Address]) -> tuple[str, ...]:
+    """Addresses in order, each once (the domain compared without case, as DNS does)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for address in addresses:
+        key = f"{address.username}@{address.domain.lower()}"
+        if key not in seen:
+            seen.add(key)
+            out.append(address.addr_spec)
+    return tuple(out)
+
+
+# --- addresses ------------------------------------------------------------------------
+
+
+def _ascii_domain(domain: str, what: str) -> str:
+    """domain as ASCII: an internationalized name becomes its IDNA A-label form."""
+    text = domain.strip()
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ComposeError(f"{what}: {safe_line(domain)!r} is not a valid domain") from None
+    if not _DOMAIN.fullmatch(text) or len(text) > 253:
+        raise ComposeError(
+            f"{what}: {safe_line(domain)!r} is not a domain name",
+            hint="a domain looks like example.org",
+        )
+    return text
+
+
+def _header_address(address: Address, field: str) -> headerregistry.Address:
+    """address as the email package's Address, checked, its domain made ASCII."""
+    name, addr = address.name, address.email.strip()
+    if _CONTROLS.search(name) or _CONTROLS.search(addr):
+        raise ComposeError(f"{field}: {safe_line(addr)!r} holds control characters")
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain:
+        raise ComposeError(
+            f"{field}: {safe_line(addr)!r} is not an address",
+            hint="an address looks like name@example.org",
+        )
+    if not _LOCAL_PART.fullmatch(local):
+        raise ComposeError(
+            f"{field}: {safe_line(addr)!r} is not an address pinesh can send to",
+            hint="the part before @ may hold letters, digits and !#$%&'*+-/=?^_`{|}~. only",
+        )
+    domain = _ascii_domain(domain, f"{field}: {safe_line(addr)!r}")
+    return headerregistry.Address(display_name=name, username=local, domain=domain)
+
+
+_TOLERATED_DEFECTS = ("addr-spec local part with no domain", "empty element in address-list")
+
+
+def parse_addresses(
+    text: str, field: str, *, default_domain: str | None = None
+) -> tuple[Address, ...]:
+    """Addresses typed in the composer ("Jane <jane@x.org>, bob"), each checked.
+
+    A name without a domain gets default_domain (Pine's user-domain), as Pine does.
+    """
+    if _CONTROLS.search(text):
+        raise ComposeError(f"{field}: the addresses hold control characters or line breaks")
+    try:
+        parsed = policy.default.header_factory(field, text)
+    except (ValueError, IndexError, email_errors.HeaderParseError):
+        # The stdlib parser raises IndexError on some inputs (e.g. "jane@").
+        raise ComposeError(
+            f"{field}: cannot read the addresses {safe_line(text)!r}",
+            hint="separate addresses with commas: Jane <jane@example.org>, bob@example.org",
+        ) from None
+    problems = [str(d) for d in parsed.defects if str(d) not in _TOLERATED_DEFECTS]
+    problems = [p for p in problems if "non-ascii" not in p.lower()]
+    if problems:
+        raise ComposeError(
+            f"{field}: {problems[0]} in {safe_line(text)!r}",
+            hint="separate addresses with commas: Jane <jane@example.org>, bob@example.org",
+        )
+    out: list[Address] = []
+    for address in parsed.addresses:
+        domain = address.domain or default_domain
+        if not address.username or not domain:
+            raise ComposeError(
+                f"{field}: {safe_line(address.addr_spec)!r} has no domain",
+                hint="write name@domain, or set user-domain for short names",
+            )
+        out.append(Address(address.display_name, f"{address.username}@{domain}"))
+    return tuple(out)
+
+
+# --- headers --------------------------------------------------------------------------
+
+
+def _header_text(value: str, field: str) -> str:
+    if _CONTROLS.search(value):
+        raise ComposeError(f"{field}: the text holds control characters")
+    return value
+
+
+def _check_msg_id(value: str, field: str) -> str:
+    if not _MSG_ID.fullmatch(value):
+        raise ComposeError(f"{field}: {safe_line(value)!r} is not a message id like <x@y>")
+    return value
+
+
+def _add_extra(msg: EmailMessage, name: str, value: str) -> None:
+    if not _FIELD_NAME.fullmatch(name):
+        raise ComposeError(f"customized header {safe_line(name)!r}: not a header name")
+    if name.lower() in RESERVED_HEADERS or name.lower().startswith("x-pinesh-"):
+        raise ComposeError(
+            f"customized header {name}: set by the composer itself",
+            hint="remove it from customized-hdrs (From, To, Subject... have their own fields)",
+        )
+    try:
+        msg[name] = _header_text(value, name)
+    except (ValueError, IndexError, email_errors.HeaderParseError):
+        raise ComposeError(f"customized header {name}: cannot use {safe_line(value)!r}") from None
+
+
+def parse_custom_header(item: str) -> tuple[str, str] | None:
+    """One entry of Pine's customized-hdrs, "Name: value"; None when the value is empty."""
+    name, colon, value = item.partition(":")
+    name, value = name.strip(), value.strip()
+    if not colon or not _FIELD_NAME.fullmatch(name):
+        raise ComposeError(
+            f"customized-hdrs: {safe_line(item)!r} is not 'Name: value'",
+            hint="write each customized header as Name: value, e.g. X-Face: ...",
+        )
+    return (name, value) if value else None
+
+
+def reply_threading(
+    parent_id: str | None, parent_references: Sequence[str] = ()
+) -> tuple[str | None, tuple[str, ...]]:
+    """In-Reply-To and References for a reply (RFC 5322 3.6.4).
+
+    The parent's ids came from a server: malformed ones are dropped rather than copied
+    into our headers. References keeps the first id and the latest ones.
+    """
+    good = [r for r in parent_references if _MSG_ID.fullmatch(r)]
+    parent = parent_id if parent_id and _MSG_ID.fullmatch(parent_id) else None
+    if parent:
+        good.append(parent)
+    refs = list(dict.fromkeys(good))  # each once, in order
+    if len(refs) > MAX_REFERENCES:
+        refs = refs[:1] + refs[-(MAX_REFERENCES - 1) :]
+    return parent, tuple(refs)
+
+
+# --- body and attachments -------------------------------------------------------------
+
+
+def body_encoding(text: str, *, eight_bit: bool = True) -> str:
+    """The Content-Transfer-Encoding for a text body: 7bit, 8bit or quoted-printable.
+
+    Plain when every line fits (998 octets) and holds no NUL or bare CR; 8bit only for
+    non-ASCII text when allowed; quoted-printable otherwise.
+    """
+    raw = text.encode("utf-8")
+    plain = "\0" not in text and "\r" not in text.replace("\r\n", "\n")
+    fits = all(len(line) <= MAX_LINE for line in raw.split(b"\n"))
+    if plain and fits:
+        if raw.isascii():
+            return "7bit"
+        if eight_bit:
+            return "8bit"
+    return "quoted-printable"
+
+
+def _set_body(msg: EmailMessage, draft: Draft, *, eight_bit: bool) -> None:
+    body = draft.body.replace("\r\n", "\n")
+    charset = "us-ascii" if body.isascii() else "utf-8"
+    msg.set_content(body, subtype="plain", charset=charset,
+                    cte=body_encoding(body, eight_bit=eight_bit))  # fmt: skip
+    for attachment in draft.attachments:
+        maintype, subtype = _content_type(attachment)
+        name = _header_text(attachment.filename, "attachment name")
+        if not name or "/" in name:
+            raise ComposeError(f"attachment name {safe_line(name)!r}: give a file name only")
+        msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=name)
+    for part in msg.iter_parts():
+        # add_attachment makes each part a whole EmailMessage, which adds MIME-Version to
+        # it; that header belongs to the top level only (RFC 2045 4).
+        del part["MIME-Version"]
+
+
+def _content_type(attachment: Attachment) -> tuple[str, str]:
+    guessed = mimetypes.guess_type(attachment.filename, strict=False)[0]
+    content_type = (attachment.content_type or guessed or "application/octet-stream").lower()
+    maintype, slash, subtype = content_type.partition("/")
+    if not slash or not _FIELD_NAME.fullmatch(maintype) or not _FIELD_NAME.fullmatch(subtype):
+        raise ComposeError(
+            f"attachment {safe_line(attachment.filename)!r}: {content_type!r} is not a MIME "
+            "type like text/plain"
+        )
+    if maintype == "multipart":
+        raise ComposeError(f"attachment {safe_line(attachment.filename)!r}: cannot be multipart")
+    return maintype, subtype
+
+
+def to_seven_bit(data: bytes) -> bytes:
+    """The message re-encoded for a server without 8BITMIME: 8bit text parts become
+    base64 or quoted-printable (RFC 6152 forbids sending them as they are).
+
+    A message that cannot be re-encoded (8-bit text with no charset, which compose never
+    makes) comes back unchanged: most servers take it, and refusing would leave it in the
+    outbox for good.
+    """
+    msg = message_from_bytes(data, policy=policy.SMTP)
+    out = io.BytesIO()
+    try:
+        BytesGenerator(out, policy=policy.SMTP.clone(cte_type="7bit")).flatten(msg)
+    except (UnicodeError, LookupError, ValueError):
+        return data
+    return out.getvalue()
