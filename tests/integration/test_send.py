@@ -21,8 +21,8 @@ from pinesh.senders.base import SendError, Stage
 from pinesh.senders.compose import Composed, Draft, compose
 from pinesh.senders.outbox import Outbox
 from pinesh.senders.sendmail import SendmailSender, parse_sendmail_path, sendmail_command
-from pinesh.senders.smtp import smtp_sender
 from pinesh.services.connections import Connections
+from pinesh.services.sending import smtp_sender
 from pinesh.stores.base import Address
 from pinesh.transport.environment import Environment
 from tests.integration.helpers import connections, isp_rules, short_dir, stop_masters

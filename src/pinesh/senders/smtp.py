@@ -14,17 +14,14 @@ import contextlib
 import socket
 from collections.abc import Callable
 
-from pinesh.config.server_spec import ServerSpec, parse_server_spec
 from pinesh.errors import PineshError
 from pinesh.senders import smtp_protocol as proto
 from pinesh.senders.base import Outgoing, Refusal, SendError, Sent, Stage
 from pinesh.senders.compose import to_seven_bit
 from pinesh.senders.smtp_session import SmtpSession
-from pinesh.services.connections import Connections
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import RouteError
-from pinesh.transport.service import Service
 
 DEFAULT_TIMEOUT = 120.0  # seconds per reply (RFC 5321 suggests minutes; a dead link is seen)
 DATA_RATE_FLOOR = 20_000  # bytes/s: the message itself gets its size at this rate on top
@@ -224,24 +221,6 @@ class SmtpSender:
             refusals=tuple(refusals),
             hint=_refusal_hint(refusals[0].reply),
         )
-
-
-def smtp_sender(
-    connections: Connections,
-    server: str | ServerSpec,
-    *,
-    password: Callable[[], str] | None = None,
-    helo: str | None = None,
-) -> SmtpSender:
-    """An SmtpSender for one of Pine's smtp-server entries, through pinesh's routes."""
-    spec = parse_server_spec(server) if isinstance(server, str) else server
-    return SmtpSender(
-        lambda: connections.open(spec, Service.SMTP).channel,
-        user=spec.user,
-        password=password,
-        helo=helo,
-        name=spec.host,
-    )
 
 
 def _prepare(

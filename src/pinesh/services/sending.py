@@ -1,0 +1,105 @@
+"""Sending mail Pine's way: compose, choose SMTP or sendmail, keep what fails, Fcc a copy."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pinesh.config.server_spec import ServerSpec, parse_server_spec
+from pinesh.errors import PineshError
+from pinesh.senders.base import Sender
+from pinesh.senders.compose import Composed, Draft, compose
+from pinesh.senders.outbox import Attempt, Outbox, default_outbox_path
+from pinesh.senders.sendmail import SendmailSender
+from pinesh.senders.smtp import SmtpSender
+from pinesh.services.connections import Connections
+from pinesh.services.mail import MailSession
+from pinesh.stores.base import Address, Flag
+from pinesh.transport.service import Service
+
+DEFAULT_SENDMAIL = "/usr/sbin/sendmail -oi -t"
+DEFAULT_FCC = "sent-mail"
+
+
+def smtp_sender(
+    connections: Connections,
+    server: str | ServerSpec,
+    *,
+    password: Callable[[], str] | None = None,
+    helo: str | None = None,
+) -> SmtpSender:
+    """An SmtpSender for one of Pine's smtp-server entries, through pinesh's routes."""
+    spec = parse_server_spec(server) if isinstance(server, str) else server
+    return SmtpSender(
+        lambda: connections.open(spec, Service.SMTP).channel,
+        user=spec.user,
+        password=password,
+        helo=helo,
+        name=spec.host,
+    )
+
+
+def choose_sender(session: MailSession) -> Sender:
+    """smtp-server when set (its first entry), else sendmail-path, else the local sendmail."""
+    pine = session.pine
+    if pine.smtp_servers:
+        spec = parse_server_spec(pine.smtp_servers[0])
+        prompt = session.ask_password
+        password = None
+        if prompt is not None:
+            who = f"{spec.user}@{spec.host}" if spec.user else spec.host
+            password = lambda: prompt(f"smtp password for {who}: ")  # noqa: E731
+        return smtp_sender(session.connections, spec, password=password, helo=_helo(session))
+    return SendmailSender.from_setting(pine.sendmail_path or DEFAULT_SENDMAIL)
+
+
+def _helo(session: MailSession) -> str | None:
+    name = socket.gethostname()
+    if "." in name:
+        return name
+    return f"{name}.{session.pine.user_domain}" if session.pine.user_domain else None
+
+
+def user_address(session: MailSession) -> Address:
+    """From: personal-name and login@user-domain (Pine's defaults)."""
+    domain = session.pine.user_domain or socket.gethostname()
+    return Address(session.pine.personal_name or "", f"{getpass.getuser()}@{domain}")
+
+
+def outbox(session: MailSession) -> Outbox:
+    return Outbox(session.data_dir / "outbox" if session.data_dir else default_outbox_path())
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What happened to one message: sent (and Fcc'd), or kept in the outbox with why."""
+
+    composed: Composed
+    attempt: Attempt
+    fcc: str | None = None  # the folder the copy went to
+    fcc_error: str | None = None  # the copy failed (the message itself was sent)
+
+
+def send_draft(session: MailSession, draft: Draft, *, fcc: str | None = None) -> SendOutcome:
+    """Compose draft, send it (the outbox keeps it if that fails), then Fcc a copy."""
+    domain = session.pine.user_domain or user_address(session).email.rpartition("@")[2]
+    composed = compose(draft, domain=domain)
+    attempt = outbox(session).send_or_keep(choose_sender(session), composed.outgoing)
+    if not attempt.ok:
+        return SendOutcome(composed, attempt)
+    folder_name = fcc if fcc is not None else (session.pine.default_fcc or DEFAULT_FCC)
+    if not folder_name:
+        return SendOutcome(composed, attempt)
+    try:
+        with session.open_folder(folder_name) as folder:
+            folder.append(composed.fcc, frozenset({Flag.SEEN}))
+    except (PineshError, OSError) as exc:
+        return SendOutcome(composed, attempt, folder_name, str(exc))
+    return SendOutcome(composed, attempt, folder_name)
+
+
+def flush_outbox(session: MailSession) -> list[Attempt]:
+    """Try every message in the outbox again."""
+    return outbox(session).flush(choose_sender(session))
