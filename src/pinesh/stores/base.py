@@ -98,13 +98,16 @@ class FolderInfo:
     display: str  # the name within its collection, for people
     selectable: bool = True
     has_children: bool = False
+    subscribed: bool | None = None  # news: ':' in ~/.newsrc; None where it means nothing
 
 
 @dataclass(frozen=True)
 class Part:
     """One MIME part of a message structure (lazy: no content)."""
 
-    part_id: str  # IMAP section number: "1", "1.2"; "" for a single-part message's body
+    # IMAP section number: "1", "1.2"; "" for a multipart message's root. A single-part
+    # message's body is "1" (IMAP's BODY[1]); fetch_part(uid, "") is the whole source.
+    part_id: str
     content_type: str  # lowercase "text/plain"
     params: dict[str, str] = field(default_factory=dict)  # charset, name, boundary...
     encoding: str = "7bit"  # Content-Transfer-Encoding, lowercase
