@@ -48,10 +48,17 @@ def decode_words(value: object) -> str:
         return raw
     out = []
     for data, charset in chunks:
-        if isinstance(data, bytes):
-            out.append(data.decode(_charset_ok(charset), "replace"))
-        else:
+        if not isinstance(data, bytes):
             out.append(data)
+        elif charset is None:
+            # decode_header returns the unencoded text between encoded words as
+            # raw-unicode-escape bytes; read as UTF-8 it lost every non-ASCII letter.
+            out.append(data.decode("raw-unicode-escape", "replace"))
+        else:
+            try:
+                out.append(data.decode(_charset_ok(charset), "replace"))
+            except UnicodeError:  # a codec that cannot "replace" (idna): never raise
+                out.append(data.decode("utf-8", "replace"))
     text = "".join(out)
     return " ".join(text.split()) if "\n" in text or "\r" in text else text
 

@@ -1,0 +1,202 @@
+"""UID sets, SEARCH keys, SORT criteria, APPENDUID and THREAD replies (literal bytes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from pinesh.stores.base import Flag, SearchQuery, SortKey, ThreadNode
+from pinesh.stores.imap_syntax import (
+    MAX_THREAD_DEPTH,
+    ImapSyntaxError,
+    appenduid,
+    needs_utf8,
+    search_keys,
+    search_result,
+    search_string,
+    sort_criteria,
+    threads_of,
+    uid_set,
+)
+from tests.unit.test_imap_records import parsed
+
+
+@pytest.mark.parametrize(
+    ("uids", "text"),
+    [
+        ([1], "1"),
+        ([3, 1, 2, 7, 9, 8, 8], "1:3,7:9"),
+        ([10, 12, 14], "10,12,14"),
+        (range(1, 10_001), "1:10000"),
+    ],
+)
+def test_uid_sets(uids: list[int], text: str) -> None:
+    assert uid_set(uids) == text
+
+
+@pytest.mark.parametrize("uids", [[], [0, 1], [-4]])
+def test_no_uid_set_of_nothing_or_non_uids(uids: list[int]) -> None:
+    with pytest.raises(ImapSyntaxError):
+        uid_set(uids)
+
+
+def test_search_strings_cannot_smuggle_commands() -> None:
+    assert search_string("plain") == b'"plain"'
+    assert search_string('say "hi" \\o/') == b'"say \\"hi\\" \\\\o/"'
+    assert search_string("x\r\nA1 DELETE INBOX") == b'"x  A1 DELETE INBOX"'
+    assert search_string("nul\0byte") == b'"nul byte"'
+    assert search_string("{5}") == b'"{5}"'  # never an atom the server reads as a literal
+    assert search_string("Grüße\n") == "Grüße ".encode()  # 8-bit: IMAPClient sends a literal
+
+
+def test_search_keys() -> None:
+    query = SearchQuery(
+        text="a",
+        subject="b",
+        sender="c",
+        to="d",
+        body="e",
+        flags=frozenset({Flag.SEEN, Flag.FLAGGED}),
+        not_flags=frozenset({Flag.DELETED}),
+        since=datetime(2024, 2, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+        before=datetime(2024, 3, 9, tzinfo=UTC),
+    )
+    assert search_keys(query) == [
+        b"TEXT",
+        b'"a"',
+        b"SUBJECT",
+        b'"b"',
+        b"FROM",
+        b'"c"',
+        b"TO",
+        b'"d"',
+        b"BODY",
+        b'"e"',
+        b"FLAGGED",
+        b"SEEN",
+        b"UNDELETED",
+        b"SENTSINCE",
+        b"1-Feb-2024",
+        b"SENTBEFORE",
+        b"9-Mar-2024",
+    ]
+    assert search_keys(SearchQuery()) == [b"ALL"]
+    assert not needs_utf8(search_keys(query))
+    assert needs_utf8(search_keys(SearchQuery(subject="Отчёт")))
+
+
+@pytest.mark.parametrize(
+    ("data", "uids"),
+    [
+        ([b"1 2 3"], [1, 2, 3]),
+        ([b""], []),
+        ([None], []),
+        ([b"5 3", b"3 9"], [3, 5, 9]),  # several SEARCH lines, repeats
+        ([b"4 2 (MODSEQ 917162500)"], [2, 4]),
+        ([b"4294967295"], [4294967295]),
+    ],
+)
+def test_search_results(data: list[object], uids: list[int]) -> None:
+    assert search_result(data) == uids
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [b"1 two 3"],
+        [b"0"],
+        [b"-1"],
+        [b"4294967296"],
+        [b"9" * 5000],
+        [(b"1 {3}", b"abc")],
+        [b"1 (2"],
+        [b"1 (MODSEQ 5) 7"],
+    ],
+)
+def test_hostile_search_results(data: list[object]) -> None:
+    with pytest.raises(ImapSyntaxError):
+        search_result(data)
+
+
+def test_sort_criteria() -> None:
+    assert sort_criteria(SortKey.DATE, False) == ["DATE"]
+    assert sort_criteria(SortKey.FROM, True) == ["REVERSE", "FROM"]
+    assert {tuple(sort_criteria(k, False)) for k in SortKey} == {
+        ("ARRIVAL",),
+        ("DATE",),
+        ("FROM",),
+        ("SUBJECT",),
+        ("SIZE",),
+        ("TO",),
+    }
+
+
+@pytest.mark.parametrize(
+    ("reply", "found"),
+    [
+        (b"[APPENDUID 38505 3955] APPEND completed", (38505, 3955)),
+        (b"[appenduid 1 2] ok", (1, 2)),
+        ("[APPENDUID 7 9] text as str", (7, 9)),
+        (b"[APPENDUID 38505 3955:3957] MULTIAPPEND", None),
+        (b"[APPENDUID 0 5] zero validity", None),
+        (b"[APPENDUID 99999999999999999999 5] absurd", None),
+        (b"APPEND completed", None),
+        (None, None),
+        (b"[APPENDUID \x1b[2J 5]", None),
+    ],
+)
+def test_appenduid(reply: object, found: tuple[int, int] | None) -> None:
+    assert appenduid(reply) == found
+
+
+def _threads(line: bytes) -> list[ThreadNode]:
+    return threads_of(parsed(line))
+
+
+def test_threads_from_rfc5256_examples() -> None:
+    assert _threads(b"(2)(3 6 (4 23)(44 7 96))") == [
+        ThreadNode(2),
+        ThreadNode(
+            3,
+            (
+                ThreadNode(
+                    6,
+                    (
+                        ThreadNode(4, (ThreadNode(23),)),
+                        ThreadNode(44, (ThreadNode(7, (ThreadNode(96),)),)),
+                    ),
+                ),
+            ),
+        ),
+    ]
+    # A missing parent over 3 and 5; Dovecot sends such threads too.
+    assert _threads(b"((3)(5))") == [ThreadNode(None, (ThreadNode(3), ThreadNode(5)))]
+    assert _threads(b"") == []
+
+
+def test_a_long_reply_chain_does_not_recurse() -> None:
+    line = b"(" + b" ".join(b"%d" % n for n in range(1, 20_001)) + b")"
+    [root] = _threads(line)
+    depth, node = 1, root
+    while node.children:
+        [node] = node.children
+        depth += 1
+    assert (root.uid, node.uid, depth) == (1, 20_000, 20_000)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"(1 (2) 3)",  # a message number after a branch
+        b"(x)",
+        b"()",
+        b"(0)",
+        b"(-3)",
+        b"1 2 3",
+        b"(" * (MAX_THREAD_DEPTH + 2) + b"1" + b")" * (MAX_THREAD_DEPTH + 2),
+    ],
+)
+def test_hostile_thread_replies(line: bytes) -> None:
+    with pytest.raises(ImapSyntaxError):
+        _threads(line)
