@@ -5,7 +5,12 @@ directory (`postfix -c DIR`). It listens on one free port on 127.0.0.1 and [::1]
 ISP's inside network is modelled as ::1 alone: a client on 127.0.0.1 may only send to the
 lab domain, while a client on ::1 (such as sshd forwarding an `ssh -W` channel) may relay
 anywhere. Every accepted message, whatever its recipient, lands in one Maildir owned by
-the lab user; nothing ever leaves the machine.
+the lab user; nothing ever leaves the machine. The exceptions, for the tests of the mbox
+driver, are two addresses that virtual(8) delivers into mbox files with Postfix's own
+locking: MBOX_ADDRESS into ``LabPostfix.mbox`` with Debian's default
+``virtual_mailbox_lock = fcntl, dotlock`` (dot-lock, then open, then fcntl), and
+MBOX_FCNTL_ADDRESS into ``LabPostfix.mbox_fcntl`` with ``fcntl`` only (open, then fcntl:
+the delivery agent has the file open while it waits for the lock).
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ SENDMAIL = "/usr/sbin/sendmail"
 POSTCONF = "/usr/sbin/postconf"
 DIR_PREFIX = "pinesh-lab-postfix-"  # what make_lab_dir("postfix") names its directories
 SINK_ADDRESS = f"sink@{LAB_DOMAIN}"
+# Delivered into the mbox file mail/mbox (a virtual mailbox path without a trailing "/"),
+# and with fcntl locking only into mail/mbox-fcntl (by the transport virtual-fcntl).
+MBOX_ADDRESS = f"mbox@{LAB_DOMAIN}"
+MBOX_FCNTL_ADDRESS = f"mbox-fcntl@{LAB_DOMAIN}"
+POSTQUEUE = "/usr/sbin/postqueue"
 # Serialises edits of the system main.cf between concurrent test sessions.
 SYSTEM_CONF_LOCK = Path("/run/pinesh-lab-postfix.lock")
 SYSTEM_MAIN_CF = Path("/etc/postfix/main.cf")
@@ -61,6 +71,8 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 virtual   unix  -       n       n       -       -       virtual
+virtual-fcntl unix -    n       n       -       -       virtual
+  -o virtual_mailbox_lock=fcntl
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
@@ -91,6 +103,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 
 # Nothing leaves: every recipient is rewritten to one sink address, whose domain is
 # delivered by virtual(8) into one Maildir; anything else would hit an error transport.
+# Only the MBOX addresses stay themselves, and go into mbox files.
 relayhost =
 default_transport = error:the pinesh lab never sends mail out
 relay_transport = error:the pinesh lab never sends mail out
@@ -102,6 +115,7 @@ virtual_mailbox_maps = regexp:{config}/virtual_mailbox
 virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
 virtual_minimum_uid = 1
+transport_maps = regexp:{config}/transport
 """
 
 
@@ -152,6 +166,42 @@ class LabPostfix:
                 )
             time.sleep(0.02)
 
+    @property
+    def mbox(self) -> Path:
+        """The mbox file that virtual(8) delivers MBOX_ADDRESS's mail into."""
+        return self.directory / "mail" / "mbox"
+
+    @property
+    def mbox_fcntl(self) -> Path:
+        """The mbox file for MBOX_FCNTL_ADDRESS (locked with fcntl only)."""
+        return self.directory / "mail" / "mbox-fcntl"
+
+    def queue_listing(self) -> str:
+        """What `postqueue -p` says about this instance's queue."""
+        return run([POSTQUEUE, "-c", str(self.config_dir), "-p"], what="list the lab postfix queue")
+
+    def wait_for_empty_queue(self, timeout: float = 60) -> None:
+        """Wait until every accepted message has left the queue (delivered or bounced).
+
+        Deferred mail (e.g. a mailbox that stayed locked) would wait minutes for the next
+        queue run; it is flushed (`postqueue -f`) every few seconds instead.
+        """
+        deadline = time.monotonic() + timeout
+        flushed = time.monotonic()
+        while True:
+            listing = self.queue_listing()
+            if "Mail queue is empty" in listing:
+                return
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"the lab postfix queue did not drain in {timeout:.0f} s:\n{listing}"
+                    f"--- its log ---\n{self.log_text()}"
+                )
+            if time.monotonic() - flushed > 3:
+                run([POSTQUEUE, "-c", str(self.config_dir), "-f"], what="flush the queue")
+                flushed = time.monotonic()
+            time.sleep(0.1)
+
     def stop(self) -> None:
         """Stop this instance (`postfix stop`), make sure its master is gone, unregister it."""
         with contextlib.suppress(LabError):  # the master is killed by its pid below
@@ -178,6 +228,9 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
     for sub in ("", "new", "cur", "tmp"):
         (maildir / sub).mkdir(mode=0o700, exist_ok=True)
         os.chown(maildir / sub, user.uid, user.gid)
+    # The mbox's directory, where virtual(8) (as the lab user) makes its dot-lock files.
+    (directory / "mail").mkdir(mode=0o700, exist_ok=True)
+    os.chown(directory / "mail", user.uid, user.gid)
     (directory / "session.pid").write_text(f"{os.getpid()}\n")
 
     port = free_port("127.0.0.1")
@@ -194,9 +247,16 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
             gid=user.gid,
         )
     )
-    # Every recipient goes to the sink; the sink maps to itself, which ends the expansion.
-    (config / "virtual_alias").write_text(f"/.*/ {SINK_ADDRESS}\n")
-    (config / "virtual_mailbox").write_text("/.*/ Maildir/\n")
+    # Every recipient goes to the sink (MBOX_ADDRESS stays itself); an address that maps to
+    # itself ends the expansion.
+    mbox, fcntl_only = re.escape(MBOX_ADDRESS), re.escape(MBOX_FCNTL_ADDRESS)
+    (config / "virtual_alias").write_text(
+        f"/^{mbox}$/ {MBOX_ADDRESS}\n/^{fcntl_only}$/ {MBOX_FCNTL_ADDRESS}\n/.*/ {SINK_ADDRESS}\n"
+    )
+    (config / "virtual_mailbox").write_text(
+        f"/^{mbox}$/ mail/mbox\n/^{fcntl_only}$/ mail/mbox-fcntl\n/.*/ Maildir/\n"
+    )
+    (config / "transport").write_text(f"/^{fcntl_only}$/ virtual-fcntl:\n")
     # Postfix waits, in steps of 300 ms, until main.cf is a few seconds old ("let it finish
     # being updated"): a fresh file would cost every postfix command about 2 s.
     for path in config.iterdir():

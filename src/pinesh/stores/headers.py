@@ -145,8 +145,13 @@ def envelope_from_headers(
 
 def header_end(data: bytes) -> int:
     """Offset just past the blank line that ends the headers (len(data) if none)."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        at = data.find(sep)
+    # The first blank line, whichever line ending it has: an LF message may hold a CRLF
+    # blank line further down, in its body.
+    if data[:1] == b"\n" or data[:2] == b"\r\n":
+        return 1 if data[:1] == b"\n" else 2
+    found = len(data)
+    for sep in (b"\n\n", b"\n\r\n"):
+        at = data.find(sep, 0, found)
         if at >= 0:
-            return at + len(sep)
-    return len(data)
+            found = at + len(sep)
+    return found
