@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pinesh import __version__
 from pinesh.errors import PineshError
+from pinesh.textsafe import safe_text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +29,40 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PINERC",
         help="use this pinerc instead of ~/.pinerc (as Alpine's -p)",
     )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    folders = sub.add_parser("folders", help="list the folders of a collection (or all)")
+    folders.add_argument("collection", nargs="?", help="a collection's label or name")
+    index = sub.add_parser("index", help="the message index of a folder")
+    index.add_argument("folder", help="a mailbox name: INBOX, {host}name, #news.group, path")
+    index.add_argument(
+        "--range",
+        dest="range_text",
+        metavar="A-B",
+        help="message numbers A-B, N, or -N for the last N (default: last 50)",
+    )
+    index.add_argument(
+        "--sort", default="arrival", choices=["arrival", "date", "from", "subject", "size", "to"]
+    )
+    index.add_argument("--reverse", action="store_true")
+    show = sub.add_parser("show", help="show message N of a folder")
+    show.add_argument("folder")
+    show.add_argument("number", type=int)
+    show.add_argument("--raw", action="store_true", help="the whole source, as it is")
+    send = sub.add_parser("send", help="send a message (body, or whole message, on stdin)")
+    send.add_argument("--to", action="append", default=[])
+    send.add_argument("--cc", action="append", default=[])
+    send.add_argument("--bcc", action="append", default=[])
+    send.add_argument("--subject")
+    send.add_argument("-a", "--attach", action="append", default=[], metavar="FILE")
+    send.add_argument("--fcc", help="folder for the copy (default: the pinerc's default-fcc)")
+    post = sub.add_parser("post", help="post a news article (body, or whole article, on stdin)")
+    post.add_argument("--newsgroups", action="append", default=[])
+    post.add_argument("--subject")
+    post.add_argument("--references")
+    outbox = sub.add_parser("outbox", help="messages not yet sent; `outbox flush` retries them")
+    outbox.add_argument("action", nargs="?", choices=["flush"])
 
     connect = sub.add_parser(
         "connect",
@@ -78,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pinesh.cli.ssh_masters import run_ssh
 
             return run_ssh(args.config, args.ssh_command, getattr(args, "host", None))
+        if args.command in MAIL_COMMANDS:
+            return _run_mail(args)
         if args.command == "doctor":
             from pinesh.cli.doctor import run_doctor
 
@@ -85,10 +121,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return 0
     except PineshError as exc:
-        print(f"pinesh: {exc}", file=sys.stderr)
+        print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+MAIL_COMMANDS = {"folders", "index", "show", "send", "post", "outbox"}
+
+
+def _run_mail(args: argparse.Namespace) -> int:
+    from pinesh.cli.folders import run_folders, run_index, run_show
+    from pinesh.cli.output import tty_password
+    from pinesh.cli.send import run_outbox, run_post, run_send
+    from pinesh.services.mail import open_session
+
+    session = open_session(args.config, args.pinerc, ask_password=tty_password)
+    try:
+        if args.command == "folders":
+            return run_folders(session, args.collection, args.json)
+        if args.command == "index":
+            return run_index(
+                session, args.folder, args.range_text, args.sort, args.reverse, args.json
+            )
+        if args.command == "show":
+            return run_show(session, args.folder, args.number, args.raw, args.json)
+        if args.command == "send":
+            return run_send(
+                session, args.to, args.cc, args.bcc, args.subject, args.attach, args.fcc, args.json
+            )
+        if args.command == "post":
+            return run_post(session, args.newsgroups, args.subject, args.references, args.json)
+        return run_outbox(session, args.action == "flush", args.json)
+    finally:
+        session.close()
 
 
 def connect_main() -> int:

@@ -93,7 +93,7 @@ def send_draft(session: MailSession, draft: Draft, *, fcc: str | None = None) ->
     if not folder_name:
         return SendOutcome(composed, attempt)
     try:
-        with session.open_folder(folder_name) as folder:
+        with session.open_folder(folder_name, create=True) as folder:
             folder.append(composed.fcc, frozenset({Flag.SEEN}))
     except (PineshError, OSError) as exc:
         return SendOutcome(composed, attempt, folder_name, str(exc))

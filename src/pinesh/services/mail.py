@@ -1,0 +1,204 @@
+"""A mail session: open folders by Pine's names, list collections, across every driver.
+
+The one place that turns a mailbox name into a driver (the stores never see the config):
+remote names get a channel factory from Connections, so every folder of a host shares
+its ssh master.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pinesh.config.pine_settings import Collection, PineSettings, pine_settings
+from pinesh.config.server_spec import ServerSpec
+from pinesh.errors import PineshError
+from pinesh.services.connections import Connections, load_connections
+from pinesh.stores.base import Folder, FolderInfo, Store
+from pinesh.stores.names import Driver, MailboxName, NameContext, parse_mailbox_name
+from pinesh.transport.channel import Channel
+from pinesh.transport.service import Service
+
+PasswordPrompt = Callable[[str], str]
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pinesh"
+
+
+def server_text(spec: ServerSpec) -> str:
+    """A server spec written back in Pine's syntax (for full mailbox names)."""
+    text = spec.host + (f":{spec.port}" if spec.port else "")
+    if spec.user:
+        text += f"/user={spec.user}"
+    for flag in ("ssl", "tls", "notls", "novalidate_cert", "norsh"):
+        if getattr(spec, flag):
+            text += "/" + flag.replace("_", "-")
+    if spec.service and spec.service != "imap":
+        text += f"/{spec.service}"
+    return text
+
+
+@dataclass
+class MailSession:
+    """Settings, connections and open stores for one run of pinesh."""
+
+    connections: Connections
+    pine: PineSettings
+    ask_password: PasswordPrompt | None = None
+    data_dir: Path = field(default_factory=default_data_dir)
+    _stores: dict[tuple[Driver, str, str], Store] = field(default_factory=dict)
+
+    # -- names ------------------------------------------------------------------------
+
+    def name_context(self) -> NameContext:
+        nntp = self.pine.nntp_servers[0] if self.pine.nntp_servers else None
+        return NameContext.from_environment(self.pine.inbox_path, nntp)
+
+    def parse(self, name: str) -> MailboxName:
+        return parse_mailbox_name(name, self.name_context())
+
+    def _password(self, spec: ServerSpec, service: Service) -> Callable[[], str] | None:
+        prompt = self.ask_password
+        if prompt is None:
+            return None
+        who = f"{spec.user}@{spec.host}" if spec.user else spec.host
+        return lambda: prompt(f"{service.value} password for {who}: ")
+
+    def _channel_factory(self, spec: ServerSpec, service: Service) -> Callable[[], Channel]:
+        return lambda: self.connections.open(spec, service).channel
+
+    # -- stores -----------------------------------------------------------------------
+
+    def store_for(self, mailbox: MailboxName) -> Store:
+        """The store that holds mailbox (one per server, or per local directory)."""
+        if mailbox.server is not None:
+            spec = mailbox.server
+            key = (mailbox.driver, spec.host.lower(), spec.user or "")
+        else:
+            key = (mailbox.driver, str(Path(mailbox.mailbox).parent), "")
+        store = self._stores.get(key)
+        if store is None:
+            store = self._new_store(mailbox)
+            self._stores[key] = store
+        return store
+
+    def _new_store(self, mailbox: MailboxName) -> Store:
+        if mailbox.driver is Driver.IMAP:
+            from pinesh.stores.imap import ImapStore
+
+            assert mailbox.server is not None
+            spec = mailbox.server
+            return ImapStore(
+                self._channel_factory(spec, Service.IMAP),
+                user=spec.user,
+                password=self._password(spec, Service.IMAP),
+                name="{" + server_text(spec) + "}",
+            )
+        if mailbox.driver is Driver.NNTP:
+            from pinesh.stores.nntp import NntpStore
+
+            assert mailbox.server is not None
+            spec = mailbox.server
+            return NntpStore(
+                self._channel_factory(spec, Service.NNTP),
+                newsrc=self.name_context().home / ".newsrc",
+                user=spec.user,
+                password=self._password(spec, Service.NNTP),
+                name="{" + server_text(spec) + "/nntp}",
+            )
+        if mailbox.driver is Driver.MAILDIR:
+            from pinesh.stores.maildir import MaildirStore
+
+            return MaildirStore(Path(mailbox.mailbox))
+        from pinesh.stores.mbox import MboxStore
+
+        return MboxStore(Path(mailbox.mailbox).parent)
+
+    def open_folder(self, name: str, read_only: bool = False, create: bool = False) -> Folder:
+        """Open a folder by any of Pine's mailbox names.
+
+        A local mbox that does not exist yet is created when create is set (an Fcc to
+        sent-mail), and is an empty INBOX when it is the spool (no mail ever came).
+        """
+        mailbox = self.parse(name)
+        store = self.store_for(mailbox)
+        if mailbox.driver is Driver.MAILDIR:
+            return store.open("INBOX", read_only=read_only)
+        if mailbox.driver is Driver.MBOX:
+            path = Path(mailbox.mailbox)
+            if not path.exists() and (create or name.upper() == "INBOX"):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                store.create(path.name)
+            return store.open(path.name, read_only=read_only)
+        return store.open(mailbox.mailbox, read_only=read_only)
+
+    # -- collections ------------------------------------------------------------------
+
+    def collections(self) -> list[Collection]:
+        """folder-collections then news-collections, or Pine's default ``mail/[]``."""
+        found = list(self.pine.folder_collections) + list(self.pine.news_collections)
+        return found or [Collection("Mail", "mail/", "")]
+
+    def find_collection(self, label: str | None) -> Collection:
+        collections = self.collections()
+        if label is None:
+            return collections[0]
+        for collection in collections:
+            if label in (collection.label, collection.name):
+                return collection
+        names = ", ".join(c.label for c in collections)
+        raise PineshError(f"no folder collection {label!r}", hint=f"collections: {names}")
+
+    def list_folders(self, collection: Collection) -> list[FolderInfo]:
+        """The folders of a collection, named so that open_folder() opens them."""
+        pattern = collection.pattern or "*"
+        if collection.name.startswith("{"):
+            mailbox = self.parse(collection.name + "x")
+            prefix = collection.name[: collection.name.index("}") + 1]
+            inner = collection.name[len(prefix) :]
+            if mailbox.driver is Driver.NNTP:
+                inner = inner.removeprefix("#news.")
+                prefix += "#news."
+            store = self.store_for(mailbox)
+            listed = store.list_folders(inner + pattern)
+            return [
+                FolderInfo(prefix + f.name, f.display, f.selectable, f.has_children) for f in listed
+            ]
+        if collection.name.startswith("#news."):
+            mailbox = self.parse(collection.name + "x")
+            listed = self.store_for(mailbox).list_folders(
+                collection.name.removeprefix("#news.") + pattern
+            )
+            return [
+                FolderInfo("#news." + f.name, f.display, f.selectable, f.has_children)
+                for f in listed
+            ]
+        from pinesh.stores.mbox import MboxStore
+
+        # A local collection's path is relative to the home directory (Pine's "mail/[]"
+        # is ~/mail), unlike a folder name, which is relative to ~/mail.
+        root = Path(os.path.expanduser(collection.name.rstrip("/") or "."))
+        if not root.is_absolute():
+            root = self.name_context().home / root
+        store = MboxStore(root)
+        return [
+            FolderInfo(str(root / f.name), f.display, f.selectable, f.has_children)
+            for f in store.list_folders(pattern)
+        ]
+
+    def close(self) -> None:
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+
+
+def open_session(
+    config: str | None = None, pinerc: str | None = None, ask_password: PasswordPrompt | None = None
+) -> MailSession:
+    """A session from pinesh's config and the pinerc (defaults when they are missing)."""
+    connections = load_connections(config, pinerc)
+    return MailSession(connections, pine_settings(connections.pinerc), ask_password)

@@ -1,0 +1,154 @@
+"""Reading a message: its text for people (charsets, HTML to text) and its attachments."""
+
+from __future__ import annotations
+
+import html
+import html.parser
+import io
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pinesh.stores.base import Folder, Part
+
+MAX_TEXT = 4 * 1024 * 1024  # bytes of one text part shown; the rest is cut with a note
+
+
+@dataclass(frozen=True)
+class Attachment:
+    part_id: str
+    content_type: str
+    filename: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class Readable:
+    """A message made readable: its body text (not yet sanitized) and its attachments."""
+
+    text: str
+    text_part: str | None  # which part the text came from
+    attachments: tuple[Attachment, ...]
+    note: str | None = None  # e.g. "HTML shown as text", "cut at 4 MB"
+
+
+class _HtmlToText(html.parser.HTMLParser):
+    """HTML as readable text: block elements make line breaks, scripts and styles vanish."""
+
+    BLOCK: ClassVar[frozenset[str]] = frozenset(
+        [
+            "p",
+            "div",
+            "br",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "pre",
+            "table",
+            "ul",
+            "ol",
+            "hr",
+        ]
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out = io.StringIO()
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip += 1
+        elif tag in self.BLOCK:
+            self.out.write("\n")
+        if tag == "li":
+            self.out.write("  * ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCK:
+            self.out.write("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.out.write(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Readable text from HTML (never raises on broken markup)."""
+    parser = _HtmlToText()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # broken markup must not stop reading: fall back to the raw text
+        return html.unescape(markup)
+    lines = [" ".join(line.split()) for line in parser.out.getvalue().splitlines()]
+    text, blank = [], False
+    for line in lines:
+        if line or not blank:
+            text.append(line)
+        blank = not line
+    return "\n".join(text).strip() + "\n"
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Bytes of a text part as text; an unknown or wrong charset decodes with U+FFFD."""
+    for name in (charset, "utf-8"):
+        if not name:
+            continue
+        try:
+            return data.decode(name, "replace")
+        except LookupError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
+def _is_attachment(part: Part) -> bool:
+    if part.children:
+        return False
+    if part.disposition == "attachment" or part.filename:
+        return True
+    return not part.content_type.startswith(("text/", "multipart/", "message/"))
+
+
+def _pick_text(structure: Part) -> Part | None:
+    plain = html_part = None
+    for part in structure.walk():
+        if part.children or _is_attachment(part):
+            continue
+        if part.content_type == "text/plain" and plain is None:
+            plain = part
+        elif part.content_type == "text/html" and html_part is None:
+            html_part = part
+    return plain or html_part
+
+
+def read_message(folder: Folder, uid: int) -> Readable:
+    """The text to show for a message and the list of its attachments."""
+    structure = folder.structure(uid)
+    attachments = tuple(
+        Attachment(p.part_id, p.content_type, p.filename, p.size)
+        for p in structure.walk()
+        if _is_attachment(p)
+    )
+    part = _pick_text(structure)
+    if part is None:
+        return Readable("", None, attachments, "no text part")
+    data = bytearray()
+    note = None
+    for chunk in folder.fetch_part(uid, part.part_id):
+        data += chunk
+        if len(data) > MAX_TEXT:
+            note = f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all"
+            break
+    text = decode_text(bytes(data[:MAX_TEXT]), part.charset)
+    if part.content_type == "text/html":
+        text = html_to_text(text)
+        note = note or "HTML shown as text"
+    return Readable(text, part.part_id, attachments, note)
