@@ -200,3 +200,40 @@ def test_a_long_reply_chain_does_not_recurse() -> None:
 def test_hostile_thread_replies(line: bytes) -> None:
     with pytest.raises(ImapSyntaxError):
         _threads(line)
+
+
+# --- ESEARCH (RFC 4731) -----------------------------------------------------------------
+
+from pinesh.stores.imap_syntax import esearch_result, expand_sequence_set  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("line", "uids", "count"),
+    [
+        (b'(TAG "a1") UID ALL 1:5,9,12:10', [1, 2, 3, 4, 5, 9, 10, 11, 12], None),
+        (b'(TAG "a1") UID ALL 1:100000', list(range(1, 100001)), None),
+        (b'(TAG "a2") UID COUNT 17', [], 17),
+        (b'(TAG "a3") UID', [], None),  # nothing matched
+        (b"UID ALL 4", [4], None),
+    ],
+)
+def test_esearch_replies(line: bytes, uids: list[int], count: int | None) -> None:
+    assert esearch_result([line]) == (uids, count)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'(TAG "a1") UID ALL 1:4294967295',  # would be 4 billion UIDs
+        b'(TAG "a1") UID ALL 0:3',
+        b'(TAG "a1") UID ALL 1:x',
+        b'(TAG "a1") UID COUNT many',
+    ],
+)
+def test_hostile_esearch_replies_are_refused(line: bytes) -> None:
+    with pytest.raises(ImapSyntaxError):
+        esearch_result([line])
+
+
+def test_sequence_set_overlaps_are_merged() -> None:
+    assert expand_sequence_set(b"3:1,2,5") == [1, 2, 3, 5]

@@ -44,6 +44,7 @@ from pinesh.stores.imap_commands import (
     idle_until,
     store_flags,
     synced,
+    uid_count,
     uid_search,
 )
 from pinesh.stores.imap_convert import ENVELOPE_ITEMS, FLAG_NAMES, ConvertError, envelope_of
@@ -139,9 +140,9 @@ class ImapFolder(Folder):
     # ---- reading
 
     def status(self) -> FolderStatus:
-        def op(client: ChannelIMAPClient) -> list[int]:
+        def op(client: ChannelIMAPClient) -> int:
             client.noop()
-            return uid_search(client, [b"UNSEEN"])
+            return uid_count(client, [b"UNSEEN"])
 
         unseen = self._link.run("reading the folder's status", op)
         link = self._link
@@ -156,7 +157,7 @@ class ImapFolder(Folder):
             name=self.name,
             count=link.exists,
             recent=link.recent,
-            unseen=len(unseen),
+            unseen=unseen,
             uidvalidity=link.uidvalidity,
             uidnext=link.uidnext,
             read_only=link.read_only,

@@ -181,3 +181,58 @@ def _chain(items: object, depth: int) -> list[ThreadNode]:
 def threads_of(parsed: Sequence[object]) -> list[ThreadNode]:
     """Thread trees from IMAPClient's parse of a THREAD reply (one tuple per thread)."""
     return [_branch(thread, 0) for thread in parsed]
+
+
+MAX_ESEARCH_UIDS = 10_000_000  # a set that expands to more is refused (a hostile server)
+
+
+def expand_sequence_set(text: bytes) -> list[int]:
+    """'1:5,9,12:10' -> [1, 2, 3, 4, 5, 9, 10, 11, 12], ascending, no repeats."""
+    found: set[int] = set()
+    total = 0
+    for item in text.split(b","):
+        first, colon, last = item.partition(b":")
+        try:
+            low, high = int(first), int(last) if colon else int(first)
+        except ValueError:
+            raise ImapSyntaxError(f"not a sequence set: {text[:40]!r}") from None
+        low, high = min(low, high), max(low, high)
+        if low < 1 or high >= 1 << 32:
+            raise ImapSyntaxError("a UID out of range in a sequence set")
+        total += high - low + 1
+        if total > MAX_ESEARCH_UIDS:
+            raise ImapSyntaxError("a sequence set of more UIDs than any mailbox holds")
+        found.update(range(low, high + 1))
+    return sorted(found)
+
+
+def esearch_result(data: Sequence[object]) -> tuple[list[int], int | None]:
+    """(UIDs of ALL, COUNT) of ESEARCH replies (RFC 4731), e.g.
+    ``(TAG "a1") UID ALL 1:100000`` or ``(TAG "a2") UID COUNT 5``. No ALL: no UIDs.
+
+    The compact set is why pinesh asks for ESEARCH: 100,000 UIDs come as "1:100000"
+    instead of 600 KB of numbers.
+    """
+    uids: list[int] = []
+    count: int | None = None
+    for item in data:
+        if item is None:
+            continue
+        if not isinstance(item, bytes):
+            raise ImapSyntaxError("an ESEARCH reply with a literal in it")
+        words = item.split()
+        if words and words[0].startswith(b"("):  # the (TAG "...") correlator
+            while words and not words[0].endswith(b")"):
+                words.pop(0)
+            words = words[1:]
+        if words and words[0].upper() == b"UID":
+            words = words[1:]
+        for name, value in zip(words[::2], words[1::2], strict=False):
+            key = name.upper()
+            if key == b"ALL":
+                uids = expand_sequence_set(value)
+            elif key == b"COUNT":
+                if not value.isdigit():
+                    raise ImapSyntaxError(f"not a count in an ESEARCH reply: {value[:20]!r}")
+                count = int(value)
+    return uids, count
