@@ -1,0 +1,118 @@
+"""Typed pinerc settings and Pine's mailbox names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pinesh.config.pine_settings import Collection, parse_collection, pine_settings
+from pinesh.config.pinerc import parse_pinerc
+from pinesh.errors import PineshError
+from pinesh.stores.names import Driver, NameContext, parse_mailbox_name
+
+PINERC = """# Alpine's own comments
+personal-name="Jane Q. Doe"
+user-domain=example.org
+inbox-path={mail.example.org/user=jane}INBOX
+folder-collections=Mail {mail.example.org/user=jane}mail/[],
+\t"Local Mail" mail/[*.box]
+news-collections=News {news.example.org/nntp}#news.[]
+default-fcc={mail.example.org/user=jane}mail/sent
+smtp-server=smtp.isp.example/submit/user=jane, backup.isp.example
+nntp-server=news.example.org
+sendmail-path=/usr/sbin/sendmail -oi -t
+signature-file=~/.signature
+customized-hdrs=Reply-To: jane@example.org, X-Clacks: GNU
+feature-list=enable-full-header-cmd, quit-without-confirm, no-quit-without-confirm
+some-future-variable=kept
+"""
+
+
+def test_the_variables_pinesh_reads() -> None:
+    settings = pine_settings(parse_pinerc(PINERC, "/home/jane/.pinerc"))
+    assert settings.personal_name == "Jane Q. Doe"
+    assert settings.user_domain == "example.org"
+    assert settings.inbox_path == "{mail.example.org/user=jane}INBOX"
+    assert settings.folder_collections == (
+        Collection("Mail", "{mail.example.org/user=jane}mail/", ""),
+        Collection("Local Mail", "mail/", "*.box"),
+    )
+    assert settings.news_collections[0].name == "{news.example.org/nntp}#news."
+    assert settings.smtp_servers == ("smtp.isp.example/submit/user=jane", "backup.isp.example")
+    assert settings.sendmail_path == "/usr/sbin/sendmail -oi -t"
+    assert settings.signature_file == Path.home() / ".signature"
+    assert settings.customized_hdrs == ("Reply-To: jane@example.org", "X-Clacks: GNU")
+    assert settings.feature("enable-full-header-cmd")
+    assert not settings.feature("quit-without-confirm")  # turned off again by no-
+
+
+def test_unknown_variables_are_kept() -> None:
+    rc = parse_pinerc(PINERC, "x")
+    assert rc.get("some-future-variable") == "kept"
+    assert rc.problems == []
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("Mail {h}mail/[]", Collection("Mail", "{h}mail/", "")),
+        ('"My Mail" {h}x/[a*]', Collection("My Mail", "{h}x/", "a*")),
+        ("{h}INBOX", Collection("{h}INBOX", "{h}INBOX", "")),
+    ],
+)
+def test_collections(item: str, expected: Collection) -> None:
+    assert parse_collection(item) == expected
+
+
+CONTEXT = NameContext(
+    Path("/home/jane"), "{mail.example.org/user=jane}INBOX", "news.example.org", "jane"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "driver", "mailbox", "host"),
+    [
+        ("{mail.example.org:993/ssl/user=jane}mail/x", Driver.IMAP, "mail/x", "mail.example.org"),
+        (
+            "{news.example.org/nntp}#news.comp.lang.python",
+            Driver.NNTP,
+            "comp.lang.python",
+            "news.example.org",
+        ),
+        ("#news.local.test", Driver.NNTP, "local.test", "news.example.org"),
+        ("INBOX", Driver.IMAP, "INBOX", "mail.example.org"),
+        ("inbox", Driver.IMAP, "INBOX", "mail.example.org"),
+        ("saved-messages", Driver.MBOX, "/home/jane/mail/saved-messages", None),
+        ("~/other/box", Driver.MBOX, str(Path.home() / "other/box"), None),
+        ("#md/Maildir", Driver.MAILDIR, "/home/jane/Maildir", None),
+    ],
+)
+def test_mailbox_names_pick_the_driver(
+    name: str, driver: Driver, mailbox: str, host: str | None
+) -> None:
+    parsed = parse_mailbox_name(name, CONTEXT)
+    assert parsed.driver is driver
+    assert parsed.mailbox == mailbox
+    assert (parsed.server.host if parsed.server else None) == host
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "{mail.example.org",
+        "{-oProxyCommand=x}INBOX",
+        "{h/pop3}INBOX",
+        "#weird/x",
+        "{h/tls/notls}INBOX",
+    ],
+)
+def test_bad_mailbox_names_are_clear_errors(name: str) -> None:
+    with pytest.raises(PineshError):
+        parse_mailbox_name(name, CONTEXT)
+
+
+def test_news_without_a_server_says_what_to_set() -> None:
+    with pytest.raises(PineshError, match="nntp-server"):
+        parse_mailbox_name("#news.x", NameContext(Path("/home/jane")))
