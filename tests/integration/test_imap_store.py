@@ -28,7 +28,8 @@ from pinesh.stores.base import (
     ThreadNode,
 )
 from pinesh.stores.imap import CHUNK_SIZE, ImapFolder, ImapStore
-from pinesh.stores.imap_local import base_subject, sort_uids, unicode_casemap
+from pinesh.stores.imap_local import sort_uids
+from pinesh.stores.local_common import base_subject, unicode_casemap
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import open_route
 from pinesh.transport.routes import DirectRoute, Security, TlsPolicy

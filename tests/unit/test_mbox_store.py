@@ -17,24 +17,25 @@ import pytest
 from pinesh.stores.base import Flag, Folder, SearchQuery, SortKey, StoreError
 from pinesh.stores.locking import DotLock, is_stale, lock_path, locked_mailbox
 from pinesh.stores.maildir import MaildirFolder
-from pinesh.stores.mbox import (
-    MboxFolder,
-    MboxStore,
+from pinesh.stores.mbox import MboxFolder, MboxStore
+from pinesh.stores.mbox_format import (
     NotMboxError,
-    appended_since,
     from_line_date,
     is_from_line,
-    journal_paths,
     mbox_record,
     message_bytes,
     quote_from,
-    read_journal,
     scan_bytes,
     scan_mbox,
     status_flags,
     unquote_from,
     with_status,
     without_mbox_headers,
+)
+from pinesh.stores.mbox_journal import (
+    appended_since,
+    journal_paths,
+    read_journal,
     write_journal,
 )
 

@@ -20,15 +20,17 @@ from pinesh.stores.base import (
     ThreadNode,
 )
 from pinesh.stores.headers import envelope_from_headers
-from pinesh.stores.nntp import (
+from pinesh.stores.local_common import (
     envelope_matches,
-    followup,
-    mime_part,
     mime_structure,
-    reply_subject,
-    sort_envelopes,
-    source_matches,
     thread_envelopes,
+)
+from pinesh.stores.local_common import part_bytes as mime_part
+from pinesh.stores.local_common import sort_uids as sort_envelopes
+from pinesh.stores.nntp import (
+    followup,
+    reply_subject,
+    source_matches,
     trim_references,
     uidvalidity_for,
 )

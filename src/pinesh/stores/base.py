@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -275,3 +276,16 @@ class Store(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: stores without connections keep it
         """Release connections."""
+
+
+def poll(probe: Callable[[], bool], timeout: float, every: float) -> bool:
+    """probe() until it says True, every `every` seconds up to timeout (at least once):
+    check() for drivers that cannot be told of new mail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if probe():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(every, remaining))

@@ -4,71 +4,18 @@ The orders follow RFC 5256 so that a folder sorts the same with or without serve
 DATE is the Date header in UTC (else the arrival time), FROM and TO the mailbox (local
 part) of the first address, SUBJECT the base subject (no "Re:", "Fwd:", "[list]"),
 compared with i;unicode-casemap as servers with I18NLEVEL=1 do; ties go by arrival.
+Those orders are local_common's; ARRIVAL here is the server's INTERNALDATE.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from pinesh.stores.base import Address, Envelope, SortKey, ThreadNode
+from pinesh.stores import local_common
+from pinesh.stores.base import Envelope, SortKey, ThreadNode
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_WSP = re.compile(r"\s+")
-_TRAILER = re.compile(r"(\s*\(fwd\))+\s*$", re.IGNORECASE)
-_BLOB = r"\[[^\[\]]*\]\s*"
-_LEADER = re.compile(rf"^(?:(?:{_BLOB})*(?:re|fwd?)\s*(?:{_BLOB})?:\s*|\s+)", re.IGNORECASE)
-_LEADING_BLOB = re.compile(rf"^{_BLOB}")
-_FWD_WRAP = re.compile(r"^\[fwd:(.*)\]$", re.IGNORECASE)
-
-
-def unicode_casemap(text: str) -> str:
-    """i;unicode-casemap (RFC 5051): each character's simple titlecase, then NFKD.
-
-    The comparator of servers with I18NLEVEL=1 (RFC 5255), Dovecot among them, so that
-    "Änderung" sorts with the A's. Strings compare in code point order, which is the
-    order of their UTF-8 octets.
-    """
-    titled = []
-    for ch in text:
-        title = ch.title()
-        # Python applies full mappings ("ß" -> "Ss"); the simple mapping keeps one char.
-        titled.append(title if len(title) == 1 else ch)
-    return unicodedata.normalize("NFKD", "".join(titled))
-
-
-def base_subject(subject: str) -> str:
-    """RFC 5256 2.1: the subject without reply/forward markers and list tags."""
-    text = _WSP.sub(" ", subject).strip()
-    while True:
-        before = text
-        text = _TRAILER.sub("", text)
-        while True:
-            stripped = _LEADER.sub("", text, count=1)
-            blob = _LEADING_BLOB.match(stripped)
-            if blob and stripped[blob.end() :]:
-                stripped = stripped[blob.end() :]
-            if stripped == text:
-                break
-            text = stripped
-        wrapped = _FWD_WRAP.match(text)
-        if wrapped:
-            text = wrapped[1].strip()
-        if text == before:
-            return text
-
-
-def _mailbox(addresses: tuple[Address, ...]) -> str:
-    if not addresses:
-        return ""
-    return unicode_casemap(addresses[0].email.rpartition("@")[0] or addresses[0].email)
-
-
-def _when(envelope: Envelope) -> float:
-    moment = envelope.date or envelope.internal_date
-    return (moment - _EPOCH).total_seconds() if moment else 0.0
 
 
 def _arrival(envelope: Envelope) -> float:
@@ -76,22 +23,10 @@ def _arrival(envelope: Envelope) -> float:
     return (moment - _EPOCH).total_seconds() if moment else 0.0
 
 
-_KEYS: dict[SortKey, Callable[[Envelope], object]] = {
-    SortKey.ARRIVAL: _arrival,
-    SortKey.DATE: _when,
-    SortKey.FROM: lambda e: _mailbox(e.sender),
-    SortKey.TO: lambda e: _mailbox(e.to),
-    SortKey.SUBJECT: lambda e: unicode_casemap(base_subject(e.subject)),
-    SortKey.SIZE: lambda e: e.size,
-}
-
-
 def sort_uids(envelopes: Sequence[Envelope], key: SortKey, reverse: bool = False) -> list[int]:
-    """UIDs ordered by key; equal keys keep arrival (UID) order, reversed or not."""
-    by_uid = sorted(envelopes, key=lambda e: e.uid)
-    # sorted() is stable with reverse=True too: ties stay in ascending UID order.
-    ordered = sorted(by_uid, key=_KEYS[key], reverse=reverse)  # type: ignore[arg-type]
-    return [e.uid for e in ordered]
+    """UIDs ordered by key (local_common's RFC 5256 orders), ARRIVAL being the server's
+    INTERNALDATE; equal keys keep UID order, reversed or not."""
+    return local_common.sort_uids(envelopes, key, reverse, arrival=_arrival)
 
 
 def thread_envelopes(envelopes: Sequence[Envelope]) -> list[ThreadNode]:

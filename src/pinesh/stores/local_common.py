@@ -469,11 +469,22 @@ _KEYS: dict[SortKey, Callable[[Envelope], object]] = {
 }
 
 
-def sort_uids(envelopes: Sequence[Envelope], key: SortKey, reverse: bool = False) -> list[int]:
-    """UIDs ordered by key; equal keys stay in UID (arrival) order, reversed or not."""
+def sort_uids(
+    envelopes: Sequence[Envelope],
+    key: SortKey,
+    reverse: bool = False,
+    *,
+    arrival: Callable[[Envelope], float] | None = None,
+) -> list[int]:
+    """UIDs ordered by key; equal keys stay in UID (arrival) order, reversed or not.
+
+    arrival, when given, is the ARRIVAL key (an IMAP server's INTERNALDATE); else ARRIVAL
+    is the UID, as local UIDs are in arrival order.
+    """
     by_uid = sorted(envelopes, key=lambda e: e.uid)
+    by = arrival if key is SortKey.ARRIVAL and arrival is not None else _KEYS[key]
     # sorted() is stable with reverse=True too: ties stay in ascending UID order.
-    ordered = sorted(by_uid, key=_KEYS[key], reverse=reverse)  # type: ignore[arg-type]
+    ordered = sorted(by_uid, key=by, reverse=reverse)  # type: ignore[arg-type]
     return [e.uid for e in ordered]
 
 

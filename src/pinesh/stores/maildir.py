@@ -32,37 +32,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
 
 from pinesh.stores.base import (
-    Capability,
     Envelope,
     Flag,
-    Folder,
     FolderInfo,
     FolderStatus,
-    Part,
-    SearchQuery,
-    SortKey,
     Store,
     StoreError,
-    ThreadNode,
 )
 from pinesh.stores.headers import envelope_from_headers
-from pinesh.stores.local_common import (
-    body_offset,
-    mime_structure,
-    part_content,
-    search_uids,
-    sort_uids,
-    thread_envelopes,
-)
+from pinesh.stores.local_common import body_offset
+from pinesh.stores.local_folder import LocalFolder, sync_directory
 from pinesh.textsafe import safe_line
 
 INBOX = "INBOX"
 MAX_HEADER_BYTES = 4 * 1024 * 1024  # an envelope reads at most this much of a file
 _READ_STEP = 16 * 1024
-_POLL_SECONDS = 0.5
 
 _LETTERS = {
     Flag.DRAFT: "D",
@@ -153,14 +139,11 @@ class _GoneError(Exception):
     """A message's file is in neither new/ nor cur/ any more."""
 
 
-class MaildirFolder(Folder):
+class MaildirFolder(LocalFolder):
     """One Maildir, open. Not thread-safe (see Folder)."""
 
     def __init__(self, path: Path, read_only: bool = False, name: str | None = None) -> None:
-        self.path = Path(path)
-        self.name = name or str(path)
-        self.read_only = read_only
-        self.capabilities = Capability.NONE if read_only else Capability.APPEND | Capability.EXPUNGE
+        super().__init__(path, read_only, name)
         if not is_maildir(self.path):
             raise StoreError(
                 f"{safe_line(str(self.path))} is not a Maildir (no cur/ and new/)",
@@ -170,7 +153,6 @@ class MaildirFolder(Folder):
         self._entries: dict[int, _Entry] = {}
         self._uid_of: dict[str, int] = {}
         self._next_uid = 1
-        self._arrived = False
         self._cache: dict[int, Envelope] = {}  # envelopes as read (flags come from names)
         self._rescan()
         self._arrived = False
@@ -243,22 +225,6 @@ class MaildirFolder(Folder):
             return
         raise _GoneError
 
-    def _gone(self, uid: int) -> StoreError:
-        return StoreError(
-            f"message {uid} is no longer in {safe_line(self.name)}",
-            hint="another program removed it; the index shows what is left",
-        )
-
-    def _writable(self, what: str) -> None:
-        if self.read_only:
-            raise StoreError(
-                f"cannot {what}: {safe_line(self.name)} is open read-only",
-                hint="open the folder for writing",
-            )
-
-    def __enter__(self) -> Self:
-        return self
-
     # -- reading
 
     def status(self) -> FolderStatus:
@@ -316,20 +282,6 @@ class MaildirFolder(Folder):
                 out.append(replace(envelope, flags=flags_of(entry.info)))
         return out
 
-    def _all(self) -> list[Envelope]:
-        return self.envelopes(self.uids())
-
-    def sort(self, key: SortKey, reverse: bool = False) -> list[int]:
-        if key is SortKey.ARRIVAL:  # UID order is arrival order: no file needs reading
-            return sorted(self._entries, reverse=reverse)
-        return sort_uids(self._all(), key, reverse)
-
-    def thread(self) -> list[ThreadNode]:
-        return thread_envelopes(self._all())
-
-    def search(self, query: SearchQuery) -> list[int]:
-        return search_uids(self._all(), query, self.fetch_message)
-
     def fetch_message(self, uid: int) -> bytes:
         try:
             with self._opened(uid) as fd, os.fdopen(os.dup(fd), "rb") as handle:
@@ -337,29 +289,8 @@ class MaildirFolder(Folder):
         except _GoneError:
             raise self._gone(uid) from None
 
-    def structure(self, uid: int) -> Part:
-        return mime_structure(self.fetch_message(uid))
-
-    def fetch_part(self, uid: int, part_id: str) -> Iterator[bytes]:
-        chunks = part_content(self.fetch_message(uid), part_id)
-        if chunks is None:
-            raise StoreError(
-                f"message {uid} in {safe_line(self.name)} has no part {safe_line(part_id)}",
-                hint="reload the message's structure",
-            )
-        return chunks
-
-    def check(self, timeout: float = 0.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            self._rescan()
-            if self._arrived:
-                self._arrived = False
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(_POLL_SECONDS, remaining))
+    def _poll(self) -> None:
+        self._rescan()
 
     # -- writing
 
@@ -469,7 +400,7 @@ def deliver(
                 continue
             except OSError:
                 os.rename(tmp, target)  # a file system without hard links (e.g. vfat)
-            _sync_directory(maildir / sub)
+            sync_directory(maildir / sub)
             return sub, filename
         except OSError as exc:
             raise StoreError(
@@ -480,16 +411,6 @@ def deliver(
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     raise StoreError(f"cannot find a unique file name in {safe_line(str(maildir))}")
-
-
-def _sync_directory(path: Path) -> None:
-    """fsync a directory, so that a new name survives a crash."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --------------------------------------------------------------------------- store

@@ -20,14 +20,9 @@
 from __future__ import annotations
 
 import contextlib
-import email.message
-import email.parser
-import email.policy
-import email.utils
 import os
 import re
 import tempfile
-import time
 import weakref
 import zlib
 from collections import OrderedDict
@@ -53,6 +48,7 @@ from pinesh.stores.base import (
     StoreError,
     ThreadNode,
     Unsupported,
+    poll,
 )
 from pinesh.stores.headers import (
     decode_words,
@@ -60,6 +56,15 @@ from pinesh.stores.headers import (
     header_end,
     message_ids,
     parse_header_block,
+)
+from pinesh.stores.local_common import (
+    envelope_matches,
+    message_matches,
+    mime_structure,
+    needs_message,
+    part_content,
+    sort_uids,
+    thread_envelopes,
 )
 from pinesh.stores.newsrc import Newsrc, format_newsrc, parse_newsrc
 from pinesh.stores.nntp_protocol import (
@@ -511,21 +516,20 @@ class NntpFolder(Folder):
         return self.envelopes(self.uids())
 
     def sort(self, key: SortKey, reverse: bool = False) -> list[int]:
-        return sort_envelopes(self._all(), key, reverse)
+        return sort_uids(self._all(), key, reverse)
 
     def thread(self) -> list[ThreadNode]:
         return thread_envelopes(self._all())
 
     def search(self, query: SearchQuery) -> list[int]:
-        found = []
-        for envelope in self._all():
-            if not envelope_matches(envelope, query):
-                continue
-            needs_source = bool(query.to or query.text or query.body)
-            if needs_source and not source_matches(self.fetch_message(envelope.uid), query):
-                continue
-            found.append(envelope.uid)
-        return found
+        on_envelope = replace(query, to=None)  # To is matched in the article (see there)
+        needs_source = query.to is not None or needs_message(query)
+        return [
+            envelope.uid
+            for envelope in self._all()
+            if envelope_matches(envelope, on_envelope)
+            and (not needs_source or source_matches(self.fetch_message(envelope.uid), query))
+        ]
 
     # articles
 
@@ -549,12 +553,10 @@ class NntpFolder(Folder):
         return mime_structure(self.fetch_message(uid))
 
     def fetch_part(self, uid: int, part_id: str) -> Iterator[bytes]:
-        message = self.fetch_message(uid)
-        data = message if part_id == "" else mime_part(message, part_id)
-        if data is None:
+        chunks = part_content(self.fetch_message(uid), part_id)  # "": the whole article
+        if chunks is None:
             raise StoreError(f"article {uid} in {self.name} has no part {safe_line(part_id)}")
-        for at in range(0, len(data), 65536):
-            yield data[at : at + 65536]
+        yield from chunks
 
     # what news cannot do, and what it does instead
 
@@ -576,17 +578,15 @@ class NntpFolder(Folder):
 
     def check(self, timeout: float = 0.0) -> bool:
         """Whether new articles arrived (GROUP again, every POLL_SECONDS up to timeout)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            info = self._regroup()
-            if info.high > self._high_seen:
-                self._high_seen = info.high
-                self._uids = None
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(POLL_SECONDS, remaining))
+        return poll(self._arrivals, timeout, POLL_SECONDS)
+
+    def _arrivals(self) -> bool:
+        info = self._regroup()
+        if info.high <= self._high_seen:
+            return False
+        self._high_seen = info.high
+        self._uids = None
+        return True
 
     def close(self) -> None:
         """Write the read marks; the store keeps its connection for other groups."""
@@ -605,211 +605,15 @@ def _runs(numbers: list[int], gap: int) -> list[tuple[int, int]]:
     return runs
 
 
-# --- local sort, thread, search and MIME -------------------------------------------------
-# Until stores/local_common.py exists: small versions of what every driver without a
-# server-side SORT/THREAD/SEARCH needs. Replace these with local_common's when it lands.
-
-_SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+# --- search over articles -----------------------------------------------------------------
 
 
-def base_subject(subject: str) -> str:
-    """A subject without Re:/Fwd: prefixes, folded for comparing."""
-    return _SUBJECT_PREFIX.sub("", subject).strip().casefold()
-
-
-def sort_envelopes(envelopes: Sequence[Envelope], key: SortKey, reverse: bool) -> list[int]:
-    """UIDs sorted by key, ties by UID (arrival)."""
-
-    def value(e: Envelope) -> tuple[object, ...]:
-        if key is SortKey.DATE:
-            return (e.date.timestamp() if e.date else 0.0, e.uid)
-        if key is SortKey.FROM:
-            return (e.sender[0].display().casefold() if e.sender else "", e.uid)
-        if key is SortKey.TO:
-            return (e.to[0].display().casefold() if e.to else "", e.uid)
-        if key is SortKey.SUBJECT:
-            return (base_subject(e.subject), e.uid)
-        if key is SortKey.SIZE:
-            return (e.size, e.uid)
-        return (e.uid,)
-
-    return [e.uid for e in sorted(envelopes, key=value, reverse=reverse)]
-
-
-class _Node:
-    __slots__ = ("children", "first", "parent", "uid")
-
-    def __init__(self) -> None:
-        self.uid: int | None = None
-        self.parent: _Node | None = None
-        self.children: list[_Node] = []
-        self.first = 0  # the smallest UID at or under this node, for ordering
-
-
-def _ancestor(node: _Node, of: _Node) -> bool:
-    """Whether node is of or one of its ancestors."""
-    seen: _Node | None = of
-    while seen is not None:
-        if seen is node:
-            return True
-        seen = seen.parent
-    return False
-
-
-def _link(parent: _Node, child: _Node) -> None:
-    if child.parent is parent or _ancestor(child, parent):
-        return  # already there, or a loop
-    if child.parent is not None:
-        child.parent.children.remove(child)
-    child.parent = parent
-    parent.children.append(child)
-
-
-def _children_first(roots: list[_Node]) -> list[_Node]:
-    """Every node under roots, each after all of its descendants (no recursion: a
-    hostile References header can make chains thousands deep)."""
-    order: list[_Node] = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(node.children)
-    order.reverse()
-    return order
-
-
-def _tree(roots: list[_Node]) -> list[ThreadNode]:
-    """ThreadNodes: an empty node gives way to its children, except at the top with more
-    than one child (a missing parent that has children)."""
-    built: dict[int, list[ThreadNode]] = {}
-    for node in _children_first(roots):
-        node.children.sort(key=lambda c: c.first)
-        firsts = [c.first for c in node.children]
-        node.first = node.uid if node.uid is not None else min(firsts, default=0)
-        children = [t for c in node.children for t in built.pop(id(c))]
-        if node.uid is not None:
-            built[id(node)] = [ThreadNode(node.uid, tuple(children))]
-        elif node.parent is None and len(children) > 1:
-            built[id(node)] = [ThreadNode(None, tuple(children))]
-        else:
-            built[id(node)] = children
-    return [t for root in sorted(roots, key=lambda r: r.first) for t in built[id(root)]]
-
-
-def thread_envelopes(envelopes: Sequence[Envelope]) -> list[ThreadNode]:
-    """Threads by References (else In-Reply-To), as in JWZ's algorithm without subjects."""
-    by_id: dict[str, _Node] = {}
-    for e in sorted(envelopes, key=lambda e: e.uid):
-        mid = e.message_id
-        key = mid if mid and (mid not in by_id or by_id[mid].uid is None) else f"<{e.uid}@uid>"
-        node = by_id.setdefault(key, _Node())
-        node.uid = e.uid
-        refs = e.references or ((e.in_reply_to,) if e.in_reply_to else ())
-        previous: _Node | None = None
-        for ref in refs:
-            ref_node = by_id.setdefault(ref, _Node())
-            if previous is not None and ref_node.parent is None:
-                _link(previous, ref_node)
-            previous = ref_node
-        if previous is not None and previous is not node:
-            _link(previous, node)
-    return _tree([n for n in by_id.values() if n.parent is None])
-
-
-def _has(haystack: str, needle: str | None) -> bool:
-    return needle is None or needle.casefold() in haystack.casefold()
-
-
-def envelope_matches(e: Envelope, query: SearchQuery) -> bool:
-    """The parts of a query that the envelope alone can answer."""
-    senders = " ".join(f"{a.name} {a.email}" for a in e.sender)
-    if not (_has(e.subject, query.subject) and _has(senders, query.sender)):
-        return False
-    if not query.flags <= e.flags or query.not_flags & e.flags:
-        return False
-    if query.since is not None and (e.date is None or e.date < query.since):
-        return False
-    return query.before is None or (e.date is not None and e.date < query.before)
-
-
-def source_matches(message: bytes, query: SearchQuery) -> bool:
-    """The parts of a query that need the article: To, the body, text anywhere."""
-    end = header_end(message)
-    headers = parse_header_block(message[:end])
-    to = " ".join(decode_words(v) for v in headers.get_all("To", []) + headers.get_all("Cc", []))
-    head = " ".join(f"{k}: {decode_words(v)}" for k, v in headers.items())
-    body = "\n".join(p.decode("utf-8", "replace") for p in _texts(message))
-    return _has(to, query.to) and _has(body, query.body) and _has(f"{head}\n{body}", query.text)
-
-
-_PARSER = email.parser.BytesParser(policy=email.policy.compat32)
-
-
-def _parse(message: bytes) -> email.message.Message:
-    return _PARSER.parsebytes(message)
-
-
-def _payload(part: email.message.Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:  # a broken encoding must not stop the reader: show it raw
-        raw = part.get_payload()
-        return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    return data if isinstance(data, bytes) else b""
-
-
-def _texts(message: bytes) -> list[bytes]:
-    return [_payload(p) for p in _parse(message).walk() if p.get_content_maintype() == "text"]
-
-
-def _part_of(msg: email.message.Message, part_id: str, depth: int = 0) -> Part:
-    params = {
-        k.lower(): decode_words(email.utils.collapse_rfc2231_value(v))
-        for k, v in (msg.get_params() or [])[1:]
-    }
-    children: tuple[Part, ...] = ()
-    if msg.is_multipart() and depth < 50:
-        subparts = msg.get_payload()
-        if isinstance(subparts, list):
-            children = tuple(
-                _part_of(sub, f"{part_id}.{i}" if part_id else str(i), depth + 1)
-                for i, sub in enumerate(subparts, 1)
-            )
-    raw = msg.get_payload()
-    filename = msg.get_filename()
-    disposition = msg.get_content_disposition()
-    description = msg.get("Content-Description")
-    return Part(
-        part_id=part_id,
-        content_type=msg.get_content_type().lower(),
-        params=params,
-        encoding=str(msg.get("Content-Transfer-Encoding", "7bit")).strip().lower() or "7bit",
-        size=len(raw) if isinstance(raw, str) else 0,
-        filename=decode_words(filename) if filename else None,
-        disposition=disposition,
-        description=decode_words(description) if description else None,
-        children=children,
-    )
-
-
-def mime_structure(message: bytes) -> Part:
-    """The MIME tree; a single-part message's body is part "1" (IMAP's BODY[1])."""
-    msg = _parse(message)
-    return _part_of(msg, "" if msg.is_multipart() else "1")
-
-
-def mime_part(message: bytes, part_id: str) -> bytes | None:
-    """A part's content, transfer-encoding decoded; None if there is no such part."""
-    msg = _parse(message)
-    if not msg.is_multipart():
-        return _payload(msg) if part_id == "1" else None
-    for step in part_id.split("."):
-        subparts = msg.get_payload() if msg.is_multipart() else None
-        if not step.isdigit() or not isinstance(subparts, list):
-            return None
-        index = int(step) - 1
-        child = subparts[index] if 0 <= index < len(subparts) else None
-        if not isinstance(child, email.message.Message):
-            return None
-        msg = child
-    return None if msg.is_multipart() else _payload(msg)
+def source_matches(article: bytes, query: SearchQuery) -> bool:
+    """The parts of a query that need the article: To (or Cc: OVER carries neither), the
+    body, text anywhere."""
+    if query.to is not None:
+        headers = parse_header_block(article[: header_end(article)])
+        values = headers.get_all("To", []) + headers.get_all("Cc", [])
+        if query.to.casefold() not in " ".join(decode_words(v) for v in values).casefold():
+            return False
+    return message_matches(article, query)
