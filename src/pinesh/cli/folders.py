@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pinesh.cli.output import block, emit_json, line
 from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
-from pinesh.services.reading import read_message
-from pinesh.stores.base import Envelope, Flag, SortKey
+from pinesh.services.reading import read_message, status_column
+from pinesh.stores.base import SortKey
 from pinesh.textsafe import safe_line
 
 DEFAULT_WINDOW = 50
@@ -49,19 +49,6 @@ def parse_range(text: str | None, count: int) -> tuple[int, int]:
     if first < 1 or last < first:
         raise PineshError(f"range {text!r}: expected 1 <= A <= B")
     return (first, min(last, count))
-
-
-def status_column(envelope: Envelope) -> str:
-    """Pine's status letters: D deleted, N new, A answered, then * for flagged."""
-    flags = envelope.flags
-    letter = (
-        "D"
-        if Flag.DELETED in flags
-        else "A"
-        if Flag.ANSWERED in flags
-        else (" " if Flag.SEEN in flags else "N")
-    )
-    return letter + ("*" if Flag.FLAGGED in flags else " ")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
         help="use this pinerc instead of ~/.pinerc (as Alpine's -p)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "-f",
+        dest="folder",
+        default="INBOX",
+        metavar="FOLDER",
+        help="the folder the client opens (default INBOX, as in Alpine)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     folders = sub.add_parser("folders", help="list the folders of a collection (or all)")
@@ -118,7 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pinesh.cli.doctor import run_doctor
 
             return run_doctor(args.config, args.pinerc, args.servers, args.service)
-        _parser().print_help()
+        from pinesh.cli.output import tty_password
+        from pinesh.services.mail import open_session
+        from pinesh.ui.app import PineshApp
+
+        PineshApp(open_session(args.config, args.pinerc, tty_password), args.folder).run()
         return 0
     except PineshError as exc:
         print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)

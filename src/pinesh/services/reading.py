@@ -8,7 +8,7 @@ import io
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pinesh.stores.base import Folder, Part
+from pinesh.stores.base import Envelope, Flag, Folder, Part
 
 MAX_TEXT = 4 * 1024 * 1024  # bytes of one text part shown; the rest is cut with a note
 
@@ -152,3 +152,15 @@ def read_message(folder: Folder, uid: int) -> Readable:
         text = html_to_text(text)
         note = note or "HTML shown as text"
     return Readable(text, part.part_id, attachments, note)
+
+
+def status_column(envelope: Envelope) -> str:
+    """Pine's index status: D deleted, A answered, N new (unseen), then * when flagged."""
+    flags = envelope.flags
+    if Flag.DELETED in flags:
+        letter = "D"
+    elif Flag.ANSWERED in flags:
+        letter = "A"
+    else:
+        letter = " " if Flag.SEEN in flags else "N"
+    return letter + ("*" if Flag.FLAGGED in flags else " ")

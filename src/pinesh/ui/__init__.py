@@ -1,0 +1,1 @@
+"""The Pine-style terminal client (Textual): layout, keys and commands only."""
