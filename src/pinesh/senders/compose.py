@@ -204,8 +204,10 @@ def parse_addresses(
         raise ComposeError(f"{field}: the addresses hold control characters or line breaks")
     try:
         parsed = policy.default.header_factory(field, text)
-    except (ValueError, IndexError, email_errors.HeaderParseError):
-        # The stdlib parser raises IndexError on some inputs (e.g. "jane@").
+        addresses = list(parsed.addresses)
+    except Exception:
+        # The stdlib parser raises IndexError, AttributeError, TypeError... on some inputs
+        # (e.g. "jane@", '.g:é<?=;'): any of them means the text cannot be read.
         raise ComposeError(
             f"{field}: cannot read the addresses {safe_line(text)!r}",
             hint="separate addresses with commas: Jane <jane@example.org>, bob@example.org",
@@ -218,7 +220,7 @@ def parse_addresses(
             hint="separate addresses with commas: Jane <jane@example.org>, bob@example.org",
         )
     out: list[Address] = []
-    for address in parsed.addresses:
+    for address in addresses:
         domain = address.domain or default_domain
         if not address.username or not domain:
             raise ComposeError(

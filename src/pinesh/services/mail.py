@@ -78,6 +78,8 @@ class MailSession:
         if mailbox.server is not None:
             spec = mailbox.server
             key = (mailbox.driver, spec.host.lower(), spec.user or "")
+        elif mailbox.driver is Driver.MAILDIR:
+            key = (mailbox.driver, str(Path(mailbox.mailbox)), "")  # rooted at itself
         else:
             key = (mailbox.driver, str(Path(mailbox.mailbox).parent), "")
         store = self._stores.get(key)

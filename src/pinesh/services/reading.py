@@ -104,8 +104,8 @@ def decode_text(data: bytes, charset: str | None) -> str:
             continue
         try:
             return data.decode(name, "replace")
-        except LookupError:
-            continue
+        except (LookupError, UnicodeError):
+            continue  # unknown, or a codec that cannot "replace" (undefined, idna)
     return data.decode("utf-8", "replace")
 
 

@@ -101,7 +101,10 @@ def _addresses(value: object) -> tuple[Address, ...]:
 def _aware(value: object) -> datetime | None:
     if not isinstance(value, datetime):
         return None
-    offset = value.utcoffset()
+    try:
+        offset = value.utcoffset()
+    except ValueError:  # a hostile zone like +9959: no usable date, not a crash
+        return None
     # IMAPClient leaves a date without a zone naive: read it as UTC rather than guess.
     # Its own tzinfo class is swapped for the standard one.
     return value.replace(tzinfo=timezone(offset) if offset is not None else UTC)

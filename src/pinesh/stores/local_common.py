@@ -371,7 +371,9 @@ def _codec(charset: str | None) -> str:
     if name in ("", "unknown-8bit", "x-unknown", "us-ascii", "ascii"):
         return "utf-8"  # ASCII mail with stray 8-bit bytes is most often UTF-8
     try:
-        b"x".decode(name)
+        # With "replace" and a non-ASCII byte, as the callers decode: idna and
+        # undefined pass a strict ASCII check but raise on this.
+        b"x\xff".decode(name, "replace")
     except (LookupError, UnicodeError):
         return "utf-8"
     return name

@@ -10,6 +10,8 @@ import contextlib
 import errno
 import hashlib
 import os
+import secrets
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -103,10 +105,13 @@ def write_journal(
     )
     last_error: OSError | None = None
     for place in [target] if target else journal_paths(path):
-        temporary = place.with_name(f"{place.name}.{os.getpid()}.tmp")
+        # A random name, created exclusively and never through a symlink: the mailbox's
+        # directory may be writable by others (a sticky spool).
+        temporary = place.with_name(f"{place.name}.{secrets.token_hex(8)}.tmp")
         try:
             place.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            out = os.open(temporary, flags, 0o600)
         except OSError as exc:
             last_error = exc
             continue
@@ -145,6 +150,11 @@ def write_journal(
 def read_journal(path: Path) -> Journal | None:
     """A journal, if it is complete and intact (else the rewrite never started)."""
     try:
+        info = os.lstat(path)
+        # Only a journal we wrote ourselves: in a directory others can write to, a planted
+        # one would otherwise overwrite the mailbox.
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return None
         with open(path, "rb") as handle:
             if handle.readline() != _JOURNAL_MAGIC:
                 return None
