@@ -61,7 +61,8 @@ class MailSession:
     def parse(self, name: str) -> MailboxName:
         return parse_mailbox_name(name, self.name_context())
 
-    def _password(self, spec: ServerSpec, service: Service) -> Callable[[], str] | None:
+    def password_for(self, spec: ServerSpec, service: Service) -> Callable[[], str] | None:
+        """A callable that asks for service's password on spec's server (None: no way to ask)."""
         prompt = self.ask_password
         if prompt is None:
             return None
@@ -97,7 +98,7 @@ class MailSession:
             return ImapStore(
                 self._channel_factory(spec, Service.IMAP),
                 user=spec.user,
-                password=self._password(spec, Service.IMAP),
+                password=self.password_for(spec, Service.IMAP),
                 name="{" + server_text(spec) + "}",
             )
         if mailbox.driver is Driver.NNTP:
@@ -109,7 +110,7 @@ class MailSession:
                 self._channel_factory(spec, Service.NNTP),
                 newsrc=self.name_context().home / ".newsrc",
                 user=spec.user,
-                password=self._password(spec, Service.NNTP),
+                password=self.password_for(spec, Service.NNTP),
                 name="{" + server_text(spec) + "/nntp}",
             )
         if mailbox.driver is Driver.MAILDIR:

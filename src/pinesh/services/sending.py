@@ -46,11 +46,7 @@ def choose_sender(session: MailSession) -> Sender:
     pine = session.pine
     if pine.smtp_servers:
         spec = parse_server_spec(pine.smtp_servers[0])
-        prompt = session.ask_password
-        password = None
-        if prompt is not None:
-            who = f"{spec.user}@{spec.host}" if spec.user else spec.host
-            password = lambda: prompt(f"smtp password for {who}: ")  # noqa: E731
+        password = session.password_for(spec, Service.SMTP)
         return smtp_sender(session.connections, spec, password=password, helo=_helo(session))
     return SendmailSender.from_setting(pine.sendmail_path or DEFAULT_SENDMAIL)
 

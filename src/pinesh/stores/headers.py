@@ -71,18 +71,23 @@ def _raw(message: Message, name: str) -> str | None:
     """
     wanted = name.lower()
     for key, value in message.raw_items():
-        if key.lower() != wanted:
-            continue
-        text = str(value)
-        try:
-            data = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            return text
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("latin-1")
+        if key.lower() == wanted:
+            return header_text(value)
     return None
+
+
+def header_text(value: object) -> str:
+    """A value compat32 parsed: 8-bit bytes (kept as surrogates) read as UTF-8 (RFC 6532),
+    else as Latin-1."""
+    text = str(value)
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def parse_addresses(message: Message, name: str) -> tuple[Address, ...]:

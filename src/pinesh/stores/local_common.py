@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from email.message import Message
 
 from pinesh.stores.base import Address, Envelope, Part, SearchQuery, SortKey, ThreadNode
-from pinesh.stores.headers import decode_words, parse_header_block
+from pinesh.stores.headers import decode_words, header_text, parse_header_block
 
 ByteSource = bytes | mmap.mmap  # a whole message: in memory, or an mmap of its file
 
@@ -89,20 +89,6 @@ class _Node:
 _TEXT_PARSER = email.parser.Parser(policy=email.policy.compat32)
 
 
-def _text(value: object) -> str:
-    """A header-derived str: 8-bit bytes (kept as surrogates by compat32) read as UTF-8,
-    else Latin-1 (RFC 6532 mail sends raw UTF-8 file names)."""
-    text = str(value)
-    try:
-        data = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def _param_text(value: object) -> str:
     """A parameter value: RFC 2231 (charset'lang'%XX) collapsed, then RFC 2047 words."""
     if isinstance(value, tuple):
@@ -110,7 +96,7 @@ def _param_text(value: object) -> str:
             value = email.utils.collapse_rfc2231_value(value, errors="replace")
         except Exception:  # an unknown charset or broken quoting: keep the raw text
             value = value[2] if len(value) == 3 else str(value)
-    text = _text(value)
+    text = header_text(value)
     return decode_words(text) if "=?" in text else text
 
 
@@ -130,16 +116,16 @@ def _header_fields(
         msg = Message()
     msg.set_default_type(default_type)
     try:
-        content_type = _text(msg.get_content_type()).lower()
+        content_type = header_text(msg.get_content_type()).lower()
     except Exception:
         content_type = default_type
     params: dict[str, str] = {}
     try:
         for key, value in (msg.get_params() or [])[1:]:
-            params.setdefault(_text(key).strip().lower(), _param_text(value))
+            params.setdefault(header_text(key).strip().lower(), _param_text(value))
     except Exception:  # e.g. a hostile parameter list the stdlib chokes on
         params = {}
-    encoding = _text(msg.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+    encoding = header_text(msg.get("Content-Transfer-Encoding", "7bit")).strip().lower()
     disposition: str | None = None
     filename: str | None = None
     try:
@@ -155,9 +141,9 @@ def _header_fields(
         content_type,
         params,
         encoding or "7bit",
-        _text(disposition).lower() if disposition else None,
+        header_text(disposition).lower() if disposition else None,
         filename or None,
-        decode_words(_text(description)) if description is not None else None,
+        decode_words(header_text(description)) if description is not None else None,
     )
 
 
@@ -648,7 +634,7 @@ def message_matches(data: ByteSource, query: SearchQuery) -> bool:
         return True
     try:
         headers = parse_header_block(bytes(data[: body_offset(data)]))
-        head = "\n".join(f"{k}: {decode_words(_text(v))}" for k, v in headers.raw_items())
+        head = "\n".join(f"{k}: {decode_words(header_text(v))}" for k, v in headers.raw_items())
     except Exception:  # a header block the parser cannot take: search its raw text
         head = bytes(data[: body_offset(data)]).decode("utf-8", "replace")
     return _has(head, query.text) or _has(body, query.text)
