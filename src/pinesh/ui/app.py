@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -12,7 +13,11 @@ from textual.widgets import Footer, Static
 
 from pinesh import __version__
 from pinesh.services.mail import MailSession
-from pinesh.ui.index_screen import IndexScreen
+from pinesh.ui.help_screen import HelpScreen, screen_keys
+from pinesh.ui.prompts import ConfirmScreen
+
+if TYPE_CHECKING:
+    from pinesh.services.replying import ComposeRequest
 
 MENU = """
       ?     HELP               -  Get help using pinesh
@@ -29,44 +34,127 @@ class MainMenu(Screen[None]):
     """Pine's MAIN MENU."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("i", "index", "Message Index"),
-        Binding("q", "app.quit", "Quit"),
         Binding("question_mark", "app.help", "Help"),
-        Binding("c", "later('Compose')", "Compose", show=False),
-        Binding("l", "later('Folder List')", "Folder List", show=False),
-        Binding("a", "later('Address Book')", "Address Book", show=False),
-        Binding("s", "later('Setup')", "Setup", show=False),
+        Binding("c", "app.compose", "Compose"),
+        Binding("i", "index", "Index"),
+        Binding("l", "app.folder_list", "FldrList"),
+        Binding("a", "app.address_book", "AddrBook"),
+        Binding("s", "app.setup", "Setup"),
+        Binding("q", "app.confirm_quit", "Quit"),
     ]
+    HELP: ClassVar[str] = """\
+The MAIN MENU lists pinesh's main screens. Press the letter at the left of a line:
+C to write a message, I for the index of the current folder, L for the list of your
+folders and newsgroups, A for the address book, S to see the setup and test each
+server's route, Q to leave pinesh.
+"""
 
     def compose(self) -> ComposeResult:
-        yield Static(f"  PINESH {__version__}   MAIN MENU", id="title")
+        app = self.app
+        folder = app.folder if isinstance(app, PineshApp) else ""
+        yield Static(Text(f"  PINESH {__version__}   MAIN MENU   Folder: {folder}"), id="title")
         yield Static(Text(MENU), id="menu")
+        yield Static("", id="status")
         yield Footer()
 
     def action_index(self) -> None:
         app = self.app
         assert isinstance(app, PineshApp)
-        app.push_screen(IndexScreen(app.session, app.folder))
-
-    def action_later(self, what: str) -> None:
-        self.notify(f"{what} is not built yet", severity="warning")
+        app.open_index(app.folder)
 
 
 class PineshApp(App[None]):
-    """pinesh: opens on the main menu; the folder is INBOX unless -f says otherwise."""
+    """pinesh: opens on the main menu, or on the folder's index (pinesh -f FOLDER)."""
 
     TITLE = "pinesh"
+    CSS_PATH = "pinesh.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", show=False),
+    ]
 
-    def __init__(self, session: MailSession, folder: str = "INBOX") -> None:
+    def __init__(
+        self, session: MailSession, folder: str = "INBOX", *, start_in_index: bool = False
+    ) -> None:
         super().__init__()
         self.session = session
         self.folder = folder
+        self.start_in_index = start_in_index
 
     def on_mount(self) -> None:
+        # Pine keeps to the terminal's own colours.
+        self.theme = "ansi-dark"
         self.push_screen(MainMenu())
+        if self.start_in_index:
+            self.open_index(self.folder)
+
+    # -- opening screens (each imported when first used: start-up stays quick) ---------
+
+    def open_index(self, folder: str) -> None:
+        """The MESSAGE INDEX of folder; it becomes the current folder."""
+        from pinesh.ui.index_screen import IndexScreen
+
+        self.folder = folder
+        self.push_screen(IndexScreen(self.session, folder))
+
+    def open_compose(
+        self,
+        request: ComposeRequest | None = None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> None:
+        from pinesh.ui.compose_screen import ComposeScreen
+
+        self.push_screen(ComposeScreen(self.session, request, on_sent=on_sent))
+
+    def open_folder_list(self) -> None:
+        from pinesh.ui.folder_list_screen import FolderListScreen
+
+        self.push_screen(FolderListScreen(self.session))
+
+    def open_address_book(self) -> None:
+        from pinesh.ui.addressbook_screen import AddressBookScreen
+
+        self.push_screen(AddressBookScreen(self.session))
+
+    def open_setup(self) -> None:
+        from pinesh.ui.setup_screen import SetupScreen
+
+        self.push_screen(SetupScreen(self.session))
+
+    def action_compose(self) -> None:
+        self.open_compose()
+
+    def action_folder_list(self) -> None:
+        self.open_folder_list()
+
+    def action_address_book(self) -> None:
+        self.open_address_book()
+
+    def action_setup(self) -> None:
+        self.open_setup()
+
+    def action_main_menu(self) -> None:
+        """Back to the MAIN MENU from any depth."""
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, MainMenu):
+            self.pop_screen()
+
+    def action_confirm_quit(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("Really quit pinesh?", default=True), answered)
 
     def action_help(self) -> None:
-        self.notify("I index, M main menu, Q quit; more help comes with the full client")
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        title = type(screen).__name__
+        title_widget = screen.query("#title")
+        if title_widget:
+            title = str(title_widget.first(Static).render()).strip()
+        text = getattr(screen, "HELP", "No help is written for this screen yet.")
+        self.push_screen(HelpScreen(title, str(text), screen_keys(screen)))
 
     def on_unmount(self) -> None:
         self.session.close()

@@ -1,0 +1,89 @@
+"""Help: the text of the screen it was asked from, and that screen's keys."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from pinesh.textsafe import safe_text
+
+GENERAL = """\
+pinesh reads mail and news the way Pine did: single-letter commands, shown at the
+bottom of every screen. Remote folders are reached through one OpenSSH connection
+per host; the status line says which route each folder came over.
+"""
+
+
+def key_label(key: str) -> str:
+    """Textual's key name as Pine writes it: ctrl+x -> ^X, question_mark -> ?."""
+    names = {
+        "question_mark": "?",
+        "less_than_sign": "<",
+        "greater_than_sign": ">",
+        "dollar_sign": "$",
+        "semicolon": ";",
+        "colon": ":",
+        "space": "Spc",
+        "enter": "Ret",
+        "escape": "Esc",
+        "pageup": "PrvPage",
+        "pagedown": "NxtPage",
+    }
+    first = key.split(",")[0]
+    if first.startswith("ctrl+"):
+        return "^" + first.removeprefix("ctrl+").upper()
+    return names.get(first, first.upper() if len(first) == 1 else first)
+
+
+def screen_keys(screen: Screen[object]) -> list[tuple[str, str]]:
+    """The (key, description) pairs of a screen's own bindings that have a description."""
+    found = []
+    for binding in getattr(screen, "BINDINGS", []):
+        if isinstance(binding, Binding) and binding.description:
+            found.append((key_label(binding.key), binding.description))
+        elif isinstance(binding, tuple) and len(binding) >= 3:
+            found.append((key_label(str(binding[0])), str(binding[2])))
+    return found
+
+
+def help_text(title: str, text: str, keys: list[tuple[str, str]]) -> str:
+    """The whole help page: the screen's text, its keys in a column, then the general note."""
+    lines = [f"HELP FOR {title.upper()}", "", text.rstrip(), ""]
+    if keys:
+        lines.append("Commands on this screen:")
+        width = max(len(k) for k, _ in keys)
+        lines += [f"  {k:<{width}}  {d}" for k, d in keys]
+        lines.append("")
+    lines.append(GENERAL)
+    return "\n".join(lines)
+
+
+class HelpScreen(Screen[None]):
+    """HELP: scrolls with the arrows and Space; E, < or Escape leaves."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e,less_than_sign,escape,m", "app.pop_screen", "Exit Help"),
+        Binding("space", "page_down", "Spc NextPage", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+    HELP: ClassVar[str] = "This is help. Press E to return to where you were."
+
+    def __init__(self, title: str, text: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = help_text(title, text, keys)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"  HELP   {self.title_text}"), id="title")
+        with VerticalScroll(id="help"):
+            yield Static(Text(safe_text(self.body)), id="help-text")
+        yield Footer()
+
+    def action_page_down(self) -> None:
+        self.query_one(VerticalScroll).scroll_page_down()

@@ -1,0 +1,119 @@
+"""Pine's one-line questions: yes/no, a line of text, a choice of keys.
+
+Each is a modal screen docked at the bottom, above the key menu, as Pine asks on its
+status line. Prompts may quote text from a server, so the text is drawn as ``Text``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from pinesh.textsafe import safe_line
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y or n; Enter takes the default; Escape or Ctrl-C is no."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center bottom; background: $background 0%; }
+    ConfirmScreen > Static { width: 100%; height: 1; margin-bottom: 2;
+        background: $warning; color: $text; text-style: bold; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("enter", "default", "Default", show=False),
+        Binding("escape,ctrl+c,ctrl+g", "answer(False)", "Cancel", show=False),
+    ]
+
+    def __init__(self, question: str, *, default: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        hint = "[y]" if self.default else "[n]"
+        yield Static(Text(f"{safe_line(self.question)} (y/n) {hint}: "), id="question")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    def action_default(self) -> None:
+        self.dismiss(self.default)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """A line of text: Enter gives it; Escape or Ctrl-C gives None (cancelled)."""
+
+    DEFAULT_CSS = """
+    PromptScreen { align: center bottom; background: $background 0%; }
+    PromptScreen > Horizontal { width: 100%; height: 1; margin-bottom: 2; background: $warning; }
+    PromptScreen Static { width: auto; height: 1; color: $text; text-style: bold; }
+    PromptScreen Input { width: 1fr; height: 1; border: none; padding: 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,ctrl+c,ctrl+g", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, prompt: str, *, initial: str = "", password: bool = False) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.initial = initial
+        self.password = password
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Static(Text(safe_line(self.prompt) + " "))
+            yield Input(
+                value=self.initial, password=self.password, select_on_focus=False, id="answer"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A choice of keys, e.g. ``[("a", "all"), ("s", "sender")]``; Escape gives None."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center bottom; background: $background 0%; }
+    ChoiceScreen > Static { width: 100%; height: auto; margin-bottom: 2;
+        background: $warning; color: $text; text-style: bold; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,ctrl+c,ctrl+g", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, prompt: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        keys = "  ".join(f"{key} {safe_line(label)}" for key, label in self.choices)
+        yield Static(Text(f"{safe_line(self.prompt)}  [{keys}]  ^C Cancel"))
+
+    def on_key(self, event: events.Key) -> None:
+        for key, _label in self.choices:
+            if event.key == key or event.character == key:
+                event.stop()
+                self.dismiss(key)
+                return
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
