@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.senders.base import Envelope, Outgoing, SendError, Sent, Stage
+from pinesh.senders.base import Outgoing, SendError, Sent, SmtpEnvelope, Stage
 from pinesh.senders.outbox import (
     META_HEADER,
     Outbox,
@@ -19,7 +19,9 @@ from pinesh.senders.outbox import (
     default_outbox_path,
 )
 
-ENVELOPE = Envelope("jane@pinesh.test", ("friend@elsewhere.example", "hidden@elsewhere.example"))
+ENVELOPE = SmtpEnvelope(
+    "jane@pinesh.test", ("friend@elsewhere.example", "hidden@elsewhere.example")
+)
 MESSAGE = (
     b"From: Jane <jane@pinesh.test>\r\nTo: friend@elsewhere.example\r\n"
     b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nbody line\r\n.\r\nlast\r\n"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from pinesh.errors import PineshError
-from pinesh.senders.base import Envelope, Outgoing, SendError, Stage
+from pinesh.senders.base import Outgoing, SendError, SmtpEnvelope, Stage
 from pinesh.senders.smtp import SmtpSender
 from pinesh.senders.smtp_protocol import (
     MAX_LINE,
@@ -333,7 +333,7 @@ EHLO_AUTH = (
     b"250-smtp.scripted.test\r\n250-8BITMIME\r\n250-SIZE 1000000\r\n250 AUTH PLAIN LOGIN\r\n"
 )
 MESSAGE = Outgoing(
-    Envelope("jane@pinesh.test", ("friend@elsewhere.example", "hidden@elsewhere.example")),
+    SmtpEnvelope("jane@pinesh.test", ("friend@elsewhere.example", "hidden@elsewhere.example")),
     b"From: jane@pinesh.test\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
     b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     b".leading dot\r\nGr\xc3\xbc\xc3\x9fe\r\n",
@@ -586,7 +586,9 @@ def test_too_big_for_the_server_is_refused_before_mail_from(
 def test_utf8_address_needs_smtputf8(servers: list[ScriptedServer]) -> None:
     server = ScriptedServer(by_verb({b"EHLO": b"250-x\r\n250 8BITMIME\r\n"}))
     servers.append(server)
-    outgoing = Outgoing(Envelope("jane@pinesh.test", ("zoë@example.org",)), b"Subject: x\r\n\r\n")
+    outgoing = Outgoing(
+        SmtpEnvelope("jane@pinesh.test", ("zoë@example.org",)), b"Subject: x\r\n\r\n"
+    )
     with pytest.raises(SendError, match="SMTPUTF8"):
         sender_for(server, encrypted=False).send(outgoing)
 
@@ -609,12 +611,12 @@ def test_hostile_envelope_is_refused_before_connecting() -> None:
         opened.append("opened")
         raise AssertionError("must not connect")
 
-    bad = Outgoing(Envelope("jane@pinesh.test", ("x@y>\r\nDATA",)), b"x\r\n")
+    bad = Outgoing(SmtpEnvelope("jane@pinesh.test", ("x@y>\r\nDATA",)), b"x\r\n")
     with pytest.raises(SendError) as caught:
         SmtpSender(open_channel).send(bad)
     assert caught.value.stage is Stage.LOCAL and opened == []
     with pytest.raises(SendError, match="no recipients"):
-        SmtpSender(open_channel).send(Outgoing(Envelope("a@b.c", ()), b"x\r\n"))
+        SmtpSender(open_channel).send(Outgoing(SmtpEnvelope("a@b.c", ()), b"x\r\n"))
 
 
 def test_a_wrong_helo_setting_is_refused() -> None:

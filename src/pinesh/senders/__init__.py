@@ -7,6 +7,6 @@
 - ``outbox``: every message is kept before it is sent, and removed only once sent.
 """
 
-from pinesh.senders.base import Envelope, Outgoing, Refusal, Sender, SendError, Sent, Stage
+from pinesh.senders.base import Outgoing, Refusal, Sender, SendError, Sent, SmtpEnvelope, Stage
 
-__all__ = ["Envelope", "Outgoing", "Refusal", "SendError", "Sender", "Sent", "Stage"]
+__all__ = ["Outgoing", "Refusal", "SendError", "Sender", "Sent", "SmtpEnvelope", "Stage"]

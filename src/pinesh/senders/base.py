@@ -14,7 +14,7 @@ from pinesh.errors import PineshError
 
 
 @dataclass(frozen=True)
-class Envelope:
+class SmtpEnvelope:
     """Who the message is from (MAIL FROM, '' for the null sender) and every recipient.
 
     The recipients include Bcc addresses, which are never in the transmitted headers.
@@ -28,7 +28,7 @@ class Envelope:
 class Outgoing:
     """One message ready to go: its envelope and the bytes to transmit (CRLF line ends)."""
 
-    envelope: Envelope
+    envelope: SmtpEnvelope
     data: bytes
 
 

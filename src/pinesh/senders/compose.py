@@ -20,7 +20,7 @@ from email.utils import format_datetime, make_msgid
 
 from pinesh import __version__
 from pinesh.errors import PineshError
-from pinesh.senders.base import Envelope, Outgoing
+from pinesh.senders.base import Outgoing, SmtpEnvelope
 from pinesh.stores.base import Address
 from pinesh.textsafe import safe_line
 
@@ -80,7 +80,7 @@ class Composed:
     """A built message: what goes on the wire, what is kept (Fcc), and its envelope."""
 
     message_id: str
-    envelope: Envelope
+    envelope: SmtpEnvelope
     wire: bytes  # CRLF line ends; no Bcc
     fcc: bytes  # the same message with Bcc, for the Fcc folder
 
@@ -135,7 +135,7 @@ def compose(
     if bcc:
         msg["Bcc"] = bcc
     rcpt = _unique([*header_addresses["To"], *header_addresses["Cc"], *bcc])
-    envelope = Envelope(header_addresses["From"][0].addr_spec, rcpt)
+    envelope = SmtpEnvelope(header_addresses["From"][0].addr_spec, rcpt)
     return Composed(msg_id, envelope, wire, msg.as_bytes())
 
 

@@ -27,7 +27,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from pinesh.errors import PineshError
-from pinesh.senders.base import Envelope, Outgoing, Sender, SendError, Sent, Stage
+from pinesh.senders.base import Outgoing, Sender, SendError, Sent, SmtpEnvelope, Stage
 from pinesh.textsafe import safe_line, safe_text
 
 META_HEADER = b"X-Pinesh-Outbox: "
@@ -48,7 +48,7 @@ def default_outbox_path() -> Path:
 class Meta:
     """What the outbox keeps beside a message."""
 
-    envelope: Envelope
+    envelope: SmtpEnvelope
     created: datetime
     attempts: int = 0
     last_attempt: datetime | None = None
@@ -60,7 +60,7 @@ class OutboxEntry:
     """One waiting message, for `pinesh outbox`; text fields are safe to show."""
 
     key: str
-    envelope: Envelope
+    envelope: SmtpEnvelope
     subject: str
     created: datetime
     attempts: int
@@ -128,7 +128,7 @@ def decode_entry(raw: bytes) -> tuple[Meta, bytes]:
     if not isinstance(attempts, int) or not isinstance(error, str | None):
         raise ValueError("its attempt record is damaged")
     meta = Meta(
-        Envelope(sender, tuple(recipients)),
+        SmtpEnvelope(sender, tuple(recipients)),
         _time(record.get("created")) or datetime.fromtimestamp(0, UTC),
         attempts,
         _time(record.get("last_attempt")),
@@ -258,13 +258,15 @@ class Outbox:
                 if self._file(key).exists():  # else: sent by another pinesh meanwhile
                     epoch = datetime.fromtimestamp(0, UTC)
                     entries.append(
-                        OutboxEntry(key, Envelope("", ()), "", epoch, 0, None, None, 0, str(exc))
+                        OutboxEntry(
+                            key, SmtpEnvelope("", ()), "", epoch, 0, None, None, 0, str(exc)
+                        )
                     )
                 continue
             entries.append(
                 OutboxEntry(
                     key,
-                    Envelope(safe_line(meta.envelope.sender),
+                    SmtpEnvelope(safe_line(meta.envelope.sender),
                              tuple(safe_line(r) for r in meta.envelope.recipients)),
                     _subject(data),
                     meta.created,
