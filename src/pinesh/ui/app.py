@@ -13,7 +13,7 @@ from textual.widgets import Footer, Static
 
 from pinesh import __version__
 from pinesh.services.mail import MailSession
-from pinesh.ui.help_screen import HelpScreen, screen_keys
+from pinesh.ui.help_screen import HelpScreen, key_label, screen_keys, screen_title
 from pinesh.ui.prompts import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -149,12 +149,13 @@ class PineshApp(App[None]):
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
-        title = type(screen).__name__
-        title_widget = screen.query("#title")
-        if title_widget:
-            title = str(title_widget.first(Static).render()).strip()
+        title = getattr(screen, "HELP_TITLE", None) or screen_title(type(screen).__name__)
         text = getattr(screen, "HELP", "No help is written for this screen yet.")
         self.push_screen(HelpScreen(title, str(text), screen_keys(screen)))
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys as Pine shows them in its menu: C, ^X, <, ?."""
+        return binding.key_display or key_label(binding.key)
 
     def on_unmount(self) -> None:
         self.session.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.text import Text
@@ -39,6 +40,12 @@ def key_label(key: str) -> str:
     if first.startswith("ctrl+"):
         return "^" + first.removeprefix("ctrl+").upper()
     return names.get(first, first.upper() if len(first) == 1 else first)
+
+
+def screen_title(class_name: str) -> str:
+    """A screen class's name as a title: IndexScreen -> Index, MainMenu -> Main Menu."""
+    name = class_name.removesuffix("Screen") or class_name
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
 
 
 def screen_keys(screen: Screen[object]) -> list[tuple[str, str]]:

@@ -1,0 +1,41 @@
+"""Snapshots of each screen, at a pinned terminal size, over fixed data (snapshot_data).
+
+Update with ``pytest tests/ui/test_snapshots.py --snapshot-update`` after looking at the
+new pictures (``__snapshots__/*.svg``); a changed picture fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from textual.pilot import Pilot
+
+from pinesh.ui.app import PineshApp
+from tests.ui.snapshot_data import fixed_session
+
+SIZE = (100, 30)
+Compare = Callable[..., bool]
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait for every worker (folder loads) and the redraw after it."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_main_menu(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_main_menu_help(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+    assert snap_compare(app, terminal_size=SIZE, press=["question_mark"])
+
+
+def test_quit_question(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+    assert snap_compare(app, terminal_size=SIZE, press=["q"])
