@@ -165,6 +165,16 @@ def test_open_reports_what_the_fill_wrote(
     assert folder.channel is not None and "preauth" in folder.channel.describe()
 
 
+def test_folder_status_counts_without_selecting(
+    lab: Lab, small: list[FilledMessage], lab_maildir: Path
+) -> None:
+    status = lab.store().folder_status("INBOX")
+    assert status.count == len(small)
+    assert status.unseen == sum(1 for m in small if m.flags == "")
+    assert status.uidvalidity == _uidvalidity_on_disk(lab_maildir)
+    assert status.uidnext == len(small) + 1 and status.read_only
+
+
 def test_windows_of_envelopes_match_the_fill(lab: Lab, filled: list[FilledMessage]) -> None:
     folder = lab.store().open("INBOX")
     uids = folder.uids()

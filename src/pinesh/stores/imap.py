@@ -22,7 +22,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 
-from pinesh.stores.base import FolderInfo, Store, StoreError
+from pinesh.stores.base import FolderInfo, FolderStatus, Store, StoreError
 from pinesh.stores.imap_client import MAX_LITERAL
 from pinesh.stores.imap_convert import ConvertError, folder_info
 from pinesh.stores.imap_folder import ImapFolder
@@ -91,6 +91,27 @@ class ImapStore(Store):
         folder = ImapFolder(self, name, read_only=read_only, chunk_size=self._chunk_size)
         self._folders.add(folder)
         return folder
+
+    def folder_status(self, name: str) -> FolderStatus:
+        """A folder's counts without selecting it (STATUS), on the store's own connection."""
+        items = [b"MESSAGES", b"RECENT", b"UNSEEN", b"UIDVALIDITY", b"UIDNEXT"]
+        reply = self._link.run(
+            f"reading the status of {safe_line(name)}", lambda c: c.folder_status(name, items)
+        )
+
+        def number(key: bytes) -> int:
+            value = reply.get(key) if isinstance(reply, dict) else None
+            return value if isinstance(value, int) else 0
+
+        return FolderStatus(
+            name,
+            count=number(b"MESSAGES"),
+            recent=number(b"RECENT"),
+            unseen=number(b"UNSEEN"),
+            uidvalidity=number(b"UIDVALIDITY"),
+            uidnext=number(b"UIDNEXT") or None,
+            read_only=True,
+        )
 
     def create(self, name: str) -> None:
         self._link.run(f"creating {safe_line(name)}", lambda c: c.create_folder(name))
