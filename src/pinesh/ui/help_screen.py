@@ -31,6 +31,8 @@ def key_label(key: str) -> str:
         "semicolon": ";",
         "colon": ":",
         "space": "Spc",
+        "minus": "-",
+        "asterisk": "*",
         "enter": "Ret",
         "escape": "Esc",
         "pageup": "PrvPage",

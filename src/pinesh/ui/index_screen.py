@@ -1,117 +1,443 @@
-"""The message index: the newest window of a folder, loaded off the UI thread."""
+"""MESSAGE INDEX: a folder's messages, a line each, with Pine's commands.
+
+The folder stays open (a FolderView) while the screen lives; opening, reading envelopes
+and every command run in workers. Only the rows on screen are read (see index_list).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import threading
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from pinesh.errors import PineshError
+from pinesh.services.folder_view import FolderView
 from pinesh.services.mail import MailSession
-from pinesh.services.reading import status_column
-from pinesh.stores.base import Envelope
+from pinesh.services.sending import user_address
+from pinesh.stores.base import Flag, SortKey
 from pinesh.textsafe import safe_line
+from pinesh.ui.attachment_screen import failure_text
+from pinesh.ui.index_list import IndexList
+from pinesh.ui.message_screen import COMMAND_BINDINGS, DELETED, CommandScreen, Memory, MessageScreen
+from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 
-WINDOW = 200
+NEW_MAIL_SECONDS = 60.0  # how often the open folder is checked for new mail
 
-
-@dataclass(frozen=True)
-class IndexRow:
-    number: int
-    status: str
-    date: str
-    sender: str
-    size: int
-    subject: str
-
-
-def index_rows(envelopes: list[Envelope], first_number: int) -> list[IndexRow]:
-    """Index lines for envelopes numbered from first_number; text made safe to draw."""
-    rows = []
-    for number, env in enumerate(envelopes, start=first_number):
-        status = status_column(env)
-        sender = env.sender[0].display() if env.sender else ""
-        rows.append(
-            IndexRow(
-                number,
-                status,
-                env.date.strftime("%b %d") if env.date else "",
-                safe_line(sender),
-                env.size,
-                safe_line(env.subject),
-            )
-        )
-    return rows
+SORTS = {
+    "a": SortKey.ARRIVAL,
+    "d": SortKey.DATE,
+    "f": SortKey.FROM,
+    "s": SortKey.SUBJECT,
+    "z": SortKey.SIZE,
+    "t": SortKey.TO,
+}
+SORT_CHOICES = [
+    ("a", "Arrival"),
+    ("d", "Date"),
+    ("f", "From"),
+    ("s", "Subject"),
+    ("z", "siZe"),
+    ("t", "To"),
+    ("h", "tHread"),
+    ("r", "Reverse"),
+]
 
 
-class IndexScreen(Screen[None]):
-    """MESSAGE INDEX: number, status, date, from, size, subject."""
+def my_addresses(session: MailSession) -> set[str]:
+    """The user's own addresses (for '+' and 'To:' in the index): From's, and alt-addresses."""
+    found = {user_address(session).email.lower()}
+    pinerc = getattr(session.connections, "pinerc", None)
+    if pinerc is not None:
+        found |= {a.strip().lower() for a in pinerc.get_list("alt-addresses") if a.strip()}
+    return found
+
+
+class IndexScreen(CommandScreen):
+    """MESSAGE INDEX: status, number, date, from, size, subject; only the visible rows read."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "app.pop_screen", "Main Menu"),
-        Binding("q", "app.quit", "Quit"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("less_than_sign", "folder_list", "FldrList"),
+        Binding("greater_than_sign,v,V,enter", "view_message", "ViewMsg"),
+        Binding("p,P,up", "move(-1)", "PrevMsg"),
+        Binding("n,N,down", "move(1)", "NextMsg"),
+        Binding("minus,pageup", "page(-1)", "PrevPage", key_display="-"),
+        Binding("space,pagedown", "page(1)", "NextPage"),
+        Binding("home", "move(-1000000000)", "First", show=False),
+        Binding("end", "move(1000000000)", "Last", show=False),
+        *COMMAND_BINDINGS,
+        Binding("x,X", "expunge", "Expunge"),
+        Binding("w,W,ctrl+w", "whereis", "WhereIs"),
+        Binding("j,J", "jump", "Jump"),
+        Binding("dollar_sign", "sort", "SortIndex", key_display="$"),
+        Binding("ctrl+t", "thread", "Thread"),
+        Binding("colon", "select_current", "SelectCur", key_display=":"),
+        Binding("semicolon", "select", "Select", key_display=";"),
+        Binding("a,A", "apply", "Apply"),
     ]
+    HELP: ClassVar[str] = (
+        "The messages of the open folder, one a line: a selection mark (X), the status "
+        "(+ sent to you, - copied to you; N new, D deleted, A answered; * flagged), the "
+        "number, date, sender (or 'To:' the recipient, for your own messages), size and "
+        "subject. Only the lines on screen are read from the server, so a large folder "
+        "opens as quickly as a small one.\n\n"
+        "Up/Down, N and P move; Space or PageDown and - or PageUp move a page; Home and "
+        "End go to the first and last message. J jumps to a message number.\n\n"
+        "> (or Enter, V) shows the message.  < goes to the folder list, M to the main menu.\n\n"
+        "D marks the message deleted, U undeletes it; X expunges (removes) the deleted "
+        "messages, after asking.\n\n"
+        "S saves to a folder (Pine's default 'saved-messages'; the message is then marked "
+        "deleted unless the pinerc feature save-will-not-delete is set); E exports the raw "
+        "message to a file.\n\n"
+        "R replies, F forwards, C composes a new message (in a newsgroup: R offers a "
+        "follow-up to the group or a reply by email, C posts to the group).\n\n"
+        "W (WhereIs) looks for a word in the subjects, senders and texts and moves to the "
+        "next message that has it.\n\n"
+        "$ sorts: by arrival, date, sender, subject, size, recipient, or by thread; R in "
+        "that menu reverses the order. Ctrl-T switches the thread view on and off "
+        "(newsgroups open in it).\n\n"
+        ": selects the current message (or unselects it); ; selects all, by text, or "
+        "unselects all. A applies a command (delete, undelete, save, flag) to every "
+        "selected message.  * flags the message.  Q quits pinesh, after asking."
+    )
 
     def __init__(self, session: MailSession, folder: str) -> None:
-        super().__init__()
-        self.session = session
+        super().__init__(session, Memory())
         self.folder_name = folder
+        self._moved = False  # the user moved the cursor: the first unseen must not jump
 
     def compose(self) -> ComposeResult:
-        yield Static(f"MESSAGE INDEX   Folder: {safe_line(self.folder_name)}", id="title")
-        yield DataTable(id="index", cursor_type="row", zebra_stripes=False)
-        yield Static("opening...", id="status")
+        yield Static(Text(f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}"), id="title")
+        yield IndexList(my_addresses(self.session), id="index")
+        yield Static(Text("Opening..."), id="status")
         yield Footer()
 
+    @property
+    def index(self) -> IndexList:
+        return self.query_one(IndexList)
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label in ("", "#", "Date", "From", "Size", "Subject"):
-            table.add_column(label)
-        self.load()
+        self.open_folder()
+        self.set_interval(NEW_MAIL_SECONDS, self.check_mail)
 
-    @work(thread=True, exclusive=True)
-    def load(self) -> None:
-        """Open the folder and fetch the newest window (network I/O: never on the UI thread)."""
+    # -- opening and closing
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def open_folder(self) -> None:
+        """Open the folder and list its messages (I/O: never on the UI thread)."""
         try:
-            with self.session.open_folder(self.folder_name, read_only=True) as folder:
-                status = folder.status()
-                uids = folder.uids()
-                first = max(0, len(uids) - WINDOW)
-                envelopes = folder.envelopes(uids[first:])
-                route = getattr(getattr(folder, "channel", None), "describe", None)
-                via = f"via {route()}" if callable(route) else "local"
-        except (PineshError, OSError) as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            view = FolderView.open(self.session, self.folder_name)
+            if view.is_news:
+                view.set_threaded()  # news reads by thread, as in Pine
+            summary = view.summary()
+        except (PineshError, OSError, ValueError) as exc:
+            self._back(self._failed, failure_text(exc))
             return
-        rows = index_rows(envelopes, first + 1)
-        summary = (
-            f"{safe_line(self.folder_name)} {safe_line(via)}: {status.count} "
-            f"messages, {status.unseen} unseen"
-        )
-        self.app.call_from_thread(self.show_rows, rows, summary)
+        self._back_or_close(view, summary)
+        try:
+            first = view.first_unseen()
+        except (PineshError, OSError, ValueError):
+            return  # only a starting place: the index is there already
+        if first is not None:
+            self._back(self._start_at, first)
 
-    def show_rows(self, rows: list[IndexRow], summary: str) -> None:
-        table = self.query_one(DataTable)
-        for row in rows:
-            # Text(), never markup: a subject like "[b]" or "[link=...]" stays text.
-            table.add_row(
-                Text(row.status),
-                Text(str(row.number)),
-                Text(row.date),
-                Text(row.sender[:24]),
-                Text(str(row.size)),
-                Text(row.subject),
+    def _back_or_close(self, view: FolderView, summary: str) -> None:
+        def opened() -> None:
+            if self.is_attached:
+                self._opened(view, summary)
+            else:
+                _close_later(view)
+
+        try:
+            self.app.call_from_thread(opened)
+        except RuntimeError:
+            view.close()  # the app has ended meanwhile
+
+    def _failed(self, error: str) -> None:
+        self.open_error = error
+        self.set_status(error)
+
+    def _opened(self, view: FolderView, summary: str) -> None:
+        self.view = view
+        self.index.attach(view, view.count - 1)  # Pine starts on the newest...
+        self.set_status(summary)
+
+    def _start_at(self, position: int) -> None:
+        if not self._moved:  # ...or the first unseen, unless the user has moved since
+            self.index.move_cursor(position)
+
+    def on_unmount(self) -> None:
+        if self.view is not None:
+            _close_later(self.view)
+            self.view = None
+
+    def check_mail(self) -> None:
+        view = self.view
+        if view is not None:
+            self.background(view.refresh, self._refreshed)
+
+    def _refreshed(self, changed: bool) -> None:
+        if changed and self.view is not None:
+            uid = self.current_uid()
+            self.index.refresh_rows()
+            self._keep_cursor_on(uid)
+            self.set_status(f"New mail in {safe_line(self.folder_name)}")
+
+    # -- what the commands act on
+
+    def current_uid(self) -> int | None:
+        return self.index.current_uid()
+
+    def rows_changed(self) -> None:
+        self.index.refresh_rows()
+
+    def after_delete(self) -> None:
+        self.index.move_cursor(self.index.cursor + 1)
+
+    def _keep_cursor_on(self, uid: int | None) -> None:
+        position = self.view.index_of(uid) if self.view and uid is not None else None
+        self.index.move_cursor(position if position is not None else self.index.cursor)
+
+    def on_index_list_cursor_moved(self, event: IndexList.CursorMoved) -> None:
+        total = self.view.count if self.view else 0
+        self.query_one("#title", Static).update(
+            Text(
+                f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}   "
+                f"Message {event.position + 1} of {total}"
             )
-        if rows:
-            table.move_cursor(row=len(rows) - 1)
-        self.query_one("#status", Static).update(Text(summary))
+        )
 
-    def show_error(self, message: str) -> None:
-        self.query_one("#status", Static).update(Text(safe_line(message)))
+    def on_index_list_load_failed(self, event: IndexList.LoadFailed) -> None:
+        self.set_status(event.error)
+
+    def on_screen_resume(self) -> None:
+        if self.view is not None:
+            self.index.refresh_rows()  # flags changed in the message view (seen, deleted)
+
+    # -- moving
+
+    def action_move(self, delta: int) -> None:
+        self._moved = True
+        self.index.move_cursor(self.index.cursor + delta)
+
+    def action_page(self, pages: int) -> None:
+        self._moved = True
+        self.index.page(pages)
+
+    def action_jump(self) -> None:
+        def answered(text: str | None) -> None:
+            if not text or not text.strip():
+                return
+            try:
+                number = int(text.strip())
+            except ValueError:
+                number = 0
+            if not 1 <= number <= self.index.count:
+                self.set_status(f"No message number {safe_line(text.strip())}")
+                return
+            self._moved = True
+            self.index.move_cursor(number - 1)
+
+        self.app.push_screen(PromptScreen("Message number to jump to:"), answered)
+
+    def action_view_message(self) -> None:
+        if self.ready() is None or self.view is None:
+            return
+        self.app.push_screen(
+            MessageScreen(self.view, self.index.cursor, self.memory, follow=self._follow)
+        )
+
+    def _follow(self, position: int) -> None:
+        self._moved = True
+        self.index.move_cursor(position)
+
+    def action_folder_list(self) -> None:
+        self.app.pop_screen()
+        # Back to the folder list this index was opened from, else a new one.
+        if type(self.app.screen).__name__ != "FolderListScreen":
+            opener = getattr(self.app, "open_folder_list", None)
+            if callable(opener):
+                opener()
+
+    # -- order
+
+    def action_sort(self) -> None:
+        def chosen(key: str | None) -> None:
+            view = self.view
+            if key is None or view is None:
+                return
+            order = view.order
+            if key == "h":
+                self.reorder(view.set_threaded, "Threaded")
+            elif key == "r":
+                self.reorder(lambda: view.set_sort(order.key, not order.reverse), "Reversed")
+            else:
+                sort = SORTS[key]
+                self.reorder(lambda: view.set_sort(sort), f"Sorted by {sort.value}")
+
+        self.app.push_screen(ChoiceScreen("Sort by", SORT_CHOICES), chosen)
+
+    def action_thread(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        if view.threaded:
+            order = view.order
+            self.reorder(lambda: view.set_sort(order.key, order.reverse), "Thread view off")
+        else:
+            self.reorder(view.set_threaded, "Thread view")
+
+    def reorder(self, job: Callable[[], None], said: str) -> None:
+        """Change the order in a worker, the cursor staying on its message."""
+        uid = self.current_uid()
+
+        def done(_: None) -> None:
+            self.index.refresh_rows()
+            self._keep_cursor_on(uid)
+            self.set_status(said)
+
+        self.background(job, done, busy="Sorting...")
+
+    # -- expunge and whereis
+
+    def action_expunge(self) -> None:
+        view = self.view
+        if view is None or not self._writable(view):
+            return
+
+        def counted(count: int) -> None:
+            if not count:
+                self.set_status("No messages are marked deleted")
+                return
+            question = (
+                f"Expunge the {count} deleted message{'s' if count > 1 else ''} "
+                f"from {safe_line(self.folder_name)}?"
+            )
+            self.app.push_screen(
+                ConfirmScreen(question), lambda yes: self.expunge() if yes else None
+            )
+
+        self.background(view.deleted_count, counted, busy="Counting deleted messages...")
+
+    def expunge(self) -> None:
+        view = self.view
+        assert view is not None
+        uid = self.current_uid()
+
+        def done(removed: list[int]) -> None:
+            self.index.selected -= set(removed)
+            self.index.refresh_rows()
+            self._keep_cursor_on(uid)
+            count = len(removed)
+            self.set_status(f"{count} message{'' if count == 1 else 's'} expunged")
+
+        self.background(view.expunge, done, busy="Expunging...")
+
+    def action_whereis(self) -> None:
+        view = self.view
+        if view is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if not text or not text.strip():
+                return
+            word = self.memory.last_search = text.strip()
+
+            def found(matches: list[int]) -> None:
+                position = view.next_match(matches, self.index.cursor)
+                if position is None:
+                    self.set_status(f'"{safe_line(word)}" not found')
+                    return
+                self._moved = True
+                self.index.move_cursor(position)
+                self.set_status(
+                    f'"{safe_line(word)}" found in message {position + 1} '
+                    f"({len(matches)} match{'es' if len(matches) != 1 else ''})"
+                )
+
+            self.background(lambda: view.search(word), found, busy="Searching...")
+
+        prompt = PromptScreen("Word to search for:", initial=self.memory.last_search)
+        self.app.push_screen(prompt, answered)
+
+    # -- selection
+
+    def action_select_current(self) -> None:
+        uid = self.current_uid()
+        if uid is None:
+            return
+        selected = self.index.selected
+        selected.symmetric_difference_update({uid})
+        self.set_status(f"{len(selected)} selected")
+        self.index.move_cursor(self.index.cursor + 1)
+
+    def action_select(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        choices = [("a", "all"), ("c", "current"), ("t", "text"), ("u", "unselect all")]
+
+        def chosen(key: str | None) -> None:
+            if key == "a":
+                self._select(set(view.order.uids))
+            elif key == "c":
+                self.action_select_current()
+            elif key == "u":
+                self._select(set(), replace=True)
+            elif key == "t":
+                self.app.push_screen(PromptScreen("Select messages containing:"), by_text)
+
+        def by_text(text: str | None) -> None:
+            if text and text.strip():
+                word = text.strip()
+                self.background(
+                    lambda: view.search(word),
+                    lambda uids: self._select(set(uids)),
+                    busy="Searching...",
+                )
+
+        self.app.push_screen(ChoiceScreen("Select", choices), chosen)
+
+    def _select(self, uids: set[int], *, replace: bool = False) -> None:
+        index = self.index
+        index.selected = uids if replace else index.selected | uids
+        index.refresh()
+        self.set_status(f"{len(index.selected)} selected")
+
+    def action_apply(self) -> None:
+        view = self.view
+        selected = self.index.selected
+        if view is None or not selected:
+            self.set_status("No messages selected: select with : or ; first")
+            return
+        uids = sorted(selected, key=lambda u: view.index_of(u) or 0)
+        choices = [("d", "delete"), ("u", "undelete"), ("s", "save"), ("*", "flag")]
+
+        def chosen(key: str | None) -> None:
+            if key == "d":
+                self.mark(uids, DELETED, True, "deleted")
+            elif key == "u":
+                self.mark(uids, DELETED, False, "undeleted")
+            elif key == "s":
+                self.ask_save(uids)
+            elif key == "*":
+                self.mark(uids, frozenset({Flag.FLAGGED}), True, "flagged")
+
+        self.app.push_screen(ChoiceScreen(f"APPLY to {len(uids)} selected:", choices), chosen)
+
+
+def _close_later(view: FolderView) -> None:
+    """Close a view off the UI thread: closing may write flags or talk to a server. Not a
+    daemon thread: the process waits for it at exit, so flag changes are not lost."""
+
+    def close() -> None:
+        with contextlib.suppress(PineshError, OSError):  # nobody is left to tell
+            view.close()
+
+    threading.Thread(target=close, name="pinesh-close-folder").start()

@@ -1,0 +1,370 @@
+"""One folder held open for a screen's life: the order shown, an envelope cache, commands.
+
+The index and the message view share a FolderView. Its methods do I/O (a remote folder is a
+long-lived IMAP or NNTP connection), so they are called from worker threads; one lock
+serialises every call into the Folder, which is not thread-safe. The UI thread may read
+``count``, ``uid_at``, ``depth_at``, ``index_of`` and ``cached`` without the lock: they
+touch only the in-memory order and cache, which workers replace whole, never edit in place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from pinesh.services.attachments import write_file
+from pinesh.services.mail import MailSession
+from pinesh.services.reading import MAX_TEXT, Readable, read_message
+from pinesh.stores.base import (
+    Capability,
+    Envelope,
+    Flag,
+    Folder,
+    FolderStatus,
+    SearchQuery,
+    SortKey,
+    StoreError,
+    ThreadNode,
+)
+from pinesh.stores.headers import header_end
+from pinesh.stores.names import Driver
+from pinesh.textsafe import safe_line
+
+# A local folder finds its first unseen message by reading every envelope; above this many
+# messages the index starts on the last one instead (a server searches, at any size).
+LOCAL_UNSEEN_SCAN = 2000
+
+SEEN = frozenset({Flag.SEEN})
+
+
+@dataclass(frozen=True)
+class Order:
+    """The messages in the order shown, with thread depths when threaded."""
+
+    uids: tuple[int, ...]
+    depths: tuple[int, ...] | None = None  # None: not threaded
+    key: SortKey = SortKey.ARRIVAL
+    reverse: bool = False
+
+    @cached_property
+    def positions(self) -> dict[int, int]:
+        return {uid: i for i, uid in enumerate(self.uids)}
+
+    def without(self, gone: set[int]) -> Order:
+        keep = [i for i, uid in enumerate(self.uids) if uid not in gone]
+        depths = None if self.depths is None else tuple(self.depths[i] for i in keep)
+        return replace(self, uids=tuple(self.uids[i] for i in keep), depths=depths)
+
+
+def flatten_threads(nodes: Sequence[ThreadNode]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Thread trees as (uids, depths) in reading order; a missing parent takes no row and
+    its children stand at its depth. No recursion: a reply chain can be thousands deep."""
+    uids: list[int] = []
+    depths: list[int] = []
+    stack: list[tuple[ThreadNode, int]] = [(n, 0) for n in reversed(nodes)]
+    while stack:
+        node, depth = stack.pop()
+        child_depth = depth
+        if node.uid is not None:
+            uids.append(node.uid)
+            depths.append(depth)
+            child_depth = depth + 1
+        stack.extend((child, child_depth) for child in reversed(node.children))
+    return tuple(uids), tuple(depths)
+
+
+@dataclass(eq=False)
+class FolderView:
+    """An open folder, the order its index shows, and the envelopes read so far."""
+
+    session: MailSession
+    name: str
+    folder: Folder
+    driver: Driver
+    _order: Order = field(default_factory=lambda: Order(()))
+    _cache: dict[int, Envelope] = field(default_factory=dict)
+    _absent: set[int] = field(default_factory=set)  # asked for, but not in the folder
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
+    _unseen: int | None = None  # as of the last summary()
+
+    @classmethod
+    def open(cls, session: MailSession, name: str) -> FolderView:
+        """Open a folder for reading and writing (a local mbox we may not write: read-only)
+        and list its messages in arrival order."""
+        driver = session.parse(name).driver
+        try:
+            folder = session.open_folder(name)
+        except StoreError:
+            if driver is not Driver.MBOX:
+                raise
+            folder = session.open_folder(name, read_only=True)  # e.g. a spool we may only read
+        view = cls(session, name, folder, driver)
+        try:
+            with view._locked():
+                view._order = Order(tuple(folder.uids()))
+        except BaseException:
+            folder.close()
+            raise
+        return view
+
+    @contextmanager
+    def _locked(self) -> Iterator[Folder]:
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{safe_line(self.name)} is closed", hint="open it again")
+            yield self.folder
+
+    # -- what the folder is
+
+    @property
+    def is_news(self) -> bool:
+        return self.driver is Driver.NNTP
+
+    @property
+    def newsgroup(self) -> str | None:
+        """The group's name, for a newsgroup."""
+        return self.session.parse(self.name).mailbox if self.is_news else None
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.folder, "read_only", False))
+
+    @property
+    def route(self) -> str:
+        """How the folder is reached, for the status line: 'via ssh lab (preauth, shared)'."""
+        channel = getattr(self.folder, "channel", None)
+        describe = getattr(channel, "describe", None)
+        if callable(describe):
+            return f"via {describe()}"
+        if self.is_news:
+            label = getattr(getattr(self.folder, "store", None), "label", None)
+            return f"via news server {label}" if isinstance(label, str) else "news"
+        return "local"
+
+    def status(self) -> FolderStatus:
+        with self._locked() as folder:
+            return folder.status()
+
+    def summary(self) -> str:
+        """The status line after opening: 'INBOX via ssh lab (...): 26 messages, 3 unseen'."""
+        status = self.status()
+        self._unseen = status.unseen
+        return (
+            f"{safe_line(self.name)} {safe_line(self.route)}: {status.count} messages, "
+            f"{status.unseen} unseen"
+        )
+
+    # -- the order shown (read without the lock: see the module's note)
+
+    @property
+    def count(self) -> int:
+        return len(self._order.uids)
+
+    @property
+    def order(self) -> Order:
+        return self._order
+
+    @property
+    def threaded(self) -> bool:
+        return self._order.depths is not None
+
+    def uid_at(self, position: int) -> int:
+        return self._order.uids[position]
+
+    def depth_at(self, position: int) -> int:
+        depths = self._order.depths
+        return depths[position] if depths is not None else 0
+
+    def index_of(self, uid: int) -> int | None:
+        return self._order.positions.get(uid)
+
+    def cached(self, uid: int) -> Envelope | None:
+        return self._cache.get(uid)
+
+    def is_absent(self, uid: int) -> bool:
+        return uid in self._absent
+
+    def set_sort(self, key: SortKey, reverse: bool = False) -> None:
+        with self._locked() as folder:
+            if key is SortKey.ARRIVAL:
+                uids = folder.uids()
+                self._order = Order(tuple(uids[::-1] if reverse else uids), None, key, reverse)
+            else:
+                self._order = Order(tuple(folder.sort(key, reverse)), None, key, reverse)
+
+    def set_threaded(self) -> None:
+        with self._locked() as folder:
+            uids, depths = flatten_threads(folder.thread())
+            self._order = Order(uids, depths, self._order.key, self._order.reverse)
+
+    def refresh(self) -> bool:
+        """Look for new mail; when some came, list the messages again in the same order."""
+        with self._locked() as folder:
+            if not folder.check():
+                return False
+        order = self._order
+        if order.depths is not None:
+            self.set_threaded()
+        else:
+            self.set_sort(order.key, order.reverse)
+        return True
+
+    # -- envelopes
+
+    def window(self, start: int, stop: int) -> list[Envelope]:
+        """The envelopes of positions start..stop-1, reading only those not cached."""
+        uids = self._order.uids[max(0, start) : max(0, stop)]
+        with self._locked() as folder:
+            # Decided under the lock: a window asked twice at once is read once.
+            missing = [u for u in uids if u not in self._cache and u not in self._absent]
+            if missing:
+                found = folder.envelopes(missing)
+                for envelope in found:
+                    self._cache[envelope.uid] = envelope
+                self._absent.update(set(missing) - {e.uid for e in found})
+        return [self._cache[u] for u in uids if u in self._cache]
+
+    def envelope(self, uid: int) -> Envelope | None:
+        cached = self._cache.get(uid)
+        if cached is not None:
+            return cached
+        with self._locked() as folder:
+            found = folder.envelopes([uid])
+        if not found:
+            return None
+        self._cache[uid] = found[0]
+        return found[0]
+
+    def first_unseen(self) -> int | None:
+        """The position of the first unseen message, where that is cheap to learn."""
+        if self._unseen == 0:  # summary() said so: no need to ask again
+            return None
+        with self._locked() as folder:
+            if (
+                not folder.capabilities & Capability.SERVER_SEARCH
+                and self.count > LOCAL_UNSEEN_SCAN
+            ):
+                return None
+            unseen = folder.search(SearchQuery(not_flags=SEEN))
+        positions = [p for p in map(self.index_of, unseen) if p is not None]
+        return min(positions, default=None)
+
+    # -- commands on messages
+
+    def set_flags(self, uids: Sequence[int], flags: frozenset[Flag], value: bool) -> None:
+        with self._locked() as folder:
+            folder.set_flags(uids, flags, value)
+        for uid in uids:
+            envelope = self._cache.get(uid)
+            if envelope is not None:
+                changed = envelope.flags | flags if value else envelope.flags - flags
+                self._cache[uid] = replace(envelope, flags=changed)
+
+    def deleted_count(self) -> int:
+        """How many messages carry the DELETED flag (what expunge would remove)."""
+        with self._locked() as folder:
+            return len(folder.search(SearchQuery(flags=frozenset({Flag.DELETED}))))
+
+    def expunge(self) -> list[int]:
+        """Remove the messages flagged DELETED; their UIDs."""
+        with self._locked() as folder:
+            removed = folder.expunge()
+        gone = set(removed)
+        self._order = self._order.without(gone)
+        for uid in gone:
+            self._cache.pop(uid, None)
+        return removed
+
+    def save_to(self, uids: Sequence[int], dest_name: str) -> None:
+        """Copy messages into another folder, created if it is new (a local mbox, or a
+        mailbox on an IMAP server). Names resolve as everywhere: a bare name is ~/mail/NAME."""
+        dest_box = self.session.parse(dest_name)
+        here = self.session.parse(self.name)
+        if (dest_box.driver, dest_box.mailbox, dest_box.server) == (
+            here.driver,
+            here.mailbox,
+            here.server,
+        ):
+            raise StoreError(f"cannot save {safe_line(self.name)} into itself")
+        with self._locked() as folder:
+            try:
+                dest = self.session.open_folder(dest_name, create=True)
+            except StoreError:
+                if dest_box.driver is not Driver.IMAP:
+                    raise
+                self.session.store_for(dest_box).create(dest_box.mailbox)
+                dest = self.session.open_folder(dest_name)
+            try:
+                folder.copy_to(uids, dest)
+            finally:
+                dest.close()
+
+    def raw(self, uid: int) -> bytes:
+        with self._locked() as folder:
+            return folder.fetch_message(uid)
+
+    def export(self, uid: int, path: Path, *, overwrite: bool = False) -> int:
+        """Write the raw message to path (mode 0600, atomically); FileExistsError if it exists
+        and overwrite is not set. The bytes written."""
+        data = self.raw(uid)
+        return write_file(path, [data], overwrite=overwrite)
+
+    def save_part(self, uid: int, part_id: str, path: Path, *, overwrite: bool = False) -> int:
+        """Write one MIME part, decoded, to path (as export()); the bytes written."""
+        with self._locked() as folder:
+            return write_file(path, folder.fetch_part(uid, part_id), overwrite=overwrite)
+
+    def part_bytes(self, uid: int, part_id: str, limit: int = MAX_TEXT) -> tuple[bytes, bool]:
+        """A part's decoded content, at most limit bytes, and whether it was cut there."""
+        data = bytearray()
+        with self._locked() as folder:
+            for chunk in folder.fetch_part(uid, part_id):
+                data += chunk
+                if len(data) > limit:
+                    return bytes(data[:limit]), True
+        return bytes(data), False
+
+    def search(self, text: str) -> list[int]:
+        """UIDs of messages with text in their headers (subject, from...) or body."""
+        with self._locked() as folder:
+            return folder.search(SearchQuery(text=text))
+
+    def next_match(self, matches: Sequence[int], after: int) -> int | None:
+        """The position of the first match after position `after`, wrapping to the top."""
+        positions = sorted(p for p in map(self.index_of, matches) if p is not None)
+        later = [p for p in positions if p > after]
+        return (later or positions)[0] if positions else None
+
+    def read(self, uid: int) -> Readable:
+        """The message made readable; marks it SEEN (unless the folder is read-only)."""
+        with self._locked() as folder:
+            readable = read_message(folder, uid)
+        envelope = self._cache.get(uid)
+        if not self.read_only and (envelope is None or Flag.SEEN not in envelope.flags):
+            self.set_flags([uid], SEEN, True)
+        return readable
+
+    def header_text(self, uid: int) -> str:
+        """The message's raw header lines (not yet sanitized), for the full-header view."""
+        data = b""
+        with self._locked() as folder:
+            # The source in chunks, up to the blank line: a big attachment is not read.
+            for chunk in folder.fetch_part(uid, ""):
+                data += chunk
+                if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n")):
+                    break
+        return data[: header_end(data)].decode("utf-8", "replace").rstrip("\r\n") + "\n"
+
+    def close(self) -> None:
+        """Close the folder (writes pending flag changes); later calls fail with StoreError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._cache.clear()
+            self.folder.close()

@@ -1,0 +1,293 @@
+"""The message index as a virtual list: a line per message, only the rows on screen read.
+
+The list never holds all envelopes: it draws each visible row from the FolderView's cache
+and, when rows on screen (or half a screen around them) are missing, asks the FolderView
+for that window in a worker, drawing placeholders until it comes back. A 100,000-message
+folder costs what a screenful costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.style import Style
+from rich.text import Text
+from textual import events, work
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.worker import get_current_worker
+
+from pinesh.errors import PineshError
+from pinesh.services.folder_view import FolderView
+from pinesh.services.reading import status_column
+from pinesh.stores.base import Address, Envelope, Flag
+from pinesh.textsafe import safe_line
+
+DATE_WIDTH = 10  # "Jun 01" this year, "2023-06-01" before
+SIZE_WIDTH = 7  # "(123K)"
+MAX_INDENT = 12  # thread levels indented; deeper replies stay at this depth
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Cell widths of the index columns for a screen width and a folder size."""
+
+    number: int
+    sender: int
+    subject: int
+
+
+def widths_for(width: int, count: int) -> Widths:
+    number = max(len(str(count)), 2)
+    fixed = 4 + 1 + number + 1 + DATE_WIDTH + 1 + 1 + SIZE_WIDTH + 1  # mark+status, spaces
+    free = max(width - fixed, 20)
+    sender = min(max(free // 3, 10), 30)
+    return Widths(number, sender, max(free - sender, 1))
+
+
+def fit(text: str, width: int) -> str:
+    """text cut or padded to exactly width terminal cells (wide characters count twice)."""
+    return set_cell_size(text, width) if cell_len(text) != width else text
+
+
+def size_text(size: int) -> str:
+    if size < 1000:
+        return f"({size})"
+    if size < 1000 * 1024:
+        return f"({max(size // 1024, 1)}K)"
+    return f"({size / (1024 * 1024):.1f}M)"
+
+
+def date_text(date: datetime | None, today: datetime) -> str:
+    if date is None:
+        return ""
+    return date.strftime("%b %d") if date.year == today.year else date.strftime("%Y-%m-%d")
+
+
+def _is_me(addresses: tuple[Address, ...], me: Collection[str]) -> bool:
+    return any(a.email.lower() in me for a in addresses)
+
+
+def status_text(envelope: Envelope, me: Collection[str]) -> str:
+    """Pine's status: '+' to me (or '-' Cc to me), then N/D/A, then '*' when flagged."""
+    if _is_me(envelope.to, me):
+        mark = "+"
+    elif _is_me(envelope.cc, me):
+        mark = "-"
+    else:
+        mark = " "
+    return mark + status_column(envelope)
+
+
+def sender_text(envelope: Envelope, me: Collection[str]) -> str:
+    """The From column: the sender, or 'To: recipient' for a message from me."""
+    if _is_me(envelope.sender, me) and envelope.to:
+        return "To: " + envelope.to[0].display()
+    return envelope.sender[0].display() if envelope.sender else ""
+
+
+def index_line(
+    envelope: Envelope,
+    number: int,
+    depth: int,
+    selected: bool,
+    me: Collection[str],
+    widths: Widths,
+    today: datetime,
+) -> str:
+    """One index line, made safe to draw, aligned by terminal cells."""
+    indent = "  " * min(depth, MAX_INDENT) + ("> " if depth else "")
+    return " ".join(
+        [
+            ("X" if selected else " ") + status_text(envelope, me),
+            str(number).rjust(widths.number),
+            fit(date_text(envelope.date, today), DATE_WIDTH),
+            fit(safe_line(sender_text(envelope, me)), widths.sender),
+            size_text(envelope.size).rjust(SIZE_WIDTH),
+            fit(indent + safe_line(envelope.subject), widths.subject),
+        ]
+    )
+
+
+def placeholder_line(number: int, widths: Widths, what: str) -> str:
+    return f"{'':4} {str(number).rjust(widths.number)} {what}"
+
+
+class IndexList(ScrollView):
+    """The rows of a FolderView's order, with a cursor and a set of selected UIDs."""
+
+    can_focus = False  # the screen's bindings move the cursor (and show in its help)
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"index-list--cursor", "index-list--unseen"}
+    DEFAULT_CSS = """
+    IndexList { overflow-x: hidden; height: 1fr; }
+    IndexList > .index-list--cursor { text-style: reverse; }
+    IndexList > .index-list--unseen { text-style: bold; }
+    """
+
+    class CursorMoved(Message):
+        """The cursor is on another row."""
+
+        def __init__(self, position: int) -> None:
+            super().__init__()
+            self.position = position
+
+    class Loaded(Message):
+        """A window of envelopes arrived."""
+
+    class LoadFailed(Message):
+        """Reading a window failed: what to show on the status line."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, me: Collection[str] = (), *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view: FolderView | None = None
+        self.cursor = 0
+        self.selected: set[int] = set()
+        self.me = frozenset(a.lower() for a in me)
+        self._loading: tuple[int, int] | None = None
+        self._today = datetime.now()
+
+    # -- the folder and the cursor
+
+    @property
+    def count(self) -> int:
+        return self.view.count if self.view is not None else 0
+
+    def attach(self, view: FolderView, cursor: int) -> None:
+        self.view = view
+        self.refresh_rows()
+        self.move_cursor(cursor)
+
+    def refresh_rows(self) -> None:
+        """Draw again after the order or flags changed (the count may have changed too)."""
+        self.virtual_size = Size(0, self.count)
+        self.cursor = min(self.cursor, max(self.count - 1, 0))
+        self.refresh()
+        self.call_after_refresh(self.fetch_visible)
+
+    def move_cursor(self, position: int) -> None:
+        """Put the cursor on a row (clamped) and scroll so that it shows."""
+        if not self.count:
+            return
+        self.cursor = max(0, min(position, self.count - 1))
+        top = round(self.scroll_offset.y)
+        height = max(self.scrollable_content_region.height, 1)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True, force=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True, force=True)
+        self.refresh()
+        self.post_message(self.CursorMoved(self.cursor))
+        self.call_after_refresh(self.fetch_visible)
+
+    def page(self, pages: int) -> None:
+        """Scroll by whole screens, the cursor keeping its place on the screen."""
+        height = max(self.scrollable_content_region.height, 1)
+        self.scroll_to(
+            y=self.scroll_offset.y + pages * height, animate=False, immediate=True, force=True
+        )
+        self.move_cursor(self.cursor + pages * height)
+
+    def current_uid(self) -> int | None:
+        view = self.view
+        return view.uid_at(self.cursor) if view is not None and view.count else None
+
+    # -- fetching what shows
+
+    def fetch_visible(self) -> None:
+        """Ask for the envelopes of the rows on screen (and half a screen around them)."""
+        view = self.view
+        if view is None or not view.count:
+            return
+        height = max(self.scrollable_content_region.height, 1)
+        top = round(self.scroll_offset.y)
+        start, stop = max(0, top - height // 2), min(view.count, top + height + height // 2)
+        uids = view.order.uids[start:stop]
+        missing = any(view.cached(u) is None and not view.is_absent(u) for u in uids)
+        if missing and self._loading != (start, stop):
+            self._loading = (start, stop)
+            self._load(view, start, stop)
+
+    @work(thread=True, exclusive=True, group="index-window", exit_on_error=False)
+    def _load(self, view: FolderView, start: int, stop: int) -> None:
+        if get_current_worker().is_cancelled:
+            return  # the user scrolled on: a newer window is asked for
+        try:
+            view.window(start, stop)
+        except (PineshError, OSError, ValueError) as exc:
+            self.post_message(self.LoadFailed(safe_line(str(exc))))
+        else:
+            self.post_message(self.Loaded())
+
+    def on_index_list_loaded(self, event: Loaded) -> None:
+        self._loading = None
+        self.refresh()
+        self.fetch_visible()
+
+    def on_index_list_load_failed(self, event: LoadFailed) -> None:
+        self._loading = None  # the screen shows the error; scrolling asks again
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.call_after_refresh(self.fetch_visible)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.refresh()
+        self.call_after_refresh(self.fetch_visible)
+
+    def on_click(self, event: events.Click) -> None:
+        self.move_cursor(round(self.scroll_offset.y) + event.y)
+
+    # -- drawing
+
+    def row_text(self, position: int) -> str:
+        """The text of one row, as drawn (a placeholder until its envelope is read)."""
+        view = self.view
+        assert view is not None
+        width = self.scrollable_content_region.width
+        widths = widths_for(width, view.count)
+        uid = view.uid_at(position)
+        envelope = view.cached(uid)
+        if envelope is None:
+            what = "[no longer in the folder]" if view.is_absent(uid) else "..."
+            return placeholder_line(position + 1, widths, what)
+        return index_line(
+            envelope,
+            position + 1,
+            view.depth_at(position),
+            uid in self.selected,
+            self.me,
+            widths,
+            self._today,
+        )
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        position = round(self.scroll_offset.y) + y
+        view = self.view
+        if view is None or position >= view.count:
+            text = (
+                "  [this folder is empty]" if view is not None and y == 0 and not view.count else ""
+            )
+            return Strip([*Text(text).render(self.app.console)]).crop_extend(0, width, None)
+        # Text(), never markup: a subject like "[b]" stays text.
+        line = Text(self.row_text(position), end="")
+        envelope = view.cached(view.uid_at(position))
+        style = Style()
+        if envelope is not None and Flag.SEEN not in envelope.flags:
+            style += self.get_component_rich_style("index-list--unseen", partial=True)
+        if position == self.cursor:
+            style += self.get_component_rich_style("index-list--cursor", partial=True)
+        strip = Strip([*line.render(self.app.console)]).crop_extend(0, width, None)
+        return strip.apply_style(style) if style else strip

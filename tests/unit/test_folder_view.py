@@ -1,0 +1,298 @@
+"""FolderView on real local folders: a filled Maildir and an mbox file written here."""
+
+from __future__ import annotations
+
+import mailbox
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from pinesh.config.pine_settings import pine_settings
+from pinesh.config.pinerc import parse_pinerc
+from pinesh.config.settings import Settings
+from pinesh.services.connections import Connections
+from pinesh.services.folder_view import FolderView, flatten_threads
+from pinesh.services.mail import MailSession
+from pinesh.stores.base import Envelope, Flag, SortKey, StoreError, ThreadNode
+from pinesh.stores.local_common import base_subject, unicode_casemap
+from pinesh.stores.maildir import MaildirFolder
+from tests.lab.maildir_fill import FilledMessage, fill_maildir
+
+
+def session_for(inbox: str, tmp: Path) -> MailSession:
+    rc = parse_pinerc(f"inbox-path={inbox}\n", str(tmp / "pinerc"))
+    return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp / "data")
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> tuple[Path, list[FilledMessage]]:
+    maildir = tmp_path / "Maildir"
+    return maildir, fill_maildir(maildir, 40, seed=5)
+
+
+@pytest.fixture
+def view(tmp_path: Path, filled: tuple[Path, list[FilledMessage]]) -> Iterator[FolderView]:
+    opened = FolderView.open(session_for(f"#md/{filled[0]}", tmp_path), "INBOX")
+    yield opened
+    opened.close()
+
+
+def message_files(maildir: Path) -> list[Path]:
+    return sorted(p for sub in ("cur", "new") for p in (maildir / sub).iterdir())
+
+
+def test_open_lists_in_arrival_order_and_reads_no_envelope(
+    view: FolderView, filled: tuple[Path, list[FilledMessage]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert view.count == 40
+    assert view.route == "local" and not view.is_news and not view.read_only
+    assert [view.index_of(view.uid_at(i)) for i in range(40)] == list(range(40))
+    assert view.cached(view.uid_at(0)) is None  # nothing read yet
+    summary = view.summary()
+    unseen = sum(1 for m in filled[1] if not m.flags)
+    assert summary == f"INBOX local: 40 messages, {unseen} unseen"
+
+
+def test_window_reads_only_what_is_missing(
+    view: FolderView, filled: tuple[Path, list[FilledMessage]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[int] = []
+    real = MaildirFolder.envelopes
+
+    def counting(self: MaildirFolder, uids: Sequence[int]) -> list[Envelope]:
+        asked.extend(uids)
+        return real(self, uids)
+
+    monkeypatch.setattr(MaildirFolder, "envelopes", counting)
+    first = view.window(10, 20)
+    assert [e.subject for e in first] == [m.subject for m in filled[1][10:20]]
+    assert len(asked) == 10
+    again = view.window(15, 25)  # five cached, five new
+    assert len(again) == 10 and len(asked) == 15
+    assert view.window(15, 25) == again and len(asked) == 15
+    assert view.cached(view.uid_at(24)) is not None and view.cached(view.uid_at(25)) is None
+
+
+def test_sort_reverse_and_back_to_arrival(view: FolderView) -> None:
+    view.set_sort(SortKey.SUBJECT)
+    envelopes = view.window(0, view.count)
+    keys = [unicode_casemap(base_subject(e.subject)) for e in envelopes]
+    assert keys == sorted(keys) and keys != [
+        unicode_casemap(base_subject(e.subject)) for e in sorted(envelopes, key=lambda e: e.uid)
+    ]
+    view.set_sort(SortKey.SUBJECT, reverse=True)
+    assert [unicode_casemap(base_subject(e.subject)) for e in view.window(0, 40)] == sorted(
+        keys, reverse=True
+    )
+    view.set_sort(SortKey.ARRIVAL, reverse=True)
+    assert list(view.order.uids) == sorted(view.order.uids, reverse=True)
+    view.set_sort(SortKey.ARRIVAL)
+    assert list(view.order.uids) == sorted(view.order.uids)
+
+
+def test_thread_view_keeps_depths(
+    view: FolderView, filled: tuple[Path, list[FilledMessage]]
+) -> None:
+    view.set_threaded()
+    assert view.threaded and view.count == 40
+    by_id = {m.message_id: m for m in filled[1]}
+    envelopes = {e.uid: e for e in view.window(0, 40)}
+    for position in range(40):
+        envelope = envelopes[view.uid_at(position)]
+        parent = by_id.get(envelope.in_reply_to or "")
+        if view.depth_at(position) == 0:
+            continue
+        # A reply sits below its parent, one level deeper, when the parent is here.
+        assert parent is not None
+        above = [envelopes[view.uid_at(p)] for p in range(position)]
+        assert any(e.message_id == parent.message_id for e in above)
+    assert any(view.depth_at(p) > 0 for p in range(40))
+    view.set_sort(SortKey.ARRIVAL)
+    assert not view.threaded and view.depth_at(5) == 0
+
+
+def test_flatten_threads_skips_missing_parents_without_recursion() -> None:
+    nodes = [
+        ThreadNode(1, (ThreadNode(2, (ThreadNode(3),)), ThreadNode(4))),
+        ThreadNode(None, (ThreadNode(5), ThreadNode(6, (ThreadNode(7),)))),
+    ]
+    assert flatten_threads(nodes) == ((1, 2, 3, 4, 5, 6, 7), (0, 1, 2, 1, 0, 0, 1))
+    deep = ThreadNode(5000)
+    for uid in range(4999, 0, -1):
+        deep = ThreadNode(uid, (deep,))
+    uids, depths = flatten_threads([deep])
+    assert len(uids) == 5000 and depths[-1] == 4999
+
+
+def test_flags_delete_and_expunge_on_disk(
+    view: FolderView, filled: tuple[Path, list[FilledMessage]]
+) -> None:
+    maildir = filled[0]
+    view.window(0, 40)
+    uid = view.uid_at(3)
+    view.set_flags([uid], frozenset({Flag.DELETED}), True)
+    cached = view.cached(uid)
+    assert cached is not None and Flag.DELETED in cached.flags
+    assert any(p.name.endswith("T") or ",T" in p.name for p in message_files(maildir))
+    assert view.deleted_count() >= 1
+    before = len(message_files(maildir))
+    removed = view.expunge()
+    assert uid in removed and view.count == 40 - len(removed)
+    assert len(message_files(maildir)) == before - len(removed)
+    assert view.index_of(uid) is None and view.cached(uid) is None
+
+
+def test_save_into_a_new_mbox_readable_by_the_stdlib(
+    view: FolderView, filled: tuple[Path, list[FilledMessage]], tmp_path: Path
+) -> None:
+    uids = [view.uid_at(0), view.uid_at(7)]
+    dest = tmp_path / "saved"
+    view.save_to(uids, str(dest))
+    box = mailbox.mbox(dest)
+    ids = [m["Message-ID"] for m in box]
+    assert ids == [filled[1][0].message_id, filled[1][7].message_id]
+    with pytest.raises(StoreError, match="into itself"):
+        view.save_to(uids, "INBOX")
+
+
+def test_export_is_atomic_and_asks_before_overwriting(view: FolderView, tmp_path: Path) -> None:
+    uid = view.uid_at(2)
+    path = tmp_path / "out.eml"
+    written = view.export(uid, path)
+    assert path.read_bytes() == view.raw(uid) and written == len(view.raw(uid))
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(FileExistsError):
+        view.export(view.uid_at(3), path)
+    assert path.read_bytes() == view.raw(uid)
+    view.export(view.uid_at(3), path, overwrite=True)
+    assert path.read_bytes() == view.raw(view.uid_at(3))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pinesh-")] == []
+
+
+def test_search_and_next_match(view: FolderView, filled: tuple[Path, list[FilledMessage]]) -> None:
+    word = filled[1][12].subject.split()[-1]
+    matches = view.search(word)
+    assert view.uid_at(12) in matches
+    assert view.next_match(matches, 11) == 12
+    assert view.next_match(matches, 39) == min(view.index_of(u) or 0 for u in matches)
+    assert view.search("no such word anywhere 7f3a") == []
+    assert view.next_match([], 0) is None
+
+
+def test_read_marks_seen_and_gives_text(
+    view: FolderView, filled: tuple[Path, list[FilledMessage]]
+) -> None:
+    position = next(i for i, m in enumerate(filled[1]) if not m.flags and m.kind == "plain")
+    uid = view.uid_at(position)
+    readable = view.read(uid)
+    assert readable.text.strip()
+    envelope = view.envelope(uid)
+    assert envelope is not None and Flag.SEEN in envelope.flags
+    name = Path(filled[1][position].filename).name
+    assert (filled[0] / "cur" / f"{name}:2,S").exists()
+    headers = view.header_text(uid)
+    assert f"Message-ID: {filled[1][position].message_id}" in headers
+    assert "\n\n" not in headers  # the headers only
+
+
+def test_first_unseen(view: FolderView, filled: tuple[Path, list[FilledMessage]]) -> None:
+    first = next(i for i, m in enumerate(filled[1]) if not m.flags)
+    assert view.first_unseen() == first
+
+
+def test_many_threads_share_one_folder(view: FolderView) -> None:
+    errors: list[BaseException] = []
+
+    def work(start: int) -> None:
+        try:
+            for _ in range(5):
+                view.window(start, start + 8)
+                view.set_flags([view.uid_at(start)], frozenset({Flag.FLAGGED}), True)
+                view.raw(view.uid_at(start + 1))
+        except BaseException as exc:  # collected: the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i * 4,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert all(view.cached(view.uid_at(i)) is not None for i in range(36))
+
+
+def test_closed_view_says_so(view: FolderView) -> None:
+    view.close()
+    view.close()  # twice is fine
+    with pytest.raises(StoreError, match="closed"):
+        view.raw(1)
+
+
+MBOX_MESSAGES = [
+    (b"alice@x.org", b"apple", b"<a@x.org>"),
+    (b"bob@x.org", b"cherry", b"<b@x.org>"),
+    (b"carol@x.org", b"banana", b"<c@x.org>"),
+]
+
+
+def write_mbox(path: Path) -> None:
+    out = b""
+    for day, (sender, subject, msgid) in enumerate(MBOX_MESSAGES, 1):
+        out += (
+            b"From "
+            + sender
+            + b" Mon Nov 1%d 10:00:00 2023\n" % day
+            + b"From: "
+            + sender
+            + b"\nSubject: "
+            + subject
+            + b"\nDate: Mon, 1%d Nov 2023 10:00:00 +0000\n" % day
+            + b"Message-ID: "
+            + msgid
+            + b"\n\nBody of "
+            + subject
+            + b".\n\n"
+        )
+    path.write_bytes(out)
+
+
+def test_an_mbox_folder(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    write_mbox(spool)
+    opened = FolderView.open(session_for(str(spool), tmp_path), "INBOX")
+    try:
+        assert opened.count == 3 and opened.route == "local"
+        assert [e.subject for e in opened.window(0, 3)] == ["apple", "cherry", "banana"]
+        opened.set_sort(SortKey.SUBJECT)
+        assert [e.subject for e in opened.window(0, 3)] == ["apple", "banana", "cherry"]
+        assert "Body of apple." in opened.read(opened.uid_at(0)).text
+        cherry = opened.uid_at(2)
+        opened.set_flags([cherry], frozenset({Flag.DELETED}), True)
+        assert opened.expunge() == [cherry]
+        assert [e.subject for e in opened.window(0, opened.count)] == ["apple", "banana"]
+    finally:
+        opened.close()
+    box = mailbox.mbox(spool)
+    assert sorted(m["Subject"] for m in box) == ["apple", "banana"]
+    status = {m["Subject"]: m["Status"] or "" for m in box}
+    assert "R" in status["apple"] and "R" not in status["banana"]  # written at close
+
+
+def test_a_read_only_folder_is_read_without_marking_seen(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    write_mbox(spool)
+    session = session_for(str(spool), tmp_path)
+    folder = session.open_folder("INBOX", read_only=True)
+    opened = FolderView(session, "INBOX", folder, session.parse("INBOX").driver)
+    try:
+        opened.set_sort(SortKey.ARRIVAL)
+        assert opened.read_only and opened.count == 3
+        uid = opened.uid_at(0)
+        assert "Body of apple." in opened.read(uid).text
+        envelope = opened.envelope(uid)
+        assert envelope is not None and Flag.SEEN not in envelope.flags
+    finally:
+        opened.close()
+    assert "Status: R" not in spool.read_text()
