@@ -105,13 +105,6 @@ def collection_kind(session: MailSession, collection: Collection) -> Kind:
     return Kind.LOCAL
 
 
-def local_root(session: MailSession, collection: Collection) -> Path:
-    """A local collection's directory: relative to the home directory, as Pine's ``mail/``."""
-    # The same rule as MailSession.list_folders, whose names this must reproduce.
-    root = Path(os.path.expanduser(collection.name.rstrip("/") or "."))
-    return root if root.is_absolute() else session.name_context().home / root
-
-
 def check_name(kind: Kind, text: str) -> str:
     """A folder name typed by the user, or PineshError saying why it cannot be one."""
     name = text.strip()
@@ -183,7 +176,7 @@ class FolderService:
         kind = collection_kind(self.session, collection)
         name, pattern = collection.name, collection.pattern or "*"
         if kind is Kind.LOCAL:
-            root = local_root(self.session, collection)
+            root = self.session.collection_root(collection)
             return Place(kind, MboxStore(root), str(root).rstrip("/") + "/", "", pattern)
         if kind is Kind.NEWS:
             brace = name[: name.index("}") + 1] if name.startswith("{") else ""
@@ -236,7 +229,7 @@ class FolderService:
 
     def _folders(self, collection: Collection, place: Place) -> list[FolderEntry]:
         if place.kind is Kind.LOCAL:
-            root = local_root(self.session, collection)
+            root = self.session.collection_root(collection)
             if not root.is_dir():
                 raise PineshError(
                     f"the collection's directory {root} does not exist",
@@ -299,7 +292,9 @@ class FolderService:
         relative = check_name(place.kind, typed)
         if place.kind is Kind.LOCAL:
             try:
-                local_root(self.session, collection).mkdir(mode=0o700, parents=True, exist_ok=True)
+                self.session.collection_root(collection).mkdir(
+                    mode=0o700, parents=True, exist_ok=True
+                )
             except OSError as exc:
                 raise PineshError(f"cannot create the collection's directory: {exc}") from exc
         full = place.full_name(relative)

@@ -8,6 +8,7 @@ its ssh master.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,10 @@ class MailSession:
     ask_password: PasswordPrompt | None = None
     data_dir: Path = field(default_factory=default_data_dir)
     _stores: dict[tuple[Driver, str, str], Store] = field(default_factory=dict)
+    # Workers ask for stores at once: two must not each make one for the same server.
+    _stores_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     # -- names ------------------------------------------------------------------------
 
@@ -75,7 +80,10 @@ class MailSession:
     # -- stores -----------------------------------------------------------------------
 
     def store_for(self, mailbox: MailboxName) -> Store:
-        """The store that holds mailbox (one per server, or per local directory)."""
+        """The store that holds mailbox (one per server, or per local directory).
+
+        Safe from any thread: each store is made once (no I/O: stores connect when used).
+        """
         if mailbox.server is not None:
             spec = mailbox.server
             key = (mailbox.driver, spec.host.lower(), spec.user or "")
@@ -83,10 +91,11 @@ class MailSession:
             key = (mailbox.driver, str(Path(mailbox.mailbox)), "")  # rooted at itself
         else:
             key = (mailbox.driver, str(Path(mailbox.mailbox).parent), "")
-        store = self._stores.get(key)
-        if store is None:
-            store = self._new_store(mailbox)
-            self._stores[key] = store
+        with self._stores_lock:
+            store = self._stores.get(key)
+            if store is None:
+                store = self._new_store(mailbox)
+                self._stores[key] = store
         return store
 
     def _new_store(self, mailbox: MailboxName) -> Store:
@@ -156,6 +165,12 @@ class MailSession:
         names = ", ".join(c.label for c in collections)
         raise PineshError(f"no folder collection {label!r}", hint=f"collections: {names}")
 
+    def collection_root(self, collection: Collection) -> Path:
+        """A local collection's directory: its path is relative to the home directory
+        (Pine's "mail/[]" is ~/mail), unlike a folder name, which is relative to ~/mail."""
+        root = Path(os.path.expanduser(collection.name.rstrip("/") or "."))
+        return root if root.is_absolute() else self.name_context().home / root
+
     def list_folders(self, collection: Collection) -> list[FolderInfo]:
         """The folders of a collection, named so that open_folder() opens them."""
         pattern = collection.pattern or "*"
@@ -182,11 +197,7 @@ class MailSession:
             ]
         from pinesh.stores.mbox import MboxStore
 
-        # A local collection's path is relative to the home directory (Pine's "mail/[]"
-        # is ~/mail), unlike a folder name, which is relative to ~/mail.
-        root = Path(os.path.expanduser(collection.name.rstrip("/") or "."))
-        if not root.is_absolute():
-            root = self.name_context().home / root
+        root = self.collection_root(collection)
         store = MboxStore(root)
         return [
             FolderInfo(str(root / f.name), f.display, f.selectable, f.has_children)
@@ -194,9 +205,10 @@ class MailSession:
         ]
 
     def close(self) -> None:
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
+        with self._stores_lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
 
 
 def open_session(

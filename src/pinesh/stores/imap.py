@@ -4,7 +4,9 @@ Every connection is a Channel from ``open_channel`` (over ssh they all ride the 
 one master, so a connection costs a channel, not a login). The store keeps one for its
 own commands (LIST, CREATE, RENAME, DELETE); each open folder has its own, since IMAP
 selects one mailbox per connection. A lost connection is opened again by calling
-``open_channel`` once more; see imap_link for what happens then.
+``open_channel`` once more; see imap_link for what happens then. Threads may share a
+connection (the store's, or an open folder's): each one's FolderLink has a lock held for
+every whole command and reply (imap_link explains).
 
 Built on IMAPClient (imap_client adapts it to a Channel). The pieces:
 

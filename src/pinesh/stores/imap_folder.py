@@ -252,6 +252,9 @@ class ImapFolder(Folder):
         return chunk
 
     def _stream(self, uid: int, section: str, decoder: StreamDecoder) -> Iterator[bytes]:
+        # Each chunk is one whole UID FETCH under the link's lock (_fetch_chunk: run());
+        # the lock is free while this generator waits for its reader between chunks, so
+        # a slow reader holds no connection, and other threads' commands go in between.
         offset = 0
         validity = self._link.uidvalidity
         while True:

@@ -5,11 +5,18 @@ Flag changes go through a journal: each is recorded before it is sent and remove
 when the server has confirmed it, so a change made while the connection is down (or lost
 in flight) is sent again after the reconnect. If UIDVALIDITY changed meanwhile, the
 UIDs in the journal name other messages: they are dropped, and the caller is told.
+
+Threads: a link is one connection, and the UI's workers may use it at once (the folder
+list asks STATUS on the store's link while another worker lists folders). Each link has
+a lock, held for the whole of ensure() (connect, SELECT, replay), of run() (the command,
+its reply, the retry after a reconnect, the untagged responses taken in) and of drop()
+and close(). The lock is reentrant: run() calls ensure() and failed() calls drop().
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -35,23 +42,31 @@ class ImapError(StoreError):
 
 
 class FlagJournal:
-    """Flag changes not yet confirmed by the server, oldest first."""
+    """Flag changes not yet confirmed by the server, oldest first.
+
+    Its own lock: set_flags adds an entry before it takes the link's lock, so an add
+    must not be lost to a confirm() rebuilding the list in another thread."""
 
     def __init__(self) -> None:
         self._entries: list[FlagChange] = []
+        self._lock = threading.Lock()
 
     def add(self, change: FlagChange) -> None:
-        self._entries.append(change)
+        with self._lock:
+            self._entries.append(change)
 
     def confirm(self, change: FlagChange) -> None:
         """Forget this entry (this very object: an equal later change stays)."""
-        self._entries = [entry for entry in self._entries if entry is not change]
+        with self._lock:
+            self._entries = [entry for entry in self._entries if entry is not change]
 
     def pending(self) -> list[FlagChange]:
-        return list(self._entries)
+        with self._lock:
+            return list(self._entries)
 
     def clear(self) -> int:
-        count, self._entries = len(self._entries), []
+        with self._lock:
+            count, self._entries = len(self._entries), []
         return count
 
 
@@ -85,6 +100,7 @@ class FolderLink:
         self.uidnext_stale = False  # EXISTS seen since UIDNEXT was read
         self.on_invalidated: Callable[[], None] = lambda: None  # UIDVALIDITY changed
         self.on_messages_changed: Callable[[], None] = lambda: None  # expunges, flags
+        self._lock = threading.RLock()  # one command/reply exchange at a time (see above)
 
     @property
     def where(self) -> str:
@@ -111,6 +127,10 @@ class FolderLink:
 
     def ensure(self) -> Session:
         """The live session: reconnect, reselect and replay flag changes if needed."""
+        with self._lock:
+            return self._ensure()
+
+    def _ensure(self) -> Session:
         if self.session is not None:
             return self.session
         if self.closed:
@@ -191,15 +211,17 @@ class FolderLink:
 
     def drop(self) -> None:
         """Forget the connection (it is broken); the next command reconnects."""
-        session, self.session = self.session, None
-        if session is not None:
-            session.channel.close()
+        with self._lock:
+            session, self.session = self.session, None
+            if session is not None:
+                session.channel.close()
 
     def close(self) -> None:
-        self.closed = True
-        session, self.session = self.session, None
-        if session is not None:
-            session.close()
+        with self._lock:  # waits for a command in flight; LOGOUT is a command too
+            self.closed = True
+            session, self.session = self.session, None
+            if session is not None:
+                session.close()
 
     # ---- commands
 
@@ -245,21 +267,25 @@ class FolderLink:
         """op on the live connection; after a lost connection, reconnect and run it once more.
 
         what names the work for messages ("reading envelopes"); op must be safe to repeat
-        when retry is True.
+        when retry is True. The link's lock is held throughout, so op must do its whole
+        exchange before it returns (a part is streamed as one run() per bounded chunk,
+        never as a generator reading the socket outside the lock).
         """
-        session = self.ensure()
-        try:
-            result = self._attempt(session, what, op)
-        except ImapError as error:
-            if error.failure is not Failure.LOST or not retry:
-                raise
+        with self._lock:
             session = self.ensure()
-            result = self._attempt(session, what, op)
-        self.absorb(session)
-        return result
+            try:
+                result = self._attempt(session, what, op)
+            except ImapError as error:
+                if error.failure is not Failure.LOST or not retry:
+                    raise
+                session = self.ensure()
+                result = self._attempt(session, what, op)
+            self.absorb(session)
+            return result
 
     def absorb(self, session: Session) -> None:
-        """Take in what the server said on the side: new counts, expunges, flag changes."""
+        """Take in what the server said on the side: new counts, expunges, flag changes
+        (call with the lock held, as run() does)."""
         untagged = session.client.imap.untagged_responses
         exists = _last_int(untagged.pop("EXISTS", ()))
         recent = _last_int(untagged.pop("RECENT", ()))

@@ -2,6 +2,11 @@
 
 - One connection per store (opened when first needed, reopened once if it was lost);
   folders share it and re-select their group (GROUP) when another one was used last.
+- Threads: the UI's workers call the store and its folders at once (the folder list
+  counts groups while the index reads one). Every exchange on the connection, and the
+  GROUP that selects the group it needs, runs under the store's one lock (see run());
+  ~/.newsrc's read-modify-write has a lock of its own. A folder's own caches are not
+  locked: one folder object is used by one thread at a time (services.folder_view).
 - UIDVALIDITY is a CRC-32 of the group's name: fixed per group. INN renumbers a group
   only when its admin says so, and then the marks in ~/.newsrc are wrong anyway.
 - SEEN comes from ~/.newsrc: set_flags(SEEN) changes the group's read ranges in memory,
@@ -23,6 +28,7 @@ import contextlib
 import os
 import re
 import tempfile
+import threading
 import weakref
 import zlib
 from collections import OrderedDict
@@ -232,19 +238,25 @@ class NntpStore(Store):
         self.timeout = timeout
         self._client: NntpClient | None = None
         self._folders: weakref.WeakSet[NntpFolder] = weakref.WeakSet()
+        # Held for each whole exchange on the one connection (connect, command, reply,
+        # retry), by the store and every group opened from it. Reentrant: close() drops
+        # the connection the same way run() does.
+        self._lock = threading.RLock()
+        self._newsrc_lock = threading.Lock()  # read, change, write ~/.newsrc as one step
 
     @property
     def label(self) -> str:
         if self.name:
             return safe_line(self.name)
-        if self._client is not None and self._client.channel.server:
-            return self._client.label
+        client = self._client  # read once: another thread may drop it meanwhile
+        if client is not None and client.channel.server:
+            return client.label
         return "(news)"
 
     # connection
 
     def _connect(self) -> tuple[NntpClient, bool]:
-        """The live client, and whether it was opened just now."""
+        """The live client, and whether it was opened just now (call with the lock held)."""
         if self._client is not None and not self._client.broken:
             return self._client, False
         self._client = None
@@ -276,16 +288,23 @@ class NntpStore(Store):
 
     def run(self, action: Callable[[NntpClient], T]) -> T:
         """action with the live client; once again on a new connection if the old one was
-        lost (actions must be safe to repeat, or say so with ConnectionLost.safe_to_retry)."""
-        client, fresh = self._connect()
-        try:
+        lost (actions must be safe to repeat, or say so with ConnectionLost.safe_to_retry).
+
+        The whole of it holds the store's lock: an action's commands and their replies
+        (multi-line ones read to their final '.') never interleave with another thread's,
+        and an action sees the group it selected until it returns. Actions return whole
+        values, never a generator reading the socket later, outside the lock.
+        """
+        with self._lock:
+            client, fresh = self._connect()
+            try:
+                return action(client)
+            except ConnectionLost as exc:
+                self._drop()
+                if fresh or not exc.safe_to_retry:
+                    raise
+            client, _ = self._connect()
             return action(client)
-        except ConnectionLost as exc:
-            self._drop()
-            if fresh or not exc.safe_to_retry:
-                raise
-        client, _ = self._connect()
-        return action(client)
 
     def in_group(self, group: str, action: Callable[[NntpClient], T]) -> T:
         """action with group selected."""
@@ -298,13 +317,15 @@ class NntpStore(Store):
         return self.run(selected)
 
     def _drop(self) -> None:
-        if self._client is not None:
-            self._client.quit()
-            self._client = None
+        with self._lock:  # QUIT is a command too
+            if self._client is not None:
+                self._client.quit()
+                self._client = None
 
     @property
     def posting_allowed(self) -> bool:
-        return self._connect()[0].posting_allowed
+        with self._lock:
+            return self._connect()[0].posting_allowed
 
     # folders
 
@@ -333,10 +354,11 @@ class NntpStore(Store):
     def _set_subscribed(self, group: str, value: bool) -> None:
         if not valid_group_name(group):
             raise StoreError(f"{safe_line(group)!r} is not a newsgroup name")
-        old = read_newsrc(self.newsrc_path)
-        new = old.set_subscribed(group, value)
-        if new != old:
-            write_newsrc(self.newsrc_path, new)
+        with self._newsrc_lock:
+            old = read_newsrc(self.newsrc_path)
+            new = old.set_subscribed(group, value)
+            if new != old:
+                write_newsrc(self.newsrc_path, new)
 
     def subscribe(self, group: str) -> None:
         """Subscribe in ~/.newsrc (a new group goes at the end; its marks are kept)."""
@@ -348,10 +370,11 @@ class NntpStore(Store):
 
     def save_read(self, group: str, read: marks.Ranges) -> None:
         """Write a group's read marks into ~/.newsrc (read again first: others' lines stay)."""
-        old = read_newsrc(self.newsrc_path)
-        new = old.set_read(group, read)
-        if new != old:
-            write_newsrc(self.newsrc_path, new)
+        with self._newsrc_lock:
+            old = read_newsrc(self.newsrc_path)
+            new = old.set_read(group, read)
+            if new != old:
+                write_newsrc(self.newsrc_path, new)
 
     def read_marks(self, group: str) -> marks.Ranges:
         line = read_newsrc(self.newsrc_path).group(group)
@@ -553,6 +576,9 @@ class NntpFolder(Folder):
         return mime_structure(self.fetch_message(uid))
 
     def fetch_part(self, uid: int, part_id: str) -> Iterator[bytes]:
+        # NNTP cannot fetch part of an article: ARTICLE reads it whole (at most MAX_BLOCK)
+        # under the store's lock in fetch_message, and the chunks below come from memory,
+        # so nothing is read from the connection while this generator waits between them.
         chunks = part_content(self.fetch_message(uid), part_id)  # "": the whole article
         if chunks is None:
             raise StoreError(f"article {uid} in {self.name} has no part {safe_line(part_id)}")
