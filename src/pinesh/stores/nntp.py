@@ -245,6 +245,12 @@ class NntpStore(Store):
         self._newsrc_lock = threading.Lock()  # read, change, write ~/.newsrc as one step
 
     @property
+    def channel(self) -> Channel | None:
+        """The current connection's channel, None when there is none."""
+        client = self._client  # read once: another thread may drop it meanwhile
+        return client.channel if client is not None else None
+
+    @property
     def label(self) -> str:
         if self.name:
             return safe_line(self.name)
@@ -426,6 +432,11 @@ class NntpFolder(Folder):
         self._hidden: set[int] = set()  # expunged for this session
         self._uids: list[int] | None = None
         self._articles: OrderedDict[int, bytes] = OrderedDict()
+
+    @property
+    def channel(self) -> Channel | None:
+        """The store's current channel (for the status line: channel.describe()), or None."""
+        return self.store.channel
 
     def _run(self, action: Callable[[NntpClient], T]) -> T:
         return self.store.in_group(self.name, action)
