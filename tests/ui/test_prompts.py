@@ -75,6 +75,7 @@ def test_a_hostile_question_is_drawn_inert() -> None:
 
 def test_help_text_lists_keys_in_pine_notation() -> None:
     assert key_label("ctrl+x") == "^X"
+    assert key_label("ctrl+underscore") == "^_"
     assert key_label("question_mark") == "?"
     assert key_label("d") == "D"
     text = help_text("Message Index", "The index.", [("D", "Delete"), ("^X", "Send")])

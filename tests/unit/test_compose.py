@@ -194,6 +194,27 @@ def test_attachments_with_guessed_types_and_rfc2231_names() -> None:
     assert all(part["MIME-Version"] is None for part in msg.iter_parts())
 
 
+def test_a_forwarded_message_goes_as_it_is_never_base64() -> None:
+    original = (
+        b"From: Ann <ann@example.org>\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n"
+        b"X-Long: a header line that is long enough that a refolding policy might fold it"
+        b" somewhere\r\n\r\nThe original text.\r\n"
+    )
+    out = compose(
+        draft(attachments=(Attachment("Fwd.eml", original, "message/rfc822"),)),
+        domain="pinesh.test",
+    )
+    msg = parsed(out.wire)
+    _body, attached = list(msg.iter_parts())
+    assert attached.get_content_type() == "message/rfc822"
+    assert attached["Content-Transfer-Encoding"] == "7bit"  # RFC 2046 5.2.1: no base64
+    assert b"base64" not in out.wire
+    # The inner message's lines arrive unchanged (no refolding, no re-encoding).
+    for line in original.split(b"\r\n\r\n")[0].split(b"\r\n"):
+        assert line in out.wire
+    assert b"The original text." in out.wire
+
+
 def test_reply_threading_headers() -> None:
     parent_refs = ("<a@x>", "<b@x>", "bad id", "<c@x>\r\nBcc: z@q")
     in_reply_to, references = reply_threading("<p@x>", parent_refs)

@@ -112,6 +112,8 @@ def compose(
     everyone = [a for group in header_addresses.values() for a in group] + list(bcc)
     # A non-ASCII local part cannot be encoded in headers: such a message needs SMTPUTF8.
     chosen = policy.SMTPUTF8 if any(not a.username.isascii() for a in everyone) else policy.SMTP
+    # An attached message's header lines are written back as they came (not refolded).
+    chosen = chosen.clone(refold_source="none")
     msg = EmailMessage(policy=chosen)
     for name, group in header_addresses.items():
         if group:
@@ -320,11 +322,36 @@ def _set_body(msg: EmailMessage, draft: Draft, *, eight_bit: bool) -> None:
         name = _header_text(attachment.filename, "attachment name")
         if not name or "/" in name:
             raise ComposeError(f"attachment name {safe_line(name)!r}: give a file name only")
+        if (maintype, subtype) == ("message", "rfc822") and _fits(attachment.data):
+            _attach_message(msg, attachment.data, name)
+            continue
         msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=name)
     for part in msg.iter_parts():
         # add_attachment makes each part a whole EmailMessage, which adds MIME-Version to
         # it; that header belongs to the top level only (RFC 2045 4).
         del part["MIME-Version"]
+
+
+def _fits(data: bytes) -> bool:
+    """Whether a message can go as it is: no NUL, no line over 998 octets."""
+    return b"\0" not in data and all(len(line) <= MAX_LINE for line in data.splitlines())
+
+
+def _attach_message(msg: EmailMessage, data: bytes, name: str) -> None:
+    """Attach a whole message as it is. RFC 2046 5.2.1 allows no base64 or
+    quoted-printable for message/rfc822 (add_attachment would use base64), so it goes as
+    7bit, or 8bit when it has 8-bit bytes. Parsed with compat32 and written back with
+    refold_source="none" (see compose), its header lines come out unchanged."""
+    inner = message_from_bytes(data, policy=policy.compat32)
+    part = EmailMessage(policy=msg.policy)
+    part["Content-Type"] = "message/rfc822"
+    part["Content-Disposition"] = "attachment"
+    part.set_param("filename", name, header="Content-Disposition")
+    part["Content-Transfer-Encoding"] = "7bit" if data.isascii() else "8bit"
+    part.set_payload([inner])
+    if msg.get_content_type() != "multipart/mixed":  # make_mixed refuses a mixed message
+        msg.make_mixed()
+    msg.attach(part)
 
 
 def _content_type(attachment: Attachment) -> tuple[str, str]:

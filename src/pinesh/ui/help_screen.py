@@ -37,10 +37,12 @@ def key_label(key: str) -> str:
         "escape": "Esc",
         "pageup": "PrvPage",
         "pagedown": "NxtPage",
+        "underscore": "_",
     }
     first = key.split(",")[0]
     if first.startswith("ctrl+"):
-        return "^" + first.removeprefix("ctrl+").upper()
+        rest = first.removeprefix("ctrl+")
+        return "^" + names.get(rest, rest.upper())
     return names.get(first, first.upper() if len(first) == 1 else first)
 
 
@@ -55,7 +57,7 @@ def screen_keys(screen: Screen[object]) -> list[tuple[str, str]]:
     found = []
     for binding in getattr(screen, "BINDINGS", []):
         if isinstance(binding, Binding) and binding.description:
-            found.append((key_label(binding.key), binding.description))
+            found.append((binding.key_display or key_label(binding.key), binding.description))
         elif isinstance(binding, tuple) and len(binding) >= 3:
             found.append((key_label(str(binding[0])), str(binding[2])))
     return found

@@ -1,0 +1,365 @@
+"""What the composer starts from: a new message, a reply, a forward, a news follow-up.
+
+Pure over the original's bytes and the settings (the signature file is the only file
+read), so a screen can call these in a worker right after fetching the message. The
+original is hostile input: its header values are decoded and made inert (control
+characters shown as ``\\x1b``), unusable addresses are left out, and nothing but a
+PineshError ever comes out of a broken message.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import quopri
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from pinesh.errors import PineshError
+from pinesh.senders.compose import (
+    Attachment,
+    ComposeError,
+    Draft,
+    parse_addresses,
+    parse_custom_header,
+    reply_threading,
+)
+from pinesh.services.addressbook import format_address
+from pinesh.services.mail import MailSession
+from pinesh.services.reading import MAX_TEXT, decode_text, html_to_text
+from pinesh.services.sending import user_address
+from pinesh.stores.base import Address, Envelope
+from pinesh.stores.headers import (
+    decode_words,
+    envelope_from_headers,
+    header_end,
+    parse_header_block,
+)
+from pinesh.stores.headers import parse_addresses as header_addresses
+from pinesh.stores.nntp_protocol import valid_group_name
+from pinesh.textsafe import safe_line, safe_text
+
+MAX_SIGNATURE = 64 * 1024  # bytes of the signature file used
+MAX_SUBJECT = 1000  # characters of the original's subject kept (a hostile one may be MBs)
+FORWARD_MARK = "---------- Forwarded message ----------"
+_RE = re.compile(r"\s*re\s*(\[\d+\])?\s*:", re.IGNORECASE)
+_FWD = re.compile(r"\s*(fwd?|fw)\s*:", re.IGNORECASE)
+_UNSAFE_NAME = re.compile(r"[^\w.+-]+")
+
+
+@dataclass(frozen=True)
+class ComposeRequest:
+    """What the COMPOSE screen opens with."""
+
+    draft: Draft
+    newsgroups: tuple[str, ...] = ()  # non-empty: post to news (with or without mail)
+    fcc: str | None = None  # None: the pinerc's default-fcc
+    postponed_key: str | None = None  # set when resuming a postponed message
+
+
+# --- starting points ------------------------------------------------------------------
+
+
+def new_request(session: MailSession) -> ComposeRequest:
+    """A blank message: From (and customized headers) set, the signature in the body."""
+    draft = _blank(session)
+    signature = _with_signature("", session)
+    # Two empty lines above the signature: the cursor starts on the first.
+    return ComposeRequest(replace(draft, body="\n\n" + signature if signature else ""))
+
+
+def post_request(session: MailSession, groups: tuple[str, ...]) -> ComposeRequest:
+    """A new article to groups."""
+    bad = [g for g in groups if not valid_group_name(g)]
+    if bad:
+        raise PineshError(f"{safe_line(bad[0])!r} is not a newsgroup name")
+    return replace(new_request(session), newsgroups=tuple(dict.fromkeys(groups)))
+
+
+def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeRequest:
+    """A reply to the sender (Reply-To, else From), or to everyone (to_all), quoted."""
+    original = _Original.read(raw)
+    env = original.envelope
+    draft = _blank(session)
+    own = {draft.sender.email.lower(), user_address(session).email.lower()}
+    to = original.reply_to or _usable(env.sender)
+    if to and all(a.email.lower() in own for a in to):
+        to = _usable(env.to)  # a reply to our own message goes to its recipients again
+    cc: tuple[Address, ...] = ()
+    if to_all:
+        taken = own | {a.email.lower() for a in to}
+        cc = _unique(a for a in _usable(env.to + env.cc) if a.email.lower() not in taken)
+    in_reply_to, references = reply_threading(env.message_id, env.references)
+    body = _quoted(env, original.text)
+    draft = replace(
+        draft,
+        to=_unique(to),
+        cc=cc,
+        subject=_prefixed(_RE, "Re: ", env.subject),
+        body=_with_signature(body, session),
+        in_reply_to=in_reply_to,
+        references=references,
+    )
+    return ComposeRequest(draft)
+
+
+def forward_request(session: MailSession, raw: bytes, *, as_attachment: bool) -> ComposeRequest:
+    """A forward: the text inline under Pine's mark (with the attachments), or the whole
+    message attached as message/rfc822."""
+    original = _Original.read(raw)
+    env = original.envelope
+    subject = _prefixed(_FWD, "Fwd: ", env.subject)
+    draft = replace(_blank(session), subject=subject)
+    signature = _with_signature("", session)
+    if as_attachment:
+        stem = _UNSAFE_NAME.sub("-", env.subject[:200]).strip("-.")[:60]
+        attachment = Attachment((stem or "forwarded") + ".eml", raw, "message/rfc822")
+        body = "\n\n" + signature if signature else ""
+        return ComposeRequest(replace(draft, body=body, attachments=(attachment,)))
+    lines = [FORWARD_MARK]
+    if env.date is not None:
+        lines.append(f"Date: {format_datetime(env.date)}")
+    for label, addresses in (("From", env.sender), ("To", env.to), ("Cc", env.cc)):
+        if addresses:
+            lines.append(f"{label}: " + safe_line(", ".join(map(format_address, addresses))))
+    lines.append(f"Subject: {safe_line(env.subject[:MAX_SUBJECT])}")
+    block = "\n".join(lines) + "\n\n" + safe_text(original.text).rstrip("\n") + "\n"
+    body = "\n\n" + signature + ("\n" if signature else "") + block
+    return ComposeRequest(replace(draft, body=body, attachments=original.attachments))
+
+
+def followup_request(session: MailSession, raw: bytes) -> ComposeRequest:
+    """A news follow-up: to the Followup-To groups, else the Newsgroups, quoted.
+
+    ``Followup-To: poster`` asks for a reply by mail: that is what comes back.
+    """
+    original = _Original.read(raw)
+    env = original.envelope
+    target = original.followup_to.strip()
+    if target.lower() == "poster":
+        return reply_request(session, raw, to_all=False)
+    names = target.split(",") if target else list(env.newsgroups)
+    groups = tuple(dict.fromkeys(g.strip() for g in names if valid_group_name(g.strip())))
+    if not groups:
+        raise PineshError(
+            "the article names no newsgroup to follow up to",
+            hint="reply by mail instead (R)",
+        )
+    in_reply_to, references = reply_threading(env.message_id, env.references)
+    body = _quoted(env, original.text)
+    draft = replace(
+        _blank(session),
+        subject=_prefixed(_RE, "Re: ", env.subject),
+        body=_with_signature(body, session),
+        in_reply_to=in_reply_to,
+        references=references,
+    )
+    return ComposeRequest(draft, newsgroups=groups)
+
+
+# --- the original ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Original:
+    """What a reply or forward takes from the original: decoded, not yet made inert."""
+
+    envelope: Envelope
+    reply_to: tuple[Address, ...]
+    followup_to: str
+    text: str
+    attachments: tuple[Attachment, ...]
+
+    @classmethod
+    def read(cls, raw: bytes) -> _Original:
+        try:
+            head = raw[: header_end(raw)]
+            envelope = envelope_from_headers(0, head, len(raw), frozenset())
+            block = parse_header_block(head)
+            reply_to = _usable(header_addresses(block, "Reply-To"))
+            followup_to = decode_words(block.get("Followup-To"))
+        except Exception as exc:  # the stdlib raises many kinds on hostile headers
+            raise PineshError(f"cannot read the message's headers: {exc}") from None
+        try:
+            message = email.message_from_bytes(raw, policy=policy.default)
+        except Exception:
+            return cls(envelope, reply_to, followup_to, "", ())
+        assert isinstance(message, EmailMessage)
+        return cls(
+            envelope, reply_to, followup_to, message_text(message), message_attachments(message)
+        )
+
+
+def message_text(message: EmailMessage) -> str:
+    """The message's plain text (or its HTML made text); "" when it has none or it breaks."""
+    try:
+        part = message.get_body(preferencelist=("plain", "html"))
+        if part is None:
+            return ""
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            return ""
+        text = decode_text(data[:MAX_TEXT], part.get_content_charset())
+        if part.get_content_type() == "text/html":
+            text = html_to_text(text)
+    except Exception:  # a broken part must not stop the reply: quote nothing
+        return ""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def message_attachments(message: EmailMessage) -> tuple[Attachment, ...]:
+    """A message's attachments (for an inline forward, or a resumed draft); parts that
+    break are left out."""
+    found: list[Attachment] = []
+    try:
+        parts = list(message.iter_attachments())
+    except Exception:
+        return ()
+    for number, part in enumerate(parts, start=1):
+        attachment = _attachment(part, number)
+        if attachment is not None:
+            found.append(attachment)
+    return tuple(found)
+
+
+def _attachment(part: EmailMessage, number: int) -> Attachment | None:
+    try:
+        content_type = part.get_content_type()
+        if part.get_content_maintype() == "multipart":
+            return None
+        if content_type == "message/rfc822":
+            data = _attached_message(part)
+        else:
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else None
+        filename = part.get_filename()
+    except Exception:  # a broken part is left out of the forward
+        return None
+    if data is None:
+        return None
+    name = _UNSAFE_NAME.sub("_", safe_line(filename or "")).strip("._")[:120]
+    return Attachment(name or f"attachment-{number}", data, content_type)
+
+
+def _attached_message(part: EmailMessage) -> bytes | None:
+    """The bytes of a message/rfc822 part. The parser reads its content as a message even
+    when (against RFC 2046 5.2.1) it is base64 or quoted-printable: then undo that."""
+    inner = part.get_payload(0)
+    if not isinstance(inner, email.message.Message):
+        return None
+    data = inner.as_bytes()
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding == "base64":
+        return base64.b64decode(data.strip())
+    if encoding == "quoted-printable":
+        return quopri.decodestring(data.lstrip(b"\r\n"))
+    return data
+
+
+# --- pieces ---------------------------------------------------------------------------
+
+
+def _blank(session: MailSession) -> Draft:
+    """An empty draft: From, Reply-To and the customized headers of the pinerc."""
+    sender = user_address(session)
+    reply_to: tuple[Address, ...] = ()
+    extra: list[tuple[str, str]] = []
+    for item in session.pine.customized_hdrs:
+        parsed = parse_custom_header(item)
+        if parsed is None:
+            continue
+        name, value = parsed
+        if name.lower() == "from":
+            sender = _custom_addresses(value, "From")[0]
+        elif name.lower() == "reply-to":
+            reply_to = _custom_addresses(value, "Reply-To")
+        else:
+            extra.append((name, value))
+    return Draft(sender=sender, reply_to=reply_to, extra_headers=tuple(extra))
+
+
+def _custom_addresses(value: str, field: str) -> tuple[Address, ...]:
+    try:
+        found = parse_addresses(value, field)
+    except ComposeError as exc:
+        raise ComposeError(f"customized-hdrs: {exc.message}", hint=exc.hint) from None
+    if not found:
+        raise ComposeError(f"customized-hdrs: {field} has no address")
+    return found
+
+
+def signature(session: MailSession) -> str:
+    """The signature file's text (Pine's default ~/.signature), "" when there is none."""
+    path = session.pine.signature_file or session.name_context().home / ".signature"
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_SIGNATURE)
+    except OSError:
+        return ""
+    return safe_text(data.decode("utf-8", "replace")).strip("\n").rstrip()
+
+
+def _with_signature(body: str, session: MailSession) -> str:
+    text = signature(session)
+    if not text:
+        return body
+    if not text.startswith("-- \n") and text != "--":
+        text = "-- \n" + text
+    return body + text + "\n"
+
+
+def _leadin(env: Envelope) -> str:
+    """Pine's reply line: "On Tue, 5 Mar 2024, Jane Doe wrote:"."""
+    senders = _usable(env.sender) or env.sender
+    who = safe_line(senders[0].display()) if senders else "the sender"
+    if env.date is None:
+        return f"{who} wrote:"
+    when: datetime = env.date
+    return f"On {when:%a}, {when.day} {when:%b %Y}, {who} wrote:"
+
+
+def _quoted(env: Envelope, text: str) -> str:
+    """The reply's body: the lead-in, the original's lines after "> ", a blank line."""
+    if not text.strip():
+        return f"{_leadin(env)}\n\n"
+    lines = safe_text(text).rstrip("\n").split("\n")
+    quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
+    return f"{_leadin(env)}\n\n{quoted}\n\n"
+
+
+def _prefixed(pattern: re.Pattern[str], prefix: str, subject: str) -> str:
+    """subject with prefix ("Re: ") added once: never "Re: Re: ..."."""
+    text = safe_line(subject[:MAX_SUBJECT]).strip()
+    return text if pattern.match(text) else prefix + text
+
+
+def _usable(addresses: tuple[Address, ...]) -> tuple[Address, ...]:
+    """Addresses one can write to: an @, no spaces or controls; names made inert."""
+    out = []
+    for address in addresses:
+        email_text = address.email.strip()
+        local, at, domain = email_text.rpartition("@")
+        if not at or not local or not domain or safe_line(email_text) != email_text:
+            continue
+        if any(ch.isspace() for ch in email_text):
+            continue
+        out.append(Address(safe_line(address.name).strip(), email_text))
+    return tuple(out)
+
+
+def _unique(addresses: Iterable[Address]) -> tuple[Address, ...]:
+    """Each address once, compared without case, in order."""
+    seen: set[str] = set()
+    out: list[Address] = []
+    for address in addresses:
+        key = address.email.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(address)
+    return tuple(out)

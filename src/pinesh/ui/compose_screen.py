@@ -1,0 +1,445 @@
+"""COMPOSE MESSAGE: header fields, the message text, and the keys to send or put it off."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from pinesh import __version__
+from pinesh.errors import PineshError
+from pinesh.senders.compose import Attachment, ComposeError, Draft
+from pinesh.services.addressbook import AddressBook, format_addresses, load_addressbook
+from pinesh.services.composing import Delivery, TypedFields, deliver, request_from_fields
+from pinesh.services.mail import MailSession
+from pinesh.services.postponed import PostponedMessage, list_postponed, postpone, resume
+from pinesh.services.replying import ComposeRequest, new_request
+from pinesh.services.sending import DEFAULT_FCC, user_address
+from pinesh.textsafe import safe_line, safe_text
+from pinesh.ui.compose_fields import (
+    AttachmentField,
+    BodyArea,
+    HeaderInput,
+    HeaderRow,
+    PostponedPicker,
+    header_label,
+    run_editor,
+)
+from pinesh.ui.prompts import ConfirmScreen, PromptScreen
+
+MAX_ATTACHMENT = 64 * 1024 * 1024  # bytes; a bigger file is refused, not read
+CANCEL_QUESTION = 'Cancel message (answering "Yes" will abandon your mail message)?'
+CONTINUE_QUESTION = 'Continue postponed composition (answering "No" won\'t erase it)?'
+
+
+class ComposeScreen(Screen[None]):
+    """COMPOSE MESSAGE: To, Cc, Bcc, (Newsgroups,) Fcc, Attchmnt, Subject, then the text."""
+
+    DEFAULT_CSS = """
+    ComposeScreen #headers { height: auto; }
+    ComposeScreen #separator { height: 1; }
+    ComposeScreen BodyArea { height: 1fr; border: none; padding: 0; }
+    ComposeScreen .hidden { display: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+g", "app.help", "Get Help", priority=True),
+        Binding("ctrl+x", "send", "Send", priority=True),
+        Binding("ctrl+o", "postpone", "Postpone", priority=True),
+        Binding("ctrl+c", "cancel", "Cancel", priority=True),
+        Binding("ctrl+j", "attach", "Attach"),
+        Binding("ctrl+t", "address_book", "To AddrBk"),
+        Binding("ctrl+underscore", "editor", "Alt Edit", key_display="^_", priority=True),
+        # Priority, so that focus moves before the keys typed after it are delivered
+        # (typed ahead, they would land in the old field); off in the message text.
+        Binding("tab,down,enter", "next_field", "Next field", show=False, priority=True),
+        Binding("shift+tab,up", "previous_field", "Previous field", show=False, priority=True),
+    ]
+    HELP_TITLE: ClassVar[str] = "Compose Message"
+    HELP: ClassVar[str] = """\
+COMPOSE MESSAGE. Fill in the header lines, then write the message text below the
+"Message Text" line. Tab, Down or Enter moves to the next header line; Up goes back.
+
+To, Cc and Bcc take addresses separated by commas: "Jane Doe <jane@example.org>, bob@x.org".
+A nickname from your address book (a word without @) is replaced by its address when you
+leave the line; ^T opens the address book to pick one.
+
+Fcc names the folder that keeps a copy of what you send (empty: no copy).
+
+Attchmnt lists the files to send: ^J asks for a file to attach; on that line, Delete
+takes the last one off.
+
+^X sends the message (after "Send message?"). If the mail server cannot be reached, the
+message waits in the outbox: "pinesh outbox flush" sends it later.
+^O postpones: the message is kept in your postponed-msgs folder, and Compose offers to
+continue it next time. ^C cancels the message (after a question). ^_ edits the text in
+your own editor ($VISUAL or $EDITOR, else vi).
+"""
+
+    def __init__(
+        self,
+        session: MailSession,
+        request: ComposeRequest | None = None,
+        *,
+        on_sent: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.request = request
+        self.on_sent = on_sent
+        self.book = AddressBook(Path(".addressbook"))
+        self.default_fcc = session.pine.default_fcc or DEFAULT_FCC
+        self.busy = False
+        self.leaving: str | None = None  # a message to leave with once on top again
+
+    # -- layout ---------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        folder = getattr(self.app, "folder", "")
+        title = f"  PINESH {__version__}   COMPOSE MESSAGE   Folder: {safe_line(str(folder))}"
+        yield Static(Text(title), id="title")
+        with Vertical(id="headers"):
+            for field in ("To", "Cc", "Bcc"):
+                with HeaderRow():
+                    yield header_label(field)
+                    yield HeaderInput(field, addresses=True)
+            with HeaderRow(id="row-newsgroups", classes="hidden"):
+                yield header_label("Newsgrps")
+                yield HeaderInput("Newsgroups")
+            with HeaderRow():
+                yield header_label("Fcc")
+                yield HeaderInput("Fcc", self.default_fcc)
+            with HeaderRow():
+                yield header_label("Attchmnt")
+                yield AttachmentField()
+            with HeaderRow():
+                yield header_label("Subject")
+                yield HeaderInput("Subject")
+        yield Static(Text("----- Message Text -----"), id="separator")
+        yield BodyArea(id="body", soft_wrap=True, compact=True, highlight_cursor_line=False)
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.request is None:
+            self.field("To").focus()
+            self.start_new()
+        else:
+            self.fill(self.request)
+            self.load_book()
+
+    def field(self, name: str) -> HeaderInput:
+        return self.query_one(f"#field-{name.lower()}", HeaderInput)
+
+    def say(self, message: str) -> None:
+        if not self.is_attached:  # a worker finished after the composer was closed
+            return
+        # A PineshError's hint comes after "\n  ": on one line, after a semicolon.
+        self.query_one("#status", Static).update(Text(safe_line(message.replace("\n  ", "; "))))
+
+    def fill(self, request: ComposeRequest) -> None:
+        """Show request in the fields; the cursor goes where typing starts."""
+        if not self.is_attached:
+            return
+        self.request = request
+        draft = request.draft
+        self.field("To").value = format_addresses(draft.to)
+        self.field("Cc").value = format_addresses(draft.cc)
+        self.field("Bcc").value = format_addresses(draft.bcc)
+        self.field("Newsgroups").value = ", ".join(request.newsgroups)
+        self.query_one("#row-newsgroups").set_class(not request.newsgroups, "hidden")
+        self.field("Fcc").value = self.default_fcc if request.fcc is None else request.fcc
+        self.query_one(AttachmentField).set_attachments(draft.attachments)
+        self.field("Subject").value = safe_line(draft.subject)
+        body = self.query_one(BodyArea)
+        body.load_text(safe_text(draft.body))  # no control character reaches the screen
+        body.move_cursor((0, 0))
+        if not draft.to and not request.newsgroups:
+            self.field("To").focus()  # a new message or a forward: who to?
+        elif not draft.subject:
+            self.field("Subject").focus()  # e.g. a message to an address book entry
+        else:
+            body.focus()  # a reply: straight to the text
+
+    def typed(self) -> TypedFields:
+        """The fields as they are now (read on the UI thread)."""
+        return TypedFields(
+            to=self.field("To").value,
+            cc=self.field("Cc").value,
+            bcc=self.field("Bcc").value,
+            fcc=self.field("Fcc").value,
+            subject=self.field("Subject").value,
+            newsgroups=self.field("Newsgroups").value,
+            body=self.query_one(BodyArea).text,
+            attachments=self.query_one(AttachmentField).attachments,
+        )
+
+    # -- start: a new message, or a postponed one --------------------------------------
+
+    @work(thread=True, exclusive=True, group="start")
+    def start_new(self) -> None:
+        """Signature, address book, and the postponed messages (file and server I/O)."""
+        try:
+            request = new_request(self.session)
+        except (PineshError, OSError) as exc:
+            self.app.call_from_thread(self.say, str(exc))
+            return
+        self.app.call_from_thread(self._adopt, request)
+        self._read_book()
+        try:
+            waiting = list_postponed(self.session)
+        except (PineshError, OSError) as exc:
+            self.app.call_from_thread(self.say, f"postponed messages not checked: {exc}")
+            return
+        if waiting:
+            self.app.call_from_thread(self.offer_postponed, waiting)
+
+    def _adopt(self, request: ComposeRequest) -> None:
+        """Take the new message's From and signature without touching what was typed
+        meanwhile."""
+        if self.request is not None or not self.is_attached:
+            return  # a postponed message was resumed first, or the composer is gone
+        self.request = request
+        body = self.query_one(BodyArea)
+        if not body.text:
+            body.load_text(request.draft.body)
+            body.move_cursor((0, 0))
+
+    def offer_postponed(self, waiting: list[PostponedMessage]) -> None:
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if len(waiting) == 1:
+                self.resume_postponed(waiting[0].uid)
+            else:
+                self.app.push_screen(PostponedPicker(waiting), picked)
+
+        def picked(uid: int | None) -> None:
+            if uid is not None:
+                self.resume_postponed(uid)
+
+        self.app.push_screen(ConfirmScreen(CONTINUE_QUESTION, default=True), answered)
+
+    @work(thread=True, exclusive=True, group="resume")
+    def resume_postponed(self, uid: int) -> None:
+        try:
+            request = resume(self.session, uid)
+        except (PineshError, OSError, ValueError) as exc:
+            self.app.call_from_thread(self.say, f"cannot continue it: {exc}")
+            return
+        self.app.call_from_thread(self.fill, request)
+        self.app.call_from_thread(self.say, "Continuing the postponed message")
+
+    @work(thread=True, exclusive=True, group="book")
+    def load_book(self) -> None:
+        self._read_book()
+
+    def _read_book(self) -> None:
+        try:
+            book = load_addressbook(self.session)
+        except (PineshError, OSError) as exc:
+            self.app.call_from_thread(self.say, f"address book: {exc}")
+            return
+        self.app.call_from_thread(self._set_book, book)
+
+    def _set_book(self, book: AddressBook) -> None:
+        self.book = book
+        if book.problems:
+            self.say(f"address book: {book.problems[0]}")
+
+    # -- nicknames -------------------------------------------------------------------
+
+    @on(Input.Blurred)
+    def expand_nicknames(self, event: Input.Blurred) -> None:
+        """Leaving To, Cc or Bcc replaces nicknames with addresses, as Pine does."""
+        field = event.input
+        if not isinstance(field, HeaderInput) or not field.addresses or not self.is_attached:
+            return
+        expanded = self.book.expand(field.value)
+        if field.field == "To":
+            fcc = self.book.fcc_for(field.value)
+            if fcc and self.field("Fcc").value == self.default_fcc:
+                self.field("Fcc").value = fcc  # the address book's fcc for this person
+        if expanded != field.value:
+            field.value = expanded
+        unknown = self.book.unknown_nicknames(expanded)
+        if unknown:
+            self.say(f"{field.field}: {safe_line(unknown[0])!r} is not in the address book")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next_field", "previous_field"):
+            return not isinstance(self.focused, BodyArea)
+        return True
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
+
+    def action_address_book(self) -> None:
+        """^T: pick from the address book into To (or the address line the cursor is on)."""
+        from pinesh.ui.addressbook_screen import AddressBookScreen
+
+        focused = self.focused
+        target = focused if isinstance(focused, HeaderInput) and focused.addresses else None
+        field = target or self.field("To")
+
+        def picked(text: str | None) -> None:
+            if text:
+                field.value = f"{field.value.rstrip().rstrip(',')}, {text}".lstrip(", ")
+            field.focus()
+            self.load_book()  # entries may have been added there
+
+        self.app.push_screen(AddressBookScreen(self.session, picking=True), picked)
+
+    # -- attachments -----------------------------------------------------------------
+
+    def action_attach(self) -> None:
+        def answered(path: str | None) -> None:
+            if path and path.strip():
+                self.read_attachment(path.strip())
+
+        self.app.push_screen(PromptScreen("File to attach:"), answered)
+
+    @work(thread=True, group="attach")
+    def read_attachment(self, text: str) -> None:
+        path = Path(os.path.expanduser(text))
+        try:
+            if path.stat().st_size > MAX_ATTACHMENT:
+                raise PineshError(f"{path} is over {MAX_ATTACHMENT // (1024 * 1024)} MB")
+            data = path.read_bytes()
+        except (PineshError, OSError) as exc:
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.app.call_from_thread(self.say, f"cannot attach {text}: {message}")
+            return
+        self.app.call_from_thread(self._attached, Attachment(path.name, data))
+
+    def _attached(self, attachment: Attachment) -> None:
+        if not self.is_attached:
+            return
+        field = self.query_one(AttachmentField)
+        field.set_attachments((*field.attachments, attachment))
+        self.say(f"Attached {attachment.filename}")
+
+    # -- the external editor ---------------------------------------------------------
+
+    def action_editor(self) -> None:
+        """^_: the text in $VISUAL/$EDITOR; the terminal is handed over meanwhile."""
+        from textual.app import SuspendNotSupported
+
+        body = self.query_one(BodyArea)
+        try:
+            with self.app.suspend():
+                text = run_editor(body.text, os.environ)
+        except SuspendNotSupported:
+            self.say("cannot hand the terminal to an editor here")
+            return
+        except PineshError as exc:
+            self.say(str(exc))
+            return
+        body.load_text(safe_text(text))  # the editor may have left control characters
+        body.focus()
+        self.say("Text from the editor")
+
+    # -- send, postpone, cancel --------------------------------------------------------
+
+    def _request(self, *, strict: bool) -> ComposeRequest | None:
+        # No request yet only when the start worker has not filled one in: From alone.
+        base = self.request or ComposeRequest(Draft(sender=user_address(self.session)))
+        try:
+            return request_from_fields(base, self.typed(), self.book, strict=strict)
+        except ComposeError as exc:
+            self.say(str(exc))
+            return None
+
+    def action_send(self) -> None:
+        if self.busy:
+            return
+        request = self._request(strict=True)
+        if request is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.busy = True
+                self.say("Sending...")
+                self.send(request)
+
+        self.app.push_screen(ConfirmScreen("Send message?", default=True), answered)
+
+    @work(thread=True, exclusive=True, group="send")
+    def send(self, request: ComposeRequest) -> None:
+        try:
+            delivery = deliver(self.session, request)
+        except (PineshError, OSError, ValueError) as exc:
+            self.app.call_from_thread(self._failed, f"Not sent: {exc}")
+            return
+        self.app.call_from_thread(self._delivered, delivery)
+
+    def _failed(self, message: str) -> None:
+        self.busy = False
+        self.say(message)
+
+    def _delivered(self, delivery: Delivery) -> None:
+        if delivery.sent and self.on_sent is not None:
+            self.on_sent()
+        self._leave(delivery.summary())
+
+    def action_postpone(self) -> None:
+        if self.busy:
+            return
+        request = self._request(strict=False)
+        if request is None:
+            return
+        self.busy = True
+        self.say("Postponing...")
+        self.keep(request)
+
+    @work(thread=True, exclusive=True, group="send")
+    def keep(self, request: ComposeRequest) -> None:
+        try:
+            postpone(self.session, request)
+        except (PineshError, OSError, ValueError) as exc:
+            self.app.call_from_thread(self._failed, f"Not postponed: {exc}")
+            return
+        self.app.call_from_thread(self._leave, "Composition postponed")
+
+    def action_cancel(self) -> None:
+        if self.busy:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._leave("Message cancelled")
+
+        self.app.push_screen(ConfirmScreen(CANCEL_QUESTION), answered)
+
+    def _leave(self, message: str) -> None:
+        """Close the composer and say message on the screen underneath."""
+        self.busy = False
+        app = self.app
+        if app.screen is not self:  # e.g. help is open: leave once it is closed
+            self.leaving = message
+            return
+        below = app.screen_stack[-2] if len(app.screen_stack) > 1 else None
+        self.dismiss()
+        app.notify(message, timeout=4)
+        if below is not None:
+            with contextlib.suppress(NoMatches):
+                below.query_one("#status", Static).update(Text(safe_line(message)))
+
+    def on_screen_resume(self) -> None:
+        if self.leaving is not None:
+            message, self.leaving = self.leaving, None
+            self._leave(message)

@@ -1,0 +1,408 @@
+"""COMPOSE MESSAGE through Textual's Pilot: typed fields sent through a sendmail script,
+Fcc, postpone and resume, cancel, the outbox when the server is down, nicknames, $EDITOR."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Static
+
+from pinesh.config.pine_settings import pine_settings
+from pinesh.config.pinerc import parse_pinerc
+from pinesh.config.settings import Settings
+from pinesh.senders.outbox import Outbox
+from pinesh.services.connections import Connections
+from pinesh.services.mail import MailSession
+from pinesh.services.postponed import list_postponed
+from pinesh.services.replying import post_request, reply_request
+from pinesh.ui.addressbook_screen import AddressBookScreen
+from pinesh.ui.app import MainMenu, PineshApp
+from pinesh.ui.compose_fields import AttachmentField, BodyArea, run_editor
+from pinesh.ui.compose_screen import ComposeScreen
+from pinesh.ui.prompts import ConfirmScreen, PromptScreen
+
+HOSTILE = Path(__file__).parent.parent / "corpus" / "hostile" / "escape-sequences.eml"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setattr("getpass.getuser", lambda: "me")
+    return tmp_path
+
+
+def sendmail_script(home: Path, status: int = 0) -> Path:
+    """A "sendmail" that keeps its argv and the message it was given, then exits status."""
+    script = home / "fake-sendmail"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$@" > "{home}/sent.argv"\n'
+        f'cat > "{home}/sent.msg"\n'
+        + (f'echo "queue is full" >&2\nexit {status}\n' if status else "")
+    )
+    script.chmod(0o755)
+    return script
+
+
+def make_session(home: Path, extra: str = "") -> MailSession:
+    text = (
+        f"user-domain=pinesh.test\npersonal-name=Me Myself\ninbox-path=#md/{home}/Maildir\n"
+        f"signature-file={home}/no-signature\n{extra}"
+    )
+    rc = parse_pinerc(text, str(home / "pinerc"))
+    return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=home / "data")
+
+
+def sent_message(home: Path) -> EmailMessage:
+    msg = email.message_from_bytes((home / "sent.msg").read_bytes(), policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def top(app: PineshApp) -> Screen[object]:
+    """The screen on top (a call, so that mypy does not carry a narrowed type along)."""
+    return app.screen
+
+
+def status_of(app: PineshApp) -> str:
+    return str(top(app).query_one("#status", Static).render())
+
+
+async def settle(app: PineshApp, pilot: Pilot[None]) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def type_into(pilot: Pilot[None], screen: ComposeScreen, field: str, text: str) -> None:
+    screen.field(field).focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+async def open_compose(app: PineshApp, pilot: Pilot[None]) -> ComposeScreen:
+    await pilot.press("c")
+    await settle(app, pilot)
+    screen = top(app)
+    assert isinstance(screen, ComposeScreen)
+    return screen
+
+
+def run(app: PineshApp, scenario: object) -> None:
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await scenario(pilot)  # type: ignore[operator]
+
+    asyncio.run(main())
+
+
+def test_typed_message_is_sent_and_copied_to_fcc(home: Path) -> None:
+    app = PineshApp(make_session(home, f"sendmail-path={sendmail_script(home)} -oi -t\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        assert screen.field("To").has_focus
+        assert screen.field("Fcc").value == "sent-mail"
+        await pilot.press(*"jane@example.org")
+        await pilot.press("tab")
+        assert screen.field("Cc").has_focus  # Tab goes on to the next header line
+        await pilot.press("down")
+        assert screen.field("Bcc").has_focus
+        await pilot.press(*"hidden@example.net")
+        await type_into(pilot, screen, "Subject", "Lunch on Friday")
+        await pilot.press("enter")
+        assert isinstance(app.focused, BodyArea)  # Enter on the last line: the text
+        await pilot.press(*"Noon at the usual place?", "enter", *"Me")
+        await pilot.press("ctrl+x")
+        assert isinstance(top(app), ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+        assert status_of(app) == "Message sent and copied to sent-mail"
+
+    run(app, scenario)
+    msg = sent_message(home)
+    assert msg["To"] == "jane@example.org"
+    assert msg["Subject"] == "Lunch on Friday"
+    assert msg["From"] == "Me Myself <me@pinesh.test>"
+    assert msg["Bcc"] is None  # blind copies are not in the transmitted message
+    assert msg.get_content() == "Noon at the usual place?\nMe\n"
+    argv = (home / "sent.argv").read_text().split("\n")
+    assert argv[-3:] == ["jane@example.org", "hidden@example.net", ""]
+    assert "-t" not in argv
+    fcc = (home / "mail" / "sent-mail").read_text()
+    assert "Subject: Lunch on Friday" in fcc and "Bcc: hidden@example.net" in fcc
+
+
+def test_postpone_then_resume_and_send(home: Path) -> None:
+    session = make_session(home, f"sendmail-path={sendmail_script(home)}\n")
+    app = PineshApp(session)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"bob@example.org")
+        await type_into(pilot, screen, "Subject", "Draft one")
+        screen.query_one(BodyArea).focus()
+        await pilot.press(*"half a thought")
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+        assert status_of(app) == "Composition postponed"
+        assert [m.subject for m in list_postponed(session)] == ["Draft one"]
+
+        await pilot.press("c")
+        await settle(app, pilot)
+        question = top(app)
+        assert isinstance(question, ConfirmScreen)
+        assert "Continue postponed composition" in question.question
+        await pilot.press("y")
+        await settle(app, pilot)
+        resumed = top(app)
+        assert isinstance(resumed, ComposeScreen)
+        screen = resumed
+        assert screen.field("To").value == "bob@example.org"
+        assert screen.field("Subject").value == "Draft one"
+        assert screen.query_one(BodyArea).text == "half a thought\n"  # as sent: a final newline
+        assert screen.request is not None and screen.request.postponed_key
+        await pilot.press("ctrl+x", "y")
+        await settle(app, pilot)
+        assert status_of(app) == "Message sent and copied to sent-mail"
+
+    run(app, scenario)
+    assert list_postponed(session) == []  # removed once sent
+    assert sent_message(home)["Subject"] == "Draft one"
+
+
+def test_cancel_asks_then_abandons(home: Path) -> None:
+    app = PineshApp(make_session(home, f"sendmail-path={sendmail_script(home)}\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"bob@example.org")
+        await pilot.press("ctrl+c")
+        question = top(app)
+        assert isinstance(question, ConfirmScreen)
+        assert "abandon your mail message" in question.question
+        await pilot.press("n")
+        assert top(app) is screen and screen.field("To").value == "bob@example.org"
+        await pilot.press("ctrl+c", "y")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+        assert status_of(app) == "Message cancelled"
+
+    run(app, scenario)
+    assert not (home / "sent.msg").exists()
+    assert not (home / "mail" / "postponed-msgs").exists()
+
+
+@pytest.mark.parametrize("down", ["smtp", "sendmail"])
+def test_a_server_that_is_down_keeps_the_message_in_the_outbox(home: Path, down: str) -> None:
+    if down == "smtp":
+        extra = "smtp-server=127.0.0.1:1\n"  # nothing listens on port 1
+    else:
+        extra = f"sendmail-path={sendmail_script(home, status=75)}\n"
+    app = PineshApp(make_session(home, extra))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"bob@example.org")
+        await type_into(pilot, screen, "Subject", "While down")
+        await pilot.press("ctrl+x", "y")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+        status = status_of(app)
+        assert status.startswith("Not sent: ")
+        assert status.endswith("kept in the outbox (pinesh outbox flush)")
+        assert ("Connection refused" if down == "smtp" else "status 75") in status
+
+    run(app, scenario)
+    (kept,) = Outbox(home / "data" / "outbox").list()
+    assert kept.subject == "While down" and kept.envelope.recipients == ("bob@example.org",)
+    assert not (home / "mail" / "sent-mail").exists()  # no copy of what was not sent
+
+
+def test_nicknames_expand_and_unknown_ones_stop_the_send(home: Path) -> None:
+    (home / ".addressbook").write_text(
+        "jane\tDoe, Jane\tjane@example.org\n"
+        "team\tTeam\t(jane, carol@example.net)\n"
+    )  # fmt: skip
+    app = PineshApp(make_session(home, f"sendmail-path={sendmail_script(home)}\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"team")
+        await pilot.press("tab")
+        assert screen.field("To").value == "Jane Doe <jane@example.org>, carol@example.net"
+        await type_into(pilot, screen, "Cc", "nobody")
+        await pilot.press("ctrl+x")
+        assert top(app) is screen  # refused before the question
+        assert "'nobody' is not a nickname" in status_of(app)
+        screen.field("Cc").value = "jane@"
+        await pilot.press("ctrl+x")
+        assert top(app) is screen and "Cc:" in status_of(app)
+        screen.field("Cc").value = ""
+        await pilot.press("ctrl+x", "y")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+
+    run(app, scenario)
+    assert sent_message(home)["To"] == "Jane Doe <jane@example.org>, carol@example.net"
+
+
+def test_ctrl_t_picks_from_the_address_book(home: Path) -> None:
+    (home / ".addressbook").write_text("bob\tBob Smith\tbob@example.org\n")
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"x@example.org")
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        book = top(app)
+        assert isinstance(book, AddressBookScreen) and book.picking
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert top(app) is screen
+        assert screen.field("To").value == "x@example.org, Bob Smith <bob@example.org>"
+
+    run(app, scenario)
+
+
+def test_attach_a_file_and_send_it(home: Path) -> None:
+    (home / "notes.txt").write_text("hello")
+    app = PineshApp(make_session(home, f"sendmail-path={sendmail_script(home)}\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"bob@example.org")
+        await pilot.press("ctrl+j")
+        assert isinstance(top(app), PromptScreen)
+        await pilot.press(*"~/missing.txt", "enter")
+        await settle(app, pilot)
+        assert "cannot attach ~/missing.txt: No such file" in status_of(app)
+        await pilot.press("ctrl+j", *"~/notes.txt", "enter")
+        await settle(app, pilot)
+        field = screen.query_one(AttachmentField)
+        assert str(field.render()) == "1. notes.txt (5 B)"
+        await pilot.press("ctrl+x", "y")
+        await settle(app, pilot)
+
+    run(app, scenario)
+    (part,) = sent_message(home).iter_attachments()
+    assert part.get_filename() == "notes.txt" and part.get_content() == "hello"
+
+
+def test_reply_calls_on_sent_and_hostile_text_stays_inert(home: Path) -> None:
+    session = make_session(home, f"sendmail-path={sendmail_script(home)}\n")
+    app = PineshApp(session)
+    answered: list[bool] = []
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        request = reply_request(session, HOSTILE.read_bytes(), to_all=False)
+        app.open_compose(request, on_sent=lambda: answered.append(True))
+        await settle(app, pilot)
+        screen = top(app)
+        assert isinstance(screen, ComposeScreen)
+        assert isinstance(app.focused, BodyArea)  # a reply starts in the text
+        assert screen.field("To").value.endswith("<evil@example.org>")
+        shown = [str(w.render()) for w in screen.query(Static)]
+        shown += [screen.field(f).value for f in ("To", "Subject")]
+        shown.append(screen.query_one(BodyArea).text)
+        assert not any("\x1b" in text or "\x07" in text for text in shown)
+        await pilot.press("ctrl+x", "y")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+
+    run(app, scenario)
+    assert answered == [True]
+    msg = sent_message(home)
+    assert msg["In-Reply-To"] == "<esc@example.org>"
+    assert "\x1b" not in (home / "sent.msg").read_text()
+
+
+def editor_script(home: Path) -> Path:
+    """An "editor" that appends a line, and the file's mode, to the file it is given."""
+    script = home / "fake-editor"
+    script.write_text(
+        "#!/bin/sh\n"
+        "for file; do :; done\n"  # the file is the last argument
+        'printf "added by the editor\\n" >> "$file"\n'
+        'stat -c "mode %a" "$file" >> "$file"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_run_editor_round_trip(home: Path) -> None:
+    environ = {"EDITOR": f"{editor_script(home)} --flag-ignored"}
+    before = set(os.listdir(tempfile.gettempdir()))
+    assert run_editor("first\n", environ) == "first\nadded by the editor\nmode 600\n"
+    after = set(os.listdir(tempfile.gettempdir()))
+    assert {n for n in after - before if n.startswith("pinesh-")} == set()  # removed
+    failing = home / "fail"
+    failing.write_text("#!/bin/sh\nexit 3\n")
+    failing.chmod(stat.S_IRWXU)
+    with pytest.raises(Exception, match="status 3"):
+        run_editor("x", {"VISUAL": str(failing), "EDITOR": "ignored"})
+    with pytest.raises(Exception, match="cannot run the editor"):
+        run_editor("x", {"EDITOR": str(home / "no-such-editor")})
+
+
+@contextlib.contextmanager
+def no_suspend() -> Iterator[None]:
+    """Headless Textual cannot suspend: the hand-off is tested without it."""
+    yield
+
+
+def test_ctrl_underscore_runs_the_editor(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDITOR", str(editor_script(home)))
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press("ctrl+underscore")
+        assert "cannot hand the terminal" in status_of(app)  # headless: no suspend
+        monkeypatch.setattr(app, "suspend", no_suspend)
+        screen.query_one(BodyArea).load_text("my text\n")
+        await pilot.press("ctrl+underscore")
+        assert screen.query_one(BodyArea).text == "my text\nadded by the editor\nmode 600\n"
+        assert isinstance(app.focused, BodyArea)
+
+    run(app, scenario)
+
+
+def test_a_post_shows_newsgroups_and_a_failed_post_keeps_the_screen(home: Path) -> None:
+    session = make_session(home, f"sendmail-path={sendmail_script(home)}\n")
+    app = PineshApp(session)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        app.open_compose(post_request(session, ("local.test",)))
+        await settle(app, pilot)
+        screen = top(app)
+        assert isinstance(screen, ComposeScreen)
+        assert screen.query_one("#row-newsgroups").display
+        assert screen.field("Newsgroups").value == "local.test"
+        assert screen.field("Subject").has_focus  # a new article: the subject first
+        await pilot.press(*"Hello group")
+        await pilot.press("ctrl+x", "y")
+        await settle(app, pilot)
+        assert top(app) is screen  # nothing was lost: the article is still here
+        assert status_of(app) == "Not sent: no nntp-server is set; set nntp-server in your pinerc"
+        assert not (home / "sent.msg").exists()
+
+    run(app, scenario)
