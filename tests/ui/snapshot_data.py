@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,14 @@ MBOX = b"From carol@example.org Mon Jan  1 00:00:00 2024\nFrom: carol@example.or
 )
 
 
+class FixedClock(datetime):
+    """datetime whose now() is 2026-11-24 12:00 UTC: the index shows dates relative to now."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> FixedClock:
+        return cls(2026, 11, 24, 12, 0, tzinfo=tz)
+
+
 def fixed_session(monkeypatch: pytest.MonkeyPatch) -> MailSession:
     """A session over a fixed Maildir INBOX (12 messages and one hostile) and ~/mail."""
     shutil.rmtree(ROOT, ignore_errors=True)
@@ -62,6 +71,7 @@ def fixed_session(monkeypatch: pytest.MonkeyPatch) -> MailSession:
     monkeypatch.setenv("XDG_STATE_HOME", str(ROOT / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(ROOT / "data"))
     time.tzset()
+    monkeypatch.setattr("pinesh.ui.index_list.datetime", FixedClock)
     rc = parse_pinerc(rc_path.read_text(), str(rc_path))
     os.chdir(home)
     return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=ROOT / "data")

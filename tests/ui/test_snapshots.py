@@ -39,3 +39,61 @@ def test_main_menu_help(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) 
 def test_quit_question(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
     app = PineshApp(fixed_session(monkeypatch))
     assert snap_compare(app, terminal_size=SIZE, press=["q"])
+
+
+def test_message_index(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+    assert snap_compare(app, terminal_size=SIZE, press=["i"], run_before=settle)
+
+
+def test_message_index_help(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_message_text_of_the_hostile_message(
+    snap_compare: Compare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press("home", "enter")  # the hostile message is the oldest
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_folder_list(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+    assert snap_compare(app, terminal_size=SIZE, press=["l"], run_before=settle)
+
+
+def test_compose(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"bob", "tab", "tab", "tab", "tab", *"Lunch", "enter", *"Noon?")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_address_book(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+    assert snap_compare(app, terminal_size=SIZE, press=["a"], run_before=settle)
+
+
+def test_setup(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(fixed_session(monkeypatch))
+    assert snap_compare(app, terminal_size=SIZE, press=["s"], run_before=settle)
