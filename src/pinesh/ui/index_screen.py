@@ -25,7 +25,8 @@ from pinesh.stores.base import Flag, SortKey
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import failure_text
 from pinesh.ui.index_list import IndexList
-from pinesh.ui.message_screen import COMMAND_BINDINGS, DELETED, CommandScreen, Memory, MessageScreen
+from pinesh.ui.message_commands import COMMAND_BINDINGS, DELETED, CommandScreen, Memory
+from pinesh.ui.message_screen import MessageScreen
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 
 NEW_MAIL_SECONDS = 60.0  # how often the open folder is checked for new mail

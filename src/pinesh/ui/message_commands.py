@@ -1,0 +1,310 @@
+"""The commands on messages (delete, save, export, reply, forward...) that the MESSAGE
+INDEX and the MESSAGE TEXT screens share: CommandScreen, its bindings, and what the two
+remember between commands (Memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from textual.binding import Binding, BindingType
+
+from pinesh.services.attachments import save_path
+from pinesh.services.folder_view import FolderView
+from pinesh.services.mail import MailSession
+from pinesh.stores.base import Flag
+from pinesh.textsafe import safe_line
+from pinesh.ui.attachment_screen import WorkerScreen
+from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
+
+if TYPE_CHECKING:
+    from pinesh.services.replying import ComposeRequest
+    from pinesh.ui.app import PineshApp
+
+DEFAULT_SAVE = "saved-messages"  # Pine's default save folder
+DELETED = frozenset({Flag.DELETED})
+
+
+@dataclass
+class Memory:
+    """What the index and its message views remember between commands."""
+
+    last_save: str = DEFAULT_SAVE
+    last_search: str = ""
+
+
+def plural(count: int, what: str) -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}s"
+
+
+class CommandScreen(WorkerScreen):
+    """A screen over a FolderView with Pine's commands on messages.
+
+    Subclasses say which message a command is for (current_uid), and redraw after
+    flags change (rows_changed) or after a delete (after_delete: Pine moves on)."""
+
+    def __init__(self, session: MailSession, memory: Memory) -> None:
+        super().__init__()
+        self.session = session
+        self.memory = memory
+        self.view: FolderView | None = None
+        self.open_error: str | None = None  # why the folder could not be opened
+
+    def current_uid(self) -> int | None:
+        raise NotImplementedError
+
+    def rows_changed(self) -> None:
+        """Flags changed: draw again."""
+
+    def after_delete(self) -> None:
+        """A message was marked deleted: move on, as Pine does."""
+
+    def ready(self) -> tuple[FolderView, int] | None:
+        """The view and the current message, or None (with a word on the status line)."""
+        uid = self.current_uid() if self.view is not None else None
+        if self.view is None or uid is None:
+            waiting = self.open_error or "The folder is still opening"
+            self.set_status("No message here" if self.view else waiting)
+            return None
+        return self.view, uid
+
+    def number_of(self, uid: int) -> int:
+        position = self.view.index_of(uid) if self.view else None
+        return position + 1 if position is not None else 0
+
+    def _writable(self, view: FolderView) -> bool:
+        if view.read_only:
+            self.set_status(f"{safe_line(view.name)} is open read-only")
+        return not view.read_only
+
+    # -- flags
+
+    def mark(self, uids: list[int], flags: frozenset[Flag], value: bool, verb: str) -> None:
+        view = self.view
+        if view is None or not uids or not self._writable(view):
+            return
+        said = (
+            f"Message {self.number_of(uids[0])}" if len(uids) == 1 else plural(len(uids), "message")
+        )
+        if flags == DELETED and value and len(uids) == 1:
+            self.after_delete()
+
+        def done(_: None) -> None:
+            self.rows_changed()
+            self.set_status(f"{said} {verb}")
+
+        self.background(lambda: view.set_flags(uids, flags, value), done)
+
+    def action_delete(self) -> None:
+        if found := self.ready():
+            self.mark([found[1]], DELETED, True, "deleted")
+
+    def action_undelete(self) -> None:
+        if found := self.ready():
+            self.mark([found[1]], DELETED, False, "undeleted")
+
+    def action_flag(self) -> None:
+        if found := self.ready():
+            view, uid = found
+            envelope = view.cached(uid)
+            on = envelope is None or Flag.FLAGGED not in envelope.flags
+            self.mark([uid], frozenset({Flag.FLAGGED}), on, "flagged" if on else "unflagged")
+
+    # -- save and export
+
+    def ask_save(self, uids: list[int]) -> None:
+        view = self.view
+        if view is None or not uids:
+            return
+
+        def answered(name: str | None) -> None:
+            if not name or not name.strip():
+                self.set_status("Save cancelled")
+                return
+            self.memory.last_save = dest = name.strip()
+
+            def job() -> bool:
+                view.save_to(uids, dest)
+                delete = not view.read_only and not self.session.pine.feature(
+                    "save-will-not-delete"
+                )
+                if delete:  # Pine's default: a saved message is marked deleted here
+                    view.set_flags(uids, DELETED, True)
+                return delete
+
+            def done(deleted: bool) -> None:
+                self.rows_changed()
+                what = plural(len(uids), "message")
+                self.set_status(f"Saved to {dest} ({what}{', marked deleted' if deleted else ''})")
+                if deleted and len(uids) == 1:
+                    self.after_delete()
+
+            self.background(job, done, busy=f"Saving to {dest}...")
+
+        prompt = PromptScreen("SAVE to folder:", initial=self.memory.last_save)
+        self.app.push_screen(prompt, answered)
+
+    def action_save(self) -> None:
+        if found := self.ready():
+            self.ask_save([found[1]])
+
+    def action_export(self) -> None:
+        found = self.ready()
+        if found is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if not text or not text.strip():
+                self.set_status("Export cancelled")
+                return
+            self.export(found[1], save_path(text), overwrite=False)
+
+        self.app.push_screen(PromptScreen("EXPORT (copy message) to file:"), answered)
+
+    def export(self, uid: int, path: Path, *, overwrite: bool) -> None:
+        view = self.view
+        assert view is not None
+
+        def job() -> int | None:
+            try:
+                return view.export(uid, path, overwrite=overwrite)
+            except FileExistsError:
+                return None
+
+        def done(written: int | None) -> None:
+            if written is not None:
+                self.set_status(f"Message {self.number_of(uid)} exported to {path}")
+                return
+            self.app.push_screen(
+                ConfirmScreen(f"File {path} exists. Overwrite it?"),
+                lambda yes: (
+                    self.export(uid, path, overwrite=True)
+                    if yes
+                    else self.set_status("Export cancelled")
+                ),
+            )
+
+        self.background(job, done, busy=f"Exporting to {path}...")
+
+    # -- reply, forward, compose
+
+    def open_compose(
+        self, request: ComposeRequest | None = None, on_sent: Callable[[], None] | None = None
+    ) -> None:
+        cast("PineshApp", self.app).open_compose(request, on_sent=on_sent)
+
+    def compose_from(
+        self, uid: int, build: Callable[[bytes], ComposeRequest], *, answers: bool
+    ) -> None:
+        """Fetch the message, build a compose request from it (in a worker), then compose;
+        a reply marks the original ANSWERED once it is sent."""
+        view = self.view
+        assert view is not None
+
+        def answered() -> None:
+            if not view.read_only:
+                self.background(
+                    lambda: view.set_flags([uid], frozenset({Flag.ANSWERED}), True),
+                    lambda _: self.rows_changed(),
+                )
+
+        self.background(
+            lambda: build(view.raw(uid)),
+            lambda request: self.open_compose(request, on_sent=answered if answers else None),
+            busy="Reading the message...",
+        )
+
+    def action_reply(self) -> None:
+        found = self.ready()
+        if found is None:
+            return
+        view, uid = found
+        session = self.session
+        # Imported when first used: start-up stays quick.
+        from pinesh.services.replying import followup_request, reply_request
+
+        def reply(to_all: bool) -> None:
+            self.compose_from(
+                uid, lambda raw: reply_request(session, raw, to_all=to_all), answers=True
+            )
+
+        if view.is_news:
+
+            def chosen(key: str | None) -> None:
+                if key == "n":
+                    self.compose_from(uid, lambda raw: followup_request(session, raw), answers=True)
+                elif key == "e":
+                    reply(False)
+                else:
+                    self.set_status("Reply cancelled")
+
+            choices = [("n", "follow up to the newsgroup"), ("e", "reply by email")]
+            self.app.push_screen(ChoiceScreen("Reply how?", choices), chosen)
+            return
+        envelope = view.cached(uid)
+        if envelope is not None and len(envelope.to) + len(envelope.cc) <= 1:
+            reply(False)
+        else:
+            self.app.push_screen(
+                ConfirmScreen("Reply to all recipients?"), lambda yes: reply(bool(yes))
+            )
+
+    def action_forward(self) -> None:
+        found = self.ready()
+        if found is None:
+            return
+        session = self.session
+        from pinesh.services.replying import forward_request
+
+        def forward(attach: bool | None) -> None:
+            self.compose_from(
+                found[1],
+                lambda raw: forward_request(session, raw, as_attachment=bool(attach)),
+                answers=False,
+            )
+
+        self.app.push_screen(ConfirmScreen("Forward as an attachment?"), forward)
+
+    def action_compose(self) -> None:
+        view = self.view
+        group = view.newsgroup if view is not None else None
+        if group is None:
+            self.open_compose()
+            return
+        from pinesh.services.replying import post_request
+
+        session = self.session  # the request reads the signature file: not on the UI thread
+        self.background(lambda: post_request(session, (group,)), self.open_compose)
+
+    # -- leaving
+
+    def action_quit(self) -> None:
+        self.app.push_screen(
+            ConfirmScreen("Really quit pinesh?"), lambda yes: self.app.exit() if yes else None
+        )
+
+    def action_main_menu(self) -> None:
+        from pinesh.ui.app import MainMenu  # here: the app module imports this one
+
+        app = self.app
+        while len(app.screen_stack) > 2 and not isinstance(app.screen, MainMenu):
+            app.pop_screen()
+        if not isinstance(app.screen, MainMenu) and len(app.screen_stack) > 1:
+            app.pop_screen()
+
+
+COMMAND_BINDINGS: list[BindingType] = [
+    Binding("d,D", "delete", "Delete"),
+    Binding("u,U", "undelete", "Undelete"),
+    Binding("r,R", "reply", "Reply"),
+    Binding("f,F", "forward", "Forward"),
+    Binding("s,S", "save", "Save"),
+    Binding("e,E", "export", "Export"),
+    Binding("asterisk", "flag", "Flag", show=False, key_display="*"),
+    Binding("c,C", "compose", "Compose", show=False),
+    Binding("m,M", "main_menu", "Main Menu", show=False),
+    Binding("q,Q", "quit", "Quit", show=False),
+    Binding("question_mark", "app.help", "Help"),
+]
