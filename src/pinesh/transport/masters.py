@@ -4,6 +4,11 @@ Every channel runs ``ssh -o ControlMaster=auto -o ControlPersist=N``. When no ma
 up, the first channel becomes the master itself (ssh forks it into the background after
 authentication), so a cold open costs no more than a plain ssh spawn. A per-target lock
 makes concurrent cold opens wait for that one master instead of each logging in.
+
+ssh runs with BatchMode=yes, so it never prompts, unless the pool has an askpass server
+(the terminal client sets one): then ssh asks its passphrase and password questions
+through SSH_ASKPASS, in pinesh's own dialog, and the time spent answering does not count
+against the open's deadline.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Protocol, TypeVar
 
 from pinesh.config.settings import SshSettings
 from pinesh.errors import PineshError
+from pinesh.transport.askpass import AskpassServer
 from pinesh.transport.private_dir import default_runtime_dir, ensure_private_dir
 from pinesh.transport.routes import SshTarget, bracketed
 
@@ -35,6 +41,8 @@ class Launch:
 
     reused_master: bool
     handshake_seconds: float | None  # time until the new master was up; None when reused
+    # Seconds spent waiting for a person to answer ssh's questions; add to the deadline.
+    user_wait_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,9 +92,11 @@ def lock_until(path: Path, deadline: float, what: str) -> Iterator[None]:
 class MasterPool:
     """Finds, starts (through the first channel), lists and stops the shared masters."""
 
-    def __init__(self, settings: SshSettings) -> None:
+    def __init__(self, settings: SshSettings, askpass: AskpassServer | None = None) -> None:
         self.settings = settings
         self.directory = ensure_private_dir(settings.control_dir or default_runtime_dir())
+        # Set by the terminal client only: CLI commands keep BatchMode, never prompting.
+        self.askpass = askpass
 
     # -- names --------------------------------------------------------------------------
 
@@ -120,13 +130,20 @@ class MasterPool:
         """
         s = self.settings
         argv = [s.path]
+        askpass = self.askpass if "=" not in s.path else None  # env(1) would take it as NAME=
+        if askpass is not None:
+            # Through env(1), which execs ssh in its place: only this ssh (and the master
+            # it becomes) asks pinesh, not every child pinesh starts ($EDITOR's git...).
+            env = [f"{name}={value}" for name, value in askpass.ssh_env().items()]
+            argv = ["env", *env, s.path]
         if s.quiet:
             # Not -q: it hides why a login failed. LogLevel=ERROR drops banners and
             # warnings but keeps fatal reasons, which we capture from stderr.
             argv += ["-o", "LogLevel=ERROR"]
         argv += ["-A" if s.forward_agent else "-a", "-X" if s.forward_x11 else "-x"]
+        if askpass is None:
+            argv += ["-o", "BatchMode=yes"]  # BatchMode=yes would also turn askpass off
         argv += [
-            "-o", "BatchMode=yes",
             "-o", "ControlMaster=auto",
             "-o", f"ControlPath={self.control_path(target)}",
             "-o", f"ControlPersist={max(1, s.persist)}",
@@ -191,18 +208,24 @@ class MasterPool:
             if self.is_up(target):
                 return start(argv), Launch(reused_master=True, handshake_seconds=None)
             began = time.monotonic()
+            asked = self._user_seconds()
             child = start(argv)
             try:
                 while not self.is_up(target):
-                    if not child.alive() or time.monotonic() > deadline:
-                        return child, Launch(reused_master=False, handshake_seconds=None)
+                    waited = self._user_seconds() - asked
+                    if not child.alive() or time.monotonic() > deadline + waited:
+                        return child, Launch(False, None, waited)
                     time.sleep(0.003)
             except BaseException:
                 child.kill()
                 raise
             with contextlib.suppress(OSError):
                 self._remember(target)  # only for `pinesh ssh status`
-            return child, Launch(False, time.monotonic() - began)
+            waited = self._user_seconds() - asked
+            return child, Launch(False, time.monotonic() - began, waited)
+
+    def _user_seconds(self) -> float:
+        return self.askpass.user_seconds() if self.askpass is not None else 0.0
 
     # -- status and stop ----------------------------------------------------------------
 

@@ -132,6 +132,8 @@ def _open_child(
             raise RouteError(route, str(exc), timed_out=True, steps=steps) from exc
         shared = launch.reused_master
         steps.ssh_handshake = launch.handshake_seconds
+        # Time a person spent typing a passphrase is not the server's slowness.
+        deadline += launch.user_wait_seconds
     try:
         greeting = read_greeting(child.sock, service, deadline, steps, began)
         _check_child_greeting(route, greeting)

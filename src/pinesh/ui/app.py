@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.widgets import Footer, Static
 
 from pinesh import __version__
 from pinesh.services.mail import MailSession
+from pinesh.ui.askpass_dialog import install_askpass
 from pinesh.ui.help_screen import HelpScreen, key_label, screen_keys, screen_title
 from pinesh.ui.prompts import ConfirmScreen
 
@@ -80,6 +82,7 @@ class PineshApp(App[None]):
         self.session = session
         self.folder = folder
         self.start_in_index = start_in_index
+        self._askpass = ExitStack()
 
     def on_mount(self) -> None:
         # Pine keeps to the terminal's own colours.
@@ -87,6 +90,8 @@ class PineshApp(App[None]):
         self.push_screen(MainMenu())
         if self.start_in_index:
             self.open_index(self.folder)
+        # From here on, ssh's passphrase and password questions come to a dialog.
+        self._askpass.enter_context(install_askpass(self))
 
     # -- opening screens (each imported when first used: start-up stays quick) ---------
 
@@ -158,4 +163,5 @@ class PineshApp(App[None]):
         return binding.key_display or key_label(binding.key)
 
     def on_unmount(self) -> None:
+        self._askpass.close()
         self.session.close()

@@ -218,7 +218,13 @@ class IndexList(ScrollView):
             self._loading = (start, stop)
             self._load(view, start, stop)
 
-    @work(thread=True, exclusive=True, group="index-window", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="index-window",
+        exit_on_error=False,
+        description="index window",  # not repr(args): FolderView's repr is huge
+    )
     def _load(self, view: FolderView, start: int, stop: int) -> None:
         if get_current_worker().is_cancelled:
             return  # the user scrolled on: a newer window is asked for

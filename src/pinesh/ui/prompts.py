@@ -57,7 +57,9 @@ class PromptScreen(ModalScreen[str | None]):
     PromptScreen { align: center bottom; background: $background 0%; }
     PromptScreen > Horizontal { width: 100%; height: 1; margin-bottom: 2; background: $warning; }
     PromptScreen Static { width: auto; height: 1; color: $text; text-style: bold; }
-    PromptScreen Input { width: 1fr; height: 1; border: none; padding: 0; }
+    PromptScreen Input, PromptScreen Input:focus {
+        width: 1fr; height: 1; border: none; padding: 0;
+    }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,ctrl+c,ctrl+g", "cancel", "Cancel"),
