@@ -43,6 +43,7 @@ _DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f.:]+\
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a0-\U0010ffff-]+"
 _LOCAL_PART = re.compile(_ATOM + r"(\." + _ATOM + ")*")
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class ComposeError(PineshError):
@@ -133,12 +134,26 @@ def compose(
         _add_extra(msg, name, value)
     msg["User-Agent"] = f"pinesh {__version__}"
     _set_body(msg, draft, eight_bit=eight_bit)
-    wire = msg.as_bytes()
+    wire = _as_bytes(msg)
     if bcc:
         msg["Bcc"] = bcc
     rcpt = _unique([*header_addresses["To"], *header_addresses["Cc"], *bcc])
     envelope = SmtpEnvelope(header_addresses["From"][0].addr_spec, rcpt)
-    return Composed(msg_id, envelope, wire, msg.as_bytes())
+    return Composed(msg_id, envelope, wire, _as_bytes(msg))
+
+
+class _Generator(BytesGenerator):
+    """BytesGenerator that writes a message/rfc822 part's str payload (see
+    _attach_message) back to the bytes it came from, 8-bit ones included."""
+
+    def _encode(self, s: str) -> bytes:
+        return s.encode("ascii", "surrogateescape")
+
+
+def _as_bytes(msg: EmailMessage) -> bytes:
+    out = io.BytesIO()
+    _Generator(out, mangle_from_=False, policy=msg.policy).flatten(msg)
+    return out.getvalue()
 
 
 def _unique(addresses: Sequence[headerregistry.Address]) -> tuple[str, ...]:
@@ -340,15 +355,16 @@ def _fits(data: bytes) -> bool:
 def _attach_message(msg: EmailMessage, data: bytes, name: str) -> None:
     """Attach a whole message as it is. RFC 2046 5.2.1 allows no base64 or
     quoted-printable for message/rfc822 (add_attachment would use base64), so it goes as
-    7bit, or 8bit when it has 8-bit bytes. Parsed with compat32 and written back with
-    refold_source="none" (see compose), its header lines come out unchanged."""
-    inner = message_from_bytes(data, policy=policy.compat32)
+    7bit, or 8bit when it has 8-bit bytes. Its bytes are the part's payload, only the line
+    ends made CRLF: parsing and writing it back would alter a broken message (a form feed
+    in a header becomes a line break) or fail on it (UnicodeEncodeError)."""
+    text = _LINE_END.sub(b"\r\n", data).decode("ascii", "surrogateescape")
     part = EmailMessage(policy=msg.policy)
     part["Content-Type"] = "message/rfc822"
     part["Content-Disposition"] = "attachment"
     part.set_param("filename", name, header="Content-Disposition")
     part["Content-Transfer-Encoding"] = "7bit" if data.isascii() else "8bit"
-    part.set_payload([inner])
+    part.set_payload(text)  # a str payload of message/rfc822 is written out as it is
     if msg.get_content_type() != "multipart/mixed":  # make_mixed refuses a mixed message
         msg.make_mixed()
     msg.attach(part)

@@ -8,15 +8,21 @@ continues the one before; one that starts with a tab is an entry without a nickn
 A nickname is a word without ``@``, compared without case; a full name written
 ``Last, First`` is used as ``First Last``.
 
-A line pinesh cannot read is reported and kept as it is, so saving never loses it.
+A line pinesh cannot read is reported and kept as it is, so saving never loses it; so is
+an entry that is not UTF-8 (an old Latin-1 book): it is read as Latin-1, and written back
+byte for byte unless it is changed. Changes are made under a lock on the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
-from dataclasses import dataclass, replace
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pinesh.errors import PineshError
@@ -30,6 +36,7 @@ CONTINUATION = "   "  # Pine starts a continued line with three spaces
 FOLD_WIDTH = 78  # a list line longer than this is folded, one member per line
 MAX_FILE = 8 * 1024 * 1024  # bytes; an address book is never this big
 MAX_DEPTH = 32  # lists within lists (cycles are stopped apart from this)
+LOCK_TIMEOUT = 10.0  # seconds to wait for another pinesh changing the book
 
 _SPECIALS = set('()<>@,;:\\".[]')
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
@@ -116,6 +123,9 @@ class AddressEntry:
     is_list: bool = False
     fcc: str = ""
     comment: str = ""
+    # The record as it was in the file when that was not UTF-8 (8-bit bytes kept as
+    # surrogates): written back as it was, not re-encoded, while the entry is unchanged.
+    source: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def deleted(self) -> bool:
@@ -282,8 +292,12 @@ def parse_addressbook(text: str, path: Path) -> AddressBook:
     used: dict[str, int] = {}
     for number, lines in records:
         joined = lines[0] + "".join(_continued(line) for line in lines[1:])
+        source = None
+        if _has_surrogates(joined):  # not UTF-8: read as Latin-1, written back as it was
+            source = "\n".join(lines)
+            joined = joined.encode("utf-8", "surrogateescape").decode("latin-1")
         try:
-            entry = _parse_record(joined)
+            entry = replace(_parse_record(joined), source=source)
         except ValueError as exc:
             problems.append(f"{path} line {number}: {exc}; the line is kept as it is")
             kept.append("\n".join(lines))
@@ -299,6 +313,14 @@ def parse_addressbook(text: str, path: Path) -> AddressBook:
         used.setdefault(key, number)
         entries.append(entry)
     return AddressBook(path, tuple(entries), tuple(problems), tuple(kept))
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _continued(line: str) -> str:
@@ -338,6 +360,8 @@ def format_addressbook(book: AddressBook) -> str:
 
 
 def _format_entry(entry: AddressEntry) -> str:
+    if entry.source is not None:
+        return entry.source
     tail = [entry.fcc, entry.comment]
     while tail and not tail[-1]:
         tail.pop()
@@ -386,7 +410,8 @@ def read_addressbook(path: Path) -> AddressBook:
         raise AddressBookError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE:
         raise AddressBookError(f"{path} is over {MAX_FILE // (1024 * 1024)} MB: not read")
-    return parse_addressbook(data.decode("utf-8", "replace"), path)
+    # surrogateescape: bytes that are not UTF-8 survive until written back (see above).
+    return parse_addressbook(data.decode("utf-8", "surrogateescape"), path)
 
 
 def load_addressbook(session: MailSession) -> AddressBook:
@@ -403,7 +428,7 @@ def write_addressbook(book: AddressBook) -> None:
     except OSError as exc:
         raise AddressBookError(f"cannot write {path}: {exc.strerror or exc}") from None
     tmp = path.with_name(f".{path.name}.pinesh-{os.getpid()}-{os.urandom(4).hex()}")
-    data = format_addressbook(book).encode("utf-8")
+    data = format_addressbook(book).encode("utf-8", "surrogateescape")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -430,21 +455,73 @@ def write_addressbook(book: AddressBook) -> None:
         ) from None
 
 
+_THREADS = threading.Lock()  # this process's threads (flock does not tell them apart)
+
+
+@contextlib.contextmanager
+def _locked(book_path: Path) -> Iterator[None]:
+    """Hold the address book while it is read, changed and written: an flock on the file
+    itself (made empty if missing), taken again when another process replaced the file
+    while we waited; LOCK_TIMEOUT at most, then AddressBookError."""
+    path = Path(os.path.realpath(book_path))
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    if not _THREADS.acquire(timeout=LOCK_TIMEOUT):
+        raise AddressBookError(f"{path} is being changed; try again")
+    try:
+        while True:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise AddressBookError(f"cannot open {path}: {exc.strerror or exc}") from None
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise AddressBookError(
+                                f"{path} is locked by another program",
+                                hint="close the other pinesh's address book, then try again",
+                            ) from None
+                        time.sleep(0.05)
+                    except OSError:  # a file system without flock: go on unlocked
+                        break
+                try:
+                    current = os.stat(path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    current = False
+                if current:
+                    yield
+                    return
+            finally:
+                os.close(fd)
+    finally:
+        _THREADS.release()
+
+
 def add_entry(session: MailSession, entry: AddressEntry) -> AddressBook:
-    """Add entry to the file as it is now (re-read, so other changes are kept)."""
-    book = load_addressbook(session).with_entry(entry)
-    write_addressbook(book)
+    """Add entry to the file as it is now (re-read under the lock: other changes stay)."""
+    path = addressbook_path(session)
+    with _locked(path):
+        book = read_addressbook(path).with_entry(entry)
+        write_addressbook(book)
     return book
 
 
 def change_entry(session: MailSession, nickname: str, entry: AddressEntry) -> AddressBook:
     """Replace the entry named nickname with entry."""
-    book = load_addressbook(session).with_entry(entry, replacing=nickname)
-    write_addressbook(book)
+    path = addressbook_path(session)
+    with _locked(path):
+        book = read_addressbook(path).with_entry(entry, replacing=nickname)
+        write_addressbook(book)
     return book
 
 
 def delete_entry(session: MailSession, nickname: str) -> AddressBook:
-    book = load_addressbook(session).without(nickname)
-    write_addressbook(book)
+    path = addressbook_path(session)
+    with _locked(path):
+        book = read_addressbook(path).without(nickname)
+        write_addressbook(book)
     return book

@@ -44,6 +44,10 @@ def safe_filename(name: str | None, fallback: str = "attachment") -> str:
     """A file name from a message made safe to create: its last path component only, no
     control or format characters, no leading dots or blanks, at most 200 bytes."""
     text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if len(text) > MAX_NAME_BYTES:  # a hostile name may be megabytes: cut it in one step
+        stem, dot, ext = text.rpartition(".")
+        keep = bool(dot and stem and len(ext) <= 10)
+        text = stem[:MAX_NAME_BYTES] + "." + ext if keep else text[:MAX_NAME_BYTES]
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
     text = text.strip().lstrip(".").strip()
     while len(text.encode("utf-8")) > MAX_NAME_BYTES:
@@ -62,8 +66,11 @@ def save_path(text: str) -> Path:
 def write_file(path: Path, chunks: Iterable[bytes], *, overwrite: bool = False) -> int:
     """Write chunks to path atomically (a temporary file in the same directory, fsynced,
     then linked or renamed into place), mode 0600. Without overwrite an existing path
-    raises FileExistsError and is left alone. The bytes written."""
+    raises FileExistsError and is left alone; a directory raises IsADirectoryError. The bytes
+    written."""
     path = Path(path)
+    if path.is_dir():  # not "exists, overwrite it?": a directory cannot be overwritten
+        raise IsADirectoryError(21, "Is a directory (give a file name in it)", str(path))
     if not overwrite and path.exists():
         raise FileExistsError(17, "File exists", str(path))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pinesh-", suffix=".part")
@@ -260,7 +267,8 @@ def find_entry(
 def temp_name(filename: str | None, entry: MailcapEntry | None) -> str:
     """A temporary file name: the attachment's, reduced to [A-Za-z0-9._-], with the
     suffix of the entry's nametemplate (some viewers go by the extension)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", safe_filename(filename)).lstrip("-") or "attachment"
+    # Not "-x" (an option to the viewer), nor "." or ".." (the directory or its parent).
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", safe_filename(filename)).lstrip("-.") or "attachment"
     template = entry.name_template if entry else None
     if template and template.startswith("%s"):
         suffix = re.sub(r"[^A-Za-z0-9._-]", "_", template[2:])

@@ -2,9 +2,10 @@
 
 The index and the message view share a FolderView. Its methods do I/O (a remote folder is a
 long-lived IMAP or NNTP connection), so they are called from worker threads; one lock
-serialises every call into the Folder, which is not thread-safe. The UI thread may read
-``count``, ``uid_at``, ``depth_at``, ``index_of`` and ``cached`` without the lock: they
-touch only the in-memory order and cache, which workers replace whole, never edit in place.
+serialises every call into the Folder, which is not thread-safe, and every change to the
+order and the cache. The UI thread may read ``count``, ``uid_at``, ``depth_at``,
+``index_of`` and ``cached`` without the lock: the order is replaced whole, never edited in
+place, and each of them reads the cache in one step.
 """
 
 from __future__ import annotations
@@ -227,7 +228,8 @@ class FolderView:
                 for envelope in found:
                     self._cache[envelope.uid] = envelope
                 self._absent.update(set(missing) - {e.uid for e in found})
-        return [self._cache[u] for u in uids if u in self._cache]
+            # Still under the lock: an expunge in another worker may drop uids at any time.
+            return [self._cache[u] for u in uids if u in self._cache]
 
     def envelope(self, uid: int) -> Envelope | None:
         cached = self._cache.get(uid)
@@ -235,10 +237,10 @@ class FolderView:
             return cached
         with self._locked() as folder:
             found = folder.envelopes([uid])
-        if not found:
-            return None
-        self._cache[uid] = found[0]
-        return found[0]
+            if not found:
+                return None
+            self._cache[uid] = found[0]
+            return found[0]
 
     def first_unseen(self) -> int | None:
         """The position of the first unseen message, where that is cheap to learn."""
@@ -259,11 +261,12 @@ class FolderView:
     def set_flags(self, uids: Sequence[int], flags: frozenset[Flag], value: bool) -> None:
         with self._locked() as folder:
             folder.set_flags(uids, flags, value)
-        for uid in uids:
-            envelope = self._cache.get(uid)
-            if envelope is not None:
-                changed = envelope.flags | flags if value else envelope.flags - flags
-                self._cache[uid] = replace(envelope, flags=changed)
+            # Under the lock: another worker's change to the same envelope is not lost.
+            for uid in uids:
+                envelope = self._cache.get(uid)
+                if envelope is not None:
+                    changed = envelope.flags | flags if value else envelope.flags - flags
+                    self._cache[uid] = replace(envelope, flags=changed)
 
     def deleted_count(self) -> int:
         """How many messages carry the DELETED flag (what expunge would remove)."""
@@ -274,10 +277,10 @@ class FolderView:
         """Remove the messages flagged DELETED; their UIDs."""
         with self._locked() as folder:
             removed = folder.expunge()
-        gone = set(removed)
-        self._order = self._order.without(gone)
-        for uid in gone:
-            self._cache.pop(uid, None)
+            gone = set(removed)
+            self._order = self._order.without(gone)
+            for uid in gone:
+                self._cache.pop(uid, None)
         return removed
 
     def save_to(self, uids: Sequence[int], dest_name: str) -> None:

@@ -16,6 +16,7 @@ removed from the folder only after it was sent or postponed again.
 from __future__ import annotations
 
 import email
+import email.utils
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,12 +26,25 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Draft, compose
+from pinesh.senders.compose import (
+    RESERVED_HEADERS,
+    ComposeError,
+    Draft,
+    compose,
+    parse_addresses,
+)
+from pinesh.services.addressbook import split_addresses
 from pinesh.services.mail import MailSession
 from pinesh.services.replying import ComposeRequest, message_attachments, message_text
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Flag
-from pinesh.stores.headers import decode_words, header_end, message_ids, parse_header_block
+from pinesh.stores.headers import (
+    decode_words,
+    header_end,
+    header_text,
+    message_ids,
+    parse_header_block,
+)
 from pinesh.stores.headers import parse_addresses as header_addresses
 from pinesh.stores.names import Driver
 from pinesh.textsafe import safe_line
@@ -39,6 +53,9 @@ DEFAULT_POSTPONED = "postponed-msgs"
 OUR_HEADERS = "X-Our-Headers"
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
 _SPECIALS = set('()<>@,;:\\".[]')
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+# Header names a postponed message's X-Our-Headers may not bring back as customized ones.
+_NOT_OURS = RESERVED_HEADERS | {"fcc", "newsgroups", "user-agent", OUR_HEADERS.lower()}
 
 
 @dataclass(frozen=True)
@@ -153,17 +170,26 @@ def postponed_bytes(request: ComposeRequest, *, domain: str) -> bytes:
 def request_from_postponed(raw: bytes, *, fallback_sender: Address) -> ComposeRequest:
     """A request from a postponed message; postponed_key is its Message-ID (or None)."""
     try:
-        head = parse_header_block(raw[: header_end(raw)])
-        message = email.message_from_bytes(raw, policy=policy.default)
+        return _request_from_postponed(raw, fallback_sender)
+    except PineshError:
+        raise
     except Exception as exc:  # the stdlib raises many kinds on broken input
-        raise PineshError(f"cannot read the postponed message: {exc}") from None
+        raise PineshError(f"cannot read the postponed message: {safe_line(str(exc))}") from None
+
+
+def _request_from_postponed(raw: bytes, fallback_sender: Address) -> ComposeRequest:
+    head = parse_header_block(raw[: header_end(raw)])
+    message = email.message_from_bytes(raw, policy=policy.default)
     assert isinstance(message, EmailMessage)
     senders = [a for a in header_addresses(head, "From") if "@" in a.email]
     ours = {n.strip().lower() for n in decode_words(head.get(OUR_HEADERS)).split(",")}
+    # Only names a customized header may have: one that compose sets itself (To, From...)
+    # would make the message impossible to send or postpone again.
+    ours = {n for n in ours if n and n not in _NOT_OURS and not n.startswith("x-pinesh-")}
     extra = tuple(
         (str(name), _clean(decode_words(value)))
         for name, value in head.items()
-        if str(name).lower() in ours - {""}
+        if str(name).lower() in ours
     )
     fcc = head.get("Fcc")
     groups = decode_words(head.get("Newsgroups")).split(",")
@@ -174,10 +200,10 @@ def request_from_postponed(raw: bytes, *, fallback_sender: Address) -> ComposeRe
         to=_addresses(head, "To"),
         cc=_addresses(head, "Cc"),
         bcc=_addresses(head, "Bcc"),
-        reply_to=_addresses(head, "Reply-To"),
+        reply_to=_addresses(head, "Reply-To", keep_text=False),
         subject=_clean(decode_words(head.get("Subject"))),
         body=message_text(message),
-        attachments=message_attachments(message),
+        attachments=message_attachments(message, raw),
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=message_ids(decode_words(head.get("References"))),
         extra_headers=extra,
@@ -190,10 +216,24 @@ def request_from_postponed(raw: bytes, *, fallback_sender: Address) -> ComposeRe
     )
 
 
-def _addresses(head: email.message.Message, field: str) -> tuple[Address, ...]:
-    return tuple(
-        Address(_clean(a.name), _clean(a.email)) for a in header_addresses(head, field) if a.email
-    )
+def _addresses(
+    head: email.message.Message, field: str, *, keep_text: bool = True
+) -> tuple[Address, ...]:
+    """The addresses of field; keep_text: an item that is no address yet comes back as
+    it was typed (postponing keeps it so), as Address("", text)."""
+    raw = next((header_text(v) for k, v in head.raw_items() if k.lower() == field.lower()), "")
+    found: list[Address] = []
+    for item in split_addresses(_FOLD.sub("", raw)):
+        try:
+            parse_addresses(item, field)  # only to tell an address from other text
+            pairs = email.utils.getaddresses([item])  # names decoded as the index does
+        except ComposeError:
+            text = _clean(decode_words(item))
+            if keep_text and text:
+                found.append(Address("", text))
+            continue
+        found += [Address(_clean(decode_words(n)), _clean(e)) for n, e in pairs if e]
+    return tuple(found)
 
 
 def _clean(text: str) -> str:
@@ -202,11 +242,12 @@ def _clean(text: str) -> str:
 
 
 def _address_text(address: Address) -> str:
-    name, mail = _clean(address.name), _clean(address.email).replace(" ", "")
+    name, mail = _clean(address.name), _clean(address.email)
     if not name:
-        return mail
+        return mail  # an address, or what was typed when it is none yet: kept as it is
+    mail = mail.replace(" ", "")
     if not name.isascii():
-        name = Header(name, "utf-8").encode()
+        name = Header(name, "utf-8").encode(linesep="\r\n")  # folded with CRLF, not LF
     elif any(ch in _SPECIALS for ch in name):
         name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return f"{name} <{mail}>" if mail else name

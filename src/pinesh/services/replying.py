@@ -42,10 +42,12 @@ from pinesh.stores.headers import (
     parse_header_block,
 )
 from pinesh.stores.headers import parse_addresses as header_addresses
+from pinesh.stores.local_common import mime_structure, part_bytes
 from pinesh.stores.nntp_protocol import valid_group_name
 from pinesh.textsafe import safe_line, safe_text
 
 MAX_SIGNATURE = 64 * 1024  # bytes of the signature file used
+MAX_ATTACHED_MESSAGES = 32  # attached messages cut from the bytes; others as parsed
 MAX_SUBJECT = 1000  # characters of the original's subject kept (a hostile one may be MBs)
 FORWARD_MARK = "---------- Forwarded message ----------"
 _RE = re.compile(r"\s*re\s*(\[\d+\])?\s*:", re.IGNORECASE)
@@ -88,6 +90,7 @@ def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeR
     env = original.envelope
     draft = _blank(session)
     own = {draft.sender.email.lower(), user_address(session).email.lower()}
+    own |= _alt_addresses(session)  # Pine leaves all of them out of a reply
     to = original.reply_to or _usable(env.sender)
     if to and all(a.email.lower() in own for a in to):
         to = _usable(env.to)  # a reply to our own message goes to its recipients again
@@ -95,7 +98,7 @@ def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeR
     if to_all:
         taken = own | {a.email.lower() for a in to}
         cc = _unique(a for a in _usable(env.to + env.cc) if a.email.lower() not in taken)
-    in_reply_to, references = reply_threading(env.message_id, env.references)
+    in_reply_to, references = reply_threading(env.message_id, _parent_references(env))
     body = _quoted(env, original.text)
     draft = replace(
         draft,
@@ -151,7 +154,7 @@ def followup_request(session: MailSession, raw: bytes) -> ComposeRequest:
             "the article names no newsgroup to follow up to",
             hint="reply by mail instead (R)",
         )
-    in_reply_to, references = reply_threading(env.message_id, env.references)
+    in_reply_to, references = reply_threading(env.message_id, _parent_references(env))
     body = _quoted(env, original.text)
     draft = replace(
         _blank(session),
@@ -161,6 +164,21 @@ def followup_request(session: MailSession, raw: bytes) -> ComposeRequest:
         references=references,
     )
     return ComposeRequest(draft, newsgroups=groups)
+
+
+def _alt_addresses(session: MailSession) -> set[str]:
+    """The pinerc's alt-addresses: the user's other addresses, left out of a reply."""
+    pinerc = getattr(session.connections, "pinerc", None)
+    if pinerc is None:
+        return set()
+    return {a.strip().lower() for a in pinerc.get_list("alt-addresses") if a.strip()}
+
+
+def _parent_references(env: Envelope) -> tuple[str, ...]:
+    """The parent's References; without them its In-Reply-To (RFC 5322 3.6.4)."""
+    if env.references:
+        return env.references
+    return (env.in_reply_to,) if env.in_reply_to else ()
 
 
 # --- the original ---------------------------------------------------------------------
@@ -191,9 +209,8 @@ class _Original:
         except Exception:
             return cls(envelope, reply_to, followup_to, "", ())
         assert isinstance(message, EmailMessage)
-        return cls(
-            envelope, reply_to, followup_to, message_text(message), message_attachments(message)
-        )
+        text, attachments = message_text(message), message_attachments(message, raw)
+        return cls(envelope, reply_to, followup_to, text, attachments)
 
 
 def message_text(message: EmailMessage) -> str:
@@ -213,27 +230,61 @@ def message_text(message: EmailMessage) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def message_attachments(message: EmailMessage) -> tuple[Attachment, ...]:
+def message_attachments(message: EmailMessage, raw: bytes | None = None) -> tuple[Attachment, ...]:
     """A message's attachments (for an inline forward, or a resumed draft); parts that
-    break are left out."""
+    break are left out. raw, the message's bytes, gives an attached message as it is."""
     found: list[Attachment] = []
     try:
         parts = list(message.iter_attachments())
     except Exception:
         return ()
+    originals = _attached_originals(message, parts, raw) if raw is not None else {}
     for number, part in enumerate(parts, start=1):
-        attachment = _attachment(part, number)
+        attachment = _attachment(part, number, originals.get(id(part)))
         if attachment is not None:
             found.append(attachment)
     return tuple(found)
 
 
-def _attachment(part: EmailMessage, number: int) -> Attachment | None:
+def _attached_originals(
+    message: EmailMessage, parts: list[EmailMessage], raw: bytes
+) -> dict[int, bytes]:
+    """The bytes of the attached messages among the top-level parts, cut from raw (by
+    id() of the part): parsing one and writing it back would change a broken one, or
+    fail on it."""
+    try:
+        top = message.get_payload() if message.is_multipart() else []
+        listed = {id(part) for part in parts}
+        wanted = [
+            (id(part), str(number))  # a top-level part's number is its IMAP part id
+            for number, part in enumerate(top, start=1)
+            if id(part) in listed and part.get_content_type() == "message/rfc822"
+        ][:MAX_ATTACHED_MESSAGES]
+        if not wanted:
+            return {}
+        structure = {p.part_id: p for p in mime_structure(raw).children}
+        out: dict[int, bytes] = {}
+        for key, part_id in wanted:
+            found = structure.get(part_id)
+            if found is not None and found.content_type == "message/rfc822":
+                data = part_bytes(raw, part_id)
+                if data is not None:
+                    out[key] = data
+        return out
+    except Exception:  # the parsed parts are used instead
+        return {}
+
+
+def _attachment(
+    part: EmailMessage, number: int, original: bytes | None = None
+) -> Attachment | None:
     try:
         content_type = part.get_content_type()
         if part.get_content_maintype() == "multipart":
             return None
-        if content_type == "message/rfc822":
+        if original is not None:
+            data: bytes | None = original
+        elif content_type == "message/rfc822":
             data = _attached_message(part)
         else:
             payload = part.get_payload(decode=True)
