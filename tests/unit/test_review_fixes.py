@@ -98,3 +98,36 @@ def test_a_terminal_that_cannot_show_a_character_gets_an_escape(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert b"\\u65e5\\u672c" in done.stdout
+
+
+def test_a_charset_name_with_a_nul_is_text_not_a_failed_window() -> None:
+    from pinesh.stores.headers import envelope_from_headers
+
+    header = b"From: a@b.example\r\nSubject: =?ut\x00f-8?q?hello?=\r\n\r\n"
+    envelope = envelope_from_headers(1, header, len(header), frozenset())
+    assert "hello" in envelope.subject
+
+
+def test_a_forwarded_message_is_an_attachment_and_not_the_text(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    from pinesh.services.reading import read_message
+    from pinesh.stores.maildir import MaildirStore
+
+    inner = EmailMessage()
+    inner["From"] = "Ann <ann@example.org>"
+    inner["Subject"] = "The original"
+    inner.set_content("The inner text.\n")
+    outer = EmailMessage()
+    outer["From"] = "Bob <bob@example.org>"
+    outer["Subject"] = "Fwd: The original"
+    outer.set_content("See below.\n")
+    outer.add_attachment(inner)
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1.fwd.test").write_bytes(outer.as_bytes())
+    with MaildirStore(maildir).open("INBOX") as folder:
+        readable = read_message(folder, folder.uids()[0])
+    assert readable.text.strip() == "See below."
+    assert [a.content_type for a in readable.attachments] == ["message/rfc822"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import html.parser
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -110,6 +111,8 @@ def decode_text(data: bytes, charset: str | None) -> str:
 
 
 def _is_attachment(part: Part) -> bool:
+    if part.content_type == "message/rfc822":
+        return True  # a forwarded message: listed to view or save, though it has parts
     if part.children:
         return False
     if part.disposition == "attachment" or part.filename:
@@ -117,9 +120,18 @@ def _is_attachment(part: Part) -> bool:
     return not part.content_type.startswith(("text/", "multipart/", "message/"))
 
 
+def _outside_attached_messages(part: Part) -> Iterator[Part]:
+    """The parts of a message in walk order, not entering an attached message/rfc822."""
+    yield part
+    if part.content_type == "message/rfc822":
+        return
+    for child in part.children:
+        yield from _outside_attached_messages(child)
+
+
 def _pick_text(structure: Part) -> Part | None:
     plain = html_part = None
-    for part in structure.walk():
+    for part in _outside_attached_messages(structure):
         if part.children or _is_attachment(part):
             continue
         if part.content_type == "text/plain" and plain is None:

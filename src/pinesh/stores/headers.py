@@ -31,7 +31,7 @@ def _charset_ok(charset: str | None) -> str:
     try:
         "".encode(charset)
         return charset
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a charset name with a NUL in it
         return "utf-8"
 
 
