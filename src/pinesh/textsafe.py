@@ -33,5 +33,7 @@ def safe_text(text: str, *, keep_newlines: bool = True) -> str:
 
 
 def safe_line(text: str) -> str:
-    """One line for a list or a status bar: controls escaped, line breaks as spaces."""
-    return safe_text(text.replace("\r\n", " ").replace("\n", " "), keep_newlines=False)
+    """One line for a list or a status bar: controls escaped, line breaks and tabs as spaces
+    (a tab drawn in a fixed-width cell would leave the previous screen's text behind)."""
+    flat = text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
+    return safe_text(flat, keep_newlines=False)

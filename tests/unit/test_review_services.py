@@ -15,7 +15,6 @@ import pytest
 from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
-from pinesh.errors import PineshError
 from pinesh.senders.compose import Attachment, Draft, compose
 from pinesh.services.addressbook import (
     AddressBook,
@@ -155,11 +154,13 @@ def test_x_our_headers_cannot_bring_back_headers_compose_sets() -> None:
     compose(request.draft, domain="pinesh.test")
 
 
-def test_a_broken_charset_in_a_postponed_message_is_a_pinesh_error() -> None:
-    # Was: ValueError ("embedded null character") from the header decoding escaped.
+def test_a_broken_charset_in_a_postponed_message_is_read_not_a_crash() -> None:
+    # Was: ValueError ("embedded null character") from the header decoding escaped. The
+    # header decoder now reads such a charset as UTF-8, so the draft comes back.
     raw = b"From: me@pinesh.test\r\nSubject: =?ut\x00f-8?q?x?=\r\n\r\nbody\r\n"
-    with pytest.raises(PineshError):
-        request_from_postponed(raw, fallback_sender=ME)
+    request = request_from_postponed(raw, fallback_sender=ME)
+    assert request.draft.subject == "x"
+    assert request.draft.body.strip() == "body"
 
 
 # --- replies ------------------------------------------------------------------------------

@@ -48,12 +48,12 @@ class AddressBookScreen(Screen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "app.help", "Help"),
-        Binding("less_than_sign,m,escape", "back", "Exit", key_display="<"),
-        Binding("s", "select", "Select"),
-        Binding("a", "add", "AddNew"),
-        Binding("e", "edit", "Edit"),
-        Binding("d", "delete", "Delete"),
-        Binding("c", "compose_to", "ComposeTo"),
+        Binding("less_than_sign,m,M,escape", "back", "Exit", key_display="<"),
+        Binding("s,S", "select", "Select"),
+        Binding("a,A", "add", "AddNew"),
+        Binding("e,E", "edit", "Edit"),
+        Binding("d,D", "delete", "Delete"),
+        Binding("c,C", "compose_to", "ComposeTo"),
     ]
     HELP: ClassVar[str] = """\
 ADDRESS BOOK lists the entries of your address book (the pinerc's address-book, else
@@ -155,6 +155,10 @@ Opened from the composer with ^T, S or Enter puts the entry's address in the fie
         self.dismiss(None)
 
     def action_select(self) -> None:
+        if not self.is_active:
+            # A second Enter typed quickly reaches the list after it was answered:
+            # dismissing again would close the composer under it.
+            return
         entry = self.current()
         if entry is None or self.book is None:
             self.say("no entry to select")
@@ -191,7 +195,8 @@ Opened from the composer with ^T, S or Enter puts the entry's address in the fie
         self.app.call_from_thread(self._open_compose, request)
 
     def _open_compose(self, request: ComposeRequest) -> None:
-        cast("PineshApp", self.app).open_compose(request)
+        if self.is_active:  # C pressed twice: one composer, not two stacked
+            cast("PineshApp", self.app).open_compose(request)
 
     # -- changing --------------------------------------------------------------------
 

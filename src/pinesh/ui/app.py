@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, ClassVar
@@ -14,12 +15,15 @@ from textual.widgets import Footer, Static
 
 from pinesh import __version__
 from pinesh.services.mail import MailSession
+from pinesh.textsafe import safe_line
 from pinesh.ui.askpass_dialog import install_askpass
 from pinesh.ui.help_screen import HelpScreen, key_label, screen_keys, screen_title
 from pinesh.ui.prompts import ConfirmScreen
 
 if TYPE_CHECKING:
     from pinesh.services.replying import ComposeRequest
+
+CLOSE_SECONDS = 3.0  # the longest quitting waits for servers to take their logout
 
 MENU = """
       ?     HELP               -  Get help using pinesh
@@ -37,12 +41,12 @@ class MainMenu(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "app.help", "Help"),
-        Binding("c", "app.compose", "Compose"),
-        Binding("i", "index", "Index"),
-        Binding("l", "app.folder_list", "FldrList"),
-        Binding("a", "app.address_book", "AddrBook"),
-        Binding("s", "app.setup", "Setup"),
-        Binding("q", "app.confirm_quit", "Quit"),
+        Binding("c,C", "app.compose", "Compose"),
+        Binding("i,I", "index", "Index"),
+        Binding("l,L", "app.folder_list", "FldrList"),
+        Binding("a,A", "app.address_book", "AddrBook"),
+        Binding("s,S", "app.setup", "Setup"),
+        Binding("q,Q", "app.confirm_quit", "Quit"),
     ]
     HELP: ClassVar[str] = """\
 The MAIN MENU lists pinesh's main screens. Press the letter at the left of a line:
@@ -54,10 +58,18 @@ server's route, Q to leave pinesh.
     def compose(self) -> ComposeResult:
         app = self.app
         folder = app.folder if isinstance(app, PineshApp) else ""
-        yield Static(Text(f"  PINESH {__version__}   MAIN MENU   Folder: {folder}"), id="title")
+        title = f"  PINESH {__version__}   MAIN MENU   Folder: {safe_line(folder)}"
+        yield Static(Text(title), id="title")
         yield Static(Text(MENU), id="menu")
         yield Static("", id="status")
         yield Footer()
+
+    def on_screen_resume(self) -> None:
+        # The current folder may have changed (opened from the folder list) meanwhile.
+        app = self.app
+        if isinstance(app, PineshApp):
+            title = f"  PINESH {__version__}   MAIN MENU   Folder: {safe_line(app.folder)}"
+            self.query_one("#title", Static).update(Text(title))
 
     def action_index(self) -> None:
         app = self.app
@@ -164,4 +176,8 @@ class PineshApp(App[None]):
 
     def on_unmount(self) -> None:
         self._askpass.close()
-        self.session.close()
+        # Logging out of servers may wait on the network: give it a few seconds, then
+        # leave anyway (the ssh masters stay up for their persist time, as designed).
+        closing = threading.Thread(target=self.session.close, name="close", daemon=True)
+        closing.start()
+        closing.join(CLOSE_SECONDS)

@@ -34,7 +34,9 @@ class DialogHandler:
         prompt = request.prompt.strip()
         if request.kind == "none":  # a notice ("touch your security key"): no answer
             with contextlib.suppress(RuntimeError):
-                self.app.call_from_thread(self.app.notify, safe_line(prompt), timeout=10)
+                self.app.call_from_thread(
+                    self.app.notify, safe_line(prompt), timeout=10, markup=False
+                )
             return ""
         answers: queue.Queue[object] = queue.Queue()
 

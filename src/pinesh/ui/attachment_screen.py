@@ -49,9 +49,13 @@ def failure_text(exc: BaseException) -> str:
 
 
 def wrap_lines(lines: list[Text], width: int, console: Console) -> list[Text]:
-    """Lines wrapped to width terminal cells (long words folded)."""
+    """Lines wrapped to width terminal cells (long words folded), tabs expanded: the
+    pager draws cell by cell, and a tab sent to the terminal would skip cells."""
     out: list[Text] = []
     for line in lines:
+        if "\t" in line.plain:
+            line = line.copy()
+            line.expand_tabs()
         if cell_len(line.plain) <= width:
             out.append(line)
         else:
@@ -322,6 +326,8 @@ class AttachmentScreen(WorkerScreen):
         return part.filename or part.content_type, text, note
 
     def _show_text(self, shown: tuple[str, str, str | None]) -> None:
+        if not self.is_active:
+            return  # V pressed twice: the first one's text is up already
         title, text, note = shown
         self.app.push_screen(TextScreen(title, text, note))
         self.set_status("")
@@ -340,6 +346,8 @@ class AttachmentScreen(WorkerScreen):
         return viewer, ""
 
     def _run(self, prepared: tuple[attachments.Viewer, str]) -> None:
+        if not self.is_active:
+            return  # V pressed twice: the first one's viewer has the screen already
         viewer, output = prepared
         name = safe_line(viewer.argv[0])
         if viewer.copious_output:

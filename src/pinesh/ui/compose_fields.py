@@ -9,12 +9,14 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static, TextArea
 
@@ -22,6 +24,7 @@ from pinesh.errors import PineshError
 from pinesh.senders.compose import Attachment
 from pinesh.services.postponed import PostponedMessage, describe
 from pinesh.textsafe import safe_line
+from pinesh.ui.prompts import PromptScreen
 
 LABEL_WIDTH = 9  # Pine aligns "To      :", "Attchmnt:"
 
@@ -91,7 +94,68 @@ class AttachmentField(Static, can_focus=True):
 
 
 class BodyArea(TextArea):
-    """The message text; Up on its first line goes back to the headers, as in Pine."""
+    """The message text; Up on its first line goes back to the headers, as in Pine.
+
+    Pico's keys where TextArea's would differ (and destroy text a Pine user meant to
+    keep): ^K cuts the line (^K again adds the next one to the cut), ^U puts the cut
+    back at the cursor, ^W looks for a word, ^V and ^Y move a page down and up."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+k", "cut_line", "Cut Line", show=False),
+        Binding("ctrl+u", "uncut", "UnCut", show=False),
+        Binding("ctrl+w", "whereis", "Where is", show=False),
+        Binding("ctrl+v", "cursor_page_down", "Next Pg", show=False),
+        Binding("ctrl+y", "cursor_page_up", "Prev Pg", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cut_buffer = ""
+        self.last_search = ""
+        self._cutting = False  # the key before was ^K: another ^K adds to the cut
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key != "ctrl+k":
+            self._cutting = False
+
+    def action_cut_line(self) -> None:
+        row = self.cursor_location[0]
+        if row + 1 < self.document.line_count:
+            end = (row + 1, 0)
+        else:
+            end = (row, len(self.document.get_line(row)))  # the last line: no newline
+        start = (row, 0)
+        text = self.get_text_range(start, end)
+        self.cut_buffer = self.cut_buffer + text if self._cutting else text
+        self.delete(start, end)
+        self.move_cursor(start)
+        self._cutting = True
+
+    def action_uncut(self) -> None:
+        if self.cut_buffer:
+            self.insert(self.cut_buffer)
+
+    def action_whereis(self) -> None:
+        def answered(word: str | None) -> None:
+            if not word:
+                return
+            self.last_search = word
+            lines = self.text.split("\n")
+            row, column = self.cursor_location
+            offset = sum(len(line) + 1 for line in lines[:row]) + column
+            found = self.text.find(word, offset + 1)
+            if found < 0:
+                found = self.text.find(word)  # from the top again, as pico does
+            if found < 0:
+                with contextlib.suppress(NoMatches):  # the composer's status line
+                    status = self.screen.query_one("#status", Static)
+                    status.update(Text(f'"{safe_line(word)}" not found'))
+                return
+            before = self.text[:found]
+            self.move_cursor((before.count("\n"), found - (before.rfind("\n") + 1)))
+
+        prompt = PromptScreen("Search:", initial=self.last_search)
+        self.app.push_screen(prompt, answered)
 
     def action_cursor_up(self, select: bool = False) -> None:
         if self.cursor_location[0] == 0 and not select:
@@ -111,7 +175,7 @@ class PostponedPicker(ModalScreen[int | None]):
         height: auto; max-height: 20; border: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,ctrl+c,e", "cancel", "Exit"),
+        Binding("escape,ctrl+c,e,E", "cancel", "Exit"),
     ]
     HELP: ClassVar[str] = """\
 POSTPONED MESSAGES lists the messages you put off with ^O in the composer. Move to one
@@ -133,7 +197,10 @@ or postponed again. E or Escape starts a new message instead (none is erased).
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.messages[event.option_index].uid)
+        # A second Enter typed quickly reaches this list after it was answered: dismissing
+        # again would close the composer under it.
+        if self.is_active:
+            self.dismiss(self.messages[event.option_index].uid)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -79,6 +79,11 @@ Fcc names the folder that keeps a copy of what you send (empty: no copy).
 Attchmnt lists the files to send: ^J asks for a file to attach; on that line, Delete
 takes the last one off.
 
+In the message text, pico's keys: ^K cuts the line (^K again adds the next line to the
+cut), ^U puts what was cut back at the cursor, ^W looks for a word (Enter alone: the
+same word again), ^V and ^Y go a page down and up, ^A and ^E to the start and end of
+the line.
+
 ^X sends the message (after "Send message?"). If the mail server cannot be reached, the
 message waits in the outbox: "pinesh outbox flush" sends it later.
 ^O postpones: the message is kept in your postponed-msgs folder, and Compose offers to
@@ -153,12 +158,16 @@ your own editor ($VISUAL or $EDITOR, else vi).
             return
         self.request = request
         draft = request.draft
-        self.field("To").value = format_addresses(draft.to)
-        self.field("Cc").value = format_addresses(draft.cc)
-        self.field("Bcc").value = format_addresses(draft.bcc)
-        self.field("Newsgroups").value = ", ".join(request.newsgroups)
+        # A postponed message is a message: its addresses may hold control characters
+        # too (an Input draws its value as it is).
+        self.field("To").value = safe_line(format_addresses(draft.to))
+        self.field("Cc").value = safe_line(format_addresses(draft.cc))
+        self.field("Bcc").value = safe_line(format_addresses(draft.bcc))
+        self.field("Newsgroups").value = safe_line(", ".join(request.newsgroups))
         self.query_one("#row-newsgroups").set_class(not request.newsgroups, "hidden")
-        self.field("Fcc").value = self.default_fcc if request.fcc is None else request.fcc
+        self.field("Fcc").value = (
+            self.default_fcc if request.fcc is None else safe_line(request.fcc)
+        )
         self.query_one(AttachmentField).set_attachments(draft.attachments)
         self.field("Subject").value = safe_line(draft.subject)
         body = self.query_one(BodyArea)
@@ -215,7 +224,26 @@ your own editor ($VISUAL or $EDITOR, else vi).
             body.load_text(request.draft.body)
             body.move_cursor((0, 0))
 
+    def started(self) -> bool:
+        """Whether anything was typed (the postponed messages are listed in a worker, and
+        may come after the typing started)."""
+        typed = self.typed()
+        body = self.request.draft.body if self.request is not None else ""
+        headers = (typed.to, typed.cc, typed.bcc, typed.subject, typed.newsgroups)
+        return any(h.strip() for h in headers) or typed.body not in ("", body)
+
     def offer_postponed(self, waiting: list[PostponedMessage]) -> None:
+        if not self.is_attached:
+            return
+        if self.started() or not self.is_active:
+            # Pine asks before the composer opens. Asked now, the question would take the
+            # next key typed ("y" of "yvonne@...") as its answer, and continuing the
+            # postponed message would replace what was typed.
+            count = len(waiting)
+            waits = f"{count} postponed message{'s' if count > 1 else ''} waiting"
+            self.say(f"{waits}: Compose offers to continue it next time")
+            return
+
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
@@ -269,9 +297,11 @@ your own editor ($VISUAL or $EDITOR, else vi).
         if field.field == "To":
             fcc = self.book.fcc_for(field.value)
             if fcc and self.field("Fcc").value == self.default_fcc:
-                self.field("Fcc").value = fcc  # the address book's fcc for this person
+                self.field("Fcc").value = safe_line(fcc)  # the address book's fcc for this person
         if expanded != field.value:
-            field.value = expanded
+            # safe_line: an address book may hold what Pine took from a message (TakeAddr),
+            # control characters and all, and an Input draws its value as it is.
+            field.value = safe_line(expanded)
         unknown = self.book.unknown_nicknames(expanded)
         if unknown:
             self.say(f"{field.field}: {safe_line(unknown[0])!r} is not in the address book")
@@ -296,8 +326,8 @@ your own editor ($VISUAL or $EDITOR, else vi).
         field = target or self.field("To")
 
         def picked(text: str | None) -> None:
-            if text:
-                field.value = f"{field.value.rstrip().rstrip(',')}, {text}".lstrip(", ")
+            if text:  # made safe to draw, as a nickname's expansion is
+                field.value = safe_line(f"{field.value.rstrip().rstrip(',')}, {text}".lstrip(", "))
             field.focus()
             self.load_book()  # entries may have been added there
 
@@ -319,7 +349,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
             if path.stat().st_size > MAX_ATTACHMENT:
                 raise PineshError(f"{path} is over {MAX_ATTACHMENT // (1024 * 1024)} MB")
             data = path.read_bytes()
-        except (PineshError, OSError) as exc:
+        except (PineshError, OSError, ValueError) as exc:  # ValueError: a NUL in the name
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.app.call_from_thread(self.say, f"cannot attach {text}: {message}")
             return
@@ -434,7 +464,9 @@ your own editor ($VISUAL or $EDITOR, else vi).
             return
         below = app.screen_stack[-2] if len(app.screen_stack) > 1 else None
         self.dismiss()
-        app.notify(message, timeout=4)
+        # markup=False: the summary quotes the mail server ("550 ... [/]"), and notify()
+        # would read that as markup: a style, a link, an action, or a crash.
+        app.notify(safe_line(message), timeout=4, markup=False)
         if below is not None:
             with contextlib.suppress(NoMatches):
                 below.query_one("#status", Static).update(Text(safe_line(message)))

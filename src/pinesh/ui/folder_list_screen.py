@@ -76,17 +76,19 @@ class FolderListScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "app.help", "Help"),
-        Binding("less_than_sign,m", "app.main_menu", "Main Menu"),
+        Binding("less_than_sign,m,M", "app.main_menu", "Main Menu"),
         Binding("greater_than_sign", "open", "View Fldr"),
-        Binding("a", "add", "Add"),
-        Binding("r", "rename", "Rename"),
-        Binding("d", "delete", "Delete"),
-        Binding("w", "whereis", "WhereIs"),
+        Binding("a,A", "add", "Add"),
+        Binding("r,R", "rename", "Rename"),
+        Binding("d,D", "delete", "Delete"),
+        Binding("w,W,ctrl+w", "whereis", "WhereIs"),
         Binding("tab", "next_collection", "NextColl", show=False),
         Binding("shift+tab", "previous_collection", "PrevColl", show=False),
-        Binding("n", "move(1)", "NextFldr", show=False),
-        Binding("p", "move(-1)", "PrevFldr", show=False),
-        Binding("q", "app.confirm_quit", "Quit"),
+        Binding("n,N", "move(1)", "NextFldr", show=False),
+        Binding("p,P", "move(-1)", "PrevFldr", show=False),
+        Binding("space", "page(1)", "NextPage", show=False, key_display="Spc"),
+        Binding("minus", "page(-1)", "PrevPage", show=False, key_display="-"),
+        Binding("q,Q", "app.confirm_quit", "Quit"),
     ]
     HELP: ClassVar[str] = """\
 The FOLDER LIST shows each folder collection of your pinerc (folder-collections, then
@@ -107,7 +109,8 @@ never deleted. In a news collection, D unsubscribes (your read marks are kept).
 W (WhereIs) finds the next folder whose name holds the words you type.
 
 Tab and Shift-Tab move to the next and previous collection; N and P to the next and
-previous folder. < or M returns to the MAIN MENU.
+previous folder; Space and - to the next and previous page. < or M returns to the
+MAIN MENU.
 """
 
     def __init__(self, session: MailSession) -> None:
@@ -313,6 +316,13 @@ previous folder. < or M returns to the MAIN MENU.
         else:
             option_list.action_cursor_up()
 
+    def action_page(self, pages: int) -> None:
+        option_list = self.query_one(OptionList)
+        if pages > 0:
+            option_list.action_page_down()  # type: ignore[no-untyped-call]
+        else:
+            option_list.action_page_up()  # type: ignore[no-untyped-call]
+
     def action_next_collection(self) -> None:
         self._jump(1)
 
@@ -350,7 +360,10 @@ previous folder. < or M returns to the MAIN MENU.
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_open()
+        # A second Enter typed quickly reaches the list after the index replaced it:
+        # opening again would close that index and open another.
+        if self.is_active:
+            self.action_open()
 
     def action_open(self) -> None:
         row = self._current()

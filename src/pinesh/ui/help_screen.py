@@ -76,12 +76,14 @@ def help_text(title: str, text: str, keys: list[tuple[str, str]]) -> str:
 
 
 class HelpScreen(Screen[None]):
-    """HELP: scrolls with the arrows and Space; E, < or Escape leaves."""
+    """HELP: scrolls with the arrows, Space and -; E, <, Q or Escape leaves."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("e,less_than_sign,escape,m", "app.pop_screen", "Exit Help"),
-        Binding("space", "page_down", "Spc NextPage", show=False),
-        Binding("q", "app.quit", "Quit", show=False),
+        # Q too: quitting from here, without the question every other screen asks, would
+        # throw away a message being composed under the help.
+        Binding("e,E,less_than_sign,escape,m,M,q,Q", "app.pop_screen", "Exit Help"),
+        Binding("space,pagedown", "page(1)", "Spc NextPage", show=False),
+        Binding("minus,pageup", "page(-1)", "- PrevPage", show=False),
     ]
     HELP: ClassVar[str] = "This is help. Press E to return to where you were."
 
@@ -96,5 +98,9 @@ class HelpScreen(Screen[None]):
             yield Static(Text(safe_text(self.body)), id="help-text")
         yield Footer()
 
-    def action_page_down(self) -> None:
-        self.query_one(VerticalScroll).scroll_page_down()
+    def action_page(self, pages: int) -> None:
+        scroll = self.query_one(VerticalScroll)
+        if pages > 0:
+            scroll.scroll_page_down()
+        else:
+            scroll.scroll_page_up()

@@ -108,11 +108,17 @@ def index_line(
             ("X" if selected else " ") + status_text(envelope, me),
             str(number).rjust(widths.number),
             fit(date_text(envelope.date, today), DATE_WIDTH),
-            fit(safe_line(sender_text(envelope, me)), widths.sender),
+            fit(one_line(sender_text(envelope, me)), widths.sender),
             size_text(envelope.size).rjust(SIZE_WIDTH),
-            fit(indent + safe_line(envelope.subject), widths.subject),
+            fit(indent + one_line(envelope.subject), widths.subject),
         ]
     )
+
+
+def one_line(text: str) -> str:
+    """safe_line, and tabs as spaces: a row is drawn cell by cell, and a tab sent to the
+    terminal would move its cursor past cells that are then never written."""
+    return safe_line(text).replace("\t", " ")
 
 
 def placeholder_line(number: int, widths: Widths, what: str) -> str:
@@ -178,6 +184,9 @@ class IndexList(ScrollView):
     def move_cursor(self, position: int) -> None:
         """Put the cursor on a row (clamped) and scroll so that it shows."""
         if not self.count:
+            self.cursor = 0
+            self.refresh()
+            self.post_message(self.CursorMoved(0))  # e.g. all expunged: the title says so
             return
         self.cursor = max(0, min(position, self.count - 1))
         top = round(self.scroll_offset.y)
@@ -200,7 +209,10 @@ class IndexList(ScrollView):
 
     def current_uid(self) -> int | None:
         view = self.view
-        return view.uid_at(self.cursor) if view is not None and view.count else None
+        if view is None:
+            return None
+        uids = view.order.uids  # read once: a worker's expunge may replace the order
+        return uids[self.cursor] if self.cursor < len(uids) else None
 
     # -- fetching what shows
 
@@ -262,8 +274,11 @@ class IndexList(ScrollView):
         view = self.view
         assert view is not None
         width = self.scrollable_content_region.width
-        widths = widths_for(width, view.count)
-        uid = view.uid_at(position)
+        order = view.order  # read once: a worker's expunge may replace it meanwhile
+        widths = widths_for(width, len(order.uids))
+        if position >= len(order.uids):
+            return placeholder_line(position + 1, widths, "")
+        uid = order.uids[position]
         envelope = view.cached(uid)
         if envelope is None:
             what = "[no longer in the folder]" if view.is_absent(uid) else "..."
@@ -271,7 +286,7 @@ class IndexList(ScrollView):
         return index_line(
             envelope,
             position + 1,
-            view.depth_at(position),
+            order.depths[position] if order.depths is not None else 0,
             uid in self.selected,
             self.me,
             widths,
@@ -282,14 +297,15 @@ class IndexList(ScrollView):
         width = self.scrollable_content_region.width
         position = round(self.scroll_offset.y) + y
         view = self.view
-        if view is None or position >= view.count:
+        uids = view.order.uids if view is not None else []  # read once (see row_text)
+        if view is None or position >= len(uids):
             text = (
                 "  [this folder is empty]" if view is not None and y == 0 and not view.count else ""
             )
             return Strip([*Text(text).render(self.app.console)]).crop_extend(0, width, None)
         # Text(), never markup: a subject like "[b]" stays text.
         line = Text(self.row_text(position), end="")
-        envelope = view.cached(view.uid_at(position))
+        envelope = view.cached(uids[position])
         style = Style()
         if envelope is not None and Flag.SEEN not in envelope.flags:
             style += self.get_component_rich_style("index-list--unseen", partial=True)

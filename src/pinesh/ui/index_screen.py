@@ -25,7 +25,13 @@ from pinesh.stores.base import Flag, SortKey
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import failure_text
 from pinesh.ui.index_list import IndexList
-from pinesh.ui.message_commands import COMMAND_BINDINGS, DELETED, CommandScreen, Memory
+from pinesh.ui.message_commands import (
+    COMMAND_BINDINGS,
+    DELETED,
+    HELP_BINDING,
+    CommandScreen,
+    Memory,
+)
 from pinesh.ui.message_screen import MessageScreen
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 
@@ -64,6 +70,7 @@ class IndexScreen(CommandScreen):
     """MESSAGE INDEX: status, number, date, from, size, subject; only the visible rows read."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        HELP_BINDING,
         Binding("less_than_sign", "folder_list", "FldrList"),
         Binding("greater_than_sign,v,V,enter", "view_message", "ViewMsg"),
         Binding("p,P,up", "move(-1)", "PrevMsg"),
@@ -207,11 +214,9 @@ class IndexScreen(CommandScreen):
 
     def on_index_list_cursor_moved(self, event: IndexList.CursorMoved) -> None:
         total = self.view.count if self.view else 0
+        where = f"Message {event.position + 1} of {total}" if total else "No messages"
         self.query_one("#title", Static).update(
-            Text(
-                f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}   "
-                f"Message {event.position + 1} of {total}"
-            )
+            Text(f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}   {where}")
         )
 
     def on_index_list_load_failed(self, event: IndexList.LoadFailed) -> None:
@@ -313,6 +318,8 @@ class IndexScreen(CommandScreen):
             return
 
         def counted(count: int) -> None:
+            if not self.is_active:
+                return  # X pressed twice: the first count's question is up already
             if not count:
                 self.set_status("No messages are marked deleted")
                 return
@@ -329,12 +336,17 @@ class IndexScreen(CommandScreen):
     def expunge(self) -> None:
         view = self.view
         assert view is not None
-        uid = self.current_uid()
+        uids, cursor = view.order.uids, self.index.cursor
 
         def done(removed: list[int]) -> None:
-            self.index.selected -= set(removed)
+            gone = set(removed)
+            self.index.selected -= gone
             self.index.refresh_rows()
-            self._keep_cursor_on(uid)
+            # The cursor stays on its message or, if that went, the next one left (the
+            # position alone would skip as many as went above it).
+            after = [u for u in uids[cursor:] if u not in gone]
+            before = [u for u in uids[:cursor] if u not in gone]
+            self._keep_cursor_on(after[0] if after else before[-1] if before else None)
             count = len(removed)
             self.set_status(f"{count} message{'' if count == 1 else 's'} expunged")
 

@@ -193,7 +193,10 @@ class CommandScreen(WorkerScreen):
     def open_compose(
         self, request: ComposeRequest | None = None, on_sent: Callable[[], None] | None = None
     ) -> None:
-        cast("PineshApp", self.app).open_compose(request, on_sent=on_sent)
+        # Called when a worker has built the request: R pressed twice (the first still
+        # fetching the message) must open one composer, not two stacked.
+        if self.is_active:
+            cast("PineshApp", self.app).open_compose(request, on_sent=on_sent)
 
     def compose_from(
         self, uid: int, build: Callable[[bytes], ComposeRequest], *, answers: bool
@@ -282,7 +285,8 @@ class CommandScreen(WorkerScreen):
 
     def action_quit(self) -> None:
         self.app.push_screen(
-            ConfirmScreen("Really quit pinesh?"), lambda yes: self.app.exit() if yes else None
+            ConfirmScreen("Really quit pinesh?", default=True),
+            lambda yes: self.app.exit() if yes else None,
         )
 
     def action_main_menu(self) -> None:
@@ -295,6 +299,7 @@ class CommandScreen(WorkerScreen):
             app.pop_screen()
 
 
+# Help is not here: each screen lists it first, where Pine's key menu has "? Help".
 COMMAND_BINDINGS: list[BindingType] = [
     Binding("d,D", "delete", "Delete"),
     Binding("u,U", "undelete", "Undelete"),
@@ -306,5 +311,6 @@ COMMAND_BINDINGS: list[BindingType] = [
     Binding("c,C", "compose", "Compose", show=False),
     Binding("m,M", "main_menu", "Main Menu", show=False),
     Binding("q,Q", "quit", "Quit", show=False),
-    Binding("question_mark", "app.help", "Help"),
 ]
+
+HELP_BINDING = Binding("question_mark", "app.help", "Help")

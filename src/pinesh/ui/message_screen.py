@@ -17,7 +17,13 @@ from pinesh.stores.base import Address, Envelope
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import PAGER_BINDINGS, AttachmentScreen, Pager, text_lines
 from pinesh.ui.index_list import size_text
-from pinesh.ui.message_commands import COMMAND_BINDINGS, CommandScreen, Memory, plural
+from pinesh.ui.message_commands import (
+    COMMAND_BINDINGS,
+    HELP_BINDING,
+    CommandScreen,
+    Memory,
+    plural,
+)
 
 
 def _addresses(addresses: tuple[Address, ...]) -> str:
@@ -75,12 +81,13 @@ class MessageScreen(CommandScreen):
     """MESSAGE TEXT: one message, with N/P to the next and previous in the index's order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        HELP_BINDING,
         Binding("less_than_sign,i,I", "app.pop_screen", "Index"),
         Binding("n,N", "step(1)", "NextMsg"),
         Binding("p,P", "step(-1)", "PrevMsg"),
         *PAGER_BINDINGS,
         Binding("h,H", "headers", "Headers"),
-        Binding("v,V", "attachments", "ViewAttch"),
+        Binding("v,V,greater_than_sign", "attachments", "ViewAttch"),
         *COMMAND_BINDINGS,
     ]
     HELP: ClassVar[str] = (
@@ -90,7 +97,7 @@ class MessageScreen(CommandScreen):
         "Space or PageDown: next page.  - or PageUp: previous page.\n\n"
         "N and P: the next and previous message in the index's order.\n\n"
         "H: all header lines, as they are in the message; H again: the short ones.\n\n"
-        "V: the attachments, to view (mailcap / xdg-open) or save.\n\n"
+        "V or >: the attachments, to view (mailcap / xdg-open) or save.\n\n"
         "D and U: mark deleted, undelete (X in the index removes deleted messages).\n\n"
         "S: save to a folder (Pine's default 'saved-messages'; the message is then marked "
         "deleted unless the pinerc feature save-will-not-delete is set).  E: export the "
@@ -113,6 +120,7 @@ class MessageScreen(CommandScreen):
         self.follow = follow
         self.full_headers = False
         self.readable: Readable | None = None
+        self._showing: tuple[int, bool] | None = None  # (uid, full headers) being read
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -145,13 +153,21 @@ class MessageScreen(CommandScreen):
         )
         uid = view.uid_at(position)
         full = self.full_headers
+        self.readable = None  # until this message is read: V must not show the last one's
+        self._showing = (uid, full)
 
         def job() -> tuple[list[Text], Readable]:
             readable = view.read(uid)
             headers = view.header_text(uid) if full else None
             return message_lines(view.envelope(uid), readable, headers), readable
 
-        self.background(job, self._shown)
+        def shown(result: tuple[list[Text], Readable]) -> None:
+            # N N P typed quickly start a worker each, and they may end in any order:
+            # only the message the title now names is shown.
+            if self._showing == (uid, full):
+                self._shown(result)
+
+        self.background(job, shown)
 
     def _shown(self, shown: tuple[list[Text], Readable]) -> None:
         lines, self.readable = shown

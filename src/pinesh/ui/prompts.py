@@ -6,7 +6,7 @@ status line. Prompts may quote text from a server, so the text is drawn as ``Tex
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events
@@ -18,8 +18,23 @@ from textual.widgets import Input, Static
 
 from pinesh.textsafe import safe_line
 
+T = TypeVar("T")
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class _Question(ModalScreen[T]):
+    """A question that is answered once.
+
+    Keys typed quickly are queued to the screen that was on top when they came: a second
+    Enter (or y, or a choice key) can reach a question already answered, and dismiss()
+    would then close the screen under it, the composer or the index, or the last screen
+    (a crash). Only the answer given while the question is on top counts."""
+
+    def answer(self, value: T) -> None:
+        if self.is_active:
+            self.dismiss(value)
+
+
+class ConfirmScreen(_Question[bool]):
     """A yes/no question: y or n; Enter takes the default; Escape or Ctrl-C is no."""
 
     DEFAULT_CSS = """
@@ -28,8 +43,8 @@ class ConfirmScreen(ModalScreen[bool]):
         background: $warning; color: $text; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
+        Binding("y,Y", "answer(True)", "Yes"),
+        Binding("n,N", "answer(False)", "No"),
         Binding("enter", "default", "Default", show=False),
         Binding("escape,ctrl+c,ctrl+g", "answer(False)", "Cancel", show=False),
     ]
@@ -44,13 +59,13 @@ class ConfirmScreen(ModalScreen[bool]):
         yield Static(Text(f"{safe_line(self.question)} (y/n) {hint}: "), id="question")
 
     def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
+        self.answer(value)
 
     def action_default(self) -> None:
-        self.dismiss(self.default)
+        self.answer(self.default)
 
 
-class PromptScreen(ModalScreen[str | None]):
+class PromptScreen(_Question[str | None]):
     """A line of text: Enter gives it; Escape or Ctrl-C gives None (cancelled)."""
 
     DEFAULT_CSS = """
@@ -74,8 +89,14 @@ class PromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(Text(safe_line(self.prompt) + " "))
+            # compact: one line, with no border (a focused Input's tall border would fill
+            # the line and hide what is typed).
             yield Input(
-                value=self.initial, password=self.password, select_on_focus=False, id="answer"
+                value=self.initial,
+                password=self.password,
+                select_on_focus=False,
+                compact=True,
+                id="answer",
             )
 
     def on_mount(self) -> None:
@@ -83,13 +104,13 @@ class PromptScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value)
+        self.answer(event.value)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.answer(None)
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(_Question[str | None]):
     """A choice of keys, e.g. ``[("a", "all"), ("s", "sender")]``; Escape gives None."""
 
     DEFAULT_CSS = """
@@ -111,11 +132,14 @@ class ChoiceScreen(ModalScreen[str | None]):
         yield Static(Text(f"{safe_line(self.prompt)}  [{keys}]  ^C Cancel"))
 
     def on_key(self, event: events.Key) -> None:
+        if not self.is_active:
+            return  # answered already: the key goes on to the bindings of the screen on top
+        typed = (event.character or "").lower()
         for key, _label in self.choices:
-            if event.key == key or event.character == key:
+            if event.key == key or typed == key.lower():  # Pine takes S as well as s
                 event.stop()
-                self.dismiss(key)
+                self.answer(key)
                 return
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.answer(None)

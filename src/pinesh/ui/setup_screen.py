@@ -152,11 +152,11 @@ class SetupScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "app.help", "Help"),
-        Binding("less_than_sign,m", "app.main_menu", "Main Menu"),
-        Binding("d", "diagnose", "Diagnose"),
+        Binding("less_than_sign,m,M", "app.main_menu", "Main Menu"),
+        Binding("d,D", "diagnose", "Diagnose"),
         Binding("space", "page(1)", "Spc NextPage", show=False),
         Binding("minus", "page(-1)", "PrevPage", show=False),
-        Binding("q", "app.confirm_quit", "Quit"),
+        Binding("q,Q", "app.confirm_quit", "Quit"),
     ]
     HELP: ClassVar[str] = """\
 SETUP shows the configuration pinesh runs with: the pinerc variables it reads (with
