@@ -15,8 +15,14 @@ Variants: pinesh on a 20-message local Maildir (no ssh: what the UI alone costs)
 cold (its master stopped first) and warm (master up); Alpine with its own ssh
 (`ssh-path`, c-client's `exec /etc/rimapd`: a new login every time) and through
 `pinesh-connect` with pinesh's master up; mutt with `tunnel="ssh ... exec imap"` and with
-`tunnel="pinesh connect ..."`. Peak RSS is the client process's VmHWM when the index is
-up. Results go to stdout as Markdown; docs/benchmarks.md quotes a run.
+`tunnel="pinesh connect ..."`; pinesh through its opt-in fork server (cli/client_server.py,
+PINESH_CLIENT_SERVER=1; the server is started by the unmeasured first launch and stays up),
+warm and cold. Peak RSS is the client process's VmHWM when the index is up (for the fork
+server: the forked child's, which counts the pages it shares with the server). All pinesh
+variants run a snapshot of the source tree copied at the start (PYTHONPATH), so that edits
+made meanwhile neither mix versions nor make the fork server refuse clients; a fork-server
+launch the server did not serve is counted and reported. Results go to stdout as Markdown;
+docs/benchmarks.md quotes a run.
 """
 
 from __future__ import annotations
@@ -55,12 +61,17 @@ class Variant:
     env: dict[str, str]
     ready: Callable[[str], bool]
     master: bool | None  # pinesh's master: False stopped first, True started first
+    forked: bool = False  # through the fork server: the RSS is the child's
+
+
+SERVER_LOG = "client-server.log"
 
 
 @dataclass
 class Launch:
     seconds: float
     rss_mb: float
+    served: bool = True  # a fork-server variant: the launch was a fork of the server
 
 
 def _index_lines(screen: str) -> int:
@@ -99,7 +110,14 @@ def _vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def launch(variant: Variant, show: bool = False) -> Launch:
+def _fork_child(log: Path, client: int) -> int | None:
+    """The fork server's child that served the thin client pid client, from its log."""
+    text = log.read_text() if log.exists() else ""
+    match = re.search(rf"client pid {client} \(\d+x\d+\) served by child (\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def launch(variant: Variant, show: bool = False, log: Path | None = None) -> Launch:
     """Start variant under tmux, wait for its index, read its peak RSS, end it."""
     session = f"bench-{uuid.uuid4().hex[:8]}"
     assignments = [f"{k}={shlex.quote(v)}" for k, v in variant.env.items()]
@@ -126,10 +144,15 @@ def launch(variant: Variant, show: bool = False) -> Launch:
             time.sleep(POLL)
         # The pane's process is the client itself: sh and env exec it.
         pane = int(_tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+        served = True
+        if variant.forked and log is not None:
+            child = _fork_child(log, pane)
+            served = child is not None
+            pane = child if child is not None else pane
         rss = _vm_hwm_mb(pane)
         if show:
             print(f"--- {variant.name}: {seconds:.3f} s\n{screen}", file=sys.stderr)
-        return Launch(seconds, rss)
+        return Launch(seconds, rss, served)
     finally:
         _tmux("kill-session", "-t", session)
         time.sleep(0.3)  # let the client and its ssh go before the next launch
@@ -156,7 +179,10 @@ def variants(lab: LabSshd, work: Path, count: int) -> list[Variant]:
         "HOME": str(work),
         "TERM": "xterm-256color",
         "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+        "PYTHONPATH": str(work / "src"),  # the snapshot of pinesh's source
+        "PINESH_CLIENT_SERVER": "0",
     }
+    served = {**env, "PINESH_CLIENT_SERVER": "1"}
     pinerc = work / "pinerc"
     pinerc.write_text(f"user-domain=pinesh.test\ninbox-path={{lab/user={user}}}INBOX\n")
     pinesh = [str(BIN / "pinesh"), "-p", str(pinerc), "-f", "INBOX"]
@@ -199,8 +225,14 @@ def variants(lab: LabSshd, work: Path, count: int) -> list[Variant]:
     return [
         Variant(f"pinesh, local Maildir of {LOCAL_MESSAGES} (no ssh: the UI alone)", floor,
                 env, _count_shown(LOCAL_MESSAGES), None),
+        Variant(f"pinesh via fork server, local Maildir of {LOCAL_MESSAGES}", floor, served,
+                _count_shown(LOCAL_MESSAGES), None, forked=True),
         Variant("pinesh cold (no master)", pinesh, env, title, False),
         Variant("pinesh warm (master up)", pinesh, env, title, True),
+        Variant("pinesh via fork server, warm (server and master up)", pinesh, served, title,
+                True, forked=True),
+        Variant("pinesh via fork server, cold (server up, no master)", pinesh, served, title,
+                False, forked=True),
         Variant("Alpine, its own ssh", [*alpine, str(alpine_own), "-i"], env, title, None),
         Variant("Alpine via pinesh-connect, master up", [*alpine, str(alpine_pinesh), "-i"],
                 env, title, True),
@@ -227,6 +259,9 @@ def main() -> None:
     lab = start_sshd(user, make_lab_dir("bench-ui"))
     work = Path(tempfile.mkdtemp(prefix="pu-", dir="/tmp"))
     work.chmod(0o700)
+    source = Path(__file__).resolve().parents[1] / "src" / "pinesh"
+    shutil.copytree(source, work / "src" / "pinesh", ignore=shutil.ignore_patterns("__pycache__"))
+    log = work / "state" / SERVER_LOG
     pinesh = [str(BIN / "pinesh"), "--config", str(work / "config.toml")]
     stop = [*pinesh, "ssh", "stop"]
     # Any open through the master starts it, and it persists: the CLI reads one line.
@@ -241,7 +276,7 @@ def main() -> None:
         ]
         overhead = tmux_overhead(args.rounds)
         for variant in chosen:  # not measured: Dovecot's index, bytecode, first-run files
-            launch(variant, show=args.show)
+            launch(variant, show=args.show, log=log)  # (the first fork-server one starts it)
         for _ in range(args.rounds):
             for variant in chosen:
                 if variant.master is False:
@@ -250,9 +285,12 @@ def main() -> None:
                     subprocess.run(
                         start, capture_output=True, check=True, env={**os.environ, **variant.env}
                     )
-                results.setdefault(variant.name, []).append(launch(variant, show=args.show))
+                results.setdefault(variant.name, []).append(
+                    launch(variant, show=args.show, log=log)
+                )
     finally:
         subprocess.run(stop, capture_output=True, check=False)
+        _stop_fork_servers(log)
         lab.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(f"{args.messages} messages; {args.rounds} launches each; tmux overhead "
@@ -261,10 +299,23 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, runs in results.items():
         times = [r.seconds for r in runs]
+        missed = sum(1 for r in runs if not r.served)
+        note = f" ({missed} of {len(runs)} not served by the server)" if missed else ""
         print(
-            f"| {name} | {statistics.median(times):.3f} | {min(times):.3f} | "
+            f"| {name}{note} | {statistics.median(times):.3f} | {min(times):.3f} | "
             f"{max(times):.3f} | {max(r.rss_mb for r in runs):.0f} |"
         )
+
+
+def _stop_fork_servers(log: Path) -> None:
+    """End the fork servers the run started (their pids are in the log)."""
+    text = log.read_text() if log.exists() else ""
+    for pid in {int(p) for p in re.findall(r"\[(\d+)\] listening on", text)}:
+        try:
+            if b"serve_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, 15)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from pinesh import __version__
-from pinesh.errors import PineshError
-from pinesh.textsafe import safe_text
 
+# Imported when used: `pinesh` with the fork server on must reach its socket having loaded
+# next to nothing (cli/client_server.py); so not even typing (it imports re).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+
     from pinesh.services.mail import MailSession
     from pinesh.transport.askpass import AskpassServer
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="pinesh",
         description="A Pine-style mail and news client; remote access through one shared "
@@ -110,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `pinesh`."""
+    if argv is None:  # the command line itself (a fork server's child passes its argv)
+        from pinesh.cli.client_server import try_server
+
+        served = try_server(sys.argv[1:])
+        if served is not None:
+            return served
+    from pinesh.errors import PineshError
+    from pinesh.textsafe import safe_text
+
     # A terminal that cannot show a character gets an escape, never a crash.
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
@@ -220,6 +232,7 @@ def _start_client(args: argparse.Namespace) -> int:
 
 def _start_askpass(session: MailSession) -> AskpassServer | None:
     """Listen for ssh's questions, and let this session's ssh ask them (no BatchMode)."""
+    from pinesh.errors import PineshError
     from pinesh.transport.askpass import AskpassServer
 
     try:
@@ -235,6 +248,8 @@ def _start_askpass(session: MailSession) -> AskpassServer | None:
 
 def _dialog_password(askpass: AskpassServer | None) -> Callable[[str], str]:
     """A server password asked in the client's dialog (the one ssh's questions use)."""
+
+    from pinesh.errors import PineshError
 
     def ask(prompt: str) -> str:
         answer = askpass.ask_password(prompt) if askpass is not None else None

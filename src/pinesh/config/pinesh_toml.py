@@ -22,6 +22,8 @@ from pinesh.config.names import (
     normalize_fingerprint,
 )
 from pinesh.config.settings import (
+    DEFAULT_SERVER_IDLE,
+    ClientSettings,
     DirectCondition,
     ForwardSpec,
     Rule,
@@ -167,6 +169,16 @@ def _ssh(data: dict[str, Any], file: str, loc: _Locator) -> SshSettings:
         forward_agent=r.take("forward_agent", bool, False),
         forward_x11=r.take("forward_x11", bool, False),
     )
+    r.finish()
+    return settings
+
+
+def _client(data: dict[str, Any], file: str, loc: _Locator) -> ClientSettings:
+    r = _Reader(data, file, loc, "client.", loc.table("client", 0))
+    idle = r.take("server_idle", int, DEFAULT_SERVER_IDLE)
+    if idle < 1:
+        raise r.fail("server_idle", "must be 1 or more seconds")
+    settings = ClientSettings(server=r.take("server", bool, False), server_idle=idle)
     r.finish()
     return settings
 
@@ -326,6 +338,7 @@ def parse_settings(text: str, file: str) -> Settings:
     loc = _Locator(text.splitlines())
     top = _Reader(data, file, loc, "", None)
     ssh = _ssh(top.take("ssh", dict, {}), file, loc)
+    client = _client(top.take("client", dict, {}), file, loc)
     rules = tuple(_rule(d, i, file, loc) for i, d in enumerate(_tables(top, "rule")))
     forwards = tuple(_forward(d, i, file, loc) for i, d in enumerate(_tables(top, "forward")))
     timeout = top.take("open_timeout", (int, float), 15)
@@ -339,6 +352,7 @@ def parse_settings(text: str, file: str) -> Settings:
         forwards=forwards,
         open_timeout=float(timeout),
         state_dir=Path(state).expanduser() if state else None,
+        client=client,
         source=Path(file),
     )
 

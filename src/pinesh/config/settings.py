@@ -8,6 +8,7 @@ from pathlib import Path
 
 DEFAULT_PERSIST = 600  # seconds a master stays up after its last channel closes
 DEFAULT_OPEN_TIMEOUT = 15.0  # seconds, Pine's rsh-open-timeout default
+DEFAULT_SERVER_IDLE = 600  # seconds the client fork server waits for a client before it ends
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,14 @@ class ForwardSpec:
 
 
 @dataclass(frozen=True)
+class ClientSettings:
+    """The terminal client's start-up: the opt-in fork server (cli/client_server.py)."""
+
+    server: bool = False  # `pinesh` is forked from a waiting server with Textual loaded
+    server_idle: int = DEFAULT_SERVER_IDLE
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything in pinesh's own config file."""
 
@@ -83,4 +92,5 @@ class Settings:
     forwards: tuple[ForwardSpec, ...] = ()
     open_timeout: float = DEFAULT_OPEN_TIMEOUT
     state_dir: Path | None = None  # None: $XDG_STATE_HOME/pinesh
+    client: ClientSettings = field(default_factory=ClientSettings)
     source: Path | None = None
