@@ -170,25 +170,18 @@ class ServerProcess:
         self._log_file.close()
 
 
-def stop_pidfile(pidfile: Path, timeout: float = 10) -> None:
-    """Stop a daemon that forked into the background, by the pid it wrote."""
+def live_program(pid: int, program: str) -> bool:
+    """Whether pid is a live (not zombie) process running program, by its kernel name.
+
+    A pid read from a pid file may be stale: after a reboot or a killed session the number
+    can belong to anything, our own sshd included. Check before signalling it.
+    """
     try:
-        pid = int(pidfile.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return
-    try:
-        os.kill(pid, 15)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, 9)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    name, _, rest = stat.partition(" (")[2].rpartition(")")
+    return name == program[:15] and rest.split()[0] != "Z"
 
 
 def which(program: str, package: str) -> str:

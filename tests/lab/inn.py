@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tests.lab.common import LabError, free_port, require_root, run, which
+from tests.lab.common import LabError, free_port, live_program, require_root, run, which
 
 NEWS_USER = "news"
 NEWS_BIN = Path("/usr/lib/news/bin")
@@ -122,15 +122,6 @@ def _logs() -> str:
     return "\n".join(parts)
 
 
-def _running(pid: int) -> bool:
-    """Whether pid is a live process (a zombie is not: nothing here reaps orphans)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def _innd_pid() -> int | None:
     try:
         return int(PID_FILE.read_text().split()[0])
@@ -210,7 +201,7 @@ def _wait_for_control(timeout: float = 10) -> None:
 def _shutdown(timeout: float = 10) -> None:
     """Stop a running innd: `ctlinnd shutdown`, then TERM and KILL by its pid."""
     pid = _innd_pid()
-    if pid is None or not _running(pid):
+    if pid is None or not live_program(pid, "innd"):
         return
     with contextlib.suppress(LabError):  # a wedged innd is killed below
         _news([str(NEWS_BIN / "ctlinnd"), "-t", "5", "shutdown", "pinesh lab"], "stop INN")
@@ -221,9 +212,9 @@ def _shutdown(timeout: float = 10) -> None:
             except ProcessLookupError:
                 break
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _running(pid):
+        while time.monotonic() < deadline and live_program(pid, "innd"):
             time.sleep(0.02)
-        if not _running(pid):
+        if not live_program(pid, "innd"):
             break
     else:
         raise LabError(f"innd (pid {pid}) does not die\n{_logs()}")
@@ -262,7 +253,7 @@ def _wait_until_healthy(port: int, timeout: float = 10) -> None:
         except OSError as exc:
             why = str(exc)
         pid = _innd_pid()  # written by innd shortly after rc.news returns
-        if time.monotonic() > deadline or (pid is not None and not _running(pid)):
+        if time.monotonic() > deadline or (pid is not None and not live_program(pid, "innd")):
             raise LabError(f"INN does not serve readers on {HOST}:{port}: {why}\n{_logs()}")
         time.sleep(0.02)
 

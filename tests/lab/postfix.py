@@ -31,6 +31,7 @@ from tests.lab.common import (
     LabError,
     LabUser,
     free_port,
+    live_program,
     require_root,
     run,
     wait_for_port,
@@ -311,7 +312,7 @@ def _master_pid(directory: Path) -> int | None:
 def _kill_master(directory: Path, timeout: float = 10) -> None:
     """Make sure the master of the instance under directory is gone (TERM, then KILL)."""
     pid = _master_pid(directory)
-    if pid is None or not _running(pid):
+    if pid is None or not live_program(pid, "master"):
         return
     for signal in (15, 9):
         try:
@@ -320,7 +321,7 @@ def _kill_master(directory: Path, timeout: float = 10) -> None:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _running(pid):
+            if not live_program(pid, "master"):
                 return
             time.sleep(0.05)
 
