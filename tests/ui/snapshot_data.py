@@ -6,9 +6,11 @@ points into it, and the time zone is UTC.
 
 from __future__ import annotations
 
-import os
+import contextlib
+import fcntl
 import shutil
 import time
+from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from pathlib import Path
 
@@ -52,6 +54,14 @@ class FixedClock(datetime):
         return cls(2026, 11, 24, 12, 0, tzinfo=tz)
 
 
+@contextlib.contextmanager
+def fixed_root() -> Iterator[None]:
+    """Hold ROOT for one test: two pytest runs on one machine would remove each other's."""
+    with open(f"{ROOT}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def fixed_session(monkeypatch: pytest.MonkeyPatch) -> MailSession:
     """A session over a fixed Maildir INBOX (12 messages and one hostile) and ~/mail."""
     shutil.rmtree(ROOT, ignore_errors=True)
@@ -73,5 +83,5 @@ def fixed_session(monkeypatch: pytest.MonkeyPatch) -> MailSession:
     time.tzset()
     monkeypatch.setattr("pinesh.ui.index_list.datetime", FixedClock)
     rc = parse_pinerc(rc_path.read_text(), str(rc_path))
-    os.chdir(home)
+    monkeypatch.chdir(home)  # undone after the test: the next one removes ROOT
     return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=ROOT / "data")

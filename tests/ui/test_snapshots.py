@@ -6,16 +6,22 @@ new pictures (``__snapshots__/*.svg``); a changed picture fails the test.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from textual.pilot import Pilot
 
 from pinesh.ui.app import PineshApp
-from tests.ui.snapshot_data import fixed_session
+from tests.ui.snapshot_data import fixed_root, fixed_session
 
 SIZE = (100, 30)
 Compare = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def _own_root() -> Iterator[None]:
+    with fixed_root():
+        yield
 
 
 async def settle(pilot: Pilot[None]) -> None:
