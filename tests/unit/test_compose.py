@@ -261,6 +261,8 @@ def test_customized_headers() -> None:
         ({"extra_headers": (("X-Pinesh-Outbox", "{}"),)}, "set by the composer"),
         ({"extra_headers": (("X-Evil", "a\r\nBcc: x@y.z"),)}, "control characters"),
         ({"subject": "hi\x1b[2J"}, "Subject"),
+        ({"subject": "hi\x9b2J"}, "Subject"),  # C1 CSI: an escape sequence in one character
+        ({"to": (Address("Ev\x9b2Jil", "eve@pinesh.test"),)}, "control"),
         ({"to": (Address("", "not-an-address"),)}, "To"),
         ({"to": (Address("", "a@b\nc"),)}, "control"),
         ({"sender": Address("Evil\r\nBcc: x", "jane@pinesh.test")}, "From"),

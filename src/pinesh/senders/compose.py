@@ -42,7 +42,7 @@ _DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f.:]+\
 # A dot-atom local part (RFC 5322 3.4.1), UTF-8 allowed (RFC 6532); no quoted strings.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a0-\U0010ffff-]+"
 _LOCAL_PART = re.compile(_ATOM + r"(\." + _ATOM + ")*")
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # C0 but tab, DEL, C1
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 

@@ -8,6 +8,11 @@ continues the one before; one that starts with a tab is an entry without a nickn
 A nickname is a word without ``@``, compared without case; a full name written
 ``Last, First`` is used as ``First Last``.
 
+Control characters (C0, DEL, C1: escape sequences; Pine's TakeAddr copies a sender's
+name as it came) never reach a header: in an address the record is refused, reported
+with its file and line, and kept; in the other fields they are made inert, written
+``\\x1b`` as the screens show them, and the record is written back as it was.
+
 A line pinesh cannot read is reported and kept as it is, so saving never loses it; so is
 an entry that is not UTF-8 (an old Latin-1 book): it is read as Latin-1, and written back
 byte for byte unless it is changed. Changes are made under a lock on the file.
@@ -39,7 +44,8 @@ MAX_DEPTH = 32  # lists within lists (cycles are stopped apart from this)
 LOCK_TIMEOUT = 10.0  # seconds to wait for another pinesh changing the book
 
 _SPECIALS = set('()<>@,;:\\".[]')
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+# C0, DEL and C1, as textsafe escapes them: none may reach a header or the file.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class AddressBookError(PineshError):
@@ -296,6 +302,8 @@ def parse_addressbook(text: str, path: Path) -> AddressBook:
         if _has_surrogates(joined):  # not UTF-8: read as Latin-1, written back as it was
             source = "\n".join(lines)
             joined = joined.encode("utf-8", "surrogateescape").decode("latin-1")
+        if _has_controls(joined):  # made inert when read: written back as it was
+            source = "\n".join(lines)
         try:
             entry = replace(_parse_record(joined), source=source)
         except ValueError as exc:
@@ -327,10 +335,24 @@ def _continued(line: str) -> str:
     return line[len(CONTINUATION) :] if line.startswith(CONTINUATION) else line.lstrip()
 
 
+def _has_controls(record: str) -> bool:
+    """Whether a record holds control characters besides the tabs between its fields."""
+    return any(_CONTROLS.search(value) for value in record.split("\t"))
+
+
+def _inert(text: str) -> str:
+    """text with each control character written as textsafe shows it (``\\x1b``)."""
+    return _CONTROLS.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
 def _parse_record(line: str) -> AddressEntry:
     fields = line.split("\t")
     if len(fields) < 3:
         raise ValueError("no address (an entry is nickname TAB full name TAB address)")
+    if _CONTROLS.search(fields[2]):
+        # Made inert it would still be no address: refused, so it never reaches To or Cc.
+        raise ValueError("the address holds control characters (escape sequences?)")
+    fields = [_inert(value) for value in fields]
     nickname, fullname, address = fields[0].strip(), fields[1], fields[2].strip()
     fcc = fields[3].strip() if len(fields) > 3 else ""
     comment = "\t".join(fields[4:]).strip() if len(fields) > 4 else ""

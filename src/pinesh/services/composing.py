@@ -15,7 +15,7 @@ from pinesh.senders.compose import Attachment, ComposeError, parse_addresses
 from pinesh.services.addressbook import AddressBook, split_addresses
 from pinesh.services.mail import MailSession
 from pinesh.services.news import post_article
-from pinesh.services.postponed import remove_postponed
+from pinesh.services.postponed import keep_postponed, postponed_folder, remove_postponed
 from pinesh.services.replying import ComposeRequest
 from pinesh.services.sending import SendOutcome, send_draft
 from pinesh.stores.base import Address
@@ -23,6 +23,7 @@ from pinesh.stores.nntp_protocol import valid_group_name
 from pinesh.textsafe import safe_line
 
 OUTBOX_HINT = "pinesh outbox flush"
+FAILURES = (PineshError, OSError, ValueError)  # what a send may raise besides a bug
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Delivery:
     mail: SendOutcome | None = None
     mail_error: str | None = None  # mail failed outright after the article was posted
     posted: tuple[str, ...] = ()
-    note: str | None = None  # e.g. the postponed copy could not be removed
+    note: str | None = None  # e.g. where the mail was kept, or the postponed copy stays
 
     @property
     def sent(self) -> bool:
@@ -106,13 +107,14 @@ class Delivery:
         return bool(self.posted) or (self.mail is not None and self.mail.attempt.ok)
 
     def summary(self) -> str:
+        """One status line: what went out, and what was kept where."""
         parts: list[str] = []
         if self.mail is not None:
             parts.append(_mail_summary(self.mail))
-        if self.mail_error:
-            parts.append(f"Not sent: {self.mail_error}")
         if self.posted:
             parts.append("Posted to " + ", ".join(self.posted))
+        if self.mail_error:
+            parts.append(f"the mail was not sent: {self.mail_error}")
         if self.note:
             parts.append(self.note)
         return safe_line("; ".join(parts))
@@ -133,26 +135,73 @@ def _mail_summary(outcome: SendOutcome) -> str:
 def deliver(session: MailSession, request: ComposeRequest) -> Delivery:
     """Post (when Newsgroups), then mail (when recipients); a failed post raises and
     nothing is mailed. A resumed message leaves the postponed folder once it is out
-    or safe in the outbox."""
+    or safe in the outbox. Mail that fails outright after the post is postponed without
+    the Newsgroups, so that sending it again does not post the article twice."""
     draft = request.draft
-    posted: tuple[str, ...] = ()
-    if request.newsgroups:
-        references = " ".join(draft.references) or None
-        post_article(session, list(request.newsgroups), draft.subject, draft.body, references)
-        posted = request.newsgroups
-    mail: SendOutcome | None = None
-    mail_error: str | None = None
-    if draft.to or draft.cc or draft.bcc:
-        try:
-            mail = send_draft(session, draft, fcc=request.fcc)
-        except PineshError as exc:
-            if not posted:
-                raise
-            mail_error = exc.message
-    note = None
-    if request.postponed_key and mail_error is None:
+    posted = _post(session, request)
+    if not (draft.to or draft.cc or draft.bcc):
+        return Delivery(posted=posted, note=_done_with_postponed(session, request))
+    try:
+        mail = send_draft(session, draft, fcc=request.fcc)
+    except FAILURES as exc:
+        if not posted:
+            raise
+        # The article is out: raising now would leave the composer open, and ^X again
+        # would post it a second time.
+        return Delivery(None, _error_text(exc), posted, _keep_mail_only(session, request))
+    return Delivery(mail, None, posted, _done_with_postponed(session, request))
+
+
+def _post(session: MailSession, request: ComposeRequest) -> tuple[str, ...]:
+    """Post the article when the request names newsgroups; the groups posted to."""
+    if not request.newsgroups:
+        return ()
+    draft = request.draft
+    references = " ".join(draft.references) or None
+    post_article(session, list(request.newsgroups), draft.subject, draft.body, references)
+    return request.newsgroups
+
+
+def _error_text(exc: BaseException) -> str:
+    """What failed, in a few words (a PineshError's hint left for the status line to omit)."""
+    if isinstance(exc, PineshError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    return str(exc) or type(exc).__name__
+
+
+def _done_with_postponed(session: MailSession, request: ComposeRequest) -> str | None:
+    """Remove a resumed message's postponed copy; a note when it stays."""
+    if not request.postponed_key:
+        return None
+    try:
+        remove_postponed(session, request.postponed_key)
+    except (PineshError, OSError) as exc:
+        return f"the postponed copy stays: {exc}"
+    return None
+
+
+def _keep_mail_only(session: MailSession, request: ComposeRequest) -> str:
+    """Postpone the mail part alone (the article is out), in place of a resumed
+    message's old copy; what became of it, for the status line."""
+    folder = postponed_folder(session)
+    try:
+        keep_postponed(session, replace(request, newsgroups=()))
+    except FAILURES as exc:
+        note = f"the mail could not be kept in {folder} either: {_error_text(exc)}"
+        if request.postponed_key:
+            note += "; its postponed copy still names the newsgroups: take them out to resend"
+        return note
+    if request.postponed_key:
         try:
             remove_postponed(session, request.postponed_key)
         except (PineshError, OSError) as exc:
-            note = f"the postponed copy stays: {exc}"
-    return Delivery(mail, mail_error, posted, note)
+            return (
+                f"the mail alone is kept in {folder}, but the copy with the newsgroups "
+                f"stays ({_error_text(exc)}): delete it, or it posts the article again"
+            )
+    return (
+        f"the mail alone is kept in {folder}, without the Newsgroups: resume it "
+        "(Compose) to send it; the article is not posted again"
+    )

@@ -40,6 +40,7 @@ from pinesh.textsafe import safe_line
 LOCAL_UNSEEN_SCAN = 2000
 
 SEEN = frozenset({Flag.SEEN})
+NOT_NEW = frozenset({Flag.SEEN, Flag.DELETED})  # what Pine's NextNew (Tab) passes over
 
 
 @dataclass(frozen=True)
@@ -269,9 +270,21 @@ class FolderView:
                     self._cache[uid] = replace(envelope, flags=changed)
 
     def deleted_count(self) -> int:
-        """How many messages carry the DELETED flag (what expunge would remove)."""
+        """How many messages carry the DELETED flag (what expunge would remove).
+
+        StoreError, as for every other store failure, when the folder's files are gone.
+        """
         with self._locked() as folder:
-            return len(folder.search(SearchQuery(flags=frozenset({Flag.DELETED}))))
+            try:
+                return len(folder.search(SearchQuery(flags=frozenset({Flag.DELETED}))))
+            except OSError as exc:
+                # A local folder reads its files here: one moved away (a Maildir
+                # replaced by a file, made unreadable) fails with the OS's error.
+                raise StoreError(
+                    f"cannot count the deleted messages in {safe_line(self.name)}: "
+                    f"{safe_line(exc.strerror or str(exc))}",
+                    hint="another program moved or removed the folder; open it again",
+                ) from None
 
     def expunge(self) -> list[int]:
         """Remove the messages flagged DELETED; their UIDs."""
@@ -331,6 +344,11 @@ class FolderView:
                 if len(data) > limit:
                     return bytes(data[:limit]), True
         return bytes(data), False
+
+    def new_uids(self) -> list[int]:
+        """UIDs of the new messages (neither seen nor deleted), by one search."""
+        with self._locked() as folder:
+            return folder.search(SearchQuery(not_flags=NOT_NEW))
 
     def search(self, text: str) -> list[int]:
         """UIDs of messages with text in their headers (subject, from...) or body."""

@@ -51,7 +51,8 @@ from pinesh.textsafe import safe_line
 
 DEFAULT_POSTPONED = "postponed-msgs"
 OUR_HEADERS = "X-Our-Headers"
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
+# C0, DEL and C1 (as textsafe escapes them): a C1 CSI is an escape sequence too.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _SPECIALS = set('()<>@,;:\\".[]')
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # Header names a postponed message's X-Our-Headers may not bring back as customized ones.
@@ -99,11 +100,16 @@ def list_postponed(session: MailSession) -> list[PostponedMessage]:
 
 def postpone(session: MailSession, request: ComposeRequest) -> None:
     """Keep request in the postponed folder; a resumed one replaces its old copy."""
+    keep_postponed(session, request)
+    if request.postponed_key:
+        remove_postponed(session, request.postponed_key)
+
+
+def keep_postponed(session: MailSession, request: ComposeRequest) -> None:
+    """Append request to the postponed folder (a resumed one's old copy is left alone)."""
     data = postponed_bytes(request, domain=_domain(session))
     with session.open_folder(postponed_folder(session), create=True) as folder:
         folder.append(data, frozenset({Flag.SEEN, Flag.DRAFT}))
-    if request.postponed_key:
-        remove_postponed(session, request.postponed_key)
 
 
 def resume(session: MailSession, uid: int) -> ComposeRequest:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import html.parser
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pinesh.stores.base import Envelope, Flag, Folder, Part
+from pinesh.stores.base import Address, Envelope, Flag, Folder, Part
+from pinesh.stores.headers import envelope_from_headers, header_end
+from pinesh.stores.local_common import mime_structure, part_content
 
 MAX_TEXT = 4 * 1024 * 1024  # bytes of one text part shown; the rest is cut with a note
 
@@ -143,7 +145,11 @@ def _pick_text(structure: Part) -> Part | None:
 
 def read_message(folder: Folder, uid: int) -> Readable:
     """The text to show for a message and the list of its attachments."""
-    structure = folder.structure(uid)
+    return _readable(folder.structure(uid), lambda part_id: folder.fetch_part(uid, part_id))
+
+
+def _readable(structure: Part, fetch: Callable[[str], Iterable[bytes]]) -> Readable:
+    """The text part of structure (read through fetch, up to MAX_TEXT) and its attachments."""
     attachments = tuple(
         Attachment(p.part_id, p.content_type, p.filename, p.size)
         for p in structure.walk()
@@ -154,7 +160,7 @@ def read_message(folder: Folder, uid: int) -> Readable:
         return Readable("", None, attachments, "no text part")
     data = bytearray()
     note = None
-    for chunk in folder.fetch_part(uid, part.part_id):
+    for chunk in fetch(part.part_id):
         data += chunk
         if len(data) > MAX_TEXT:
             note = f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all"
@@ -164,6 +170,40 @@ def read_message(folder: Folder, uid: int) -> Readable:
         text = html_to_text(text)
         note = note or "HTML shown as text"
     return Readable(text, part.part_id, attachments, note)
+
+
+@dataclass(frozen=True)
+class AttachedMessage:
+    """An attached message (message/rfc822) made readable: its main headers, its text."""
+
+    headers: tuple[tuple[str, str], ...]  # (name, value), decoded, not yet sanitized
+    readable: Readable
+
+    @property
+    def subject(self) -> str:
+        return next((value for name, value in self.headers if name == "Subject"), "")
+
+
+def read_attached_message(data: bytes) -> AttachedMessage:
+    """The message in data (an attached message's bytes) as the message view shows one:
+    Date, From, To, Cc, Newsgroups and Subject, then its text part. Never raises on
+    broken input (the MIME parser does not)."""
+    envelope = envelope_from_headers(0, data[: header_end(data)], len(data), frozenset())
+    date = envelope.date.strftime("%a, %d %b %Y %H:%M:%S %z") if envelope.date else ""
+    pairs = (
+        ("Date", date),
+        ("From", _address_list(envelope.sender)),
+        ("To", _address_list(envelope.to)),
+        ("Cc", _address_list(envelope.cc)),
+        ("Newsgroups", ", ".join(envelope.newsgroups)),
+        ("Subject", envelope.subject),
+    )
+    readable = _readable(mime_structure(data), lambda part_id: part_content(data, part_id) or ())
+    return AttachedMessage(tuple((n, v) for n, v in pairs if v), readable)
+
+
+def _address_list(addresses: tuple[Address, ...]) -> str:
+    return ", ".join(f"{a.name} <{a.email}>" if a.name else a.email for a in addresses)
 
 
 def status_column(envelope: Envelope) -> str:

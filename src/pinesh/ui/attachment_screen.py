@@ -28,13 +28,19 @@ from textual.widgets.option_list import Option
 from pinesh.errors import PineshError
 from pinesh.services import attachments
 from pinesh.services.folder_view import FolderView
-from pinesh.services.reading import Attachment, decode_text, html_to_text
+from pinesh.services.reading import (
+    Attachment,
+    decode_text,
+    html_to_text,
+    read_attached_message,
+)
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.ui.index_list import size_text
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 T = TypeVar("T")
 FAILURES = (PineshError, OSError, ValueError)
+MESSAGE_TYPES = ("message/rfc822", "message/global")  # shown here, as the message view does
 
 
 def failure_text(exc: BaseException) -> str:
@@ -202,6 +208,15 @@ class TextScreen(WorkerScreen):
         self.query_one(Pager).set_lines(text_lines(self.text))
 
 
+def _inside(count: int) -> str | None:
+    """What an attached message's own attachments are, since they are not listed here."""
+    if not count:
+        return None
+    if count == 1:
+        return "1 attachment inside: save the message to open it"
+    return f"{count} attachments inside: save the message to open them"
+
+
 def attachment_label(number: int, attachment: Attachment) -> str:
     name = safe_line(attachment.filename) if attachment.filename else ""
     return (
@@ -211,7 +226,8 @@ def attachment_label(number: int, attachment: Attachment) -> str:
 
 
 class AttachmentScreen(WorkerScreen):
-    """ATTACHMENT INDEX: a message's attachments; view (mailcap or xdg-open) or save."""
+    """ATTACHMENT INDEX: a message's attachments; view (here as text, else mailcap or
+    xdg-open) or save."""
 
     DEFAULT_CSS = """
     AttachmentScreen OptionList { height: 1fr; }
@@ -226,8 +242,9 @@ class AttachmentScreen(WorkerScreen):
     ]
     HELP: ClassVar[str] = (
         "The attachments of the message, with their part number, type and size.\n\n"
-        "V (or Enter) views the attachment under the cursor: text and HTML are shown here "
-        "as text; other types go to the viewer your ~/.mailcap or /etc/mailcap names (run "
+        "V (or Enter) views the attachment under the cursor: text, HTML and attached "
+        "messages (headers, then their text) are shown here as text; other types go to "
+        "the viewer your ~/.mailcap or /etc/mailcap names (run "
         "without a shell: an entry that needs one is refused), else to xdg-open when there "
         "is a display.\n\n"
         "S saves it to a file; the name offered is the attachment's own, made safe, in your "
@@ -314,6 +331,8 @@ class AttachmentScreen(WorkerScreen):
             return
         if part.content_type.startswith("text/"):
             self.background(lambda: self._as_text(part), self._show_text, busy="Reading...")
+        elif part.content_type in MESSAGE_TYPES:
+            self.background(lambda: self._as_message(part), self._show_text, busy="Reading...")
         else:
             self.background(lambda: self._prepare(part), self._run, busy="Reading...")
 
@@ -324,6 +343,22 @@ class AttachmentScreen(WorkerScreen):
         if part.content_type == "text/html":
             text, note = html_to_text(text), note or "HTML shown as text"
         return part.filename or part.content_type, text, note
+
+    def _as_message(self, part: Attachment) -> tuple[str, str, str | None]:
+        """An attached message as the text to show: its headers, a blank line, its text."""
+        data, cut = self.view.part_bytes(self.uid, part.part_id)
+        message = read_attached_message(data)
+        readable = message.readable
+        # One line per header: a line break in a decoded value must not start a new one.
+        lines = [f"{name}: {safe_line(value)}" for name, value in message.headers]
+        body = readable.text.rstrip("\n")
+        if body:
+            lines += ["", body]
+        notes = [note for note in (readable.note, _inside(len(readable.attachments))) if note]
+        if cut:
+            notes.insert(0, "cut at 4 MB; save it to see it all")
+        title = part.filename or message.subject or part.content_type
+        return title, "\n".join(lines), "; ".join(notes) or None
 
     def _show_text(self, shown: tuple[str, str, str | None]) -> None:
         if not self.is_active:

@@ -34,6 +34,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.servers import ConfiguredServer, configured_servers
 from pinesh.textsafe import safe_line
 from pinesh.transport.memory import default_state_dir
+from pinesh.ui.attachment_screen import FAILURES, failure_text
 
 Line = tuple[str, str]  # (text, style)
 READ_ONLY = "Read-only: edit ~/.pinerc and ~/.config/pinesh/config.toml to change these."
@@ -192,18 +193,28 @@ Space and - scroll; < or M returns to the MAIN MENU.
         self.query_one(VerticalScroll).focus()
         self.load()
 
-    @work(thread=True, exclusive=True, group="setup")
+    @work(thread=True, exclusive=True, group="setup", exit_on_error=False)
     def load(self) -> None:
         """The configuration, then the routes (planning may look at the network)."""
-        connections = self.session.connections
-        config = pinerc_lines(connections.pinerc, self.session.pine)
-        config += [("", ""), *settings_lines(connections.settings)]
+        try:
+            config = self._config()
+        except FAILURES as exc:
+            # A file that cannot be read or shown: say so here, not as a worker's traceback.
+            message = f"Cannot show the configuration: {failure_text(exc)}"
+            config = [(message, "bold")]
+            self.app.call_from_thread(self.say, message)
         self.app.call_from_thread(self._show, "#config", config)
         try:
             routes = self._routes()
-        except (PineshError, OSError, ValueError) as exc:
-            routes = [(f"Servers: {exc}", "bold")]
+        except FAILURES as exc:
+            routes = [(f"Servers: {failure_text(exc)}", "bold")]
         self.app.call_from_thread(self._show, "#routes", routes)
+
+    def _config(self) -> list[Line]:
+        """The pinerc's lines, then pinesh's own settings."""
+        connections = self.session.connections
+        config = pinerc_lines(connections.pinerc, self.session.pine)
+        return [*config, ("", ""), *settings_lines(connections.settings)]
 
     def _routes(self) -> list[Line]:
         connections = self.session.connections
@@ -264,8 +275,8 @@ Space and - scroll; < or M returns to the MAIN MENU.
         connections = self.session.connections
         try:
             servers, _ = configured_servers(connections.pinerc, connections.settings)
-        except (PineshError, ValueError) as exc:
-            call(self.say, f"Cannot diagnose: {exc}")
+        except FAILURES as exc:
+            call(self.say, f"Cannot diagnose: {failure_text(exc)}")
             return
         worker = get_current_worker()
         failed = 0

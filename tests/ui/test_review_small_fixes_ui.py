@@ -1,0 +1,177 @@
+"""Small defects of SETUP and the ATTACHMENT INDEX, each shown through Pilot before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from pinesh.config.pinerc import Pinerc
+from pinesh.config.settings import Settings
+from pinesh.errors import ConfigError
+from pinesh.ui import setup_screen
+from pinesh.ui.app import PineshApp
+from pinesh.ui.attachment_screen import AttachmentScreen, Pager, TextScreen
+from pinesh.ui.setup_screen import SetupScreen
+from tests.ui.test_index_screen import make_session, press, run_index, status, title
+from tests.ui.test_message_screen import drawn, maildir_with, open_message, shown
+from tests.ui.test_setup_screen import _app, _shown
+
+# --- 5. SETUP: a failure while reading the configuration is shown, not a crash -----------
+
+
+def _broken_config(settings: Settings) -> list[tuple[str, str]]:
+    raise ConfigError(
+        "ssh.persist must be a number of seconds",
+        file="/home/me/.config/pinesh/config.toml",
+        line=3,
+        hint="write persist = 600",
+    )
+
+
+def _unreadable_pinerc(rc: Pinerc, pine: object) -> list[tuple[str, str]]:
+    raise PermissionError(13, "Permission denied", "/home/me/.pinerc")
+
+
+@pytest.mark.parametrize(
+    ("function", "broken", "shown_text"),
+    [
+        (
+            "settings_lines",
+            _broken_config,
+            "/home/me/.config/pinesh/config.toml:3: ssh.persist must be a number of seconds "
+            "(write persist = 600)",
+        ),
+        ("pinerc_lines", _unreadable_pinerc, "Permission denied: /home/me/.pinerc"),
+    ],
+)
+def test_setup_shows_a_configuration_it_cannot_read_as_a_message(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    function: str,
+    broken: object,
+    shown_text: str,
+) -> None:
+    # Was: the exception ended the load worker, and Textual stopped pinesh with a
+    # worker error (a traceback) instead of showing what was wrong.
+    monkeypatch.setattr(setup_screen, function, broken)
+    app = _app(tmp_path, 1)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("s")
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert isinstance(app.screen, SetupScreen)
+            assert _shown(app, "#config") == f"Cannot show the configuration: {shown_text}"
+            assert _shown(app, "#status") == f"Cannot show the configuration: {shown_text}"
+            # The routes are worked out all the same.
+            assert "127.0.0.1  imap   from pinerc inbox-path" in _shown(app, "#routes")
+
+    asyncio.run(scenario())
+    assert app.return_code is None  # still running when the scenario ended: no crash
+
+
+# --- 6. an attached message is shown as text here, never handed to a viewer --------------
+
+FORWARD = (
+    b"From: Alice Example <alice@example.org>\r\n"
+    b"To: bob@example.org\r\n"
+    b"Subject: Fwd: the plan\r\n"
+    b"Date: Tue, 03 Jun 2025 09:30:00 +0200\r\n"
+    b"Message-ID: <fwd-1@example.org>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="outer"\r\n'
+    b"\r\n"
+    b"--outer\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"See the message below.\r\n"
+    b"--outer\r\n"
+    b"Content-Type: message/rfc822\r\n"
+    b"Content-Disposition: attachment\r\n"
+    b"\r\n"
+    b"From: Carol Inner <carol@example.org>\r\n"
+    b"To: dave@example.org\r\n"
+    b"Cc: =?utf-8?q?Eve_=1B=5B2J?= <eve@example.org>\r\n"
+    b"Subject: The plan \x1b]0;owned\x07\r\n"
+    b"Date: Mon, 02 Jun 2025 08:00:00 +0000\r\n"
+    b"Message-ID: <inner-1@example.org>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/alternative; boundary="inner"\r\n'
+    b"\r\n"
+    b"--inner\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n"
+    b"\r\n"
+    b"Meet at n=C3=B6on.\r\n"
+    b"\x1b[31mred\x1b[0m \xc2\x9b6n\r\n"
+    b"--inner\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p>the HTML version</p>\r\n"
+    b"--inner--\r\n"
+    b"--outer--\r\n"
+)
+
+
+def test_an_attached_message_is_shown_as_text_headers_then_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: message/rfc822 went to mailcap (here: a viewer that leaves a copy behind) or
+    # xdg-open, like an image.
+    copied = tmp_path / "viewer-ran"
+    mailcap = tmp_path / "mailcap"
+    mailcap.write_text(f"message/rfc822; cp %s {copied}; copiousoutput\n")
+    monkeypatch.setenv("MAILCAPS", str(mailcap))
+    maildir = maildir_with(tmp_path, forward=FORWARD)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)
+        await press(app, pilot, "v")
+        assert isinstance(app.screen, AttachmentScreen)
+        await press(app, pilot, "v")
+        assert isinstance(app.screen, TextScreen)
+        assert not copied.exists()
+        assert title(app) == "  ATTACHED TEXT   The plan \\x1b]0;owned\\x07"
+        assert shown(app) == (
+            "Date: Mon, 02 Jun 2025 08:00:00 +0000\n"
+            "From: Carol Inner <carol@example.org>\n"
+            "To: dave@example.org\n"
+            "Cc: Eve \\x1b[2J <eve@example.org>\n"
+            "Subject: The plan \\x1b]0;owned\\x07\n"
+            "\n"
+            "Meet at nöon.\n"
+            "\\x1b[31mred\\x1b[0m \\x9b6n"
+        )
+        assert status(app) == ""
+        for line in [*drawn(app), shown(app), title(app)]:
+            assert "\x1b" not in line and "\x07" not in line and "\x9b" not in line
+        await press(app, pilot, "less_than_sign")
+        assert isinstance(app.screen, AttachmentScreen)
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_an_attached_message_without_text_says_so(tmp_path: Path) -> None:
+    only_image = (
+        b"From: a@example.org\r\nSubject: outer\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="o"\r\n\r\n'
+        b"--o\r\nContent-Type: message/rfc822\r\n\r\n"
+        b"From: b@example.org\r\nSubject: a picture\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: image/png; name="p.png"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        b"iVBORw0KGgo=\r\n--o--\r\n"
+    )
+    maildir = maildir_with(tmp_path, picture=only_image)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)
+        await press(app, pilot, "v", "v")
+        assert isinstance(app.screen, TextScreen)
+        assert app.screen.query_one(Pager).plain == "From: b@example.org\nSubject: a picture"
+        assert status(app) == "no text part; 1 attachment inside: save the message to open it"
+
+    run_index(make_session(maildir, tmp_path), scenario)
