@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pinesh import __version__
+from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.textsafe import safe_line
 from pinesh.ui.askpass_dialog import install_askpass
 from pinesh.ui.help_screen import HelpScreen, key_label, screen_keys, screen_title
-from pinesh.ui.prompts import ConfirmScreen
+from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 if TYPE_CHECKING:
+    from pinesh.services.folder_view import FolderView
     from pinesh.services.replying import ComposeRequest
 
 CLOSE_SECONDS = 3.0  # the longest quitting waits for servers to take their logout
@@ -47,12 +50,14 @@ class MainMenu(Screen[None]):
         Binding("a,A", "app.address_book", "AddrBook"),
         Binding("s,S", "app.setup", "Setup"),
         Binding("q,Q", "app.confirm_quit", "Quit"),
+        Binding("g,G", "app.goto_folder", "GotoFldr", show=False),
     ]
     HELP: ClassVar[str] = """\
 The MAIN MENU lists pinesh's main screens. Press the letter at the left of a line:
 C to write a message, I for the index of the current folder, L for the list of your
 folders and newsgroups, A for the address book, S to see the setup and test each
-server's route, Q to leave pinesh.
+server's route, Q to leave pinesh. G (Goto) opens a folder by name: a bare name is a
+folder in ~/mail, INBOX the inbox, {host}name a folder on a server.
 """
 
     def compose(self) -> ComposeResult:
@@ -85,6 +90,7 @@ class PineshApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+l", "redraw", "Redraw", show=False, priority=True),
     ]
 
     def __init__(
@@ -93,6 +99,7 @@ class PineshApp(App[None]):
         super().__init__()
         self.session = session
         self.folder = folder
+        self.previous_folder: str | None = None  # Goto offers it
         self.start_in_index = start_in_index
         self._askpass = ExitStack()
 
@@ -107,12 +114,14 @@ class PineshApp(App[None]):
 
     # -- opening screens (each imported when first used: start-up stays quick) ---------
 
-    def open_index(self, folder: str) -> None:
-        """The MESSAGE INDEX of folder; it becomes the current folder."""
+    def open_index(self, folder: str, view: FolderView | None = None) -> None:
+        """The MESSAGE INDEX of folder (view: opened already); it becomes the current folder."""
         from pinesh.ui.index_screen import IndexScreen
 
+        if folder != self.folder:
+            self.previous_folder = self.folder
         self.folder = folder
-        self.push_screen(IndexScreen(self.session, folder))
+        self.push_screen(IndexScreen(self.session, folder, view))
 
     def open_compose(
         self,
@@ -155,6 +164,64 @@ class PineshApp(App[None]):
         while len(self.screen_stack) > 2 and not isinstance(self.screen, MainMenu):
             self.pop_screen()
 
+    # -- Goto (G): another folder by name ----------------------------------------------
+
+    def action_goto_folder(self) -> None:
+        """Pine's Goto: ask for a folder; Escape or an empty answer changes nothing."""
+        screen = self.screen
+
+        def answered(text: str | None) -> None:
+            name = (text or "").strip()
+            if name:
+                self.goto_folder(screen, name)
+
+        prompt = PromptScreen("Folder to open:", initial=self.goto_default())
+        self.push_screen(prompt, answered)
+
+    def goto_default(self) -> str:
+        """The folder Goto offers: the one open before this, else INBOX (if elsewhere)."""
+        if self.previous_folder is not None:
+            return self.previous_folder
+        return "" if self.folder.upper() == "INBOX" else "INBOX"
+
+    def goto_folder(self, screen: Screen[object], name: str) -> None:
+        """Open folder name in a worker, then show its index in place of screen's folder;
+        a failure is said on screen's status line and leaves the open folder as it was."""
+        from pinesh.ui.message_commands import CommandScreen
+
+        view = screen.view if isinstance(screen, CommandScreen) else None
+        current = view.name if view is not None else None
+        session = self.session
+        status_of(screen, f"Opening {safe_line(name)}...")
+
+        def run() -> None:
+            result = open_named(session, name, current)
+            try:
+                self.call_from_thread(self._went_to, screen, name, result)
+            except RuntimeError:  # the app has ended meanwhile
+                if not isinstance(result, str):
+                    with suppress(PineshError, OSError):  # nobody is left to tell
+                        result.close()
+
+        self.run_worker(run, thread=True, group="goto", exit_on_error=False)
+
+    def _went_to(self, screen: Screen[object], name: str, result: FolderView | str) -> None:
+        if isinstance(result, str):
+            status_of(screen, result)
+            return
+        if self.screen is not screen:  # another screen (a composer?) is up: keep it
+            from pinesh.ui.index_screen import close_later
+
+            close_later(result)
+            status_of(screen, f"Goto {safe_line(name)} cancelled")
+            return
+        self.action_main_menu()  # the folder open until now closes with its index
+        self.open_index(name, result)
+
+    def action_redraw(self) -> None:
+        """Ctrl-L: draw the whole screen again (after something else wrote to the terminal)."""
+        self.refresh(repaint=True, layout=True)
+
     def action_confirm_quit(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
@@ -181,3 +248,29 @@ class PineshApp(App[None]):
         closing = threading.Thread(target=self.session.close, name="close", daemon=True)
         closing.start()
         closing.join(CLOSE_SECONDS)
+
+
+def status_of(screen: Screen[object], text: str) -> None:
+    """Put text on screen's status line (if it has one and is still there)."""
+    with suppress(NoMatches):
+        screen.query_one("#status", Static).update(Text(safe_line(text)))
+
+
+def open_named(session: MailSession, name: str, current: str | None) -> FolderView | str:
+    """Open folder name for Goto (I/O: in a worker), by the path every open takes
+    (FolderView.open); or what to say on the status line instead."""
+    from pinesh.services.folder_view import FolderView
+    from pinesh.ui.attachment_screen import FAILURES, failure_text
+
+    try:
+        if current is not None and same_folder(session, name, current):
+            return f"Already in {safe_line(name)}"
+        return FolderView.open(session, name)
+    except FAILURES as exc:
+        return f"Cannot open {safe_line(name)}: {failure_text(exc)}"
+
+
+def same_folder(session: MailSession, one: str, other: str) -> bool:
+    """Whether two names are one folder ("INBOX" and the inbox's path, say)."""
+    a, b = session.parse(one), session.parse(other)
+    return (a.driver, a.mailbox, a.server) == (b.driver, b.mailbox, b.server)

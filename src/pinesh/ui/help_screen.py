@@ -17,7 +17,8 @@ from pinesh.textsafe import safe_text
 GENERAL = """\
 pinesh reads mail and news the way Pine did: single-letter commands, shown at the
 bottom of every screen. Remote folders are reached through one OpenSSH connection
-per host; the status line says which route each folder came over.
+per host; the status line says which route each folder came over. Ctrl-L redraws
+the screen, wherever you are.
 """
 
 
@@ -38,6 +39,7 @@ def key_label(key: str) -> str:
         "pageup": "PrvPage",
         "pagedown": "NxtPage",
         "underscore": "_",
+        "tab": "Tab",
     }
     first = key.split(",")[0]
     if first.startswith("ctrl+"):

@@ -112,12 +112,18 @@ class IndexScreen(CommandScreen):
         "(newsgroups open in it).\n\n"
         ": selects the current message (or unselects it); ; selects all, by text, or "
         "unselects all. A applies a command (delete, undelete, save, flag) to every "
-        "selected message.  * flags the message.  Q quits pinesh, after asking."
+        "selected message.  * flags the message.  Q quits pinesh, after asking.\n\n"
+        "Tab (NextNew) moves to the next new (unseen) message below this one.  G (Goto) "
+        "asks for a folder and opens it in place of this one: a bare name is a folder in "
+        "~/mail, INBOX the inbox, {host}name a folder on a server; if it cannot be opened, "
+        "this folder stays open."
     )
 
-    def __init__(self, session: MailSession, folder: str) -> None:
+    def __init__(self, session: MailSession, folder: str, view: FolderView | None = None) -> None:
+        """The index of folder; view: the folder opened already (Goto opens it first)."""
         super().__init__(session, Memory())
         self.folder_name = folder
+        self._given = view
         self._moved = False  # the user moved the cursor: the first unseen must not jump
 
     def compose(self) -> ComposeResult:
@@ -140,7 +146,8 @@ class IndexScreen(CommandScreen):
     def open_folder(self) -> None:
         """Open the folder and list its messages (I/O: never on the UI thread)."""
         try:
-            view = FolderView.open(self.session, self.folder_name)
+            view = self._given or FolderView.open(self.session, self.folder_name)
+            self._given = None
             if view.is_news:
                 view.set_threaded()  # news reads by thread, as in Pine
             summary = view.summary()
@@ -160,7 +167,7 @@ class IndexScreen(CommandScreen):
             if self.is_attached:
                 self._opened(view, summary)
             else:
-                _close_later(view)
+                close_later(view)
 
         try:
             self.app.call_from_thread(opened)
@@ -182,7 +189,7 @@ class IndexScreen(CommandScreen):
 
     def on_unmount(self) -> None:
         if self.view is not None:
-            _close_later(self.view)
+            close_later(self.view)
             self.view = None
 
     def check_mail(self) -> None:
@@ -207,6 +214,12 @@ class IndexScreen(CommandScreen):
 
     def after_delete(self) -> None:
         self.index.move_cursor(self.index.cursor + 1)
+
+    def current_position(self) -> int:
+        return self.index.cursor
+
+    def go_to(self, position: int) -> None:
+        self._follow(position)
 
     def _keep_cursor_on(self, uid: int | None) -> None:
         position = self.view.index_of(uid) if self.view and uid is not None else None
@@ -445,7 +458,7 @@ class IndexScreen(CommandScreen):
         self.app.push_screen(ChoiceScreen(f"APPLY to {len(uids)} selected:", choices), chosen)
 
 
-def _close_later(view: FolderView) -> None:
+def close_later(view: FolderView) -> None:
     """Close a view off the UI thread: closing may write flags or talk to a server. Not a
     daemon thread: the process waits for it at exit, so flag changes are not lost."""
 

@@ -4,7 +4,7 @@ remember between commands (Memory)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 from textual.binding import Binding, BindingType
 
 from pinesh.services.attachments import save_path
-from pinesh.services.folder_view import FolderView
+from pinesh.services.folder_view import NOT_NEW, FolderView
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Flag
 from pinesh.textsafe import safe_line
@@ -39,6 +39,24 @@ def plural(count: int, what: str) -> str:
     return f"{count} {what}" if count == 1 else f"{count} {what}s"
 
 
+def next_new(view: FolderView, uids: Collection[int], after: int) -> int | None:
+    """The first position after `after` whose message is new; None when there is none
+    (no wrapping to the top, as in Pine). Flags changed since the search count."""
+    found = [
+        position
+        for uid in uids
+        if (position := view.index_of(uid)) is not None
+        and position > after
+        and _still_new(view, uid)
+    ]
+    return min(found, default=None)
+
+
+def _still_new(view: FolderView, uid: int) -> bool:
+    envelope = view.cached(uid)
+    return envelope is None or not envelope.flags & NOT_NEW
+
+
 class CommandScreen(WorkerScreen):
     """A screen over a FolderView with Pine's commands on messages.
 
@@ -60,6 +78,14 @@ class CommandScreen(WorkerScreen):
 
     def after_delete(self) -> None:
         """A message was marked deleted: move on, as Pine does."""
+
+    def current_position(self) -> int:
+        """The current message's place in the order (Tab looks after it)."""
+        raise NotImplementedError
+
+    def go_to(self, position: int) -> None:
+        """Make the message at position the current one (Tab found it there)."""
+        raise NotImplementedError
 
     def ready(self) -> tuple[FolderView, int] | None:
         """The view and the current message, or None (with a word on the status line)."""
@@ -111,6 +137,25 @@ class CommandScreen(WorkerScreen):
             envelope = view.cached(uid)
             on = envelope is None or Flag.FLAGGED not in envelope.flags
             self.mark([uid], frozenset({Flag.FLAGGED}), on, "flagged" if on else "unflagged")
+
+    # -- moving on to new mail
+
+    def action_next_new(self) -> None:
+        """Pine's NextNew (Tab): to the next new message after the current one."""
+        view = self.view
+        if view is None:
+            self.set_status(self.open_error or "The folder is still opening")
+            return
+        self.background(view.new_uids, lambda uids: self._to_next_new(view, uids))
+
+    def _to_next_new(self, view: FolderView, uids: list[int]) -> None:
+        if view is not self.view:
+            return  # another folder is open now
+        position = next_new(view, uids, self.current_position())
+        if position is None:
+            self.set_status("No more new messages")
+        else:
+            self.go_to(position)
 
     # -- save and export
 
@@ -310,6 +355,8 @@ COMMAND_BINDINGS: list[BindingType] = [
     Binding("asterisk", "flag", "Flag", show=False, key_display="*"),
     Binding("c,C", "compose", "Compose", show=False),
     Binding("m,M", "main_menu", "Main Menu", show=False),
+    Binding("tab", "next_new", "NextNew", show=False),
+    Binding("g,G", "app.goto_folder", "GotoFldr", show=False),
     Binding("q,Q", "quit", "Quit", show=False),
 ]
 

@@ -104,6 +104,9 @@ class MessageScreen(CommandScreen):
         "raw message to a file.\n\n"
         "R: reply (to all recipients, if you say so; in news: follow up or reply by email). "
         "F: forward (inline or as an attachment).  *: flag or unflag.\n\n"
+        "Tab (NextNew): the next new (unseen) message after this one.  G (Goto): open "
+        "another folder by name, in place of this one (a bare name is a folder in ~/mail, "
+        "INBOX the inbox, {host}name a folder on a server).\n\n"
         "< or I: back to the index.  M: main menu.  Q: quit."
     )
 
@@ -175,6 +178,12 @@ class MessageScreen(CommandScreen):
         count = len(self.readable.attachments)
         if count:
             self.set_status(f"{plural(count, 'attachment')}: V to view or save")
+
+    def current_position(self) -> int:
+        return self.position
+
+    def go_to(self, position: int) -> None:
+        self.show(position)
 
     def action_step(self, delta: int) -> None:
         self.show(self.position + delta)
