@@ -83,8 +83,10 @@ def _wait(predicate: Callable[[], object], what: str, timeout: float = 20) -> No
 
 
 def _pinesh(sshd: LabSshd, work: Path) -> TmuxScreen:
-    """pinesh under tmux, in a shell that prints its exit status (STATUS=N) and stays:
-    a pane whose process ends may keep it as a zombie, without a status, in tmux."""
+    """pinesh under tmux, in a shell that prints its exit status (STATUS=N), writes it to
+    work/pinesh.status, and stays: a pane whose process ends may keep it as a zombie,
+    without a status, in tmux."""
+    (work / "pinesh.status").unlink(missing_ok=True)  # a launch before this one's
     pinerc = work / "pinerc"
     pinerc.write_text(f"user-domain=pinesh.test\ninbox-path={{lab/user={sshd.user.name}}}INBOX\n")
     env = {
@@ -96,8 +98,11 @@ def _pinesh(sshd: LabSshd, work: Path) -> TmuxScreen:
     }
     argv = [str(PINESH), "-p", str(pinerc), "-f", "INBOX"]
     # COLUMNS/LINES from the tmux server's environment would fix the size (shutil's rule).
-    shell = ["env", "-u", "COLUMNS", "-u", "LINES", "sh", "-c", '"$@"; echo "STATUS=$?."; sleep 60']
-    shell = [*shell, "sh", *argv]
+    # The status also goes to a file: a forked child still drawing for a moment after its
+    # thin client was killed can paint over the shell's line on the screen.
+    script = '"$@"; s=$?; echo "STATUS=$s."; echo "$s" > "$0.status"; sleep 60'
+    shell = ["env", "-u", "COLUMNS", "-u", "LINES", "sh", "-c", script]
+    shell = [*shell, str(work / "pinesh"), *argv]
     return TmuxScreen(shell, env=env)
 
 
@@ -121,12 +126,11 @@ def _client_pid(screen: TmuxScreen) -> int:
     raise LabError(f"no pinesh under the pane's shell:\n{screen.text()}")
 
 
-def _exit_status(screen: TmuxScreen, timeout: float = 15) -> int:
-    """pinesh's exit status, as the shell around it printed it."""
-    text = screen.wait_for("STATUS=", timeout=timeout)
-    match = re.search(r"STATUS=(\d+)\.", text)
-    assert match, text
-    return int(match.group(1))
+def _exit_status(screen: TmuxScreen, work: Path, timeout: float = 15) -> int:
+    """pinesh's exit status, as the shell around it wrote it (work/pinesh.status)."""
+    status = work / "pinesh.status"
+    _wait(lambda: status.exists() and status.read_text().strip() != "", "STATUS", timeout)
+    return int(status.read_text())
 
 
 def _served_by(work: Path, client: int) -> int | None:
@@ -156,7 +160,7 @@ def _first_run(sshd: LabSshd, work: Path, count: int = 7) -> int:
         screen.send("q")
         screen.wait_for("Really quit")
         screen.send("y")
-        assert _exit_status(screen) == 0
+        assert _exit_status(screen, work) == 0
     finally:
         screen.close()
     (server,) = _server_pids(work)
@@ -186,7 +190,7 @@ def test_second_run_is_forked_resizes_and_exits_with_its_status(
         screen.send("q")
         screen.wait_for("Really quit")
         screen.send("y")
-        assert _exit_status(screen) == 0
+        assert _exit_status(screen, work) == 0
         _wait(lambda: not Path(f"/proc/{child}").exists(), "the child to be reaped", 10)
     finally:
         screen.close()
@@ -217,7 +221,7 @@ def test_killing_the_thin_client_ends_the_child(
         assert child is not None and Path(f"/proc/{child}").exists()
         os.kill(client, signal.SIGKILL)  # nothing to forward: only the socket says so
         _wait(lambda: not Path(f"/proc/{child}").exists(), "the child to exit", 10)
-        assert _exit_status(screen) == 128 + signal.SIGKILL
+        assert _exit_status(screen, work) == 128 + signal.SIGKILL
         assert _server_pids(work) == {server}  # the server itself goes on
     finally:
         screen.close()
@@ -240,7 +244,7 @@ def test_a_stale_server_is_replaced_and_the_launch_runs_in_process(
         screen.send("q")
         screen.wait_for("Really quit")
         screen.send("y")
-        assert _exit_status(screen) == 0
+        assert _exit_status(screen, work) == 0
     finally:
         screen.close()
     screen = _pinesh(sshd, work)  # and the new server serves the new code
