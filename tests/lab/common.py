@@ -170,8 +170,9 @@ class ServerProcess:
         self._log_file.close()
 
 
-def live_program(pid: int, program: str) -> bool:
-    """Whether pid is a live (not zombie) process running program, by its kernel name.
+def live_program(pid: int, program: str | None = None) -> bool:
+    """Whether pid is a live (not zombie) process, running program (by its kernel name)
+    when one is given.
 
     A pid read from a pid file may be stale: after a reboot or a killed session the number
     can belong to anything, our own sshd included. Check before signalling it.
@@ -181,7 +182,7 @@ def live_program(pid: int, program: str) -> bool:
     except OSError:
         return False
     name, _, rest = stat.partition(" (")[2].rpartition(")")
-    return name == program[:15] and rest.split()[0] != "Z"
+    return (program is None or name == program[:15]) and rest.split()[0] != "Z"
 
 
 def which(program: str, package: str) -> str:

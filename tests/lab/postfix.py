@@ -293,15 +293,6 @@ def _backdate(path: Path) -> None:
     os.utime(path, (past, past))
 
 
-def _running(pid: int) -> bool:
-    """Whether pid is a live process (a zombie is not: nothing here reaps orphans)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def _master_pid(directory: Path) -> int | None:
     try:
         return int((directory / "queue" / "pid" / "master.pid").read_text().split()[0])
@@ -329,7 +320,7 @@ def _kill_master(directory: Path, timeout: float = 10) -> None:
 def _session_alive(directory: Path) -> bool:
     """Whether the test session that made an instance directory is still running."""
     try:
-        return _running(int((directory / "session.pid").read_text().split()[0]))
+        return live_program(int((directory / "session.pid").read_text().split()[0]))
     except (OSError, ValueError, IndexError):
         return False
 

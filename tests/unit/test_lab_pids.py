@@ -45,3 +45,13 @@ def test_names_are_compared_as_the_kernel_cuts_them() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_without_a_name_any_live_process_counts() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert live_program(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert not live_program(child.pid)

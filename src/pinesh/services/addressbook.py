@@ -34,6 +34,7 @@ from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words
+from pinesh.stores.mbox_journal import write_all
 from pinesh.textsafe import safe_line
 
 DEFAULT_ADDRESSBOOK = ".addressbook"
@@ -456,9 +457,7 @@ def write_addressbook(book: AddressBook) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
