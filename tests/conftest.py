@@ -15,6 +15,7 @@ from tests.lab.sshd import LabSshd, check_login, start_sshd
 pytest_plugins = [
     "tests.lab.fixtures_dovecot",
     "tests.lab.fixtures_mail_news",
+    "tests.lab.fixtures_netlab",
 ]
 
 

@@ -82,10 +82,15 @@ def ensure_lab_user() -> LabUser:
 
 def chown_tree(path: Path, user: LabUser) -> None:
     """Give a whole tree to the lab user."""
+    chown_tree_to(path, user.uid, user.gid)
+
+
+def chown_tree_to(path: Path, uid: int, gid: int) -> None:
+    """Give a whole tree to uid:gid."""
     for root, dirs, files in os.walk(path):
-        os.chown(root, user.uid, user.gid)
+        os.chown(root, uid, gid)
         for name in dirs + files:
-            os.lchown(os.path.join(root, name), user.uid, user.gid)
+            os.lchown(os.path.join(root, name), uid, gid)
 
 
 def make_lab_dir(prefix: str) -> Path:
@@ -104,14 +109,24 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def wait_for_port(
-    host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    namespace: str | None = None,
 ) -> None:
-    """Wait until something accepts TCP connections on host:port."""
+    """Wait until something accepts TCP connections on host:port (seen from namespace)."""
+    from tests.lab.netns import socket_in  # netns imports this module
+
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
+            if namespace is None:
+                socket.create_connection((host, port), timeout=0.5).close()
+            else:
+                socket_in(namespace, host, port, timeout=0.5).close()
+            return
         except OSError as exc:
             last = exc
         if process is not None and process.poll() is not None:
@@ -124,9 +139,18 @@ def wait_for_port(
 class ServerProcess:
     """A server started in the foreground as our child, its output in a log file."""
 
-    def __init__(self, name: str, argv: Sequence[str], log: Path, **popen: object) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        namespace: str | None = None,
+        **popen: object,
+    ) -> None:
         self.name = name
-        self.argv = list(argv)
+        # `ip netns exec` execs the program in its place: our child is the server itself.
+        self.namespace = namespace
+        self.argv = list(argv) if namespace is None else ["ip", "netns", "exec", namespace, *argv]
         self.log = log
         self._log_file = open(log, "ab")  # noqa: SIM115 - lives as long as the process
         try:
@@ -152,7 +176,9 @@ class ServerProcess:
 
     def wait_for_port(self, host: str, port: int, timeout: float = 20) -> None:
         try:
-            wait_for_port(host, port, timeout=timeout, process=self.process)
+            wait_for_port(
+                host, port, timeout=timeout, process=self.process, namespace=self.namespace
+            )
         except LabError as exc:
             self.stop()
             raise self.fail(str(exc)) from exc

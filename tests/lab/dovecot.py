@@ -239,7 +239,11 @@ class LabCA:
         return hashlib.sha256(der).hexdigest()
 
 
-def make_test_ca(directory: Path) -> LabCA:
+def make_test_ca(
+    directory: Path,
+    dns_names: tuple[str, ...] = SERVER_DNS_NAMES,
+    ips: tuple[str, ...] = SERVER_IPS,
+) -> LabCA:
     """Make a CA and a server certificate for the lab's names and addresses with openssl."""
     openssl = which("openssl", "openssl")
     ca_file, ca_key = directory / "ca.pem", directory / "ca.key"
@@ -259,9 +263,9 @@ def make_test_ca(directory: Path) -> LabCA:
         ca_file,
         ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"],
     )
-    names = [f"DNS:{name}" for name in SERVER_DNS_NAMES] + [f"IP:{ip}" for ip in SERVER_IPS]
+    names = [f"DNS:{name}" for name in dns_names] + [f"IP:{ip}" for ip in ips]
     request(
-        f"/CN={SERVER_NAME}",
+        f"/CN={dns_names[-1]}",
         key_file,
         cert_file,
         [
@@ -280,12 +284,18 @@ def make_test_ca(directory: Path) -> LabCA:
 
 
 def _daemon_config(
-    user: LabUser, directory: Path, ca: LabCA, passwd: Path, log: Path, ports: tuple[int, int]
+    user: LabUser,
+    directory: Path,
+    ca: LabCA,
+    passwd: Path,
+    log: Path,
+    ports: tuple[int, int],
+    host: str,
 ) -> str:
     imap_port, imaps_port = ports
     return f"""{_MARKER}
 protocols = imap
-listen = {LAB_DOVECOT_HOST}
+listen = {host}
 base_dir = {directory / "run"}
 state_dir = {directory / "state"}
 instance_name = pinesh-lab
@@ -310,11 +320,11 @@ userdb {{
 }}
 service imap-login {{
   inet_listener imap {{
-    address = {LAB_DOVECOT_HOST}
+    address = {host}
     port = {imap_port}
   }}
   inet_listener imaps {{
-    address = {LAB_DOVECOT_HOST}
+    address = {host}
     port = {imaps_port}
     ssl = yes
   }}
@@ -350,8 +360,18 @@ def _disable_auth_penalty(server: ServerProcess, run_dir: Path, timeout: float =
     socket_path.unlink()
 
 
-def start_dovecot(user: LabUser, directory: Path) -> LabDovecot:
-    """Start `dovecot -F` with its own config on LAB_DOVECOT_HOST: IMAP+STARTTLS and IMAPS."""
+def start_dovecot(
+    user: LabUser,
+    directory: Path,
+    *,
+    host: str = LAB_DOVECOT_HOST,
+    ports: tuple[int, int] | None = None,
+    namespace: str | None = None,
+    dns_names: tuple[str, ...] = SERVER_DNS_NAMES,
+) -> LabDovecot:
+    """Start `dovecot -F` with its own config: IMAP+STARTTLS and IMAPS on host (by default
+    LAB_DOVECOT_HOST on free ports; with namespace, inside it), its certificate for
+    dns_names and host."""
     dovecot = which("/usr/sbin/dovecot", "dovecot-core")
     which(IMAP_BINARY, "dovecot-imapd")
     if ":" in user.password:
@@ -361,7 +381,8 @@ def start_dovecot(user: LabUser, directory: Path) -> LabDovecot:
     directory.chmod(0o755)
     for sub in ("run", "state"):
         (directory / sub).mkdir(mode=0o755, exist_ok=True)
-    ca = make_test_ca(directory)
+    ips = SERVER_IPS if host == LAB_DOVECOT_HOST else (host,)
+    ca = make_test_ca(directory, dns_names, ips)
 
     # The auth process runs as Dovecot's internal user and reads the password file.
     passwd = directory / "passwd"
@@ -372,23 +393,24 @@ def start_dovecot(user: LabUser, directory: Path) -> LabDovecot:
     except KeyError as exc:
         raise LabError("group dovecot is missing (Debian package dovecot-core)") from exc
 
-    imap_port = free_port(LAB_DOVECOT_HOST)
-    imaps_port = free_port(LAB_DOVECOT_HOST)
-    while imaps_port == imap_port:
-        imaps_port = free_port(LAB_DOVECOT_HOST)
-    ports = (imap_port, imaps_port)
+    if ports is None:
+        imap_port = free_port(host)
+        imaps_port = free_port(host)
+        while imaps_port == imap_port:
+            imaps_port = free_port(host)
+        ports = (imap_port, imaps_port)
     log = directory / "dovecot.log"
     config = directory / "dovecot.conf"
-    config.write_text(_daemon_config(user, directory, ca, passwd, log, ports))
+    config.write_text(_daemon_config(user, directory, ca, passwd, log, ports, host))
     # The master's own stderr (config errors before its log is open) goes to the same file.
-    server = ServerProcess("dovecot", [dovecot, "-F", "-c", str(config)], log)
+    server = ServerProcess("dovecot", [dovecot, "-F", "-c", str(config)], log, namespace=namespace)
     _disable_auth_penalty(server, directory / "run")
     for port in ports:
-        server.wait_for_port(LAB_DOVECOT_HOST, port)
+        server.wait_for_port(host, port)
     return LabDovecot(
-        host=LAB_DOVECOT_HOST,
-        imap_port=imap_port,
-        imaps_port=imaps_port,
+        host=host,
+        imap_port=ports[0],
+        imaps_port=ports[1],
         ca_file=ca.ca_file,
         cert_sha256=ca.cert_sha256,
         user=user,
@@ -397,4 +419,5 @@ def start_dovecot(user: LabUser, directory: Path) -> LabDovecot:
         log=log,
         directory=directory,
         server=server,
+        server_name=dns_names[-1],
     )

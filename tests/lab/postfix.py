@@ -91,15 +91,15 @@ myorigin = {domain}
 mydestination =
 alias_maps =
 alias_database =
-inet_interfaces = 127.0.0.1, [::1]
-inet_protocols = all
+inet_interfaces = {interfaces}
+inet_protocols = {protocols}
 smtpd_banner = $myhostname ESMTP pinesh lab
 # No DNS here: a reverse lookup of the client could only waste time.
 smtpd_peername_lookup = no
 biff = no
 
-# The inside network is the shell server's own address, ::1, and nothing else.
-mynetworks = [::1]/128
+# The inside network: on loopback the shell server's own address, ::1, and nothing else.
+mynetworks = {mynetworks}
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 
 # Nothing leaves: every recipient is rewritten to one sink address, whose domain is
@@ -211,8 +211,21 @@ class LabPostfix:
         _update_alternate_config_dirs(remove=self.config_dir)
 
 
-def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
-    """Write a private Postfix instance under directory, start it and wait for its port."""
+def start_postfix(
+    user: LabUser,
+    directory: Path,
+    *,
+    outside: str = "127.0.0.1",
+    inside: str = "::1",
+    mynetworks: str = "[::1]/128",
+    port: int | None = None,
+    namespace: str | None = None,
+) -> LabPostfix:
+    """Write a private Postfix instance under directory, start it and wait for its port.
+
+    It listens on the outside and inside addresses (one address when they are the same)
+    and relays only for mynetworks; with namespace, it runs inside that namespace.
+    """
     require_root()
     which(POSTFIX, "postfix")
     _reap_stale_instances()
@@ -234,7 +247,8 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
     os.chown(directory / "mail", user.uid, user.gid)
     (directory / "session.pid").write_text(f"{os.getpid()}\n")
 
-    port = free_port("127.0.0.1")
+    port = port or free_port(outside)
+    listen = list(dict.fromkeys([outside, inside]))
     (config / "master.cf").write_text(MASTER_CF.format(port=port))
     (config / "main.cf").write_text(
         MAIN_CF.format(
@@ -246,6 +260,9 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
             domain=LAB_DOMAIN,
             uid=user.uid,
             gid=user.gid,
+            interfaces=", ".join(f"[{a}]" if ":" in a else a for a in listen),
+            protocols="all" if any(":" in a for a in listen) else "ipv4",
+            mynetworks=mynetworks,
         )
     )
     # Every recipient goes to the sink (MBOX_ADDRESS stays itself); an address that maps to
@@ -267,8 +284,8 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
     # non-default config directory only when the system main.cf lists it.
     _update_alternate_config_dirs(add=config)
     lab = LabPostfix(
-        host="127.0.0.1",
-        inside_host="::1",
+        host=outside,
+        inside_host=inside,
         port=port,
         directory=directory,
         config_dir=config,
@@ -278,9 +295,12 @@ def start_postfix(user: LabUser, directory: Path) -> LabPostfix:
         domain=LAB_DOMAIN,
     )
     try:
-        run([POSTFIX, "-c", str(config), "start"], what="start the lab postfix")
-        for host in (lab.host, lab.inside_host):
-            wait_for_port(host, port, timeout=10)
+        start = [POSTFIX, "-c", str(config), "start"]
+        if namespace is not None:
+            start = ["ip", "netns", "exec", namespace, *start]
+        run(start, what="start the lab postfix")
+        for host in listen:
+            wait_for_port(host, port, timeout=10, namespace=namespace)
     except LabError as exc:
         lab.stop()
         raise LabError(f"{exc}\n--- postfix log ---\n{lab.log_text()}") from exc

@@ -25,11 +25,7 @@ class LabSshd:
     known_hosts: Path
     log: Path
     server: ServerProcess
-
-    @property
-    def alias(self) -> str:
-        """The Host name the client config defines for this server."""
-        return SSH_ALIAS
+    alias: str = SSH_ALIAS  # the Host name the client config defines for this server
 
     def ssh_options(self) -> list[str]:
         """Options that make any ssh command reach this server by its alias."""
@@ -44,15 +40,26 @@ class LabSshd:
         self.server.stop()
 
 
-def start_sshd(user: LabUser, directory: Path) -> LabSshd:
-    """Start sshd on a free loopback port and write a client config for it."""
+def start_sshd(
+    user: LabUser,
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    namespace: str | None = None,
+    identity: Path | None = None,
+    alias: str = SSH_ALIAS,
+) -> LabSshd:
+    """Start sshd (on a free loopback port, or host:port inside namespace) and write a
+    client config that reaches it as alias; identity is the client key it accepts (made
+    in directory when None)."""
     sshd = which("/usr/sbin/sshd", "openssh-server")
     keygen = which("ssh-keygen", "openssh-client")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
     host_key = directory / "ssh_host_ed25519_key"
-    identity = directory / "client_ed25519"
+    identity = identity or directory / "client_ed25519"
     for key in (host_key, identity):
         if not key.exists():
             run(
@@ -63,7 +70,7 @@ def start_sshd(user: LabUser, directory: Path) -> LabSshd:
     authorized.write_text(Path(f"{identity}.pub").read_text())
     authorized.chmod(0o644)
 
-    host, port = "127.0.0.1", free_port()
+    port = port or free_port(host)
     log = directory / "sshd.log"
     config = directory / "sshd_config"
     config.write_text(
@@ -88,10 +95,10 @@ LogLevel VERBOSE
     )
     known_hosts = directory / "known_hosts"
     host_pub = Path(f"{host_key}.pub").read_text().split()
-    known_hosts.write_text(f"[{host}]:{port} {host_pub[0]} {host_pub[1]}\n")
+    known_hosts.write_text(f"{known_host_name(host, port)} {host_pub[0]} {host_pub[1]}\n")
     client_config = directory / "ssh_config"
     client_config.write_text(
-        f"""Host {SSH_ALIAS}
+        f"""Host {alias}
     HostName {host}
     Port {port}
     User {user.name}
@@ -104,14 +111,33 @@ LogLevel VERBOSE
     )
     os.chmod(client_config, 0o644)
     run([sshd, "-t", "-f", str(config)], what="check the lab sshd config")
-    server = ServerProcess("sshd", [sshd, "-D", "-f", str(config), "-E", str(log)], log)
+    server = ServerProcess(
+        "sshd", [sshd, "-D", "-f", str(config), "-E", str(log)], log, namespace=namespace
+    )
     server.wait_for_port(host, port)
-    return LabSshd(host, port, user, directory, client_config, identity, known_hosts, log, server)
+    return LabSshd(
+        host, port, user, directory, client_config, identity, known_hosts, log, server, alias
+    )
 
 
-def check_login(lab: LabSshd) -> None:
-    """One real login, so a broken lab fails here with ssh's own words."""
+def known_host_name(host: str, port: int) -> str:
+    """How known_hosts names host:port (a bare name for port 22)."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def host_key_line(lab: LabSshd, *names: str) -> str:
+    """A known_hosts line for lab's host key under names (its address when none)."""
+    key = (lab.directory / "ssh_host_ed25519_key.pub").read_text().split()
+    hosts = ",".join(known_host_name(name, lab.port) for name in names or (lab.host,))
+    return f"{hosts} {key[0]} {key[1]}\n"
+
+
+def check_login(lab: LabSshd, client_namespace: str | None = None) -> None:
+    """One real login (from client_namespace), so a broken lab fails here with ssh's words."""
+    argv = ["ssh", *lab.ssh_options(), lab.alias, "true"]
+    if client_namespace is not None:
+        argv = ["ip", "netns", "exec", client_namespace, *argv]
     try:
-        run(["ssh", *lab.ssh_options(), lab.alias, "true"], what="log in to the lab sshd")
+        run(argv, what="log in to the lab sshd")
     except LabError as exc:
         raise LabError(f"{exc}\n--- sshd log ---\n{lab.log.read_text(errors='replace')}") from exc
