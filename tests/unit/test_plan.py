@@ -11,6 +11,7 @@ from pinesh.config.remote_shell import DEFAULT_TEMPLATE, RemoteShell
 from pinesh.config.server_spec import parse_server_spec
 from pinesh.config.settings import DirectCondition, Rule, Settings, Via
 from pinesh.errors import PineshError, UnsafeNameError
+from pinesh.transport.encryption import Encryption
 from pinesh.transport.environment import Environment
 from pinesh.transport.plan import Plan, plan_routes
 from pinesh.transport.routes import (
@@ -431,23 +432,54 @@ def test_tls_with_notls_is_refused_never_plain() -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "secure"),
+    ("method", "path", "encryption"),
     [
-        ("ssh", "/usr/bin/ssh", True),
-        ("rsh", "/usr/bin/rsh", False),
-        ("rsh", "/usr/bin/ssh", True),  # the case study points rsh-path at ssh
-        ("rsh", "/usr/local/bin/pinesh-connect", True),
-        ("rsh", "/home/jane/bin/my-script", False),
+        ("ssh", "/usr/bin/ssh", Encryption.ENCRYPTED),
+        ("rsh", "/usr/bin/rsh", Encryption.CLEARTEXT),
+        ("rsh", "/usr/bin/ssh", Encryption.ENCRYPTED),  # the case study points rsh-path at ssh
+        ("rsh", "/usr/local/bin/pinesh-connect", Encryption.ENCRYPTED),
+        ("rsh", "/home/jane/bin/my-script", Encryption.NOT_KNOWN),
+        ("ssh", "/home/jane/bin/my-script", Encryption.NOT_KNOWN),  # ssh-path is no proof
     ],
 )
 def test_remote_shell_routes_know_whether_they_encrypt(
-    method: str, path: str, secure: bool
+    method: str, path: str, encryption: Encryption
 ) -> None:
     shell = RemoteShell(method, path, DEFAULT_TEMPLATE, 15)
     p = plan("mail.example.org/user=jane", IMAP, shells=[shell])
     route = p.routes[0]
     assert isinstance(route, CommandRoute)
-    assert route.secure is secure
+    assert route.encryption is encryption
+
+
+BOOK_SHELL = RemoteShell("rsh", "/path/to/script", "%s %s -q -l %s exec /etc/r%sd", 15)
+
+
+def test_the_books_script_is_planned_with_encryption_not_known() -> None:
+    """The case study's rsh-path script: run as is, PREAUTH believed, doctor told why."""
+    p = plan("mail.example.org/user=jane", IMAP, shells=[BOOK_SHELL])
+    route = p.routes[0]
+    assert route == CommandRoute(
+        ("/path/to/script", "mail.example.org", "-q", "-l", "jane", "exec", "/etc/rimapd"),
+        label="rsh-command",
+        timeout=15.0,
+    )
+    assert route.encryption is Encryption.NOT_KNOWN
+    assert (
+        "rsh-command /path/to/script: command, encryption not known; PREAUTH is accepted "
+        "(a local pipe), no password is sent over it"
+    ) in p.notes
+
+
+def test_rsh_is_planned_as_cleartext_and_doctor_says_so() -> None:
+    shell = RemoteShell("rsh", "/usr/bin/rsh", DEFAULT_TEMPLATE, 15)
+    p = plan("mail.example.org/user=jane", IMAP, shells=[shell])
+    route = p.routes[0]
+    assert isinstance(route, CommandRoute)
+    assert route.encryption is Encryption.CLEARTEXT
+    assert any(
+        n.startswith("rsh-command /usr/bin/rsh: cleartext; PREAUTH is refused") for n in p.notes
+    )
 
 
 def test_submit_uses_the_submission_port() -> None:

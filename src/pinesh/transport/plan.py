@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
-from pathlib import Path
 
 from pinesh.config.pinesh_toml import matching_rule
 from pinesh.config.remote_shell import RemoteShell
 from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import Rule, Settings, Via
+from pinesh.transport.encryption import Encryption
 from pinesh.transport.environment import Environment
 from pinesh.transport.routes import (
     CommandRoute,
@@ -73,16 +73,22 @@ def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Rou
 
 
 SUBMISSION_PORT = 587
-ENCRYPTING_COMMANDS = frozenset({"ssh", "pinesh-connect", "pinesh"})
 
 
-def _encrypting_command(method: str, program: str) -> bool:
-    """Whether Pine's remote-shell command encrypts: ssh does, real rsh does not.
-
-    The case study points rsh-path at ssh (or a script); a program named ssh or
-    pinesh-connect is taken as encrypting, anything else under rsh-path is not.
-    """
-    return method == "ssh" or Path(program).name in ENCRYPTING_COMMANDS
+def _command_note(route: CommandRoute) -> str | None:
+    """What doctor should say about a command route that is not known to encrypt."""
+    trust = route.encryption
+    if trust is Encryption.NOT_KNOWN:
+        return (
+            f"{route.label} {route.argv[0]}: {trust.describe()}; PREAUTH is accepted "
+            "(a local pipe), no password is sent over it"
+        )
+    if trust is Encryption.CLEARTEXT:
+        return (
+            f"{route.label} {route.argv[0]}: cleartext; PREAUTH is refused and no "
+            "password is sent over it"
+        )
+    return None
 
 
 def _direct_routes(
@@ -150,15 +156,14 @@ def plan_routes(
             for shell in shells:
                 if shell.enabled:
                     argv = tuple(shell.argv(spec.host, user, "imap"))
-                    routes.append(
-                        CommandRoute(
-                            argv,
-                            label=f"{shell.method}-command",
-                            timeout=float(shell.timeout),
-                            secure=_encrypting_command(shell.method, argv[0]),
-                        )
+                    route = CommandRoute(
+                        argv, label=f"{shell.method}-command", timeout=float(shell.timeout)
                     )
+                    routes.append(route)
+                    note = _command_note(route)
+                    if note:
+                        notes.append(note)
             if routes:
-                notes.append("Pine's ssh-path/rsh-path settings")
+                notes.insert(0, "Pine's ssh-path/rsh-path settings")
         routes += _direct_routes(_spec_direct_kinds(spec), spec, service, tls)
     return Plan(spec.host, service, tuple(routes), timeout, rule, tuple(notes))
