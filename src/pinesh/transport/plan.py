@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from pinesh.config.pinesh_toml import matching_rule
 from pinesh.config.remote_shell import RemoteShell
@@ -22,6 +23,7 @@ from pinesh.transport.routes import (
     TlsPolicy,
 )
 from pinesh.transport.service import Service
+from pinesh.transport.ssh_command import NotForMasterError, read_ssh_command
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Plan:
 
     def timeout_for(self, route: Route) -> float:
         """Seconds route may take: its own (Pine's ssh-open-timeout), else the plan's."""
-        if isinstance(route, CommandRoute) and route.timeout:
+        if isinstance(route, CommandRoute | SshPreauthRoute) and route.timeout:
             return route.timeout
         return self.timeout
 
@@ -89,6 +91,29 @@ def _command_note(route: CommandRoute) -> str | None:
             "password is sent over it"
         )
     return None
+
+
+def _remote_shell_route(argv: tuple[str, ...], label: str, timeout: float) -> tuple[Route, str]:
+    """The route for one of Pine's expanded remote-shell commands, and a note on it.
+
+    The OpenSSH client itself runs through pinesh's shared master (its options kept as
+    the master's identity), unless the command line asks for something a master's
+    channel cannot be; any other program runs as it is.
+    """
+    if PurePosixPath(argv[0]).name == "ssh":
+        try:
+            ssh = read_ssh_command(argv)
+        except NotForMasterError as exc:
+            return CommandRoute(argv, label=label, timeout=timeout), (
+                f"{label} {argv[0]}: run as its own ssh, not through the shared master: {exc}"
+            )
+        options = f" with {' '.join(ssh.target.options)}" if ssh.target.options else ""
+        return SshPreauthRoute(ssh.target, ssh.command, origin=label, timeout=timeout), (
+            f"{label} {argv[0]}: through pinesh's shared ssh master for "
+            f"{ssh.target.label()}{options}"
+        )
+    route = CommandRoute(argv, label=label, timeout=timeout)
+    return route, _command_note(route) or f"{label} {argv[0]}: run as it is"
 
 
 def _direct_routes(
@@ -156,13 +181,10 @@ def plan_routes(
             for shell in shells:
                 if shell.enabled:
                     argv = tuple(shell.argv(spec.host, user, "imap"))
-                    route = CommandRoute(
-                        argv, label=f"{shell.method}-command", timeout=float(shell.timeout)
-                    )
+                    label = f"{shell.method}-command"
+                    route, note = _remote_shell_route(argv, label, float(shell.timeout))
                     routes.append(route)
-                    note = _command_note(route)
-                    if note:
-                        notes.append(note)
+                    notes.append(note)
             if routes:
                 notes.insert(0, "Pine's ssh-path/rsh-path settings")
         routes += _direct_routes(_spec_direct_kinds(spec), spec, service, tls)

@@ -46,13 +46,18 @@ class SshPreauthRoute:
 
     target: SshTarget
     command: tuple[str, ...]
+    # The pinerc setting it was read from ("ssh-command", "rsh-command"); None: a rule.
+    origin: str | None = None
+    timeout: float | None = None  # Pine's ssh/rsh-open-timeout; None: the plan's
 
     @property
     def key(self) -> str:
-        return f"ssh-preauth:{self.target.label()}"
+        key = f"ssh-preauth:{self.target.label()}"
+        return f"{self.origin}:{key}" if self.origin else key
 
     def describe(self) -> str:
-        return f"ssh {self.target.label()} (preauth: {' '.join(self.command)})"
+        where = f"pinerc {self.origin}: " if self.origin else ""
+        return f"{where}ssh {self.target.label()} (preauth: {' '.join(self.command)})"
 
 
 @dataclass(frozen=True)

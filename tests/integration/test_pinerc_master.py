@@ -1,0 +1,112 @@
+"""A .pinerc alone gets the shared master: ssh-path=/usr/bin/ssh rides one login per host.
+
+No pinesh rule: only Pine's ssh-path/ssh-command. A minimal pinesh config gives the test
+its own control and state directories (so no other test's master is reused or counted).
+The logins are counted from the lab sshd's own log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pinesh.config.pinesh_toml import parse_settings
+from pinesh.services.folder_view import FolderView
+from pinesh.services.folders import FolderService
+from pinesh.services.mail import open_session
+from pinesh.transport.masters import MasterPool
+from pinesh.transport.routes import SshPreauthRoute
+from tests.integration.helpers import short_dir
+from tests.lab.dovecot import LabDovecot
+from tests.lab.maildir_fill import fill_maildir
+from tests.lab.sshd import LabSshd
+
+BIN = Path(sys.executable).parent
+
+
+def pinerc_text(sshd: LabSshd) -> str:
+    """Pine's own words only: the OpenSSH client, with the lab's client config in the template."""
+    server = f"{{{sshd.alias}/user={sshd.user.name}}}"
+    return (
+        f"inbox-path={server}INBOX\n"
+        f"folder-collections=Mail {server}[]\n"
+        f"ssh-path={shutil.which('ssh')}\n"
+        f"ssh-command=%s %s -F {sshd.client_config} -q -l %s exec /etc/r%sd\n"
+        "ssh-open-timeout=10\n"
+    )
+
+
+def private_dirs(work: Path) -> Path:
+    """A pinesh config that only keeps this test's masters and memory apart."""
+    config = work / "config.toml"
+    config.write_text(
+        f'state_dir = "{work / "state"}"\n\n[ssh]\ncontrol_dir = "{work / "ctl"}"\npersist = 60\n'
+    )
+    return config
+
+
+def pinesh(config: Path, pinerc: Path, work: Path, *args: str) -> object:
+    """One command-line run, as a user would type it, with --json output."""
+    done = subprocess.run(
+        [str(BIN / "pinesh"), "-p", str(pinerc), "--json", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PINESH_CONFIG": str(config), "HOME": str(work / "home")},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_pinerc_alone_costs_one_ssh_login_for_everything(
+    sshd: LabSshd, dovecot: LabDovecot, lab_maildir: Path
+) -> None:
+    fill_maildir(lab_maildir, 4, seed=31, owner=dovecot.user)
+    fill_maildir(lab_maildir, 2, seed=32, folder="Other", owner=dovecot.user)
+    with short_dir() as work:
+        (work / "home").mkdir()
+        config = private_dirs(work)
+        pinerc = work / "pinerc"
+        pinerc.write_text(pinerc_text(sshd))
+        before = sshd.authentications()
+        logins = dovecot.logins()
+        try:
+            session = open_session(str(config), str(pinerc))
+            session.data_dir = work / "data"
+            try:
+                # What the client does at launch: INBOX's index, the folder list, another folder.
+                inbox = FolderView.open(session, "INBOX")
+                assert inbox.summary().startswith(f"INBOX via ssh {sshd.user.name}@lab (preauth, ")
+                assert len(inbox.window(0, 50)) == 4
+                channel = getattr(inbox.folder, "channel", None)
+                assert channel is not None and isinstance(channel.route, SshPreauthRoute)
+                assert channel.route.origin == "ssh-command"
+                folders = FolderService(session)
+                [mail] = folders.collections()
+                listing = folders.listing(mail)
+                assert listing.error is None, listing.error
+                assert "Other" in [entry.display for entry in listing.entries]
+                other = FolderView.open(session, listing.entries[-1].name)
+                assert len(other.window(0, 50)) == 2
+                assert "(preauth, shared)" in other.summary()
+                other.close()
+                inbox.close()
+            finally:
+                session.close()
+            assert sshd.authentications() - before == 1
+
+            # Two command-line runs in a row ride the same master: still one login.
+            index = pinesh(config, pinerc, work, "index", "INBOX")
+            assert isinstance(index, dict) and index["status"]["count"] == 4
+            listed = pinesh(config, pinerc, work, "folders")
+            assert isinstance(listed, list)
+            assert "Other" in [f["display"] for group in listed for f in group["folders"]]
+            assert sshd.authentications() - before == 1
+            assert dovecot.logins() == logins  # preauthenticated: no password login anywhere
+        finally:
+            MasterPool(parse_settings(config.read_text(), str(config)).ssh).stop()
