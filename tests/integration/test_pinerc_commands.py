@@ -7,7 +7,10 @@ send no password over it; a program named rsh gets its PREAUTH refused.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,30 @@ def test_a_program_named_rsh_gets_its_preauth_refused(sshd: LabSshd, dovecot: La
             f"refusing PREAUTH over {rsh}: rsh sends everything in cleartext, so anyone on "
             "the network could have forged it"
         ) in str(failure.value)
+
+
+def test_doctor_says_the_scripts_encryption_is_not_known(
+    sshd: LabSshd, dovecot: LabDovecot
+) -> None:
+    with short_dir() as work:
+        script = ssh_wrapper(sshd, work / "to" / "script")
+        pinerc = work / "pinerc"
+        pinerc.write_text(books_pinerc(sshd, script))
+        config = work / "config.toml"
+        config.write_text(
+            f'state_dir = "{work / "state"}"\n\n[ssh]\ncontrol_dir = "{work / "ctl"}"\n'
+        )
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "pinesh"), "-p", str(pinerc), "doctor"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PINESH_CONFIG": str(config)},
+            timeout=120,
+            check=False,
+        )
+        rows = [line for line in done.stdout.splitlines() if line.startswith("lab ")]
+        assert " ok " in rows[0], done.stdout
+        assert "(preauth; command, encryption not known)" in rows[0]
+        assert (
+            f"note: rsh-command {script}: command, encryption not known; PREAUTH is accepted"
+        ) in done.stdout

@@ -110,3 +110,28 @@ def test_pinerc_alone_costs_one_ssh_login_for_everything(
             assert dovecot.logins() == logins  # preauthenticated: no password login anywhere
         finally:
             MasterPool(parse_settings(config.read_text(), str(config)).ssh).stop()
+
+
+def test_doctor_says_the_route_came_from_the_pinerc(sshd: LabSshd, dovecot: LabDovecot) -> None:
+    with short_dir() as work:
+        config = private_dirs(work)
+        pinerc = work / "pinerc"
+        pinerc.write_text(pinerc_text(sshd))
+        try:
+            done = subprocess.run(
+                [str(BIN / "pinesh"), "-p", str(pinerc), "doctor", "--service", "imap"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PINESH_CONFIG": str(config)},
+                timeout=120,
+                check=False,
+            )
+            rows = [line for line in done.stdout.splitlines() if line.startswith("lab ")]
+            assert rows[0].split()[2:4] == ["pinerc", "ssh-command:"], done.stdout
+            assert " ok " in rows[0]
+            assert (
+                f"note: ssh-command {shutil.which('ssh')}: through pinesh's shared ssh master "
+                f"for {sshd.user.name}@lab with -F {sshd.client_config}"
+            ) in done.stdout
+        finally:
+            MasterPool(parse_settings(config.read_text(), str(config)).ssh).stop()
