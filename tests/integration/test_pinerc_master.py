@@ -7,6 +7,7 @@ The logins are counted from the lab sshd's own log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -14,16 +15,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from textual.widgets import OptionList
+
 from pinesh.config.pinesh_toml import parse_settings
 from pinesh.services.folder_view import FolderView
 from pinesh.services.folders import FolderService
 from pinesh.services.mail import open_session
 from pinesh.transport.masters import MasterPool
 from pinesh.transport.routes import SshPreauthRoute
+from pinesh.ui.app import PineshApp
+from pinesh.ui.folder_list_screen import FolderListScreen
+from pinesh.ui.index_screen import IndexScreen
 from tests.integration.helpers import short_dir
 from tests.lab.dovecot import LabDovecot
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.sshd import LabSshd
+from tests.ui.test_index_screen import index_of, press, settle, status
 
 BIN = Path(sys.executable).parent
 
@@ -135,3 +143,49 @@ def test_doctor_says_the_route_came_from_the_pinerc(sshd: LabSshd, dovecot: LabD
             ) in done.stdout
         finally:
             MasterPool(parse_settings(config.read_text(), str(config)).ssh).stop()
+
+
+def test_the_client_on_a_pinerc_alone_logs_in_once(
+    sshd: LabSshd, dovecot: LabDovecot, lab_maildir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terminal client (as `pinesh -f INBOX`): index, folder list, another folder."""
+    fill_maildir(lab_maildir, 3, seed=33, owner=dovecot.user)
+    fill_maildir(lab_maildir, 2, seed=34, folder="Other", owner=dovecot.user)
+    with short_dir() as work:
+        (work / "home").mkdir()
+        monkeypatch.setenv("HOME", str(work / "home"))
+        monkeypatch.setenv("XDG_STATE_HOME", str(work / "st"))
+        monkeypatch.setenv("XDG_DATA_HOME", str(work / "data"))
+        config = private_dirs(work)
+        pinerc = work / "pinerc"
+        pinerc.write_text(pinerc_text(sshd))
+        before = sshd.authentications()
+        session = open_session(str(config), str(pinerc))
+        app = PineshApp(session, "INBOX", start_in_index=True)
+
+        async def launch() -> None:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await settle(app, pilot)
+                assert isinstance(app.screen, IndexScreen)
+                assert f"via ssh {sshd.user.name}@lab (preauth, " in status(app), status(app)
+                assert index_of(app).count == 3
+                await press(app, pilot, "less_than_sign")
+                assert isinstance(app.screen, FolderListScreen)
+                options = app.screen.query_one(OptionList)
+                lines = [
+                    str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+                ]
+                options.highlighted = next(
+                    i for i, line in enumerate(lines) if line.split()[:1] == ["Other"]
+                )
+                await press(app, pilot, "greater_than_sign")
+                assert isinstance(app.screen, IndexScreen)
+                assert index_of(app).count == 2
+                assert "(preauth, shared)" in status(app), status(app)
+
+        try:
+            asyncio.run(launch())
+        finally:
+            session.close()
+            MasterPool(parse_settings(config.read_text(), str(config)).ssh).stop()
+        assert sshd.authentications() - before == 1
