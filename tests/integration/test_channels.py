@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from pinesh.errors import UnsafeNameError
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import RouteError, open_route
 from pinesh.transport.routes import (
+    CommandRoute,
     DirectRoute,
     Security,
     SshChannelRoute,
@@ -190,37 +193,52 @@ def test_hostile_names_are_refused(host: str, user: str | None) -> None:
         SshTarget(host, user)
 
 
-def test_insecure_command_route_refuses_preauth_and_passwords() -> None:
-    """A real rsh is cleartext: its PREAUTH could be forged, and no password may cross it."""
-    from pinesh.transport.routes import CommandRoute
+def _greeter(directory: Path, name: str, greeting: str) -> str:
+    """A program called name that greets like an IMAP server, then waits for stdin's end."""
+    program = directory / name
+    program.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"sys.stdout.write({greeting!r}); sys.stdout.flush(); sys.stdin.read()\n"
+    )
+    program.chmod(0o755)
+    return str(program)
 
-    fake = (
-        "python3",
-        "-c",
-        "import sys; sys.stdout.write('* PREAUTH hi\\r\\n'); sys.stdout.flush(); sys.stdin.read()",
-    )
-    with pytest.raises(RouteError, match="does not encrypt"):
-        open_route(
-            CommandRoute(fake, label="rsh-command", secure=False),
-            Service.IMAP,
-            server="x",
-            deadline=time.monotonic() + 5,
-            masters=None,
-        )
-    ok = (
-        "python3",
-        "-c",
-        "import sys; sys.stdout.write('* OK hi\\r\\n'); sys.stdout.flush(); sys.stdin.read()",
-    )
-    channel = open_route(
-        CommandRoute(ok, label="rsh-command", secure=False),
+
+def _open_command(argv: str) -> Channel:
+    return open_route(
+        CommandRoute((argv,), label="rsh-command"),
         Service.IMAP,
         server="x",
         deadline=time.monotonic() + 5,
         masters=None,
     )
+
+
+@pytest.mark.parametrize("name", ["rsh", "remsh", "rlogin"])
+def test_cleartext_command_route_refuses_preauth_and_passwords(tmp_path: Path, name: str) -> None:
+    """A real rsh is cleartext: its PREAUTH could be forged, and no password may cross it."""
+    preauth = _greeter(tmp_path, name, "* PREAUTH hi\r\n")
+    with pytest.raises(RouteError, match=f"refusing PREAUTH over {preauth}: {name} sends"):
+        _open_command(preauth)
+    (tmp_path / name).unlink()
+    channel = _open_command(_greeter(tmp_path, name, "* OK hi\r\n"))
     try:
         assert not channel.allows_password
+        assert channel.describe().endswith("(login; cleartext)")
+    finally:
+        channel.close()
+
+
+def test_command_of_unknown_encryption_gets_preauth_but_no_password(tmp_path: Path) -> None:
+    """A wrapper script is a local pipe: its PREAUTH is believed, a password is not sent."""
+    script = _greeter(tmp_path, "script", "* PREAUTH hi\r\n")
+    channel = _open_command(script)
+    try:
+        assert channel.preauthenticated
+        assert not channel.encrypted and not channel.allows_password
+        assert channel.describe() == (
+            f"rsh-command {script} (preauth; command, encryption not known)"
+        )
     finally:
         channel.close()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pinesh.config.server_spec import parse_server_spec
-from pinesh.transport.routes import CommandRoute, SshPreauthRoute
+from pinesh.transport.routes import SshPreauthRoute, SshTarget
 from pinesh.transport.service import Service
 from tests.integration.helpers import (
     PREAUTH_RULE,
@@ -28,7 +28,7 @@ from tests.lab.sshd import LabSshd
 def test_pine_template_opens_preauth(
     sshd: LabSshd, dovecot: LabDovecot, command_tail: str, remote: str
 ) -> None:
-    """Pine's ssh-path/ssh-command, expanded exactly as c-client does, reach Dovecot."""
+    """Pine's ssh-path/ssh-command, expanded as c-client does, reach Dovecot (through a master)."""
     template = f"%s -F {sshd.client_config} %s -l %s {command_tail}"
     pinerc = f"ssh-path={shutil.which('ssh')}\nssh-command={template}\nssh-open-timeout=3\n"
     spec = parse_server_spec(f"lab/user={sshd.user.name}")
@@ -36,8 +36,11 @@ def test_pine_template_opens_preauth(
         conns = connections(sshd, work, "", pinerc=pinerc)
         plan = conns.plan(spec, Service.IMAP)
         first = plan.routes[0]
-        assert isinstance(first, CommandRoute)
-        assert first.argv[-4:] == ("-l", sshd.user.name, "exec", remote)
+        assert isinstance(first, SshPreauthRoute)
+        assert first.target == SshTarget(
+            "lab", sshd.user.name, None, ("-F", str(sshd.client_config))
+        )
+        assert first.command == (remote,)
         assert plan.timeout_for(first) == 5  # the pinerc's 3 is raised to Pine's minimum
         channel = conns.open(spec, Service.IMAP).channel
         try:
@@ -46,6 +49,7 @@ def test_pine_template_opens_preauth(
             assert b"a1 OK" in exchange(channel.sock, b"a1 SELECT INBOX\r\n", b"a1 ")
         finally:
             channel.close()
+            stop_masters(conns)
 
 
 def test_ten_opens_cost_one_authentication(sshd: LabSshd, dovecot: LabDovecot) -> None:

@@ -11,6 +11,7 @@ from pinesh.config.remote_shell import DEFAULT_TEMPLATE, RemoteShell
 from pinesh.config.server_spec import parse_server_spec
 from pinesh.config.settings import DirectCondition, Rule, Settings, Via
 from pinesh.errors import PineshError, UnsafeNameError
+from pinesh.transport.encryption import Encryption
 from pinesh.transport.environment import Environment
 from pinesh.transport.plan import Plan, plan_routes
 from pinesh.transport.routes import (
@@ -307,12 +308,14 @@ SSH_SHELL = RemoteShell("ssh", "/usr/bin/ssh", DEFAULT_TEMPLATE, 20)
 RSH_SHELL = RemoteShell("rsh", "/usr/bin/rsh", DEFAULT_TEMPLATE, 0)
 
 
-def test_ssh_path_gives_a_command_route_first() -> None:
+def test_ssh_path_runs_through_the_shared_master() -> None:
+    """A pinerc's ssh-path=/usr/bin/ssh alone: its template rides pinesh's master."""
     p = plan("mail.example.org/user=jane", IMAP, shells=[SSH_SHELL])
     assert p.routes == (
-        CommandRoute(
-            ("/usr/bin/ssh", "mail.example.org", "-l", "jane", "exec", "/etc/rimapd"),
-            label="ssh-command",
+        SshPreauthRoute(
+            SshTarget("mail.example.org", "jane"),
+            ("/etc/rimapd",),
+            origin="ssh-command",
             timeout=20.0,
         ),
         DirectRoute("mail.example.org", 143, Security.STARTTLS),
@@ -321,14 +324,59 @@ def test_ssh_path_gives_a_command_route_first() -> None:
     # Pine's ssh-open-timeout is the ssh command's; the direct route keeps pinesh's own.
     assert p.timeout_for(p.routes[1]) == 15.0
     assert p.rule is None
-    assert "Pine's ssh-path/rsh-path settings" in p.notes
+    assert p.notes == (
+        "Pine's ssh-path/rsh-path settings",
+        "ssh-command /usr/bin/ssh: through pinesh's shared ssh master for jane@mail.example.org",
+    )
+    assert p.routes[0].describe() == (
+        "pinerc ssh-command: ssh jane@mail.example.org (preauth: /etc/rimapd)"
+    )
+
+
+def test_the_templates_ssh_options_are_the_masters_identity() -> None:
+    shell = RemoteShell(
+        "rsh",
+        "/usr/bin/ssh",
+        "%s %s -q -F /home/jane/.ssh/mail -p 2222 -oProxyJump=gw -i ~/.ssh/k -l %s exec /etc/r%sd",
+        15,
+    )
+    route = plan("mail.example.org/user=jane", IMAP, shells=[shell]).routes[0]
+    assert route == SshPreauthRoute(
+        SshTarget(
+            "mail.example.org",
+            "jane",
+            2222,
+            ("-F", "/home/jane/.ssh/mail", "-o", "ProxyJump=gw", "-i", "~/.ssh/k"),
+        ),
+        ("/etc/rimapd",),
+        origin="rsh-command",
+        timeout=15.0,
+    )
+
+
+def test_an_ssh_template_with_a_forward_runs_as_its_own_ssh() -> None:
+    shell = RemoteShell(
+        "ssh", "/usr/bin/ssh", "%s %s -L 2025:localhost:25 -l %s exec /etc/r%sd", 15
+    )
+    p = plan("mail.example.org/user=jane", IMAP, shells=[shell])
+    route = p.routes[0]
+    assert isinstance(route, CommandRoute)
+    assert route.argv[0] == "/usr/bin/ssh" and route.encryption is Encryption.ENCRYPTED
+    assert (
+        "ssh-command /usr/bin/ssh: run as its own ssh, not through the shared master: "
+        "it asks for a local port forward (-L)"
+    ) in p.notes
 
 
 def test_command_route_uses_the_local_user_without_user_flag() -> None:
-    p = plan("mail.example.org", IMAP, shells=[SSH_SHELL])
-    route = p.routes[0]
-    assert isinstance(route, CommandRoute)
-    assert route.argv[3] == "localjane"
+    """As c-client: without /user=, the template's -l gets the local login name."""
+    route = plan("mail.example.org", IMAP, shells=[SSH_SHELL]).routes[0]
+    assert isinstance(route, SshPreauthRoute)
+    assert route.target.user == "localjane"
+    script = RemoteShell("rsh", "/path/to/script", DEFAULT_TEMPLATE, 15)
+    command = plan("mail.example.org", IMAP, shells=[script]).routes[0]
+    assert isinstance(command, CommandRoute)
+    assert command.argv[3] == "localjane"
 
 
 def test_pinesh_connect_template() -> None:
@@ -350,14 +398,14 @@ def test_disabled_method_gives_no_route() -> None:
 )
 def test_names_that_skip_remote_shells(spec: str) -> None:
     p = plan(spec, IMAP, shells=[SSH_SHELL], open_timeout=15)
-    assert not any(isinstance(r, CommandRoute) for r in p.routes)
+    assert all(isinstance(r, DirectRoute) for r in p.routes)
     assert p.timeout == 15.0
 
 
 @pytest.mark.parametrize("service", [SMTP, NNTP])
 def test_remote_shells_are_for_imap_only(service: Service) -> None:
     p = plan("mail.example.org", service, shells=[SSH_SHELL])
-    assert not any(isinstance(r, CommandRoute) for r in p.routes)
+    assert all(isinstance(r, DirectRoute) for r in p.routes)
 
 
 @pytest.mark.parametrize(
@@ -431,23 +479,53 @@ def test_tls_with_notls_is_refused_never_plain() -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "secure"),
+    ("method", "path", "encryption"),
     [
-        ("ssh", "/usr/bin/ssh", True),
-        ("rsh", "/usr/bin/rsh", False),
-        ("rsh", "/usr/bin/ssh", True),  # the case study points rsh-path at ssh
-        ("rsh", "/usr/local/bin/pinesh-connect", True),
-        ("rsh", "/home/jane/bin/my-script", False),
+        ("rsh", "/usr/bin/rsh", Encryption.CLEARTEXT),
+        ("rsh", "/usr/local/bin/pinesh-connect", Encryption.ENCRYPTED),
+        ("ssh", "/usr/bin/slogin", Encryption.ENCRYPTED),
+        ("rsh", "/home/jane/bin/my-script", Encryption.NOT_KNOWN),
+        ("ssh", "/home/jane/bin/my-script", Encryption.NOT_KNOWN),  # ssh-path is no proof
     ],
 )
 def test_remote_shell_routes_know_whether_they_encrypt(
-    method: str, path: str, secure: bool
+    method: str, path: str, encryption: Encryption
 ) -> None:
     shell = RemoteShell(method, path, DEFAULT_TEMPLATE, 15)
     p = plan("mail.example.org/user=jane", IMAP, shells=[shell])
     route = p.routes[0]
     assert isinstance(route, CommandRoute)
-    assert route.secure is secure
+    assert route.encryption is encryption
+
+
+BOOK_SHELL = RemoteShell("rsh", "/path/to/script", "%s %s -q -l %s exec /etc/r%sd", 15)
+
+
+def test_the_books_script_is_planned_with_encryption_not_known() -> None:
+    """The case study's rsh-path script: run as is, PREAUTH believed, doctor told why."""
+    p = plan("mail.example.org/user=jane", IMAP, shells=[BOOK_SHELL])
+    route = p.routes[0]
+    assert route == CommandRoute(
+        ("/path/to/script", "mail.example.org", "-q", "-l", "jane", "exec", "/etc/rimapd"),
+        label="rsh-command",
+        timeout=15.0,
+    )
+    assert route.encryption is Encryption.NOT_KNOWN
+    assert (
+        "rsh-command /path/to/script: command, encryption not known; PREAUTH is accepted "
+        "(a local pipe), no password is sent over it"
+    ) in p.notes
+
+
+def test_rsh_is_planned_as_cleartext_and_doctor_says_so() -> None:
+    shell = RemoteShell("rsh", "/usr/bin/rsh", DEFAULT_TEMPLATE, 15)
+    p = plan("mail.example.org/user=jane", IMAP, shells=[shell])
+    route = p.routes[0]
+    assert isinstance(route, CommandRoute)
+    assert route.encryption is Encryption.CLEARTEXT
+    assert any(
+        n.startswith("rsh-command /usr/bin/rsh: cleartext; PREAUTH is refused") for n in p.notes
+    )
 
 
 def test_submit_uses_the_submission_port() -> None:

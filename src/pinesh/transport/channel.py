@@ -6,6 +6,7 @@ import contextlib
 import socket
 from dataclasses import dataclass, field
 
+from pinesh.transport.encryption import Encryption
 from pinesh.transport.greeting import Greeting, GreetingState
 from pinesh.transport.process import ChildChannel
 from pinesh.transport.routes import (
@@ -44,7 +45,7 @@ class Channel:
     server: str
     route: Route
     greeting: Greeting
-    encrypted: bool  # ssh or TLS: a password may be sent
+    encrypted: bool  # known to be encrypted (ssh or TLS): a password may be sent
     shared_master: bool  # rode on an ssh master that was already up
     steps: Steps = field(default_factory=Steps)
     child: ChildChannel | None = None
@@ -69,7 +70,9 @@ class Channel:
             return f"ssh {route.target.label()} (channel to {route.host}:{route.port}, {shared})"
         if isinstance(route, CommandRoute):
             auth = "preauth" if self.preauthenticated else "login"
-            return f"{route.label} {route.argv[0]} ({auth})"
+            trust = route.encryption
+            known = "" if trust is Encryption.ENCRYPTED else f"; {trust.describe()}"
+            return f"{route.label} {route.argv[0]} ({auth}{known})"
         assert isinstance(route, DirectRoute)
         return f"{route.security.value.upper()} {route.host}:{route.port}"
 

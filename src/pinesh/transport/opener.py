@@ -10,6 +10,7 @@ import contextlib
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from pinesh.errors import PineshError
 from pinesh.transport import starttls, tls
@@ -31,6 +32,7 @@ from pinesh.transport.routes import (
     Security,
     SshChannelRoute,
     SshPreauthRoute,
+    is_secure,
 )
 from pinesh.transport.service import Service
 
@@ -102,8 +104,12 @@ def _check_child_greeting(route: Route, greeting: Greeting) -> None:
     if isinstance(route, SshChannelRoute) and preauth:
         # The hop from the login host to the server is not ours to trust.
         raise GreetingError("refusing PREAUTH on a forwarded TCP channel")
-    if isinstance(route, CommandRoute) and preauth and not route.secure:
-        raise GreetingError(f"refusing PREAUTH over {route.argv[0]}: it does not encrypt")
+    if isinstance(route, CommandRoute) and preauth and not route.encryption.allows_preauth:
+        # rsh crosses the network in clear: anyone on the way could have written it.
+        raise GreetingError(
+            f"refusing PREAUTH over {route.argv[0]}: {Path(route.argv[0]).name} sends "
+            "everything in cleartext, so anyone on the network could have forged it"
+        )
 
 
 def _open_child(
@@ -146,14 +152,15 @@ def _open_child(
     except BaseException:
         child.kill()
         raise
-    secure = route.secure if isinstance(route, CommandRoute) else True
+    # A command whose encryption is not known is not encrypted, as far as passwords go.
+    encrypted = is_secure(route)
     return Channel(
         child.sock,
         service,
         "",
         route,
         greeting,
-        encrypted=secure,
+        encrypted=encrypted,
         shared_master=shared,
         steps=steps,
         child=child,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from pinesh.config.pinesh_toml import matching_rule
 from pinesh.config.remote_shell import RemoteShell
 from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import Rule, Settings, Via
+from pinesh.transport.encryption import Encryption
 from pinesh.transport.environment import Environment
 from pinesh.transport.routes import (
     CommandRoute,
@@ -22,6 +23,7 @@ from pinesh.transport.routes import (
     TlsPolicy,
 )
 from pinesh.transport.service import Service
+from pinesh.transport.ssh_command import NotForMasterError, read_ssh_command
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Plan:
 
     def timeout_for(self, route: Route) -> float:
         """Seconds route may take: its own (Pine's ssh-open-timeout), else the plan's."""
-        if isinstance(route, CommandRoute) and route.timeout:
+        if isinstance(route, CommandRoute | SshPreauthRoute) and route.timeout:
             return route.timeout
         return self.timeout
 
@@ -73,16 +75,45 @@ def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Rou
 
 
 SUBMISSION_PORT = 587
-ENCRYPTING_COMMANDS = frozenset({"ssh", "pinesh-connect", "pinesh"})
 
 
-def _encrypting_command(method: str, program: str) -> bool:
-    """Whether Pine's remote-shell command encrypts: ssh does, real rsh does not.
+def _command_note(route: CommandRoute) -> str | None:
+    """What doctor should say about a command route that is not known to encrypt."""
+    trust = route.encryption
+    if trust is Encryption.NOT_KNOWN:
+        return (
+            f"{route.label} {route.argv[0]}: {trust.describe()}; PREAUTH is accepted "
+            "(a local pipe), no password is sent over it"
+        )
+    if trust is Encryption.CLEARTEXT:
+        return (
+            f"{route.label} {route.argv[0]}: cleartext; PREAUTH is refused and no "
+            "password is sent over it"
+        )
+    return None
 
-    The case study points rsh-path at ssh (or a script); a program named ssh or
-    pinesh-connect is taken as encrypting, anything else under rsh-path is not.
+
+def _remote_shell_route(argv: tuple[str, ...], label: str, timeout: float) -> tuple[Route, str]:
+    """The route for one of Pine's expanded remote-shell commands, and a note on it.
+
+    The OpenSSH client itself runs through pinesh's shared master (its options kept as
+    the master's identity), unless the command line asks for something a master's
+    channel cannot be; any other program runs as it is.
     """
-    return method == "ssh" or Path(program).name in ENCRYPTING_COMMANDS
+    if PurePosixPath(argv[0]).name == "ssh":
+        try:
+            ssh = read_ssh_command(argv)
+        except NotForMasterError as exc:
+            return CommandRoute(argv, label=label, timeout=timeout), (
+                f"{label} {argv[0]}: run as its own ssh, not through the shared master: {exc}"
+            )
+        options = f" with {' '.join(ssh.target.options)}" if ssh.target.options else ""
+        return SshPreauthRoute(ssh.target, ssh.command, origin=label, timeout=timeout), (
+            f"{label} {argv[0]}: through pinesh's shared ssh master for "
+            f"{ssh.target.label()}{options}"
+        )
+    route = CommandRoute(argv, label=label, timeout=timeout)
+    return route, _command_note(route) or f"{label} {argv[0]}: run as it is"
 
 
 def _direct_routes(
@@ -150,15 +181,11 @@ def plan_routes(
             for shell in shells:
                 if shell.enabled:
                     argv = tuple(shell.argv(spec.host, user, "imap"))
-                    routes.append(
-                        CommandRoute(
-                            argv,
-                            label=f"{shell.method}-command",
-                            timeout=float(shell.timeout),
-                            secure=_encrypting_command(shell.method, argv[0]),
-                        )
-                    )
+                    label = f"{shell.method}-command"
+                    route, note = _remote_shell_route(argv, label, float(shell.timeout))
+                    routes.append(route)
+                    notes.append(note)
             if routes:
-                notes.append("Pine's ssh-path/rsh-path settings")
+                notes.insert(0, "Pine's ssh-path/rsh-path settings")
         routes += _direct_routes(_spec_direct_kinds(spec), spec, service, tls)
     return Plan(spec.host, service, tuple(routes), timeout, rule, tuple(notes))

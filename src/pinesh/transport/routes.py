@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 from pinesh.config.names import check_host, check_port, check_user
+from pinesh.transport.encryption import Encryption, command_encryption
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,18 @@ class SshPreauthRoute:
 
     target: SshTarget
     command: tuple[str, ...]
+    # The pinerc setting it was read from ("ssh-command", "rsh-command"); None: a rule.
+    origin: str | None = None
+    timeout: float | None = None  # Pine's ssh/rsh-open-timeout; None: the plan's
 
     @property
     def key(self) -> str:
-        return f"ssh-preauth:{self.target.label()}"
+        key = f"ssh-preauth:{self.target.label()}"
+        return f"{self.origin}:{key}" if self.origin else key
 
     def describe(self) -> str:
-        return f"ssh {self.target.label()} (preauth: {' '.join(self.command)})"
+        where = f"pinerc {self.origin}: " if self.origin else ""
+        return f"{where}ssh {self.target.label()} (preauth: {' '.join(self.command)})"
 
 
 @dataclass(frozen=True)
@@ -78,16 +84,19 @@ class SshChannelRoute:
 class CommandRoute:
     """A command whose stdin/stdout speak the protocol: Pine's rsh/ssh template, run as is.
 
-    When ``secure`` (an ssh command), it is trusted like one: PREAUTH is accepted and a
-    password may cross it. It does not use the shared master unless the command does.
+    It is a local pipe, so its PREAUTH is believed unless the program is known to be
+    cleartext (rsh); a password crosses it only when it is known to encrypt (ssh).
+    It does not use the shared master unless the command does.
     """
 
     argv: tuple[str, ...]
     label: str = "command"
     timeout: float | None = None  # Pine's ssh/rsh-open-timeout; None: the plan's
-    # Whether the command encrypts (ssh does; real rsh does not). An insecure command
-    # gets neither PREAUTH trust nor passwords.
-    secure: bool = True
+
+    @property
+    def encryption(self) -> Encryption:
+        """What is known of the command's encryption, from its program's name."""
+        return command_encryption(self.argv[0])
 
     @property
     def key(self) -> str:
@@ -145,9 +154,13 @@ def bracketed(host: str) -> str:
 
 
 def is_secure(route: Route) -> bool:
-    """Whether the route's channel is encrypted (ssh, a secure command, or TLS)."""
+    """Whether the route's channel is known to be encrypted (ssh, an ssh command, or TLS).
+
+    A command whose encryption is not known counts as not encrypted here: no password
+    crosses it, and the route memory never promotes it.
+    """
     if isinstance(route, CommandRoute):
-        return route.secure
+        return route.encryption is Encryption.ENCRYPTED
     if isinstance(route, DirectRoute):
         return route.security is not Security.PLAIN
     return True
