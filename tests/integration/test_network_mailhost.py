@@ -98,3 +98,28 @@ def test_a_blackholed_ssh_port_falls_back_once_per_network(netlab: NetLab, work:
     # The second, on the same network, went to IMAPS at once: the ssh route was not tried.
     assert second["route"] == "tls:mailhost.example.org:993"
     assert second["fell_back_from"] == []
+
+
+def test_a_pinerc_alone_reaches_the_mailhost_over_one_ssh_login(
+    netlab: NetLab, lab_maildir: Path
+) -> None:
+    fill_maildir(lab_maildir, 3, seed=5, owner=netlab.user)
+    with short_dir() as work:
+        # No rule: pinesh's own file only keeps this test's masters and memory apart.
+        write_home_files(netlab, work, "", timeout=OPEN_TIMEOUT)
+        with (work / "pinerc").open("a") as pinerc:
+            pinerc.write(
+                "ssh-path=/usr/bin/ssh\n"
+                f"ssh-command=%s %s -F {netlab.ssh_config} -l %s exec /etc/r%sd\n"
+                f"folder-collections=Mail {{{netlab.mailhost_name}/user={netlab.user.name}}}[]\n"
+            )
+        auths, logins = netlab.mailhost.authentications(), netlab.dovecot.logins()
+        try:
+            index = pinesh_json(netlab, work, "index", "INBOX")
+            folders = pinesh_json(netlab, work, "folders")
+        finally:
+            stop_masters(work)
+    assert index["status"]["count"] == 3
+    assert folders
+    assert netlab.mailhost.authentications() - auths == 1  # two runs, one shared master
+    assert netlab.dovecot.logins() == logins
