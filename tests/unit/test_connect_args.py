@@ -67,3 +67,20 @@ def test_connect_help_is_still_there(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert out.startswith("usage: pinesh connect")
     assert "server" in out
+
+
+@pytest.mark.parametrize("method", ["smtp", "nntp"])
+def test_connect_without_rule_serves_only_imap_of_pinerc_servers(
+    method: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[ssh]\npath = "{tmp_path / "no-ssh"}"\n')
+    pinerc = tmp_path / "pinerc"
+    pinerc.write_text("smtp-server=mail.example.org\nnntp-server=mail.example.org\n")
+    code = main(["--config", str(config), "-p", str(pinerc), "connect", "mail.example.org"])
+    assert code == 1  # imap: the pinerc does not read mail.example.org's IMAP
+    code = main(
+        ["--config", str(config), "-p", str(pinerc), "connect", "mail.example.org", "j", method]
+    )
+    assert code == 1
+    assert capsys.readouterr().err.count("no ssh route to mail.example.org") == 2

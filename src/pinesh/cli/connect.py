@@ -58,7 +58,11 @@ def run_connect(
             opened = open_plan(
                 replace(plan, routes=tuple(routes)), connections.masters(), connections.memory()
             )
-        elif plan.rule is None and named_in_pinerc(connections, server, service):
+        elif (
+            plan.rule is None
+            and service is Service.IMAP  # as c-client: only IMAP runs a remote command
+            and named_in_pinerc(connections, server, service)
+        ):
             # No rule, but the user's pinerc reads this server: Pine's way over our master.
             opened = open_preauth(connections, server, asked_user, service)
         else:
