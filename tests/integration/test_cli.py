@@ -225,3 +225,29 @@ ca_file = "{dovecot.ca_file}"
             assert done.returncode == 0, out
         finally:
             _stop(config)
+
+
+def test_ssh_status_and_stop_see_a_master_another_config_started(
+    sshd: LabSshd, dovecot: LabDovecot
+) -> None:
+    """A master started through config A (its own [ssh] options, as mutt's tunnel would)
+    is listed and stopped through config B: same control_dir, no options, no rules."""
+    with short_dir() as work:
+        config_a = write_config(sshd, work, PREAUTH_RULE)
+        config_b = work / "other.toml"
+        config_b.write_text(f'[ssh]\ncontrol_dir = "{work / "ctl"}"\n')
+        try:
+            done = _pinesh(config_a, "connect", "lab", "pineshlab", "imap", stdin=IMAP_SESSION)
+            assert done.returncode == 0, done.stderr
+            [socket_path] = [p for p in (work / "ctl").iterdir() if p.is_socket()]
+            status = _pinesh(config_b, "ssh", "status").stdout.decode()
+            assert status.count("running (pid") == 1, status
+            assert status.startswith("pineshlab@lab ") and str(socket_path) in status
+            stopped = _pinesh(config_b, "ssh", "stop", "lab")
+            assert stopped.returncode == 0, stopped.stderr
+            assert stopped.stdout.decode() == "pineshlab@lab: stopped\n"
+            assert not socket_path.exists()
+            assert not socket_path.with_name(f"{socket_path.name}.json").exists()
+            assert _pinesh(config_b, "ssh", "status").stdout == b"no ssh masters\n"
+        finally:
+            _stop(config_a)

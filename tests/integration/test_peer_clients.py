@@ -154,3 +154,39 @@ def test_mbsync_syncs_inbox_through_pinesh_connect(
                 seen.add(line.split(b":", 1)[1].strip().decode())
     assert seen == ids
     assert sshd.authentications() - auths == 1
+
+
+def test_alpine_opens_inbox_through_pinesh_connect_without_a_rule(
+    sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
+) -> None:
+    """No [[rule]]: pinesh-connect serves the server Alpine's own pinerc names (~/.pinerc,
+    which pinesh reads too) with Pine's /etc/rimapd over its master."""
+    config = write_config(sshd, work, "")  # only [ssh] options and private dirs
+    pinerc = work / ".pinerc"
+    pinerc.write_text(
+        "user-domain=pinesh.test\n"
+        f"inbox-path={{lab/user={sshd.user.name}}}INBOX\n"
+        f"ssh-path={BIN / 'pinesh-connect'}\n"
+        "ssh-command=%s %s %s %s\n"
+        "ssh-open-timeout=10\n"
+        "rsh-open-timeout=0\n"
+        "feature-list=quit-without-confirm\n"
+    )
+    auths, logins = sshd.authentications(), dovecot.logins()
+    screen = TmuxScreen(
+        ["alpine", "-p", str(pinerc), "-i"], env={"PINESH_CONFIG": str(config), "HOME": str(work)}
+    )
+    try:
+        first = screen.wait_for("ALPINE")
+        if "GREETING TEXT" in first or "Exit this greeting" in first:
+            screen.send("E")
+        text = screen.wait_for("MESSAGE INDEX")
+        text = screen.wait_for(inbox)
+        assert "Folder: INBOX" in text
+        assert " of 5" in text.splitlines()[0]
+        # Preauth, not Alpine's quiet fallback to a password login on 143.
+        assert _master_running(config)
+        assert sshd.authentications() - auths == 1
+        assert dovecot.logins() == logins
+    finally:
+        screen.close()

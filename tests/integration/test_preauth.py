@@ -84,7 +84,7 @@ def test_master_outlives_channels_and_stops_on_request(sshd: LabSshd, dovecot: L
         assert Path(f"/proc/{info.pid}").exists()
         stopped = masters.stop("lab")
         assert [m.running for m in stopped] == [True]
-        assert not masters.is_up(info.target)
+        assert info.target is not None and not masters.is_up(info.target)
         assert masters.status() == []
 
 

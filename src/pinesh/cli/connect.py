@@ -15,7 +15,9 @@ from pinesh.config.names import check_host, check_user
 from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.services.connections import load_connections
+from pinesh.services.preauth import NoPreauthServerError, named_in_pinerc, open_preauth
 from pinesh.services.relay import relay
+from pinesh.transport.channel import Channel
 from pinesh.transport.connector import UnreachableError, open_plan
 from pinesh.transport.routes import CommandRoute, DirectRoute, SshChannelRoute, SshPreauthRoute
 from pinesh.transport.service import Service
@@ -40,6 +42,7 @@ def run_connect(
         return NO_SSH_ROUTE
     connections = load_connections(config, pinerc)
     plan = connections.plan(ServerSpec(server), service)
+    asked_user = _asked_user(user)
     # Only pinesh's own ssh routes: a CommandRoute from the pinerc could be this very
     # command (ssh-path=pinesh-connect), and direct routes are the client's own job.
     routes = []
@@ -47,22 +50,41 @@ def run_connect(
         if isinstance(route, CommandRoute | DirectRoute):
             continue
         assert isinstance(route, SshPreauthRoute | SshChannelRoute)
-        # c-client passes the local login name when the mailbox names no /user=; only a
-        # user the client really asked for overrides ssh_config's User.
-        if route.target.user is None and user and user != getpass.getuser():
-            route = replace(route, target=replace(route.target, user=user))
+        if route.target.user is None and asked_user is not None:
+            route = replace(route, target=replace(route.target, user=asked_user))
         routes.append(route)
-    if not routes:
-        _say(f"no ssh route to {server} for {service.value}; the client should go on")
-        return NO_SSH_ROUTE
     try:
-        opened = open_plan(
-            replace(plan, routes=tuple(routes)), connections.masters(), connections.memory()
-        )
-    except UnreachableError as exc:
+        if routes:
+            opened = open_plan(
+                replace(plan, routes=tuple(routes)), connections.masters(), connections.memory()
+            )
+        elif (
+            plan.rule is None
+            and service is Service.IMAP  # as c-client: only IMAP runs a remote command
+            and named_in_pinerc(connections, server, service)
+        ):
+            # No rule, but the user's pinerc reads this server: Pine's way over our master.
+            opened = open_preauth(connections, server, asked_user, service)
+        else:
+            _say(f"no ssh route to {server} for {service.value}; the client should go on")
+            return NO_SSH_ROUTE
+    except (UnreachableError, NoPreauthServerError) as exc:
         _say(str(exc))
         return NO_SSH_ROUTE
-    channel = opened.channel
+    _relay(opened.channel)
+    return 0
+
+
+def _asked_user(user: str | None) -> str | None:
+    """The user the client really asked for, or None to let ssh_config's User apply.
+
+    c-client passes the local login name when the mailbox names no /user=.
+    """
+    return user if user and user != getpass.getuser() else None
+
+
+def _relay(channel: Channel) -> None:
+    """The greeting to stdout, then stdin/stdout relayed until either side closes."""
     try:
         os.write(1, channel.greeting.raw)
         relay(channel.sock, 0, 1)
@@ -70,4 +92,3 @@ def run_connect(
         pass  # the client or the server went away: the session is over either way
     finally:
         channel.close()
-    return 0

@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from pinesh.transport.askpass import AskpassServer
 
 
+CONNECT_DESCRIPTION = (
+    "Run SERVER's remote IMAP server through the shared ssh master and relay it on "
+    "stdin/stdout. Exits 1 at once when SERVER has no ssh route, so the client moves on "
+    "to its next method."
+)
+
+
+def _connect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("server")
+    parser.add_argument("user", nargs="?")
+    parser.add_argument("method", nargs="?", default="imap")
+
+
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -82,13 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     connect = sub.add_parser(
         "connect",
         help="be a client's ssh/rsh/tunnel command (Alpine, mutt, mbsync)",
-        description="Run SERVER's remote IMAP server through the shared ssh master and "
-        "relay it on stdin/stdout. Exits 1 at once when SERVER has no ssh route, so the "
-        "client moves on to its next method.",
+        description=CONNECT_DESCRIPTION,
+        # Every word is a value the client filled in, never an option: a host or user
+        # like '-oProxyCommand=x' must reach the name checks (and be refused there), not
+        # argparse. So no '-' prefix here, and -h/--help are handled by hand in main().
+        prefix_chars="+",
+        add_help=False,
     )
-    connect.add_argument("server")
-    connect.add_argument("user", nargs="?")
-    connect.add_argument("method", nargs="?", default="imap")
+    _connect_arguments(connect)
 
     forward = sub.add_parser(
         "forward",
@@ -111,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _connect_help() -> str:
+    """`pinesh connect`'s help: the subparser has no -h of its own (see _parser)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="pinesh connect", description=CONNECT_DESCRIPTION)
+    _connect_arguments(parser)
+    return parser.format_help()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `pinesh`."""
     if argv is None:  # the command line itself (a fork server's child passes its argv)
@@ -131,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "connect":
             from pinesh.cli.connect import run_connect
+
+            if args.server in ("-h", "--help") and args.user is None:
+                print(_connect_help(), end="")
+                return 0
 
             return run_connect(args.config, args.pinerc, args.server, args.user, args.method)
         if args.command == "forward":

@@ -21,10 +21,11 @@ import os
 import re
 import shlex
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -47,13 +48,18 @@ class Launch:
 
 @dataclass(frozen=True)
 class MasterInfo:
-    """One master pinesh knows of, for `pinesh ssh status`."""
+    """One master socket in the control directory, for `pinesh ssh status` and `stop`."""
 
-    target: SshTarget
     control_path: Path
     running: bool
     pid: int | None
     detail: str
+    # From the note beside the socket; None when there is none (or it is unreadable).
+    target: SshTarget | None = None
+
+    def label(self) -> str:
+        """user@host:port from the note, else the socket's own name."""
+        return self.target.label() if self.target is not None else self.control_path.name
 
 
 class Spawned(Protocol):
@@ -145,7 +151,7 @@ class MasterPool:
             argv += ["-o", "BatchMode=yes"]  # BatchMode=yes would also turn askpass off
         argv += [
             "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={self.control_path(target)}",
+            "-o", f"ControlPath={control_path_option(self.control_path(target))}",
             "-o", f"ControlPersist={max(1, s.persist)}",
         ]  # fmt: skip
         argv += list(s.options) + list(target.options)
@@ -160,14 +166,7 @@ class MasterPool:
     def is_up(self, target: SshTarget) -> bool:
         """Whether a master answers on target's control socket (cheap: one connect)."""
         path = self.control_path(target)
-        if not path.exists():
-            return False
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(str(path))
-            except OSError:
-                return False
-        return True
+        return path.exists() and _answers(path)
 
     def _lock_path(self, target: SshTarget) -> Path:
         return self.directory / f"{self._stem(target)}.lock"
@@ -229,61 +228,116 @@ class MasterPool:
 
     # -- status and stop ----------------------------------------------------------------
 
-    def _control(self, target: SshTarget, op: str) -> subprocess.CompletedProcess[str]:
+    def _control(self, path: Path, op: str) -> subprocess.CompletedProcess[str]:
+        """`ssh -O op` on the socket at path, whatever config or options started it.
+
+        ``-F /dev/null`` and an explicit ControlPath: the user's ssh config (or this
+        pinesh config's options) cannot redirect the command to another socket, and the
+        host argument is then only a placeholder ssh insists on.
+        """
         argv = [
-            self.settings.path, "-o", f"ControlPath={self.control_path(target)}",
-            *self.settings.options, *target.options, "-O", op, "--", target.host,
+            self.settings.path, "-F", "/dev/null",
+            "-o", f"ControlPath={control_path_option(path)}",
+            "-O", op, "--", CONTROL_HOST_PLACEHOLDER,
         ]  # fmt: skip
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(argv, 255, "", f"ssh -O {op} did not answer")
 
-    def known(self) -> list[SshTarget]:
-        """Every target pinesh has started a master for (alive or not)."""
-        targets = []
-        for meta in sorted(self.directory.glob("m-*.json")):
-            try:
-                info = json.loads(meta.read_text())
-                targets.append(
-                    SshTarget(
-                        info["host"], info.get("user"), info.get("port"),
-                        tuple(info.get("options") or ()),
-                    )
-                )  # fmt: skip
-            except (OSError, ValueError, KeyError, TypeError, PineshError):
-                continue
-        return targets
+    def sockets(self) -> list[Path]:
+        """The master sockets in the control directory, whoever's config started them."""
+        found = []
+        for path in sorted(self.directory.iterdir()):
+            if not MASTER_SOCKET_NAME.match(path.name):
+                continue  # locks, notes, ssh's temporary names, askpass and client sockets
+            with contextlib.suppress(OSError):
+                if stat.S_ISSOCK(path.lstat().st_mode):
+                    found.append(path)
+        return found
+
+    def _note(self, path: Path) -> SshTarget | None:
+        """The target the note beside socket path names (only used as its label)."""
+        try:
+            info = json.loads(path.with_name(f"{path.name}.json").read_text())
+            return SshTarget(
+                info["host"], info.get("user"), info.get("port"),
+                tuple(info.get("options") or ()),
+            )  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, PineshError):
+            return None
+
+    def _drop_stale_notes(self) -> None:
+        """Remove the notes whose socket is gone (its master ended)."""
+        for meta in self.directory.glob("m-*.json"):
+            if not meta.with_suffix("").exists():
+                with contextlib.suppress(OSError):
+                    meta.unlink()
+
+    def _check(self, path: Path) -> MasterInfo:
+        done = self._control(path, "check")
+        match = re.search(r"pid=(\d+)", done.stderr)
+        pid = int(match.group(1)) if match else None
+        detail = done.stderr.strip() or done.stdout.strip()
+        running = done.returncode == 0
+        return MasterInfo(path, running, pid if running else None, detail, self._note(path))
 
     def status(self) -> list[MasterInfo]:
-        """The known masters, each checked with `ssh -O check`."""
-        result = []
-        for target in self.known():
-            path = self.control_path(target)
-            if not self.is_up(target):
-                result.append(MasterInfo(target, path, False, None, "not running"))
-                continue
-            done = self._control(target, "check")
-            match = re.search(r"pid=(\d+)", done.stderr)
-            pid = int(match.group(1)) if match else None
-            detail = done.stderr.strip() or done.stdout.strip()
-            result.append(MasterInfo(target, path, done.returncode == 0, pid, detail))
-        return result
+        """Every master socket in the control directory, each checked with `ssh -O check`."""
+        self._drop_stale_notes()
+        return [self._check(path) for path in self.sockets()]
 
     def stop(self, host: str | None = None) -> list[MasterInfo]:
-        """End the masters (of one host, or all) with `ssh -O exit`; return what was ended."""
+        """End the masters (of one host, by their notes, or all) with `ssh -O exit`.
+
+        Returns what was found; ``running`` says whether it was running when asked. A
+        socket no master answers on any more is removed with its note.
+        """
         ended = []
-        for target in self.known():
-            if host is not None and target.host != host:
+        for path in self.sockets():
+            info = self._check(path)
+            if host is not None and (info.target is None or info.target.host != host):
                 continue
-            path = self.control_path(target)
-            running = self.is_up(target)
-            if running:
-                self._control(target, "exit")
-            ended.append(MasterInfo(target, path, running, None, "stopped" if running else ""))
+            if info.running:
+                self._control(path, "exit")
+                _wait_gone(path, STOP_WAIT_SECONDS)
+            if path.exists() and not _answers(path):
+                with contextlib.suppress(OSError):
+                    path.unlink()  # stale: ssh would remove it too on its next connect
             with contextlib.suppress(OSError):
-                (self.directory / f"{self._stem(target)}.json").unlink()
+                path.with_name(f"{path.name}.json").unlink()
+            ended.append(replace(info, detail="stopped" if info.running else "not running"))
+        self._drop_stale_notes()
         return ended
+
+
+# A master socket's name: "m-" and 16 hex digits (MasterPool._stem); ssh's own temporary
+# names while it binds one have a suffix after a dot.
+MASTER_SOCKET_NAME = re.compile(r"^m-[0-9a-f]{16}$")
+CONTROL_HOST_PLACEHOLDER = "pinesh-master"  # ssh -O needs a host; with -F /dev/null unused
+STOP_WAIT_SECONDS = 2.0  # how long a master told to exit gets to remove its socket
+
+
+def control_path_option(path: Path) -> str:
+    """path as a ControlPath value: ssh expands %-tokens there, so a literal % is doubled."""
+    return str(path).replace("%", "%%")
+
+
+def _answers(path: Path) -> bool:
+    """Whether something accepts connections on the Unix socket at path."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_gone(path: Path, seconds: float) -> None:
+    """Wait (at most seconds) until path is gone: a master removes its socket as it exits."""
+    deadline = time.monotonic() + seconds
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def remote_command_tail(host: str, command: Sequence[str]) -> list[str]:

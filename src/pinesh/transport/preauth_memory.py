@@ -1,0 +1,56 @@
+"""Per ssh login, the preauthenticated IMAP server found on the host by a probe.
+
+JSON in the state directory (``preauth.json``), written atomically under a lock, since
+several `pinesh connect` runs may find and record at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+
+class PreauthMemory:
+    """Which remote command served preauthenticated IMAP, per ssh login (user@host:port)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self._read()
+            yield data
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            tmp.replace(self.path)
+
+    def command(self, login: str) -> tuple[str, ...] | None:
+        """The remembered command for login, or None (also for an entry of the wrong shape)."""
+        entry = self._read().get(login)
+        command = entry.get("command") if isinstance(entry, dict) else None
+        if isinstance(command, list) and command and all(isinstance(w, str) for w in command):
+            return tuple(command)
+        return None
+
+    def remember(self, login: str, command: Sequence[str]) -> None:
+        with self._locked() as data:
+            data[login] = {"command": list(command), "found": time.time()}
+
+    def forget(self, login: str) -> None:
+        with self._locked() as data:
+            data.pop(login, None)
