@@ -1,4 +1,5 @@
-"""Alpine and mutt at home open the mail host's INBOX across the link, preauthenticated.
+"""Alpine and mutt at home open the mail host's INBOX across the link, preauthenticated,
+with no pinesh rule: `pinesh connect` serves the server the user's ~/.pinerc names.
 
 Alpine runs ssh itself (its own ssh-path, one login per stream, as Pine did) or through
 `pinesh-connect`; mutt through its `tunnel`. A working screen is not proof of preauth
@@ -19,14 +20,6 @@ from tests.lab.maildir_fill import fill_maildir
 from tests.lab.netlab import NetLab
 from tests.lab.tmux import TmuxScreen
 
-MAILHOST_RULE = """
-[[rule]]
-servers = ["mailhost.example.org"]
-services = ["imap"]
-imap_command = ["/etc/rimapd"]
-fallback = []
-"""
-
 
 @pytest.fixture
 def inbox(lab_maildir: Path, netlab: NetLab) -> str:
@@ -38,8 +31,11 @@ def inbox(lab_maildir: Path, netlab: NetLab) -> str:
 
 @pytest.fixture
 def work(netlab: NetLab) -> Iterator[Path]:
+    """The user's home: a ~/.pinerc naming the mail host's INBOX, and no pinesh rule
+    (pinesh's own file only points ssh at the lab's client config)."""
     with short_dir() as path:
-        write_home_files(netlab, path, MAILHOST_RULE, timeout=10)
+        write_home_files(netlab, path, "", timeout=10)
+        (path / ".pinerc").write_text((path / "pinerc").read_text())
         yield path
         stop_masters(path)
 
