@@ -88,7 +88,9 @@ def _fork_child(log: Path, client: int) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def launch(variant: Variant, show: bool = False, log: Path | None = None) -> Launch:
+def launch(
+    variant: Variant, show: bool = False, log: Path | None = None, timeout: float = TIMEOUT
+) -> Launch:
     """Start variant under tmux, wait for its index, read its peak RSS, end it."""
     session = f"bench-{uuid.uuid4().hex[:8]}"
     assignments = [f"{k}={shlex.quote(v)}" for k, v in variant.env.items()]
@@ -102,7 +104,7 @@ def launch(variant: Variant, show: bool = False, log: Path | None = None) -> Lau
         check=True,
     )
     try:
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + timeout
         while True:
             screen = _tmux("capture-pane", "-p", "-t", session)
             if variant.ready(screen):
@@ -111,7 +113,7 @@ def launch(variant: Variant, show: bool = False, log: Path | None = None) -> Lau
             if "Exit this greeting" in screen:  # Alpine's first-run greeting
                 _tmux("send-keys", "-t", session, "E")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{variant.name}: no index after {TIMEOUT} s:\n{screen}")
+                raise RuntimeError(f"{variant.name}: no index after {timeout} s:\n{screen}")
             time.sleep(POLL)
         # The pane's process is the client itself: sh and env exec it.
         pane = int(_tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
