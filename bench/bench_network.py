@@ -3,12 +3,14 @@ launch to the first INBOX index, a second folder, sending and posting, with the 
 each one cost, at several round-trip times, all clients interleaved in one run.
 
     .venv/bin/python -m bench.bench_network [--rtts 0,40,100] [--rounds 3] [--messages 100000]
+        [--folder-messages 300] [--timeout 180] [--only TEXT] [--show]
 
 Needs root, like the test suite: it starts the netlab once (tests/lab/netlab.py: home,
 ISP, mail host and router namespaces, sshd on the ISP's shell server and on the mail host,
-the ISP's Postfix and INN, Dovecot), fills the mail host's INBOX (the lab user's ~/Maildir,
-kept when it already holds --messages messages) and a second folder `bench`
-(~/Maildir/.bench, --folder-messages messages). Then, for each RTT (set on the running
+the ISP's Postfix and INN, Dovecot) for a user of its own, pineshbench (the test suites,
+which may run meanwhile, reset the lab user's Maildir), fills the mail host's INBOX (that
+user's ~/Maildir, kept when it already holds --messages messages) and a second folder
+`bench` (~/Maildir/.bench, --folder-messages messages). Then, for each RTT (set on the running
 link), it runs every measurement once per round, in the same order each round (A B C A B
 C ...). Every client runs inside the home namespace. Before the first RTT, each launch
 variant runs once unmeasured (Dovecot's indexes, bytecode, Alpine's first-run files,
