@@ -388,7 +388,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the lab is stopped even then
     user = ensure_lab_user(BENCH_USER)
     lab = start_netlab(user, rtt_ms=rtts[0])
-    work = Path(tempfile.mkdtemp(prefix="pn-", dir="/tmp"))
+    work = Path(tempfile.mkdtemp(prefix="pn-bench-", dir="/tmp"))
     work.chmod(0o700)
     source = Path(__file__).resolve().parents[1] / "src" / "pinesh"
     shutil.copytree(source, work / "src" / "pinesh", ignore=shutil.ignore_patterns("__pycache__"))
