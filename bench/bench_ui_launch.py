@@ -30,16 +30,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from tests.integration.helpers import PREAUTH_RULE, write_config
@@ -48,127 +43,19 @@ from tests.lab.dovecot import prepare_preauth, reset_maildir
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.sshd import LabSshd, start_sshd
 
-BIN = Path(sys.executable).parent
-POLL = 0.005  # seconds between screen reads
-TIMEOUT = 180.0  # seconds a client may take to show its index
+from bench.screen import (
+    BIN,
+    SERVER_LOG,
+    Launch,
+    Variant,
+    count_shown,
+    launch,
+    messages_in,
+    mutt_ready,
+    tmux_overhead,
+)
+
 LOCAL_MESSAGES = 20
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    ready: Callable[[str], bool]
-    master: bool | None  # pinesh's master: False stopped first, True started first
-    forked: bool = False  # through the fork server: the RSS is the child's
-
-
-SERVER_LOG = "client-server.log"
-
-
-@dataclass
-class Launch:
-    seconds: float
-    rss_mb: float
-    served: bool = True  # a fork-server variant: the launch was a fork of the server
-
-
-def _index_lines(screen: str) -> int:
-    return sum(1 for line in screen.splitlines() if re.search(r"\b\d+\b.*\S{3}", line))
-
-
-def _count_shown(count: int) -> Callable[[str], bool]:
-    """pinesh and Alpine: 'of 100000' (or 'of 100,000') in the title bar, index lines."""
-    forms = (f"of {count}", f"of {count:,}")
-
-    def ready(screen: str) -> bool:
-        lines = screen.splitlines()
-        title = lines[0] if lines else ""
-        return any(form in title for form in forms) and _index_lines(screen) >= 10
-
-    return ready
-
-
-def _mutt_ready(count: int) -> Callable[[str], bool]:
-    def ready(screen: str) -> bool:
-        return f"Msgs:{count}" in screen and _index_lines(screen) >= 10
-
-    return ready
-
-
-def _tmux(*args: str) -> str:
-    done = subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
-    return done.stdout
-
-
-def _vm_hwm_mb(pid: int) -> float:
-    """A process's peak RSS (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _fork_child(log: Path, client: int) -> int | None:
-    """The fork server's child that served the thin client pid client, from its log."""
-    text = log.read_text() if log.exists() else ""
-    match = re.search(rf"client pid {client} \(\d+x\d+\) served by child (\d+)", text)
-    return int(match.group(1)) if match else None
-
-
-def launch(variant: Variant, show: bool = False, log: Path | None = None) -> Launch:
-    """Start variant under tmux, wait for its index, read its peak RSS, end it."""
-    session = f"bench-{uuid.uuid4().hex[:8]}"
-    assignments = [f"{k}={shlex.quote(v)}" for k, v in variant.env.items()]
-    # Bytecode is cached (in the prefix the env names), as for an installed pinesh: the
-    # test environment may say PYTHONDONTWRITEBYTECODE, which would compile every launch.
-    words = ["exec", "env", "-u", "PYTHONDONTWRITEBYTECODE", *assignments]
-    command = " ".join([*words, *map(shlex.quote, variant.argv)])
-    began = time.perf_counter()
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "45", command],
-        check=True,
-    )
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            screen = _tmux("capture-pane", "-p", "-t", session)
-            if variant.ready(screen):
-                seconds = time.perf_counter() - began
-                break
-            if "Exit this greeting" in screen:  # Alpine's first-run greeting
-                _tmux("send-keys", "-t", session, "E")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{variant.name}: no index after {TIMEOUT} s:\n{screen}")
-            time.sleep(POLL)
-        # The pane's process is the client itself: sh and env exec it.
-        pane = int(_tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
-        served = True
-        if variant.forked and log is not None:
-            child = _fork_child(log, pane)
-            served = child is not None
-            pane = child if child is not None else pane
-        rss = _vm_hwm_mb(pane)
-        if show:
-            print(f"--- {variant.name}: {seconds:.3f} s\n{screen}", file=sys.stderr)
-        return Launch(seconds, rss, served)
-    finally:
-        _tmux("kill-session", "-t", session)
-        time.sleep(0.3)  # let the client and its ssh go before the next launch
-
-
-def _ready_shown(screen: str) -> bool:
-    return "READY" in screen
-
-
-def tmux_overhead(rounds: int) -> float:
-    """Median time to see the first output of a program that prints at once."""
-    times = []
-    for _ in range(rounds):
-        variant = Variant("tmux", ["sh", "-c", "echo READY; sleep 30"], {}, _ready_shown, None)
-        times.append(launch(variant).seconds)
-    return statistics.median(times)
 
 
 def variants(lab: LabSshd, work: Path, count: int) -> list[Variant]:
@@ -214,7 +101,7 @@ def variants(lab: LabSshd, work: Path, count: int) -> list[Variant]:
     )
     mutt_pinesh = work / "muttrc-pinesh"
     mutt_pinesh.write_text(f'set tunnel="{BIN / "pinesh"} connect lab {user} imap"\n' + mutt_common)
-    title = _count_shown(count)
+    title = count_shown(count)
     local = work / "Maildir"  # the floor: the same client on a small local folder, no ssh
     fill_maildir(local, LOCAL_MESSAGES, seed=2)
     pinerc_local = work / "pinerc-local"
@@ -224,9 +111,9 @@ def variants(lab: LabSshd, work: Path, count: int) -> list[Variant]:
     mutt = ["mutt", "-n", "-F"]
     return [
         Variant(f"pinesh, local Maildir of {LOCAL_MESSAGES} (no ssh: the UI alone)", floor,
-                env, _count_shown(LOCAL_MESSAGES), None),
+                env, count_shown(LOCAL_MESSAGES), None),
         Variant(f"pinesh via fork server, local Maildir of {LOCAL_MESSAGES}", floor, served,
-                _count_shown(LOCAL_MESSAGES), None, forked=True),
+                count_shown(LOCAL_MESSAGES), None, forked=True),
         Variant("pinesh cold (no master)", pinesh, env, title, False),
         Variant("pinesh warm (master up)", pinesh, env, title, True),
         Variant("pinesh via fork server, warm (server and master up)", pinesh, served, title,
@@ -236,15 +123,11 @@ def variants(lab: LabSshd, work: Path, count: int) -> list[Variant]:
         Variant("Alpine, its own ssh", [*alpine, str(alpine_own), "-i"], env, title, None),
         Variant("Alpine via pinesh-connect, master up", [*alpine, str(alpine_pinesh), "-i"],
                 env, title, True),
-        Variant("mutt, its own ssh tunnel", [*mutt, str(mutt_own)], env, _mutt_ready(count),
+        Variant("mutt, its own ssh tunnel", [*mutt, str(mutt_own)], env, mutt_ready(count),
                 None),
         Variant("mutt via pinesh connect, master up", [*mutt, str(mutt_pinesh)], env,
-                _mutt_ready(count), True),
+                mutt_ready(count), True),
     ]  # fmt: skip
-
-
-def _messages_in(maildir: Path) -> int:
-    return sum(1 for sub in ("cur", "new") for _ in (maildir / sub).iterdir())
 
 
 def main() -> None:
@@ -268,7 +151,7 @@ def main() -> None:
     start = [*pinesh, "-p", str(work / "pinerc"), "index", "INBOX", "--range", "-1"]
     results: dict[str, list[Launch]] = {}
     try:
-        if not user.maildir.exists() or _messages_in(user.maildir) != args.messages:
+        if not user.maildir.exists() or messages_in(user.maildir) != args.messages:
             fill_maildir(reset_maildir(user), args.messages, owner=user)
             time.sleep(3)  # see bench_imap_open: a real mailbox was not filled just now
         chosen = [

@@ -65,19 +65,22 @@ class LabUser:
         return self.home / "Maildir"
 
 
-def ensure_lab_user() -> LabUser:
-    """Create the lab user if needed (with a password: sshd refuses locked accounts)."""
+def ensure_lab_user(name: str = LAB_USER) -> LabUser:
+    """Create the lab user if needed (with a password: sshd refuses locked accounts).
+
+    Another name gives a user of its own, whose ~/Maildir no test session resets (the
+    benchmarks run beside the test suites of other worktrees)."""
     require_root()
     try:
-        entry = pwd.getpwnam(LAB_USER)
+        entry = pwd.getpwnam(name)
     except KeyError:
-        run(["useradd", "-m", "-s", "/bin/sh", LAB_USER], what="create the lab user")
-        entry = pwd.getpwnam(LAB_USER)
-    run(["chpasswd"], input=f"{LAB_USER}:{LAB_PASSWORD}\n", what="set the lab user's password")
+        run(["useradd", "-m", "-s", "/bin/sh", name], what="create the lab user")
+        entry = pwd.getpwnam(name)
+    run(["chpasswd"], input=f"{name}:{LAB_PASSWORD}\n", what="set the lab user's password")
     home = Path(entry.pw_dir)
     home.mkdir(mode=0o755, exist_ok=True)
     os.chown(home, entry.pw_uid, entry.pw_gid)
-    return LabUser(LAB_USER, entry.pw_uid, entry.pw_gid, home, LAB_PASSWORD)
+    return LabUser(name, entry.pw_uid, entry.pw_gid, home, LAB_PASSWORD)
 
 
 def chown_tree(path: Path, user: LabUser) -> None:

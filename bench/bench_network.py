@@ -1,0 +1,434 @@
+"""pinesh, Alpine and mutt from home across the lab's slow link (the case study's network):
+launch to the first INBOX index, a second folder, sending and posting, with the ssh logins
+each one cost, at several round-trip times, all clients interleaved in one run.
+
+    .venv/bin/python -m bench.bench_network [--rtts 0,40,100] [--rounds 3] [--messages 100000]
+        [--folder-messages 300] [--timeout 180] [--only TEXT] [--show]
+
+Needs root, like the test suite: it starts the netlab once (tests/lab/netlab.py: home,
+ISP, mail host and router namespaces, sshd on the ISP's shell server and on the mail host,
+the ISP's Postfix and INN, Dovecot) for a user of its own, pineshbench (the test suites,
+which may run meanwhile, reset the lab user's Maildir), fills the mail host's INBOX (that
+user's ~/Maildir, kept when it already holds --messages messages) and a second folder
+`bench` (~/Maildir/.bench, --folder-messages messages). Then, for each RTT (set on the running
+link), it runs every measurement once per round, in the same order each round (A B C A B
+C ...). Every client runs inside the home namespace. Before the first RTT, each launch
+variant runs once unmeasured (Dovecot's indexes, bytecode, Alpine's first-run files,
+mutt's header cache).
+
+Launches are measured as bench_ui_launch measures them (bench/screen.py: a new tmux
+session, capture-pane every 5 ms until the message count and ten index lines are on the
+screen). Command-line steps (pinesh index, send, post) are timed from the start of the
+process to its exit; a send is then checked to have reached the ISP's Postfix, a post to
+have been accepted. The ssh logins of each measurement are the difference of sshd's
+"Accepted publickey" lines on the mail host and on the ISP's shell server, before and
+after it. Results go to stdout as Markdown, with ratios against Alpine with its own ssh
+at the same RTT (for the second folder: Alpine -f bench); docs/benchmarks.md quotes a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.integration.netlab_helpers import ISP_RULES, write_home_files
+from tests.lab.common import ensure_lab_user
+from tests.lab.dovecot import reset_maildir
+from tests.lab.maildir_fill import fill_maildir
+from tests.lab.netlab import NetLab, start_netlab
+
+from bench.screen import BIN, Variant, count_shown, launch, messages_in, mutt_ready
+
+FOLDER = "bench"  # the second folder: ~/Maildir/.bench on the mail host, IMAP name "bench"
+NEWSGROUP = "local.test"
+BENCH_USER = "pineshbench"  # not the tests' lab user: their sessions reset its ~/Maildir
+STEP_TIMEOUT = 180.0  # seconds a command-line step may take
+
+# pinesh's rule for the mail host: Pine's remote command over its shared master, no fallback
+# (a failed ssh route must show as a failure, not as a quiet IMAPS login).
+MAILHOST_RULE = """
+[[rule]]
+servers = ["mailhost.example.org"]
+services = ["imap"]
+imap_command = ["/etc/rimapd"]
+fallback = []
+"""
+
+LAUNCH = "launch to the first INBOX index"
+SECOND = f"a second folder ({FOLDER})"
+SEND = "send a message through the ISP's shell server"
+POST = "post an article through the ISP's shell server"
+BASELINE = {LAUNCH: "Alpine, its own ssh", SECOND: "Alpine -f bench, its own ssh"}
+
+
+@dataclass
+class Measure:
+    """One thing measured each round: prepare() is not timed, run() returns seconds."""
+
+    section: str
+    name: str
+    run: Callable[[], float]
+    prepare: Callable[[], None] = lambda: None
+    warm_up: bool = False  # run once unmeasured before the first RTT
+
+
+@dataclass
+class Result:
+    seconds: list[float] = field(default_factory=list)
+    mail_logins: list[int] = field(default_factory=list)
+    shell_logins: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Bench:
+    """The lab, the files of a user at home, and the measurements."""
+
+    def __init__(
+        self, lab: NetLab, work: Path, count: int, folder_count: int, timeout: float
+    ) -> None:
+        self.timeout = timeout  # seconds a launch may take to show its index
+        self.lab, self.work, self.count, self.folder_count = lab, work, count, folder_count
+        self.last = ""  # the stdout of the last timed command
+        user, host = lab.user.name, lab.mailhost_name
+        self.folder_name = f"{{{host}/user={user}}}{FOLDER}"
+        # pinesh with rules: the mail host's preauth over its master, SMTP and NNTP through
+        # the ISP's shell server (as tests/integration/test_network_isp.py).
+        self.config = write_home_files(lab, work, ISP_RULES + MAILHOST_RULE, timeout=30)
+        self.pinerc = work / "pinerc"
+        # pinesh with a pinerc only: Pine's ssh-path and ssh-command, no rule; a private
+        # control and state directory so the run leaves nothing behind.
+        self.config_only = work / "config-pinerc-only.toml"
+        self.config_only.write_text(
+            f'state_dir = "{work / "state-pinerc-only"}"\n\n'
+            f'[ssh]\ncontrol_dir = "{work / "ctl-pinerc-only"}"\n'
+        )
+        ssh_command = f"%s %s -F {lab.ssh_config} -l %s exec /etc/r%sd"
+        self.pinerc_only = work / "pinerc-only"
+        self.pinerc_only.write_text(
+            self.pinerc.read_text() + f"ssh-path=/usr/bin/ssh\nssh-command={ssh_command}\n"
+        )
+        self.env = {
+            "PINESH_CONFIG": str(self.config),
+            "HOME": str(work),
+            "TERM": "xterm-256color",
+            "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+            "PYTHONPATH": str(work / "src"),  # the snapshot of pinesh's source
+            "PINESH_CLIENT_SERVER": "0",
+        }
+        self.env_only = {**self.env, "PINESH_CONFIG": str(self.config_only)}
+        alpine_common = (
+            "user-domain=home.example\n"
+            f"inbox-path={{{host}/user={user}}}INBOX\n"
+            "ssh-open-timeout=10\nrsh-open-timeout=0\n"
+            "feature-list=quit-without-confirm\n"
+            "last-version-used=6.26\n"  # what Alpine 2.26 writes: no first-run greeting
+        )
+        self.alpine_own = work / "pinerc-alpine"
+        self.alpine_own.write_text(
+            alpine_common + f"ssh-path=/usr/bin/ssh\nssh-command={ssh_command}\n"
+        )
+        self.alpine_pinesh = work / "pinerc-alpine-pinesh"
+        self.alpine_pinesh.write_text(
+            alpine_common + f"ssh-path={BIN / 'pinesh-connect'}\nssh-command=%s %s %s %s\n"
+        )
+        mutt_common = (
+            f'set tunnel="ssh -F {lab.ssh_config} {host} exec /etc/rimapd"\n'
+            f'set folder="imap://{user}@{host}/"\nset spoolfile="+INBOX"\n'
+            "set tunnel_is_secure=yes\nset ssl_starttls=no\n"
+            "set move=no\nset sort=mailbox-order\n"
+        )
+        (work / "hcache").mkdir()
+        self.muttrc_cache = work / "muttrc-cache"
+        self.muttrc_cache.write_text(mutt_common + f'set header_cache="{work / "hcache"}/"\n')
+        self.muttrc_plain = work / "muttrc"
+        self.muttrc_plain.write_text(mutt_common + 'set header_cache=""\n')
+        self.mutt_folder = f"imap://{user}@{host}/{FOLDER}"
+
+    # ------------------------------------------------------------------ running things
+
+    def pinesh(self, *args: str, only: bool = False) -> list[str]:
+        config, pinerc = (
+            (self.config_only, self.pinerc_only) if only else (self.config, self.pinerc)
+        )
+        return [str(BIN / "pinesh"), "--config", str(config), "-p", str(pinerc), *args]
+
+    def home(
+        self, argv: list[str], *, input: str | None = None, only: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **(self.env_only if only else self.env)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as installed
+        return subprocess.run(
+            self.lab.home(argv), input=input, capture_output=True, text=True, env=env,
+            timeout=STEP_TIMEOUT, check=False,
+        )  # fmt: skip
+
+    def timed(self, argv: list[str], *, input: str | None = None, only: bool = False) -> float:
+        began = time.perf_counter()
+        done = self.home(argv, input=input, only=only)
+        seconds = time.perf_counter() - began
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[-4:])}: exit {done.returncode}: "
+                               f"{(done.stdout + done.stderr).strip()[-500:]}")  # fmt: skip
+        self.last = done.stdout
+        return seconds
+
+    def stop_masters(self) -> None:
+        for config in (self.config, self.config_only):
+            self.home([str(BIN / "pinesh"), "--config", str(config), "ssh", "stop"])
+
+    def stop_pinerc_only_masters(self) -> None:
+        self.home([str(BIN / "pinesh"), "--config", str(self.config_only), "ssh", "stop"])
+
+    def start_connect_master(self) -> None:
+        """The master pinesh-connect uses: Alpine passes /user=, which pinesh-connect makes
+        the ssh login's user, so its master is not the one of pinesh's own opens (those
+        leave the user to ssh's config), though both log in as the same account."""
+        argv = [str(BIN / "pinesh-connect"), self.lab.mailhost_name, self.lab.user.name, "imap"]
+        self.timed(argv, input="a LOGOUT\r\n")
+
+    def stop_master(self, host: str) -> None:
+        self.home([*self.pinesh("ssh", "stop", host)])
+
+    def start_mail_master(self) -> None:
+        """Any open through the master starts it, and it persists."""
+        self.timed(self.pinesh("index", self.folder_name, "--range", "-1"))
+
+    # ------------------------------------------------------------------ measurements
+
+    def _launch(self, variant: Variant, show: bool) -> Callable[[], float]:
+        return lambda: launch(variant, show=show, timeout=self.timeout).seconds
+
+    def _index(self, only: bool = False) -> float:
+        argv = self.pinesh("--json", "index", self.folder_name, only=only)
+        seconds = self.timed(argv, only=only)
+        count = json.loads(self.last)["status"]["count"]
+        if count != self.folder_count:
+            raise RuntimeError(f"index {FOLDER}: {count} messages, not {self.folder_count}")
+        return seconds
+
+    def _send(self) -> float:
+        marker = f"bench-{uuid.uuid4().hex}"
+        argv = self.pinesh("--json", "send", "--to", "friend@example.com", "--subject",
+                           "bench across the link")  # fmt: skip
+        seconds = self.timed(argv, input=f"Sent from home through the ISP.\n{marker}\n")
+        if json.loads(self.last).get("sent") is not True:
+            raise RuntimeError(f"send: {self.last}")
+        self.lab.postfix.wait_for_delivery(marker.encode(), timeout=60)
+        return seconds
+
+    def _post(self) -> float:
+        marker = f"bench-{uuid.uuid4().hex}"
+        argv = self.pinesh("--json", "post", "--newsgroups", NEWSGROUP, "--subject",
+                           "bench across the link")  # fmt: skip
+        seconds = self.timed(argv, input=f"Posted from home through the ISP.\n{marker}\n")
+        if json.loads(self.last).get("posted") is not True:
+            raise RuntimeError(f"post: {self.last}")
+        return seconds
+
+    def measures(self, show: bool) -> list[Measure]:
+        lab, env, env_only = self.lab, self.env, self.env_only
+        inbox, folder = count_shown(self.count), count_shown(self.folder_count)
+        pinesh = lab.home([str(BIN / "pinesh"), "-p", str(self.pinerc), "-f", "INBOX"])
+        only = lab.home([str(BIN / "pinesh"), "-p", str(self.pinerc_only), "-f", "INBOX"])
+        # The user comes from ssh's config: with /user=... the name is too long for pinesh's
+        # title bar at 150 columns, and the count ("of 300") would not be on screen.
+        pinesh_f = lab.home([str(BIN / "pinesh"), "-p", str(self.pinerc), "-f",
+                             f"{{{lab.mailhost_name}}}{FOLDER}"])  # fmt: skip
+        alpine_own = lab.home(["alpine", "-p", str(self.alpine_own), "-i"])
+        alpine_pc = lab.home(["alpine", "-p", str(self.alpine_pinesh), "-i"])
+        alpine_f = lab.home(["alpine", "-p", str(self.alpine_own), "-i", "-f", self.folder_name])
+        mutt_cache = lab.home(["mutt", "-n", "-F", str(self.muttrc_cache)])
+        mutt_plain = lab.home(["mutt", "-n", "-F", str(self.muttrc_plain)])
+        mutt_f = lab.home(["mutt", "-n", "-F", str(self.muttrc_plain), "-f", self.mutt_folder])
+        mail, shell = lab.mailhost_name, lab.shell_name
+
+        def cold() -> None:
+            self.stop_master(mail)
+
+        def launched(name: str, argv: list[str], ready: Callable[[str], bool],
+                     environment: dict[str, str], prepare: Callable[[], None] = lambda: None,
+                     section: str = LAUNCH) -> Measure:  # fmt: skip
+            variant = Variant(name, argv, environment, ready, None)
+            return Measure(section, name, self._launch(variant, show), prepare, warm_up=True)
+
+        mutt_count = mutt_ready(self.count)
+        return [
+            launched("pinesh cold (its master stopped first)", pinesh, inbox, env, cold),
+            launched("pinesh warm (master up)", pinesh, inbox, env, self.start_mail_master),
+            launched("pinesh, pinerc only (ssh-path=/usr/bin/ssh, no rule; masters stopped "
+                     "first)", only, inbox, env_only, self.stop_pinerc_only_masters),
+            launched(BASELINE[LAUNCH], alpine_own, inbox, env),
+            launched("Alpine via pinesh-connect, master up", alpine_pc, inbox, env,
+                     self.start_connect_master),
+            launched("mutt, its own ssh tunnel, header cache", mutt_cache, mutt_count, env),
+            launched("mutt, its own ssh tunnel, no header cache", mutt_plain, mutt_count, env),
+            Measure(SECOND, "pinesh index bench, cold (CLI)", self._index, cold),
+            Measure(SECOND, "pinesh index bench, warm (CLI)", self._index,
+                    self.start_mail_master),
+            Measure(SECOND, "pinesh index bench, pinerc only (CLI, right after the warm one)",
+                    lambda: self._index(only=True)),
+            launched("pinesh -f bench, warm (launch)", pinesh_f, folder, env,
+                     self.start_mail_master, SECOND),
+            launched(BASELINE[SECOND], alpine_f, folder, env, section=SECOND),
+            launched("mutt -f bench, its own ssh tunnel, no header cache", mutt_f,
+                     mutt_ready(self.folder_count), env, section=SECOND),
+            Measure(SEND, "pinesh send, cold (shell master stopped first)", self._send,
+                    lambda: self.stop_master(shell)),
+            Measure(SEND, "pinesh send, warm (right after the cold one)", self._send),
+            Measure(POST, "pinesh post, cold (shell master stopped first)", self._post,
+                    lambda: self.stop_master(shell)),
+            Measure(POST, "pinesh post, warm (right after the cold one)", self._post),
+        ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def fill(lab: NetLab, count: int, folder_count: int) -> None:
+    """INBOX with count messages and .bench with folder_count, kept when already so."""
+    user = lab.user
+    filled = False
+    if not user.maildir.exists() or messages_in(user.maildir) != count:
+        fill_maildir(reset_maildir(user), count, owner=user)
+        filled = True
+    box = user.maildir / f".{FOLDER}"
+    if not box.exists() or messages_in(box) != folder_count:
+        shutil.rmtree(box, ignore_errors=True)
+        fill_maildir(user.maildir, folder_count, seed=5, folder=FOLDER, owner=user)
+        filled = True
+    if filled:
+        time.sleep(3)  # see bench_imap_open: a real mailbox was not filled just now
+
+
+def measure_once(lab: NetLab, measure: Measure, result: Result) -> None:
+    measure.prepare()
+    mail, shell = lab.mailhost.authentications(), lab.shell.authentications()
+    seconds = measure.run()
+    time.sleep(0.2)  # sshd writes its log line; a login is logged before any data flows
+    result.seconds.append(seconds)
+    result.mail_logins.append(lab.mailhost.authentications() - mail)
+    result.shell_logins.append(lab.shell.authentications() - shell)
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
+def report(results: dict[tuple[str, str, float], Result], measures: list[Measure],
+           rtts: list[float]) -> None:  # fmt: skip
+    sections = list(dict.fromkeys(m.section for m in measures))
+    for section in sections:
+        baseline = BASELINE.get(section)
+        print(f"\n### {section}\n")
+        ratio_head = f"x {baseline}" if baseline else "x"
+        print(f"| variant | RTT ms | median s | min-max s | {ratio_head} | "
+              "ssh logins per run (mail host / shell server) |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---|")
+        for measure in (m for m in measures if m.section == section):
+            for rtt in rtts:
+                result = results[(section, measure.name, rtt)]
+                if not result.seconds:
+                    print(f"| {measure.name} | {rtt:g} | failed | | | |")
+                    continue
+                median = statistics.median(result.seconds)
+                base = results.get((section, baseline or "", rtt))
+                ratio = ""
+                if base and base.seconds:
+                    ratio = f"{median / statistics.median(base.seconds):.2f}"
+                failed = f" ({len(result.errors)} failed)" if result.errors else ""
+                print(
+                    f"| {measure.name}{failed} | {rtt:g} | {median:.3f} | "
+                    f"{min(result.seconds):.3f}-{max(result.seconds):.3f} | {ratio} | "
+                    f"{_span(result.mail_logins)} / {_span(result.shell_logins)} |"
+                )
+    print("\nRaw seconds, in run order:\n")
+    for (_, name, rtt), result in results.items():
+        values = ", ".join(f"{s:.3f}" for s in result.seconds)
+        print(f"- {rtt:g} ms, {name}: {values}")
+    errors = [(key, e) for key, r in results.items() for e in r.errors]
+    if errors:
+        print("\nFailures:\n")
+        for (_, name, rtt), error in errors:
+            print(f"- {rtt:g} ms, {name}: {error}")
+
+
+def _facts() -> str:
+    ssh = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False).stderr
+    load = os.getloadavg()
+    return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; "
+            f"{platform.platform()}; {ssh.strip()}; load before {load[0]:.2f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rtts", default="0,40,100", help="round-trip times in ms")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--folder-messages", type=int, default=300)
+    parser.add_argument("--only", help="run only measurements whose name contains this")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds to an index")
+    parser.add_argument("--show", action="store_true", help="print each screen to stderr")
+    args = parser.parse_args()
+    rtts = [float(word) for word in args.rtts.split(",")]
+    facts = _facts()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the lab is stopped even then
+    user = ensure_lab_user(BENCH_USER)
+    lab = start_netlab(user, rtt_ms=rtts[0])
+    work = Path(tempfile.mkdtemp(prefix="pn-bench-", dir="/tmp"))
+    work.chmod(0o700)
+    source = Path(__file__).resolve().parents[1] / "src" / "pinesh"
+    shutil.copytree(source, work / "src" / "pinesh", ignore=shutil.ignore_patterns("__pycache__"))
+    results: dict[tuple[str, str, float], Result] = {}
+    began = time.monotonic()
+    bench: Bench | None = None
+    try:
+        fill(lab, args.messages, args.folder_messages)
+        bench = Bench(lab, work, args.messages, args.folder_messages, args.timeout)
+        measures = [m for m in bench.measures(args.show) if not args.only or args.only in m.name]
+        for measure in measures:  # not measured: indexes, bytecode, first-run files, caches
+            if measure.warm_up:
+                try:
+                    measure.prepare()
+                    seconds = measure.run()
+                    print(f"warm-up {measure.name}: {seconds:.3f} s", file=sys.stderr)
+                except Exception as exc:
+                    print(f"warm-up of {measure.name} failed: {exc}", file=sys.stderr)
+        for rtt in rtts:
+            lab.net.set_link(rtt)
+            for _ in range(args.rounds):
+                for measure in measures:
+                    result = results.setdefault((measure.section, measure.name, rtt), Result())
+                    try:
+                        measure_once(lab, measure, result)
+                        progress = f"{result.seconds[-1]:.3f} s"
+                    except Exception as exc:  # one failure must not lose the run
+                        result.errors.append(str(exc).strip().splitlines()[-1][:300])
+                        progress = f"failed: {exc}"
+                    print(f"{rtt:g} ms  {measure.name}: {progress}", file=sys.stderr)
+    finally:
+        if bench is not None:
+            bench.stop_masters()
+        lab.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{facts}. {args.messages} messages in INBOX, {args.folder_messages} in {FOLDER}; "
+          f"{args.rounds} rounds per RTT; RTTs {args.rtts} ms; "
+          f"{(time.monotonic() - began) / 60:.1f} min.")  # fmt: skip
+    report(results, measures, rtts)
+
+
+if __name__ == "__main__":
+    main()
