@@ -7,14 +7,13 @@ pinesh processes (the client, `pinesh connect` runs) may record at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pinesh.transport.json_state import locked_state, read_state
 from pinesh.transport.routes import Route, is_secure
 
 TIMEOUT_MEMORY = 3600.0  # seconds a timed-out route stays at the back of the line
@@ -32,23 +31,11 @@ class RouteMemory:
         self.path = path
         self.network = network
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, Any]]:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            data = self._read()
-            yield data
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-            tmp.replace(self.path)
+    def _locked(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        return locked_state(self.path)
 
     def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_state(self.path)
 
     def _entry(self, data: dict[str, Any], plan_key: str) -> dict[str, Any]:
         """The entry for plan_key on this network, replacing parts of the wrong shape."""

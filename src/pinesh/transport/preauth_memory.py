@@ -7,12 +7,12 @@ several `pinesh connect` runs may find and record at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pinesh.transport.json_state import locked_state, read_state
 
 
 class PreauthMemory:
@@ -22,22 +22,10 @@ class PreauthMemory:
         self.path = path
 
     def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_state(self.path)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, Any]]:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            data = self._read()
-            yield data
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-            tmp.replace(self.path)
+    def _locked(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        return locked_state(self.path)
 
     def command(self, login: str) -> tuple[str, ...] | None:
         """The remembered command for login, or None (also for an entry of the wrong shape)."""
