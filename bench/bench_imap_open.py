@@ -28,7 +28,7 @@ from tests.lab.maildir_fill import fill_maildir
 from tests.lab.sshd import start_sshd
 
 from pinesh.config.settings import SshSettings
-from pinesh.stores.imap import ImapStore
+from pinesh.stores.imap.store import ImapStore
 from pinesh.transport.masters import MasterPool
 from pinesh.transport.opener import open_route
 from pinesh.transport.routes import SshPreauthRoute, SshTarget

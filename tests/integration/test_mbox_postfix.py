@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.stores import mbox_journal as mbox_module
 from pinesh.stores.base import Flag
-from pinesh.stores.mbox import MboxFolder
-from pinesh.stores.mbox_format import scan_bytes
-from pinesh.stores.mbox_journal import Journal
+from pinesh.stores.local import mbox_journal as mbox_module
+from pinesh.stores.local.mbox import MboxFolder
+from pinesh.stores.local.mbox_format import scan_bytes
+from pinesh.stores.local.mbox_journal import Journal
 from tests.lab.common import LabError
 from tests.lab.postfix import MBOX_ADDRESS, MBOX_FCNTL_ADDRESS, LabPostfix
 

@@ -18,8 +18,8 @@ import pytest
 
 from pinesh.services.connections import Connections
 from pinesh.stores.base import Envelope, Flag, SearchQuery, StoreError, ThreadNode, Unsupported
-from pinesh.stores.newsrc import contains, parse_newsrc
-from pinesh.stores.nntp import NewsgroupInfo, NntpFolder, NntpStore, followup
+from pinesh.stores.nntp.newsrc import contains, parse_newsrc
+from pinesh.stores.nntp.store import NewsgroupInfo, NntpFolder, NntpStore, followup
 from pinesh.transport.channel import Channel
 from pinesh.transport.routes import DirectRoute, SshChannelRoute
 from pinesh.transport.service import Service

@@ -16,8 +16,8 @@ from pinesh.services.connections import Connections
 from pinesh.services.folder_view import FolderView, flatten_threads
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Envelope, Flag, SortKey, StoreError, ThreadNode
+from pinesh.stores.local.maildir import MaildirFolder
 from pinesh.stores.local_common import base_subject, unicode_casemap
-from pinesh.stores.maildir import MaildirFolder
 from tests.lab.maildir_fill import FilledMessage, fill_maildir
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from pinesh.stores.base import Part
-from pinesh.stores.imap_bodystructure import (
+from pinesh.stores.imap.bodystructure import (
     MAX_DEPTH,
     decode_params,
     find_part,
     part_tree,
 )
-from pinesh.stores.imap_convert import ConvertError
+from pinesh.stores.imap.convert import ConvertError
 from tests.unit.test_imap_records import fetch
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pinesh.stores.imap_client import ImapReplyError, SocketReader
+from pinesh.stores.imap.client import ImapReplyError, SocketReader
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from pinesh.stores.base import Address, Flag
-from pinesh.stores.imap_convert import (
+from pinesh.stores.imap.convert import (
     ConvertError,
     decoded,
     envelope_of,

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from pinesh.stores.imap_decode import (
+from pinesh.stores.imap.decode import (
     QP_HOLD,
     Base64Decoder,
     IdentityDecoder,

@@ -7,8 +7,8 @@ import imaplib
 import pytest
 from imapclient import exceptions as imapclient_errors  # type: ignore[import-untyped]
 
-from pinesh.stores.imap_client import ImapReplyError
-from pinesh.stores.imap_errors import MAX_SHOWN, Failure, classify, server_words
+from pinesh.stores.imap.client import ImapReplyError
+from pinesh.stores.imap.errors import MAX_SHOWN, Failure, classify, server_words
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from pinesh.stores.base import Flag, SearchQuery, SortKey, ThreadNode
-from pinesh.stores.imap_syntax import (
+from pinesh.stores.imap.syntax import (
     MAX_THREAD_DEPTH,
     ImapSyntaxError,
     appenduid,
@@ -204,7 +204,7 @@ def test_hostile_thread_replies(line: bytes) -> None:
 
 # --- ESEARCH (RFC 4731) -----------------------------------------------------------------
 
-from pinesh.stores.imap_syntax import esearch_result, expand_sequence_set  # noqa: E402
+from pinesh.stores.imap.syntax import esearch_result, expand_sequence_set  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.stores.maildir import (
+from pinesh.stores.local.maildir import (
     MaildirFolder,
     arrival_key,
     arrival_order,

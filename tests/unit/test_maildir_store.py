@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pinesh.stores.base import Flag, SearchQuery, SortKey, StoreError, ThreadNode
-from pinesh.stores.maildir import (
+from pinesh.stores.local.maildir import (
     MaildirFolder,
     MaildirStore,
     arrival_key,
@@ -19,7 +19,7 @@ from pinesh.stores.maildir import (
     split_name,
     with_flags,
 )
-from pinesh.stores.mbox import MboxFolder
+from pinesh.stores.local.mbox import MboxFolder
 from tests.lab.maildir_fill import fill_maildir
 
 

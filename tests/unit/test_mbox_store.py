@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from pinesh.stores.base import Flag, Folder, SearchQuery, SortKey, StoreError
-from pinesh.stores.locking import DotLock, is_stale, lock_path, locked_mailbox
-from pinesh.stores.maildir import MaildirFolder
-from pinesh.stores.mbox import MboxFolder, MboxStore
-from pinesh.stores.mbox_format import (
+from pinesh.stores.local.locking import DotLock, is_stale, lock_path, locked_mailbox
+from pinesh.stores.local.maildir import MaildirFolder
+from pinesh.stores.local.mbox import MboxFolder, MboxStore
+from pinesh.stores.local.mbox_format import (
     NotMboxError,
     from_line_date,
     is_from_line,
@@ -32,7 +32,7 @@ from pinesh.stores.mbox_format import (
     with_status,
     without_mbox_headers,
 )
-from pinesh.stores.mbox_journal import (
+from pinesh.stores.local.mbox_journal import (
     appended_since,
     journal_paths,
     read_journal,

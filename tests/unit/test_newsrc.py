@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pinesh.stores.base import StoreError
-from pinesh.stores.newsrc import (
+from pinesh.stores.nntp.newsrc import (
     MAX_ARTICLE,
     GroupLine,
     Newsrc,
@@ -24,7 +24,7 @@ from pinesh.stores.newsrc import (
     ranges_of,
     remove,
 )
-from pinesh.stores.nntp import read_newsrc, write_newsrc
+from pinesh.stores.nntp.store import read_newsrc, write_newsrc
 
 # A newsrc as tin, slrn and Pine leave them: an options line, both marks, odd spacing,
 # a blank line and garbage.
@@ -191,7 +191,7 @@ def test_empty_newsrc() -> None:
     assert format_newsrc(Newsrc()) == ""
 
 
-# --- the file on disk (pinesh.stores.nntp) --------------------------------------------------
+# --- the file on disk (pinesh.stores.nntp.store) --------------------------------------------------
 
 
 def test_write_keeps_unknown_lines_mode_and_symlinks(tmp_path: Path) -> None:

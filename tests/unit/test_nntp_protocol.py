@@ -27,14 +27,7 @@ from pinesh.stores.local_common import (
 )
 from pinesh.stores.local_common import part_bytes as mime_part
 from pinesh.stores.local_common import sort_uids as sort_envelopes
-from pinesh.stores.nntp import (
-    followup,
-    reply_subject,
-    source_matches,
-    trim_references,
-    uidvalidity_for,
-)
-from pinesh.stores.nntp_protocol import (
+from pinesh.stores.nntp.protocol import (
     DEFAULT_OVERVIEW,
     MAX_STATUS_LINE,
     BadArgument,
@@ -59,6 +52,13 @@ from pinesh.stores.nntp_protocol import (
     unstuff,
     valid_group_name,
     wildmat,
+)
+from pinesh.stores.nntp.store import (
+    followup,
+    reply_subject,
+    source_matches,
+    trim_references,
+    uidvalidity_for,
 )
 from pinesh.transport.channel import Channel
 from pinesh.transport.greeting import Greeting, GreetingState
@@ -696,7 +696,7 @@ def test_errors_are_store_errors() -> None:
     assert issubclass(ConnectionLost, NntpError)
 
 
-# --- article helpers of the store (pinesh.stores.nntp): pure, on literal articles ----------
+# --- article helpers of the store (pinesh.stores.nntp.store): pure, on literal articles ----------
 
 PARENT = (
     b"From: Jane <jane@pinesh.test>\r\n"

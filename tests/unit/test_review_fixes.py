@@ -18,9 +18,9 @@ from pinesh.senders.compose import ComposeError, parse_addresses
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import decode_text
-from pinesh.stores.imap_convert import _aware
+from pinesh.stores.imap.convert import _aware
+from pinesh.stores.local.mbox import MboxStore
 from pinesh.stores.local_common import _codec
-from pinesh.stores.mbox import MboxStore
 from tests.lab.maildir_fill import fill_maildir
 
 
@@ -112,7 +112,7 @@ def test_a_forwarded_message_is_an_attachment_and_not_the_text(tmp_path: Path) -
     from email.message import EmailMessage
 
     from pinesh.services.reading import read_message
-    from pinesh.stores.maildir import MaildirStore
+    from pinesh.stores.local.maildir import MaildirStore
 
     inner = EmailMessage()
     inner["From"] = "Ann <ann@example.org>"

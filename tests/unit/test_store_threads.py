@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.stores.imap import ImapStore
-from pinesh.stores.nntp import NntpStore
+from pinesh.stores.imap.store import ImapStore
+from pinesh.stores.nntp.store import NntpStore
 from pinesh.transport.channel import Channel
 from pinesh.transport.greeting import Greeting, GreetingState, parse_greeting
 from pinesh.transport.routes import DirectRoute, Security

@@ -67,7 +67,7 @@ PRELOAD = (
     "pinesh.services.prewarm",
     "pinesh.transport.askpass",
     "pinesh.transport.masters",
-    "pinesh.stores.imap",
+    "pinesh.stores.imap.store",
     "imapclient",
     "pinesh.ui.app",
     "pinesh.ui.index_screen",

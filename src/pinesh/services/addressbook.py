@@ -34,7 +34,7 @@ from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words
-from pinesh.stores.mbox_journal import write_all
+from pinesh.stores.local.mbox_journal import write_all
 from pinesh.textsafe import safe_line
 
 DEFAULT_ADDRESSBOOK = ".addressbook"

@@ -19,7 +19,7 @@ from pinesh.services.postponed import keep_postponed, postponed_folder, remove_p
 from pinesh.services.replying import ComposeRequest
 from pinesh.services.sending import SendOutcome, send_draft
 from pinesh.stores.base import Address
-from pinesh.stores.nntp_protocol import valid_group_name
+from pinesh.stores.nntp.protocol import valid_group_name
 from pinesh.textsafe import safe_line
 
 OUTBOX_HINT = "pinesh outbox flush"

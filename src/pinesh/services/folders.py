@@ -24,10 +24,10 @@ from pinesh.config.server_spec import parse_server_spec
 from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import FolderStatus, Store
-from pinesh.stores.mbox import MboxStore
+from pinesh.stores.local.mbox import MboxStore
 from pinesh.stores.names import Driver, MailboxName
-from pinesh.stores.nntp import NntpStore
-from pinesh.stores.nntp_protocol import pattern_matches
+from pinesh.stores.nntp.protocol import pattern_matches
+from pinesh.stores.nntp.store import NntpStore
 from pinesh.textsafe import safe_line
 
 INBOX = "INBOX"

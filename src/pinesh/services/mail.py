@@ -100,7 +100,7 @@ class MailSession:
 
     def _new_store(self, mailbox: MailboxName) -> Store:
         if mailbox.driver is Driver.IMAP:
-            from pinesh.stores.imap import ImapStore
+            from pinesh.stores.imap.store import ImapStore
 
             assert mailbox.server is not None
             spec = mailbox.server
@@ -111,7 +111,7 @@ class MailSession:
                 name="{" + server_text(spec) + "}",
             )
         if mailbox.driver is Driver.NNTP:
-            from pinesh.stores.nntp import NntpStore
+            from pinesh.stores.nntp.store import NntpStore
 
             assert mailbox.server is not None
             spec = mailbox.server
@@ -123,10 +123,10 @@ class MailSession:
                 name="{" + server_text(spec) + "/nntp}",
             )
         if mailbox.driver is Driver.MAILDIR:
-            from pinesh.stores.maildir import MaildirStore
+            from pinesh.stores.local.maildir import MaildirStore
 
             return MaildirStore(Path(mailbox.mailbox))
-        from pinesh.stores.mbox import MboxStore
+        from pinesh.stores.local.mbox import MboxStore
 
         return MboxStore(Path(mailbox.mailbox).parent)
 
@@ -195,7 +195,7 @@ class MailSession:
                 FolderInfo("#news." + f.name, f.display, f.selectable, f.has_children)
                 for f in listed
             ]
-        from pinesh.stores.mbox import MboxStore
+        from pinesh.stores.local.mbox import MboxStore
 
         root = self.collection_root(collection)
         store = MboxStore(root)

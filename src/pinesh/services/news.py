@@ -9,14 +9,14 @@ from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address
-from pinesh.stores.nntp_protocol import valid_group_name
+from pinesh.stores.nntp.protocol import valid_group_name
 
 
 def post_article(
     session: MailSession, groups: list[str], subject: str, body: str, references: str | None = None
 ) -> str | None:
     """Post to groups on the pinerc's nntp-server; the article's Message-ID."""
-    from pinesh.stores.nntp import NntpStore
+    from pinesh.stores.nntp.store import NntpStore
 
     if not session.pine.nntp_servers:
         raise PineshError("no nntp-server is set", hint="set nntp-server in your pinerc")

@@ -43,7 +43,7 @@ from pinesh.stores.headers import (
 )
 from pinesh.stores.headers import parse_addresses as header_addresses
 from pinesh.stores.local_common import mime_structure, part_bytes
-from pinesh.stores.nntp_protocol import valid_group_name
+from pinesh.stores.nntp.protocol import valid_group_name
 from pinesh.textsafe import safe_line, safe_text
 
 MAX_SIGNATURE = 64 * 1024  # bytes of the signature file used

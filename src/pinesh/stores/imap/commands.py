@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pinesh.stores.base import Flag
-from pinesh.stores.imap_client import ChannelIMAPClient
-from pinesh.stores.imap_convert import FLAG_NAMES, flags_of
-from pinesh.stores.imap_syntax import (
+from pinesh.stores.imap.client import ChannelIMAPClient
+from pinesh.stores.imap.convert import FLAG_NAMES, flags_of
+from pinesh.stores.imap.syntax import (
     ImapSyntaxError,
     esearch_result,
     needs_utf8,

@@ -43,8 +43,8 @@ from pinesh.stores.base import (
     StoreError,
 )
 from pinesh.stores.headers import envelope_from_headers
+from pinesh.stores.local.folder import LocalFolder, sync_directory
 from pinesh.stores.local_common import body_offset
-from pinesh.stores.local_folder import LocalFolder, sync_directory
 from pinesh.textsafe import safe_line
 
 INBOX = "INBOX"

@@ -25,11 +25,11 @@ import weakref
 from collections.abc import Callable
 
 from pinesh.stores.base import FolderInfo, FolderStatus, Store, StoreError
-from pinesh.stores.imap_client import MAX_LITERAL
-from pinesh.stores.imap_convert import ConvertError, folder_info
-from pinesh.stores.imap_folder import ImapFolder
-from pinesh.stores.imap_link import FolderLink
-from pinesh.stores.imap_session import Session, start_session
+from pinesh.stores.imap.client import MAX_LITERAL
+from pinesh.stores.imap.convert import ConvertError, folder_info
+from pinesh.stores.imap.folder import ImapFolder
+from pinesh.stores.imap.link import FolderLink
+from pinesh.stores.imap.session import Session, start_session
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 

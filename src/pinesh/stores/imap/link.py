@@ -22,10 +22,10 @@ from typing import TypeVar
 
 from pinesh.errors import PineshError
 from pinesh.stores.base import StoreError, Unsupported
-from pinesh.stores.imap_client import ChannelIMAPClient
-from pinesh.stores.imap_commands import FlagChange, store_flags
-from pinesh.stores.imap_errors import Failure, classify, server_words
-from pinesh.stores.imap_session import Session
+from pinesh.stores.imap.client import ChannelIMAPClient
+from pinesh.stores.imap.commands import FlagChange, store_flags
+from pinesh.stores.imap.errors import Failure, classify, server_words
+from pinesh.stores.imap.session import Session
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import RouteError

@@ -60,7 +60,6 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from pinesh.stores import mbox_journal
 from pinesh.stores.base import (
     Envelope,
     Flag,
@@ -71,10 +70,11 @@ from pinesh.stores.base import (
     StoreError,
 )
 from pinesh.stores.headers import envelope_from_headers
-from pinesh.stores.local_folder import LocalFolder
-from pinesh.stores.locking import MailboxLock, locked_mailbox
-from pinesh.stores.maildir import MaildirFolder, is_maildir, new_uidvalidity, pattern_regex
-from pinesh.stores.mbox_format import (
+from pinesh.stores.local import mbox_journal
+from pinesh.stores.local.folder import LocalFolder
+from pinesh.stores.local.locking import MailboxLock, locked_mailbox
+from pinesh.stores.local.maildir import MaildirFolder, is_maildir, new_uidvalidity, pattern_regex
+from pinesh.stores.local.mbox_format import (
     MAX_HEADER_BYTES,
     MboxEntry,
     NotMboxError,
@@ -86,7 +86,7 @@ from pinesh.stores.mbox_format import (
     unquote_from,
     with_status,
 )
-from pinesh.stores.mbox_journal import Piece, journal_paths, recover, write_all, write_journal
+from pinesh.stores.local.mbox_journal import Piece, journal_paths, recover, write_all, write_journal
 from pinesh.textsafe import safe_line
 
 # --------------------------------------------------------------------------- folder

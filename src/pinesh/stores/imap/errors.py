@@ -19,7 +19,7 @@ import re
 
 from imapclient import exceptions as imapclient_errors  # type: ignore[import-untyped]
 
-from pinesh.stores.imap_client import ImapReplyError
+from pinesh.stores.imap.client import ImapReplyError
 from pinesh.textsafe import safe_line
 
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pinesh.stores.base import StoreError
-from pinesh.stores.imap_client import ChannelIMAPClient
-from pinesh.stores.imap_errors import Failure, classify, server_words
+from pinesh.stores.imap.client import ChannelIMAPClient
+from pinesh.stores.imap.errors import Failure, classify, server_words
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 from pinesh.transport.service import Service

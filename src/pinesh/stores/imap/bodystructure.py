@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Sequence
 
 from pinesh.stores.base import Part
-from pinesh.stores.imap_convert import ConvertError, decoded, text_of
+from pinesh.stores.imap.convert import ConvertError, decoded, text_of
 
 MAX_DEPTH = 64  # nesting of multiparts and messages; deeper is hostile
 MAX_SEGMENTS = 1000  # continuation segments of one RFC 2231 parameter

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinesh.stores.local_folder import sync_directory
-from pinesh.stores.mbox_format import BLOCK
+from pinesh.stores.local.folder import sync_directory
+from pinesh.stores.local.mbox_format import BLOCK
 
 _JOURNAL_MAGIC = b"PINESH-MBOX-JOURNAL 1\n"
 Piece = tuple[int, int] | bytes  # a range of the mailbox to copy, or new bytes

@@ -34,9 +34,9 @@ from pinesh.stores.base import (
     ThreadNode,
 )
 from pinesh.stores.headers import header_end, message_ids, parse_header_block
-from pinesh.stores.imap_bodystructure import find_part, part_tree
-from pinesh.stores.imap_client import ChannelIMAPClient
-from pinesh.stores.imap_commands import (
+from pinesh.stores.imap.bodystructure import find_part, part_tree
+from pinesh.stores.imap.client import ChannelIMAPClient
+from pinesh.stores.imap.commands import (
     STORE_BATCH,
     FlagChange,
     chunk_of,
@@ -47,12 +47,12 @@ from pinesh.stores.imap_commands import (
     uid_count,
     uid_search,
 )
-from pinesh.stores.imap_convert import ENVELOPE_ITEMS, FLAG_NAMES, ConvertError, envelope_of
-from pinesh.stores.imap_decode import IdentityDecoder, StreamDecoder, decoder_for
-from pinesh.stores.imap_errors import Failure
-from pinesh.stores.imap_link import FolderLink, ImapError
-from pinesh.stores.imap_local import sort_uids, thread_envelopes
-from pinesh.stores.imap_syntax import (
+from pinesh.stores.imap.convert import ENVELOPE_ITEMS, FLAG_NAMES, ConvertError, envelope_of
+from pinesh.stores.imap.decode import IdentityDecoder, StreamDecoder, decoder_for
+from pinesh.stores.imap.errors import Failure
+from pinesh.stores.imap.link import FolderLink, ImapError
+from pinesh.stores.imap.local import sort_uids, thread_envelopes
+from pinesh.stores.imap.syntax import (
     ImapSyntaxError,
     appenduid,
     search_keys,
@@ -65,7 +65,7 @@ from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 
 if TYPE_CHECKING:
-    from pinesh.stores.imap import ImapStore
+    from pinesh.stores.imap.store import ImapStore
 
 ENVELOPE_CACHE = 20_000  # envelopes kept per folder (least recently used go first)
 STRUCTURE_CACHE = 64

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from pinesh.errors import PineshError
-from pinesh.stores import newsrc as marks
 from pinesh.stores.base import (
     Capability,
     Envelope,
@@ -72,8 +71,9 @@ from pinesh.stores.local_common import (
     sort_uids,
     thread_envelopes,
 )
-from pinesh.stores.newsrc import Newsrc, format_newsrc, parse_newsrc
-from pinesh.stores.nntp_protocol import (
+from pinesh.stores.nntp import newsrc as marks
+from pinesh.stores.nntp.newsrc import Newsrc, format_newsrc, parse_newsrc
+from pinesh.stores.nntp.protocol import (
     ConnectionLost,
     GroupInfo,
     NntpClient,

@@ -1,0 +1,2 @@
+"""IMAP: the store, its folders, one connection per server, and the pure parsers of
+IMAP syntax."""

@@ -1,0 +1,1 @@
+"""Local mail: mbox and Maildir folders, and the locks MTAs expect."""

@@ -1,0 +1,1 @@
+"""NNTP news: the store of newsgroups, the protocol, and the .newsrc of read marks."""
