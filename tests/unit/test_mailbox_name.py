@@ -16,7 +16,7 @@ from pinesh.stores.names import (
 )
 
 HOME = Path("/home/jane")
-CONTEXT = NameContext(HOME, nntp_server="news.example.org", user="jane")
+CONTEXT = NameContext(HOME, nntp_server="news.example.org", local_user="jane")
 MAIL = ServerSpec("mail.example.org", mailbox_user="jane")
 NEWS = ServerSpec("news.example.org")
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 
 from pinesh.config.remote_shell import DEFAULT_TEMPLATE, RemoteShell
 from pinesh.config.server_spec import ServerSpec, parse_server_spec
-from pinesh.config.settings import DirectCondition, Rule, Settings, Via
+from pinesh.config.settings import DirectCondition, Rule, Settings, SshSettings, Via
 from pinesh.errors import PineshError, UnsafeNameError
+from pinesh.stores.names import NameContext, parse_mailbox_name
 from pinesh.transport.encryption import Encryption
 from pinesh.transport.environment import Environment
+from pinesh.transport.masters import MasterPool
 from pinesh.transport.plan import Plan, plan_routes
 from pinesh.transport.routes import (
     CommandRoute,
@@ -182,6 +185,19 @@ def test_a_channel_never_logs_in_as_the_mailbox_user() -> None:
     assert p.routes[1] == SshChannelRoute(SshTarget("mail.example.org"), "localhost", 1143)
     smtp = plan("mail.example.org/user=jane", SMTP, Rule(servers=("mail.example.org",)))
     assert smtp.routes[0] == SshChannelRoute(SshTarget("mail.example.org"), "localhost", 25)
+
+
+def test_the_mailbox_user_reaches_the_ssh_argv(tmp_path: Path) -> None:
+    """From the pinerc's name to ssh's argv, one value: parsed once, -l from /user=."""
+    settings = Settings(rules=(PREAUTH_RULE,), ssh=SshSettings(control_dir=tmp_path / "ctl"))
+    mailbox = parse_mailbox_name("{mail.example.org/user=jane}INBOX", NameContext(tmp_path))
+    assert mailbox.server is not None
+    p = plan_routes(mailbox.server, IMAP, settings, env=NOWHERE)
+    assert p.server is mailbox.server
+    route = p.routes[0]
+    assert isinstance(route, SshPreauthRoute)
+    argv = MasterPool(settings.ssh).ssh_argv(route.target, ["--", "mail.example.org"])
+    assert argv[argv.index("-l") + 1] == "jane"
 
 
 def test_through_another_login_host_the_mailbox_user_is_not_the_ssh_user() -> None:

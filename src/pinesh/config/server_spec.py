@@ -60,6 +60,7 @@ class ServerSpec:
         """This specification in Pine's syntax; parse_server_spec(spec.format()) == spec.
 
         Flags that parsing accepts and drops (/secure, /readonly...) are not written.
+        Hazard: an unbracketed IPv6 host with a port (never parsed so) reads back wrong.
         """
         text = self.host + (f":{self.port}" if self.port else "")
         if self.service:

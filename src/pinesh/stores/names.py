@@ -71,7 +71,7 @@ class NameContext:
     home: Path
     inbox_path: str | None = None  # the pinerc's inbox-path
     nntp_server: str | None = None  # the pinerc's first nntp-server
-    user: str = ""
+    local_user: str = ""  # this machine's login name: the spool is /var/mail/LOCAL_USER
 
     @classmethod
     def from_environment(
@@ -96,7 +96,7 @@ def default_inbox(context: NameContext) -> Path:
     maildir = context.home / "Maildir"
     if (maildir / "cur").is_dir():
         return maildir
-    return Path(os.environ.get("MAIL") or f"/var/mail/{context.user}")
+    return Path(os.environ.get("MAIL") or f"/var/mail/{context.local_user}")
 
 
 def _parses_to(text: str, server: ServerSpec) -> bool:

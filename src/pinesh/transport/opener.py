@@ -269,7 +269,10 @@ def open_route(
     deadline: float,
     masters: MasterPool | None,
 ) -> Channel:
-    """Open route to a verified greeting before deadline (time.monotonic()), or RouteError."""
+    """Open route to a verified greeting before deadline (time.monotonic()), or RouteError.
+
+    server is the server the route was planned for; the Channel carries it.
+    """
     began = time.monotonic()
     try:
         if isinstance(route, DirectRoute):
