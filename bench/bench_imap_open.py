@@ -27,6 +27,7 @@ from tests.lab.dovecot import prepare_preauth, reset_maildir
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.sshd import start_sshd
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import SshSettings
 from pinesh.stores.imap.store import ImapStore
 from pinesh.transport.masters import MasterPool
@@ -44,7 +45,11 @@ def _store(options: list[str], control: Path) -> ImapStore:
     route = SshPreauthRoute(target, ("/usr/lib/dovecot/imap",))
     return ImapStore(
         lambda: open_route(
-            route, Service.IMAP, server="lab", deadline=time.monotonic() + 30, masters=pool
+            route,
+            Service.IMAP,
+            server=ServerSpec("lab"),
+            deadline=time.monotonic() + 30,
+            masters=pool,
         )
     )
 

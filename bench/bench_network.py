@@ -193,9 +193,9 @@ class Bench:
         self.home([str(BIN / "pinesh"), "--config", str(self.config_only), "ssh", "stop"])
 
     def start_connect_master(self) -> None:
-        """The master pinesh-connect uses: Alpine passes /user=, which pinesh-connect makes
-        the ssh login's user, so its master is not the one of pinesh's own opens (those
-        leave the user to ssh's config), though both log in as the same account."""
+        """The master pinesh-connect uses: Alpine passes /user=, which pinesh-connect, like
+        pinesh's own opens of the same name, makes the preauth login's user (-l), so both
+        ride on one master."""
         argv = [str(BIN / "pinesh-connect"), self.lab.mailhost_name, self.lab.user.name, "imap"]
         self.timed(argv, input="a LOGOUT\r\n")
 

@@ -23,6 +23,7 @@ from tests.lab.common import ensure_lab_user, make_lab_dir
 from tests.lab.dovecot import prepare_preauth
 from tests.lab.sshd import start_sshd
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import SshSettings
 from pinesh.transport.channel import Steps
 from pinesh.transport.greeting import GreetingState
@@ -46,7 +47,7 @@ def _pinesh_open(pool: MasterPool, target: SshTarget) -> float:
     channel = open_route(
         SshPreauthRoute(target, COMMAND),
         Service.IMAP,
-        server="lab",
+        server=ServerSpec("lab"),
         deadline=time.monotonic() + 15,
         masters=pool,
     )

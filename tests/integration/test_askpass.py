@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import SshSettings
 from pinesh.transport.askpass import AskpassRequest, AskpassServer
 from pinesh.transport.channel import Channel
@@ -98,7 +99,11 @@ def _open(
     route = SshPreauthRoute(target, (IMAP_BINARY,))
     try:
         channel = open_route(
-            route, Service.IMAP, server="lab", deadline=time.monotonic() + 20, masters=pool
+            route,
+            Service.IMAP,
+            server=ServerSpec("lab"),
+            deadline=time.monotonic() + 20,
+            masters=pool,
         )
     except RouteError as exc:
         return pool, exc

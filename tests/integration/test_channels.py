@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import UnsafeNameError
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import RouteError, open_route
@@ -61,7 +62,7 @@ def test_smtp_over_ssh_channel_relays_from_inside(
     with short_dir() as work:
         conns = connections(sshd, work, _isp_rule(postfix, inn))
         try:
-            opened = conns.open("smtp.isp.test", Service.SMTP)
+            opened = conns.open(ServerSpec("smtp.isp.test"), Service.SMTP)
             channel = opened.channel
             assert isinstance(channel.route, SshChannelRoute)
             assert channel.encrypted  # an ssh channel: AUTH may use it
@@ -77,7 +78,11 @@ def test_direct_smtp_from_outside_is_refused_relaying(postfix: LabPostfix) -> No
     route = DirectRoute(postfix.host, postfix.port, Security.PLAIN)
 
     channel = open_route(
-        route, Service.SMTP, server=postfix.host, deadline=time.monotonic() + 5, masters=None
+        route,
+        Service.SMTP,
+        server=ServerSpec(postfix.host),
+        deadline=time.monotonic() + 5,
+        masters=None,
     )
     try:
         assert not channel.allows_password  # cleartext: no password may cross it
@@ -94,7 +99,7 @@ def test_nntp_over_ssh_channel_posts_and_reads(
     with short_dir() as work:
         conns = connections(sshd, work, _isp_rule(postfix, inn))
         try:
-            channel = conns.open("news.isp.test", Service.NNTP).channel
+            channel = conns.open(ServerSpec("news.isp.test"), Service.NNTP).channel
             assert isinstance(channel.route, SshChannelRoute)
             assert channel.greeting.posting_allowed
             sock = channel.sock
@@ -140,7 +145,9 @@ def test_preauth_on_plain_tcp_is_refused(fake_preauth_server: int, security: Sec
 
     route = DirectRoute("127.0.0.1", fake_preauth_server, security)
     with pytest.raises(RouteError, match="refusing PREAUTH"):
-        open_route(route, Service.IMAP, server="x", deadline=time.monotonic() + 3, masters=None)
+        open_route(
+            route, Service.IMAP, server=ServerSpec("x"), deadline=time.monotonic() + 3, masters=None
+        )
 
 
 def _direct(dovecot: LabDovecot, security: Security, policy: TlsPolicy) -> Channel:
@@ -148,7 +155,11 @@ def _direct(dovecot: LabDovecot, security: Security, policy: TlsPolicy) -> Chann
     port = dovecot.imaps_port if security is Security.TLS else dovecot.imap_port
     route = DirectRoute(dovecot.host, port, security, policy)
     return open_route(
-        route, Service.IMAP, server=dovecot.host, deadline=time.monotonic() + 5, masters=None
+        route,
+        Service.IMAP,
+        server=ServerSpec(dovecot.host),
+        deadline=time.monotonic() + 5,
+        masters=None,
     )
 
 
@@ -208,7 +219,7 @@ def _open_command(argv: str) -> Channel:
     return open_route(
         CommandRoute((argv,), label="rsh-command"),
         Service.IMAP,
-        server="x",
+        server=ServerSpec("x"),
         deadline=time.monotonic() + 5,
         masters=None,
     )
@@ -251,7 +262,13 @@ def test_tls_handshake_timeout_counts_as_a_timeout(dovecot: LabDovecot) -> None:
     try:
         route = DirectRoute("127.0.0.1", server.getsockname()[1], Security.TLS)
         with pytest.raises(RouteError) as failure:
-            open_route(route, Service.IMAP, server="x", deadline=time.monotonic() + 1, masters=None)
+            open_route(
+                route,
+                Service.IMAP,
+                server=ServerSpec("x"),
+                deadline=time.monotonic() + 1,
+                masters=None,
+            )
         assert failure.value.timed_out
     finally:
         server.close()

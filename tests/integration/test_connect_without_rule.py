@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pinesh.config.pinesh_toml import load_settings
+from pinesh.config.server_spec import ServerSpec
 from pinesh.services import preauth
 from pinesh.transport import remote_probe
 from pinesh.transport.masters import MasterPool
@@ -89,7 +90,10 @@ def test_connect_without_rule_probes_once_and_remembers_the_server(
         state = work / "state" / "preauth.json"
         try:
             opened = preauth.open_preauth(
-                conns, "lab", user, Service.IMAP, default_command=(NO_SUCH_RIMAPD,)
+                conns,
+                ServerSpec("lab", mailbox_user=user),
+                Service.IMAP,
+                default_command=(NO_SUCH_RIMAPD,),
             )
             channel = opened.channel
             assert isinstance(channel.route, SshPreauthRoute)
@@ -105,7 +109,10 @@ def test_connect_without_rule_probes_once_and_remembers_the_server(
             # The next connect goes straight to the remembered server: no probe, no
             # failed default command first.
             again = preauth.open_preauth(
-                conns, "lab", user, Service.IMAP, default_command=(NO_SUCH_RIMAPD,)
+                conns,
+                ServerSpec("lab", mailbox_user=user),
+                Service.IMAP,
+                default_command=(NO_SUCH_RIMAPD,),
             )
             assert again.fell_back_from == []
             assert isinstance(again.channel.route, SshPreauthRoute)
@@ -116,7 +123,10 @@ def test_connect_without_rule_probes_once_and_remembers_the_server(
             # A remembered server that is gone is forgotten, and the probe finds anew.
             preauth.preauth_memory(conns).remember(f"{user}@lab", ["/usr/lib/dovecot/gone"])
             third = preauth.open_preauth(
-                conns, "lab", user, Service.IMAP, default_command=(NO_SUCH_RIMAPD,)
+                conns,
+                ServerSpec("lab", mailbox_user=user),
+                Service.IMAP,
+                default_command=(NO_SUCH_RIMAPD,),
             )
             assert isinstance(third.channel.route, SshPreauthRoute)
             assert third.channel.route.command == (IMAP_BINARY,)

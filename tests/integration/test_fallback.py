@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.transport.opener import RouteError, open_route
 from pinesh.transport.routes import (
     CommandRoute,
@@ -86,7 +87,7 @@ def test_failing_ssh_route_falls_back_to_tls(
     with short_dir() as work:
         conns = connections(sshd, work, body)
         try:
-            opened = conns.open(dovecot.host, Service.IMAP)
+            opened = conns.open(ServerSpec(dovecot.host), Service.IMAP)
             channel = opened.channel
             assert isinstance(channel.route, DirectRoute)
             assert channel.route.security is Security.TLS
@@ -110,7 +111,7 @@ def test_blackholed_ssh_port_waits_once_per_network(
         conns = connections(sshd, work, _rule(dovecot, ssh_port=blackhole), timeout=timeout)
         try:
             began = time.monotonic()
-            first = conns.open(dovecot.host, Service.IMAP)
+            first = conns.open(ServerSpec(dovecot.host), Service.IMAP)
             waited = time.monotonic() - began
             assert waited >= timeout  # the dead port cost the whole open timeout once
             [failure] = first.fell_back_from
@@ -119,7 +120,7 @@ def test_blackholed_ssh_port_waits_once_per_network(
             first.channel.close()
 
             began = time.monotonic()
-            second = conns.open(dovecot.host, Service.IMAP)
+            second = conns.open(ServerSpec(dovecot.host), Service.IMAP)
             assert second.fell_back_from == []  # TLS, remembered, was tried first
             assert isinstance(second.channel.route, DirectRoute)
             assert time.monotonic() - began < timeout / 2
@@ -130,8 +131,8 @@ def test_blackholed_ssh_port_waits_once_per_network(
                 sshd, work, _rule(dovecot, ssh_port=blackhole), timeout=timeout, network="other-net"
             )
             order = other.memory().order(
-                other.plan(dovecot.host, Service.IMAP).key,
-                other.plan(dovecot.host, Service.IMAP).routes,
+                other.plan(ServerSpec(dovecot.host), Service.IMAP).key,
+                other.plan(ServerSpec(dovecot.host), Service.IMAP).routes,
             )
             assert isinstance(order[0], SshPreauthRoute)
         finally:
@@ -143,7 +144,7 @@ def test_timeout_kills_the_child() -> None:
     route = CommandRoute(("sleep", "31.4159"))
     began = time.monotonic()
     with pytest.raises(RouteError) as failure:
-        open_route(route, Service.IMAP, server="x", deadline=began + 1.0, masters=None)
+        open_route(route, Service.IMAP, server=ServerSpec("x"), deadline=began + 1.0, masters=None)
     assert failure.value.timed_out
     assert 1.0 <= time.monotonic() - began < 5
     found = subprocess.run(["pgrep", "-f", "sleep 31.4159"], capture_output=True, check=False)
@@ -158,9 +159,9 @@ def test_direct_when_reachable_skips_ssh(sshd: LabSshd, dovecot: LabDovecot) -> 
     )
     with short_dir() as work:
         conns = connections(sshd, work, body)
-        plan = conns.plan(dovecot.host, Service.IMAP)
+        plan = conns.plan(ServerSpec(dovecot.host), Service.IMAP)
         assert [type(r) for r in plan.routes] == [DirectRoute]
         assert any("reachable" in note for note in plan.notes)
-        opened = conns.open(dovecot.host, Service.IMAP)
+        opened = conns.open(ServerSpec(dovecot.host), Service.IMAP)
         assert opened.fell_back_from == []
         opened.channel.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.services.connections import Connections
 from pinesh.stores.base import (
@@ -64,7 +65,7 @@ class Lab:
         if self.down:
             raise PineshError("cannot reach imap on lab: (the test took the network down)")
         self.opened += 1
-        return self.conns.open("lab", Service.IMAP).channel
+        return self.conns.open(ServerSpec("lab"), Service.IMAP).channel
 
     def store(self, *, chunk_size: int = CHUNK_SIZE) -> ImapStore:
         store = ImapStore(self.open_channel, name="lab", chunk_size=chunk_size)
@@ -614,7 +615,11 @@ def _direct(dovecot: LabDovecot, security: Security) -> Callable[[], Channel]:
 
     def open_channel() -> Channel:
         return open_route(
-            route, Service.IMAP, server=dovecot.host, deadline=time.monotonic() + 5, masters=None
+            route,
+            Service.IMAP,
+            server=ServerSpec(dovecot.host),
+            deadline=time.monotonic() + 5,
+            masters=None,
         )
 
     return open_channel

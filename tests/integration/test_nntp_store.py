@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.services.connections import Connections
 from pinesh.stores.base import Envelope, Flag, SearchQuery, StoreError, ThreadNode, Unsupported
 from pinesh.stores.nntp.newsrc import contains, parse_newsrc
@@ -43,7 +44,7 @@ class News:
     opened: list[NntpStore]
 
     def open_channel(self) -> Channel:
-        return self.conns.open(self.server, Service.NNTP).channel
+        return self.conns.open(ServerSpec(self.server), Service.NNTP).channel
 
     def store(self) -> NntpStore:
         store = NntpStore(self.open_channel, newsrc=self.newsrc, name=self.server)

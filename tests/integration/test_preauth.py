@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.config.server_spec import parse_server_spec
+from pinesh.config.server_spec import ServerSpec, parse_server_spec
 from pinesh.transport.routes import SshPreauthRoute, SshTarget
 from pinesh.transport.service import Service
 from tests.integration.helpers import (
@@ -60,7 +60,7 @@ def test_ten_opens_cost_one_authentication(sshd: LabSshd, dovecot: LabDovecot) -
         try:
             shared = []
             for _ in range(10):
-                channel = conns.open("lab", Service.IMAP).channel
+                channel = conns.open(ServerSpec("lab"), Service.IMAP).channel
                 assert isinstance(channel.route, SshPreauthRoute)
                 assert channel.preauthenticated
                 assert b"a1 OK" in exchange(channel.sock, b"a1 SELECT INBOX\r\n", b"a1 ")
@@ -69,7 +69,9 @@ def test_ten_opens_cost_one_authentication(sshd: LabSshd, dovecot: LabDovecot) -
             assert sshd.authentications() - before == 1
             assert shared == [False] + [True] * 9
             assert dovecot.logins() == logins_before  # no password login happened
-            assert "preauth, shared" in conns.open("lab", Service.IMAP).channel.describe()
+            assert (
+                "preauth, shared" in conns.open(ServerSpec("lab"), Service.IMAP).channel.describe()
+            )
         finally:
             stop_masters(conns)
 
@@ -77,7 +79,7 @@ def test_ten_opens_cost_one_authentication(sshd: LabSshd, dovecot: LabDovecot) -
 def test_master_outlives_channels_and_stops_on_request(sshd: LabSshd, dovecot: LabDovecot) -> None:
     with short_dir() as work:
         conns = connections(sshd, work, PREAUTH_RULE)
-        conns.open("lab", Service.IMAP).channel.close()
+        conns.open(ServerSpec("lab"), Service.IMAP).channel.close()
         masters = conns.masters()
         [info] = masters.status()
         assert info.running and info.pid is not None
@@ -92,7 +94,7 @@ def test_control_directory_is_private(sshd: LabSshd, dovecot: LabDovecot) -> Non
     with short_dir() as work:
         conns = connections(sshd, work, PREAUTH_RULE)
         try:
-            conns.open("lab", Service.IMAP).channel.close()
+            conns.open(ServerSpec("lab"), Service.IMAP).channel.close()
             control = work / "ctl"
             assert control.stat().st_mode & 0o777 == 0o700
             sockets = [p for p in control.iterdir() if p.is_socket()]
@@ -115,7 +117,7 @@ fallback = []
         conns = connections(sshd, work, body, timeout=3)
         try:
             with pytest.raises(Exception) as failure:
-                conns.open("lab", Service.IMAP)
+                conns.open(ServerSpec("lab"), Service.IMAP)
             # echo printed the words back, unexpanded, with a bare LF: not a greeting.
             assert f"$(touch {marker})" in str(failure.value)
             assert not marker.exists()
@@ -138,7 +140,7 @@ fallback = []
     with short_dir() as work:
         conns = connections(sshd, work, body)
         try:
-            channel = conns.open("lab", Service.IMAP).channel
+            channel = conns.open(ServerSpec("lab"), Service.IMAP).channel
             assert channel.preauthenticated
             stream = exchange(channel.sock, b"a1 LOGOUT\r\n", b"a1 ")
             assert b"* BYE" in stream and b"a1 OK" in stream

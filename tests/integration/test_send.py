@@ -16,6 +16,7 @@ import pytest
 
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.pinesh_toml import parse_settings
+from pinesh.config.server_spec import ServerSpec, parse_server_spec
 from pinesh.errors import PineshError
 from pinesh.senders.base import SendError, Stage
 from pinesh.senders.compose import Composed, Draft, compose
@@ -127,7 +128,9 @@ def test_smtp_over_ssh_channel_delivers_and_keeps_bcc_off_the_wire(
         try:
             outbox = Outbox(work / "outbox")
             sent = message(marker)
-            attempt = outbox.send_or_keep(smtp_sender(conns, "smtp.isp.test"), sent.outgoing)
+            attempt = outbox.send_or_keep(
+                smtp_sender(conns, ServerSpec("smtp.isp.test")), sent.outgoing
+            )
             assert attempt.ok, attempt.describe()
             assert attempt.sent is not None and "channel to ::1" in attempt.sent.via
             assert attempt.sent.reply.startswith("250")
@@ -150,7 +153,9 @@ def test_direct_from_outside_is_refused_and_the_message_kept(postfix: LabPostfix
             return "never-sent"
 
         # /user= asks for a login, but this cleartext route offers none: no password asked.
-        sender = smtp_sender(conns, f"{postfix.host}/user=jane", password=password)
+        sender = smtp_sender(
+            conns, parse_server_spec(f"{postfix.host}/user=jane"), password=password
+        )
         attempt = outbox.send_or_keep(sender, message(marker).outgoing)
         assert not attempt.ok
         error = attempt.error
@@ -180,7 +185,7 @@ def test_direct_to_the_lab_domain_is_accepted(postfix: LabPostfix) -> None:
     with short_dir() as work:
         conns = direct_connections(work, direct(postfix.host, postfix.port))
         composed = compose(draft, domain="pinesh.test", message_id=f"<{marker}@pinesh.test>")
-        sent = smtp_sender(conns, postfix.host).send(composed.outgoing)
+        sent = smtp_sender(conns, ServerSpec(postfix.host)).send(composed.outgoing)
         assert sent.recipients == (f"anyone@{postfix.domain}",)
     assert marker.encode() in postfix.wait_for_delivery(marker.encode())
 
@@ -208,7 +213,7 @@ def test_smtp_down_keeps_the_message_then_flush_delivers(
         try:
             outbox = Outbox(down_work / "outbox")
             attempt = outbox.send_or_keep(
-                smtp_sender(down, "smtp.isp.test"), message(marker).outgoing
+                smtp_sender(down, ServerSpec("smtp.isp.test")), message(marker).outgoing
             )
             error = attempt.error
             assert isinstance(error, SendError) and error.stage is Stage.CONNECT
@@ -218,7 +223,7 @@ def test_smtp_down_keeps_the_message_then_flush_delivers(
             assert kept.attempts == 1 and kept.last_error is not None
             assert "refused" in kept.last_error.lower()
 
-            results = outbox.flush(smtp_sender(up, "smtp.isp.test"))
+            results = outbox.flush(smtp_sender(up, ServerSpec("smtp.isp.test")))
             assert [r.ok for r in results] == [True], [r.describe() for r in results]
             assert outbox.list() == []
             check_delivered(postfix, marker)

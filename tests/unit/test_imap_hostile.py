@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.stores.base import Flag, SearchQuery, StoreError
 from pinesh.stores.imap.client import MAX_LINE
 from pinesh.stores.imap.store import ImapStore
@@ -138,7 +139,7 @@ class Server:
         return Channel(
             peer.client,
             Service.IMAP,
-            "hostile.test",
+            ServerSpec("hostile.test"),
             DirectRoute("hostile.test", 993, Security.TLS),
             parse_greeting(Service.IMAP, self.greeting),
             encrypted=self.encrypted,

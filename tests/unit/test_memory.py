@@ -31,7 +31,6 @@ def memory(path: Path) -> RouteMemory:
 
 def test_nothing_remembered_keeps_the_order(memory: RouteMemory) -> None:
     assert memory.order(KEY, ROUTES) == ROUTES
-    assert not memory.recently_timed_out(KEY, SSH)
 
 
 def test_good_route_moves_first(memory: RouteMemory) -> None:
@@ -48,8 +47,6 @@ def test_latest_good_route_wins(memory: RouteMemory) -> None:
 def test_timed_out_route_goes_last(memory: RouteMemory) -> None:
     memory.record(KEY, SSH, ok=False, timed_out=True)
     assert memory.order(KEY, ROUTES) == [TLS, STARTTLS, SSH]
-    assert memory.recently_timed_out(KEY, SSH)
-    assert not memory.recently_timed_out(KEY, TLS)
 
 
 def test_several_timed_out_routes_keep_their_relative_order(memory: RouteMemory) -> None:
@@ -61,7 +58,6 @@ def test_several_timed_out_routes_keep_their_relative_order(memory: RouteMemory)
 def test_failure_without_timeout_does_not_demote(memory: RouteMemory) -> None:
     memory.record(KEY, SSH, ok=False)
     assert memory.order(KEY, ROUTES) == ROUTES
-    assert not memory.recently_timed_out(KEY, SSH)
 
 
 def test_failure_forgets_the_good_route(memory: RouteMemory) -> None:
@@ -80,7 +76,6 @@ def test_success_clears_a_timeout(memory: RouteMemory) -> None:
     memory.record(KEY, SSH, ok=False, timed_out=True)
     memory.record(KEY, SSH, ok=True)
     assert memory.order(KEY, ROUTES) == ROUTES
-    assert not memory.recently_timed_out(KEY, SSH)
 
 
 def test_old_timeout_is_forgotten(memory: RouteMemory, path: Path) -> None:
@@ -89,7 +84,6 @@ def test_old_timeout_is_forgotten(memory: RouteMemory, path: Path) -> None:
     data["net-home"][KEY]["timed_out"][SSH.key] = time.time() - TIMEOUT_MEMORY - 60
     path.write_text(json.dumps(data))
     assert memory.order(KEY, ROUTES) == ROUTES
-    assert not memory.recently_timed_out(KEY, SSH)
 
 
 def test_networks_are_separate(path: Path) -> None:
@@ -98,7 +92,6 @@ def test_networks_are_separate(path: Path) -> None:
     office.record(KEY, STARTTLS, ok=True)
     assert home.order(KEY, ROUTES) == [TLS, STARTTLS, SSH]
     assert office.order(KEY, ROUTES) == [STARTTLS, SSH, TLS]
-    assert not office.recently_timed_out(KEY, SSH)
     assert set(json.loads(path.read_text())) == {"net-home", "net-office"}
 
 
@@ -140,7 +133,6 @@ def test_corrupt_file_is_treated_as_empty(memory: RouteMemory, path: Path, conte
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
     assert memory.order(KEY, ROUTES) == ROUTES
-    assert not memory.recently_timed_out(KEY, SSH)
     memory.record(KEY, TLS, ok=True)  # and it is replaced by a valid one
     assert memory.order(KEY, ROUTES)[0] == TLS
     assert isinstance(json.loads(path.read_text()), dict)
@@ -203,3 +195,27 @@ def test_a_cleartext_route_that_worked_is_not_promoted(tmp_path: Path) -> None:
     memory.record("nntp:news.example.org", tls, ok=False)
     memory.record("nntp:news.example.org", plain, ok=True)
     assert memory.order("nntp:news.example.org", [tls, plain]) == [tls, plain]
+
+
+FORMER = "imap:Mail.Example.org"  # the key older pinesh versions wrote: the host as written
+
+
+def test_an_entry_under_the_former_key_is_still_read(memory: RouteMemory, path: Path) -> None:
+    memory.record(FORMER, STARTTLS, ok=True)
+    assert memory.order(KEY, ROUTES) == ROUTES  # not without being told the former key
+    assert memory.order(KEY, ROUTES, FORMER) == [STARTTLS, SSH, TLS]
+
+
+def test_a_write_moves_the_former_entry_to_the_new_key(memory: RouteMemory, path: Path) -> None:
+    memory.record(FORMER, STARTTLS, ok=True)
+    memory.record(KEY, SSH, ok=False, timed_out=True, former_key=FORMER)
+    entries = json.loads(path.read_text())["net-home"]
+    assert FORMER not in entries
+    assert entries[KEY]["good"] == STARTTLS.key
+    assert memory.order(KEY, ROUTES) == [STARTTLS, TLS, SSH]
+
+
+def test_the_new_key_wins_over_the_former_one(memory: RouteMemory) -> None:
+    memory.record(FORMER, STARTTLS, ok=True)
+    memory.record(KEY, TLS, ok=True)
+    assert memory.order(KEY, ROUTES, FORMER)[0] == TLS

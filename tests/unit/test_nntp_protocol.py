@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.stores.base import (
     Address,
     Envelope,
@@ -475,7 +476,9 @@ def _channel(sock: socket.socket, *, encrypted: bool, posting: bool = True) -> C
     greeting = Greeting(GreetingState.READY, b"200 hi\r\n", "hi", posting_allowed=posting)
     security = Security.TLS if encrypted else Security.PLAIN
     route = DirectRoute("news.example.org", 119, security)
-    return Channel(sock, Service.NNTP, "news.example.org", route, greeting, encrypted, False)
+    return Channel(
+        sock, Service.NNTP, ServerSpec("news.example.org"), route, greeting, encrypted, False
+    )
 
 
 @pytest.fixture

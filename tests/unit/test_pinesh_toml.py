@@ -120,7 +120,7 @@ def test_first_rule(full: Settings) -> None:
     assert rule.servers == ("mail.example.org",)
     assert rule.services == ("imap",)
     assert rule.via is Via.SSH
-    assert rule.user == "jane"
+    assert rule.login_user == "jane"
     assert rule.login is None
     assert rule.imap_command == ("/usr/lib/dovecot/imap",)
     assert rule.fallback == ("tls",)

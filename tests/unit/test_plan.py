@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 
 from pinesh.config.remote_shell import DEFAULT_TEMPLATE, RemoteShell
-from pinesh.config.server_spec import parse_server_spec
-from pinesh.config.settings import DirectCondition, Rule, Settings, Via
+from pinesh.config.server_spec import ServerSpec, parse_server_spec
+from pinesh.config.settings import DirectCondition, Rule, Settings, SshSettings, Via
 from pinesh.errors import PineshError, UnsafeNameError
+from pinesh.stores.names import NameContext, parse_mailbox_name
 from pinesh.transport.encryption import Encryption
 from pinesh.transport.environment import Environment
+from pinesh.transport.masters import MasterPool
 from pinesh.transport.plan import Plan, plan_routes
 from pinesh.transport.routes import (
     CommandRoute,
     DirectRoute,
+    Route,
     Security,
     SshChannelRoute,
     SshPreauthRoute,
@@ -54,6 +58,11 @@ def plan(
     return plan_routes(parse_server_spec(spec), service, settings, shells=shells, env=env)
 
 
+def ssh_routes(p: Plan) -> tuple[Route, ...]:
+    """The plan's routes that are not direct (the routes that go through ssh)."""
+    return tuple(r for r in p.routes if not isinstance(r, DirectRoute))
+
+
 @pytest.fixture(autouse=True)
 def local_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(getpass, "getuser", lambda: "localjane")
@@ -64,7 +73,7 @@ def local_user(monkeypatch: pytest.MonkeyPatch) -> None:
 MAIL_RULE = Rule(
     servers=("mail.example.org",),
     services=("imap",),
-    user="jane",
+    login_user="jane",
     imap_command=DOVECOT,
     fallback=("tls",),
     line=12,
@@ -73,7 +82,7 @@ ISP_RULE = Rule(
     servers=("*.isp.example",),
     services=("smtp", "nntp"),
     login="shell.isp.example",
-    user="jane",
+    login_user="jane",
     fallback=(),
 )
 
@@ -133,7 +142,7 @@ def test_rule_target_and_ports_and_ssh_settings() -> None:
     rule = Rule(
         servers=("smtp.isp.example",),
         login="shell.isp.example",
-        user="jane",
+        login_user="jane",
         ssh_port=2222,
         ssh_options=("-o", "Compression=yes"),
         target_host="10.0.0.25",
@@ -144,6 +153,58 @@ def test_rule_target_and_ports_and_ssh_settings() -> None:
     target = SshTarget("shell.isp.example", "jane", 2222, ("-o", "Compression=yes"))
     assert p.routes == (SshChannelRoute(target, "10.0.0.25", 587),)
     assert p.routes[0].describe() == "ssh jane@shell.isp.example:2222 channel to 10.0.0.25:587"
+
+
+# --- the ssh login user: the rule's, else (preauth on the mail host) the mailbox user -------
+
+PREAUTH_RULE = Rule(servers=("mail.example.org",), imap_command=DOVECOT, ports={"imap": 1143})
+
+
+def test_preauth_on_the_mail_host_logs_in_as_the_mailbox_user() -> None:
+    # PREAUTH serves whoever ssh logged in as: another login would open another's mail.
+    p = plan("mail.example.org/user=jane", IMAP, PREAUTH_RULE)
+    assert p.routes[0] == SshPreauthRoute(SshTarget("mail.example.org", "jane"), DOVECOT)
+    assert p.routes[0].describe().startswith("ssh jane@mail.example.org ")
+
+
+def test_the_rules_own_user_wins_over_the_mailbox_user() -> None:
+    rule = replace(PREAUTH_RULE, login_user="jdoe")
+    p = plan("mail.example.org/user=jane", IMAP, rule)
+    assert p.routes[0] == SshPreauthRoute(SshTarget("mail.example.org", "jdoe"), DOVECOT)
+    assert p.routes[1] == SshChannelRoute(SshTarget("mail.example.org", "jdoe"), "localhost", 1143)
+
+
+def test_without_any_user_ssh_config_decides() -> None:
+    p = plan("mail.example.org", IMAP, PREAUTH_RULE)
+    assert p.routes[0] == SshPreauthRoute(SshTarget("mail.example.org"), DOVECOT)
+
+
+def test_a_channel_never_logs_in_as_the_mailbox_user() -> None:
+    # The server asks for the mailbox user's password itself; the ssh account is another's.
+    p = plan("mail.example.org/user=jane", IMAP, PREAUTH_RULE)
+    assert p.routes[1] == SshChannelRoute(SshTarget("mail.example.org"), "localhost", 1143)
+    smtp = plan("mail.example.org/user=jane", SMTP, Rule(servers=("mail.example.org",)))
+    assert smtp.routes[0] == SshChannelRoute(SshTarget("mail.example.org"), "localhost", 25)
+
+
+def test_the_mailbox_user_reaches_the_ssh_argv(tmp_path: Path) -> None:
+    """From the pinerc's name to ssh's argv, one value: parsed once, -l from /user=."""
+    settings = Settings(rules=(PREAUTH_RULE,), ssh=SshSettings(control_dir=tmp_path / "ctl"))
+    mailbox = parse_mailbox_name("{mail.example.org/user=jane}INBOX", NameContext(tmp_path))
+    assert mailbox.server is not None
+    p = plan_routes(mailbox.server, IMAP, settings, env=NOWHERE)
+    assert p.server is mailbox.server
+    route = p.routes[0]
+    assert isinstance(route, SshPreauthRoute)
+    argv = MasterPool(settings.ssh).ssh_argv(route.target, ["--", "mail.example.org"])
+    assert argv[argv.index("-l") + 1] == "jane"
+
+
+def test_through_another_login_host_the_mailbox_user_is_not_the_ssh_user() -> None:
+    rule = replace(PREAUTH_RULE, login="shell.example.org")
+    p = plan("mail.example.org/user=jane", IMAP, rule)
+    assert p.routes[0] == SshPreauthRoute(SshTarget("shell.example.org"), DOVECOT)
+    assert p.routes[1] == SshChannelRoute(SshTarget("shell.example.org"), "mail.example.org", 1143)
 
 
 def test_fallback_routes_with_ports() -> None:
@@ -173,7 +234,7 @@ def test_fallback_uses_the_port_in_the_server_name() -> None:
 def test_empty_fallback_means_ssh_only() -> None:
     p = plan("smtp.isp.example", SMTP, ISP_RULE)
     assert all(not isinstance(r, DirectRoute) for r in p.routes)
-    assert p.ssh_routes() == p.routes
+    assert ssh_routes(p) == p.routes
 
 
 def test_direct_when_domain_matches_skips_ssh() -> None:
@@ -185,7 +246,7 @@ def test_direct_when_domain_matches_skips_ssh() -> None:
     )
     p = plan("mail.example.org", IMAP, rule, env=Environment(domain_override="example.org"))
     assert p.routes == (DirectRoute("mail.example.org", 993, Security.TLS),)
-    assert p.ssh_routes() == ()
+    assert ssh_routes(p) == ()
     assert any("going direct" in note and "example.org" in note for note in p.notes)
 
 
@@ -209,7 +270,7 @@ def test_direct_when_domain_matching(here: str, wanted: str, direct: bool) -> No
         direct_when=DirectCondition(domain=wanted),
     )
     p = plan("mail.example.org", IMAP, rule, env=Environment(domain_override=here))
-    assert (p.ssh_routes() == ()) is direct
+    assert (ssh_routes(p) == ()) is direct
 
 
 def test_direct_when_reachable() -> None:
@@ -226,7 +287,7 @@ def test_direct_when_reachable() -> None:
 
     env = FakeEnvironment(domain_override="")
     p = plan("news.example.org", NNTP, rule, env=env)
-    assert len(p.ssh_routes()) == 1
+    assert len(ssh_routes(p)) == 1
 
 
 def test_via_direct_never_uses_ssh_and_never_probes() -> None:
@@ -297,8 +358,9 @@ def test_hostile_login_in_a_rule_is_refused_when_planning() -> None:
 
 def test_plan_key_and_server() -> None:
     p = plan("Mail.Example.org", SMTP, ISP_RULE)
-    assert p.server == "Mail.Example.org"
-    assert p.key == "smtp:Mail.Example.org"
+    assert p.server == ServerSpec("Mail.Example.org")
+    assert p.key == "smtp:mail.example.org"  # the server's identity: hosts without case
+    assert p.former_key == "smtp:Mail.Example.org"  # what older route memories used
     assert p.service is SMTP
 
 
@@ -372,7 +434,7 @@ def test_command_route_uses_the_local_user_without_user_flag() -> None:
     """As c-client: without /user=, the template's -l gets the local login name."""
     route = plan("mail.example.org", IMAP, shells=[SSH_SHELL]).routes[0]
     assert isinstance(route, SshPreauthRoute)
-    assert route.target.user == "localjane"
+    assert route.target.login_user == "localjane"
     script = RemoteShell("rsh", "/path/to/script", DEFAULT_TEMPLATE, 15)
     command = plan("mail.example.org", IMAP, shells=[script]).routes[0]
     assert isinstance(command, CommandRoute)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pinesh.config.pinerc import parse_pinerc
+from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import Settings
 from pinesh.errors import UnsafeNameError
 from pinesh.services.connections import Connections
@@ -92,7 +93,7 @@ def _connections(pinerc: str) -> Connections:
     ],
 )
 def test_a_server_the_pinerc_reads_is_named(pinerc: str) -> None:
-    assert named_in_pinerc(_connections(pinerc), "mail.example.org", Service.IMAP)
+    assert named_in_pinerc(_connections(pinerc), ServerSpec("mail.example.org"), Service.IMAP)
 
 
 @pytest.mark.parametrize(
@@ -105,4 +106,4 @@ def test_a_server_the_pinerc_reads_is_named(pinerc: str) -> None:
     ],
 )
 def test_a_server_the_pinerc_does_not_read_over_imap_is_not_named(pinerc: str) -> None:
-    assert not named_in_pinerc(_connections(pinerc), "mail.example.org", Service.IMAP)
+    assert not named_in_pinerc(_connections(pinerc), ServerSpec("mail.example.org"), Service.IMAP)

@@ -14,7 +14,7 @@ def test_bare_host() -> None:
     spec = parse_server_spec("mail.example.org")
     assert spec == ServerSpec(host="mail.example.org")
     assert spec.port is None
-    assert spec.user is None
+    assert spec.mailbox_user is None
     assert spec.service is None
     assert spec.allows_remote_shell
 
@@ -25,7 +25,7 @@ def test_port_ssl_and_user() -> None:
     assert spec.port == 993
     assert spec.ssl
     assert not spec.tls
-    assert spec.user == "jane"
+    assert spec.mailbox_user == "jane"
 
 
 def test_bracketed_ipv6_with_port_and_notls() -> None:
@@ -92,7 +92,7 @@ def test_flags_are_case_insensitive() -> None:
     spec = parse_server_spec("h/SSL/NoRsh/User=Jane")
     assert spec.ssl
     assert spec.norsh
-    assert spec.user == "Jane"  # the user name itself keeps its case
+    assert spec.mailbox_user == "Jane"  # the user name itself keeps its case
 
 
 def test_surrounding_white_space_is_ignored() -> None:
@@ -110,7 +110,9 @@ def test_debug_flag() -> None:
 
 
 def test_user_with_dots_and_at() -> None:
-    assert parse_server_spec("h/user=jane.q.doe@example.org").user == "jane.q.doe@example.org"
+    assert (
+        parse_server_spec("h/user=jane.q.doe@example.org").mailbox_user == "jane.q.doe@example.org"
+    )
 
 
 # --- allows_remote_shell: c-client's rule ----------------------------------------------------
@@ -239,3 +241,65 @@ def test_junk_after_the_bracket() -> None:
 def test_tls_and_notls_together_are_refused(text: str) -> None:
     with pytest.raises(PineshError):
         parse_server_spec(text)
+
+
+# --- format(): parsing's inverse ---------------------------------------------------------------
+
+ROUND_TRIPS = [
+    ServerSpec("mail.example.org"),
+    ServerSpec("mail.example.org", port=993, ssl=True, mailbox_user="jane"),
+    ServerSpec("[::1]", port=143, notls=True),
+    ServerSpec("[fe80::1%eth0]"),
+    ServerSpec("::1"),  # an IPv6 literal without brackets: no port can follow it
+    ServerSpec("news.example.org", service="nntp", mailbox_user="NAME"),
+    ServerSpec("h", service="imap"),  # an explicit /imap is kept, not dropped
+    ServerSpec("h", service="imap4rev1"),
+    ServerSpec("localhost", port=2025, submit=True, tls=True),
+    ServerSpec("h", novalidate_cert=True, norsh=True, debug=True, ssl=True),
+    ServerSpec("MAIL.Example.ORG", mailbox_user="Jane"),  # case is kept in both
+    ServerSpec("h", mailbox_user="jane.q.doe@example.org"),  # a user with '@' and dots
+    ServerSpec("h", mailbox_user="a=b"),  # '=' after the first one is the user's
+    ServerSpec("192.0.2.7", port=65535),
+]
+
+
+@pytest.mark.parametrize("spec", ROUND_TRIPS, ids=lambda s: s.format())
+def test_format_is_what_parsing_reads_back(spec: ServerSpec) -> None:
+    assert parse_server_spec(spec.format()) == spec
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("mail.example.org:993/ssl/user=jane", "mail.example.org:993/ssl/user=jane"),
+        ("news.example.org/nntp/user=NAME", "news.example.org/nntp/user=NAME"),
+        ("h/User=Jane/SSL", "h/ssl/user=Jane"),  # flags in one order, lower case
+        ("h/service=NNTP", "h/nntp"),
+        ("h/secure/readonly", "h"),  # accepted switches a spec does not keep
+        ("  h  ", "h"),
+    ],
+)
+def test_format_writes_one_spelling(text: str, written: str) -> None:
+    assert parse_server_spec(text).format() == written
+
+
+# --- identity(): one name per server -----------------------------------------------------------
+
+
+def test_identity_is_user_at_host_without_case() -> None:
+    assert parse_server_spec("Mail.Example.ORG/user=Jane").identity() == "Jane@mail.example.org"
+    assert parse_server_spec("mail.example.org").identity() == "mail.example.org"
+
+
+def test_identity_ignores_port_and_flags() -> None:
+    a = parse_server_spec("mail.example.org/user=jane")
+    b = parse_server_spec("MAIL.example.org:993/ssl/user=jane")
+    assert a != b
+    assert a.identity() == b.identity()
+
+
+def test_identity_tells_mailbox_users_apart() -> None:
+    jane = parse_server_spec("mail.example.org/user=jane").identity()
+    john = parse_server_spec("mail.example.org/user=john").identity()
+    anyone = parse_server_spec("mail.example.org").identity()
+    assert len({jane, john, anyone}) == 3

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.senders.base import Outgoing, SendError, SmtpEnvelope, Stage
 from pinesh.senders.smtp import SmtpSender
@@ -300,7 +301,7 @@ class ScriptedServer:
         return Channel(
             self.client,
             Service.SMTP,
-            "smtp.scripted.test",
+            ServerSpec("smtp.scripted.test"),
             DirectRoute("127.0.0.1", 25, security),
             Greeting(GreetingState.READY, b"220 scripted ESMTP\r\n", "scripted ESMTP"),
             encrypted=encrypted,

@@ -51,9 +51,9 @@ def test_joined_and_bundled_options() -> None:
 
 
 def test_user_at_host_and_first_user_wins() -> None:
-    assert read(f"{SSH} jane@mail.example.org imapd").target.user == "jane"
+    assert read(f"{SSH} jane@mail.example.org imapd").target.login_user == "jane"
     # OpenSSH keeps the first user it is given.
-    assert read(f"{SSH} -l first mail.example.org -l second imapd").target.user == "first"
+    assert read(f"{SSH} -l first mail.example.org -l second imapd").target.login_user == "first"
 
 
 def test_words_after_the_remote_command_are_its_arguments() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.stores.imap.store import ImapStore
 from pinesh.stores.nntp.store import NntpStore
 from pinesh.transport.channel import Channel
@@ -182,7 +183,9 @@ class NntpLab:
         self.servers.append(server)
         server.client.settimeout(10)
         greeting = Greeting(GreetingState.READY, b"200 hi\r\n", "hi", posting_allowed=True)
-        return Channel(server.client, Service.NNTP, "threads.test", _route(), greeting, True, False)
+        return Channel(
+            server.client, Service.NNTP, ServerSpec("threads.test"), _route(), greeting, True, False
+        )
 
 
 @pytest.fixture
@@ -299,7 +302,9 @@ class ImapLab:
         server.start()
         self.servers.append(server)
         greeting = parse_greeting(Service.IMAP, b"* PREAUTH ready\r\n")
-        return Channel(server.client, Service.IMAP, "threads.test", _route(), greeting, True, False)
+        return Channel(
+            server.client, Service.IMAP, ServerSpec("threads.test"), _route(), greeting, True, False
+        )
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 Alpine runs ``ssh-path`` with ``ssh-command=%s %s %s %s`` as ``pinesh-connect HOST USER
 imap``; mutt's ``tunnel`` and mbsync's ``Tunnel`` run ``pinesh connect HOST USER imap``.
+USER is the mailbox user (c-client passes ``/user=``, else the local login name): it
+becomes the ssh login user only where pinesh's own opens make it one (transport/plan.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pinesh.services.preauth import NoPreauthServerError, named_in_pinerc, open_
 from pinesh.services.relay import relay
 from pinesh.transport.channel import Channel
 from pinesh.transport.connector import UnreachableError, open_plan
-from pinesh.transport.routes import CommandRoute, DirectRoute, SshChannelRoute, SshPreauthRoute
+from pinesh.transport.routes import SshChannelRoute, SshPreauthRoute
 from pinesh.transport.service import Service
 
 NO_SSH_ROUTE = 1  # tells the client to move on to its next method at once
@@ -41,18 +43,11 @@ def run_connect(
         _say(str(exc))
         return NO_SSH_ROUTE
     connections = load_connections(config, pinerc)
-    plan = connections.plan(ServerSpec(server), service)
-    asked_user = _asked_user(user)
+    spec = ServerSpec(server, mailbox_user=_mailbox_user(user))
+    plan = connections.plan(spec, service)
     # Only pinesh's own ssh routes: a CommandRoute from the pinerc could be this very
     # command (ssh-path=pinesh-connect), and direct routes are the client's own job.
-    routes = []
-    for route in plan.routes:
-        if isinstance(route, CommandRoute | DirectRoute):
-            continue
-        assert isinstance(route, SshPreauthRoute | SshChannelRoute)
-        if route.target.user is None and asked_user is not None:
-            route = replace(route, target=replace(route.target, user=asked_user))
-        routes.append(route)
+    routes = [r for r in plan.routes if isinstance(r, SshPreauthRoute | SshChannelRoute)]
     try:
         if routes:
             opened = open_plan(
@@ -61,10 +56,10 @@ def run_connect(
         elif (
             plan.rule is None
             and service is Service.IMAP  # as c-client: only IMAP runs a remote command
-            and named_in_pinerc(connections, server, service)
+            and named_in_pinerc(connections, spec, service)
         ):
             # No rule, but the user's pinerc reads this server: Pine's way over our master.
-            opened = open_preauth(connections, server, asked_user, service)
+            opened = open_preauth(connections, spec, service)
         else:
             _say(f"no ssh route to {server} for {service.value}; the client should go on")
             return NO_SSH_ROUTE
@@ -75,10 +70,11 @@ def run_connect(
     return 0
 
 
-def _asked_user(user: str | None) -> str | None:
-    """The user the client really asked for, or None to let ssh_config's User apply.
+def _mailbox_user(user: str | None) -> str | None:
+    """The mailbox user the client really asked for, or None (no /user=).
 
-    c-client passes the local login name when the mailbox names no /user=.
+    c-client passes the local login name when the mailbox names no /user=; taking that
+    for a /user= would override ssh_config's User for the login.
     """
     return user if user and user != getpass.getuser() else None
 

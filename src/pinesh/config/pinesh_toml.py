@@ -269,7 +269,7 @@ def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
         services=services,
         via=via,
         login=login,
-        user=user,
+        login_user=user,
         ssh_port=ssh_port,
         ssh_options=r.words("ssh_options") or (),
         imap_command=imap_command,

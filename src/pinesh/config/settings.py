@@ -38,9 +38,6 @@ class DirectCondition:
     domain: str | None = None  # this machine's DNS domain is (or ends with) this
     reachable: str | None = None  # this host:port accepts a TCP connection quickly
 
-    def is_empty(self) -> bool:
-        return self.domain is None and self.reachable is None
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -50,7 +47,7 @@ class Rule:
     services: tuple[str, ...] = ()  # empty: every service
     via: Via = Via.SSH
     login: str | None = None  # ssh login host; None: the server itself
-    user: str | None = None  # ssh login user; None: ssh_config / local name
+    login_user: str | None = None  # ssh login user (the TOML's `user`); None: ssh_config
     ssh_port: int | None = None
     ssh_options: tuple[str, ...] = ()
     imap_command: tuple[str, ...] | None = None  # remote preauth IMAP server

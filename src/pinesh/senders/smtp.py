@@ -86,8 +86,6 @@ class SmtpSender:
             raise SendError(
                 f"cannot reach {self._name}: {exc}", stage=Stage.CONNECT, temporary=True
             ) from None
-        if not channel.server:
-            channel.server = self._name
         return channel
 
     def _transact(self, session: SmtpSession, outgoing: Outgoing) -> Sent:

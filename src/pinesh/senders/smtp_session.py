@@ -20,7 +20,7 @@ class SmtpSession:
 
     @property
     def server(self) -> str:
-        return safe_line(self.channel.server) or "the SMTP server"
+        return safe_line(self.channel.server.host) or "the SMTP server"
 
     def command(self, line: bytes, stage: Stage, *, timeout: float | None = None) -> Reply:
         """Send one command line and read its reply."""

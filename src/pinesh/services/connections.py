@@ -9,7 +9,7 @@ from pathlib import Path
 from pinesh.config.pinerc import Pinerc, load_pinerc
 from pinesh.config.pinesh_toml import load_settings
 from pinesh.config.remote_shell import RemoteShell, remote_shells
-from pinesh.config.server_spec import ServerSpec, parse_server_spec
+from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import Settings
 from pinesh.transport.connector import Opened, open_plan
 from pinesh.transport.environment import Environment
@@ -54,11 +54,10 @@ class Connections:
             self._memory = RouteMemory(state / "routes.json", self.env.network_id())
         return self._memory
 
-    def plan(self, server: str | ServerSpec, service: Service) -> Plan:
-        spec = parse_server_spec(server) if isinstance(server, str) else server
-        return plan_routes(spec, service, self.settings, shells=self.shells, env=self.env)
+    def plan(self, server: ServerSpec, service: Service) -> Plan:
+        return plan_routes(server, service, self.settings, shells=self.shells, env=self.env)
 
-    def open(self, server: str | ServerSpec, service: Service) -> Opened:
+    def open(self, server: ServerSpec, service: Service) -> Opened:
         """Open service on server by the first route that works (remembered one first)."""
         return open_plan(self.plan(server, service), self.masters(), self.memory())
 

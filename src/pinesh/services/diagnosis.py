@@ -60,7 +60,7 @@ def try_route(
         channel = open_route(
             route,
             server.service,
-            server=server.spec.host,
+            server=server.spec,
             deadline=began + plan.timeout_for(route),
             masters=connections.masters(),
         )
@@ -82,7 +82,7 @@ def trials(connections: Connections, server: ConfiguredServer, plan: Plan) -> It
 
 def ordered_routes(connections: Connections, plan: Plan) -> list[Route]:
     """The routes in the order an open tries them here: what worked last time first."""
-    return connections.memory().order(plan.key, plan.routes)
+    return connections.memory().order(plan.key, plan.routes, plan.former_key)
 
 
 def _ms(seconds: float | None) -> str:

@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -25,7 +25,7 @@ from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import FolderStatus, Store
 from pinesh.stores.local.mbox import MboxStore
-from pinesh.stores.names import Driver, MailboxName
+from pinesh.stores.names import Driver, MailboxName, parse_collection_name
 from pinesh.stores.nntp.protocol import pattern_matches
 from pinesh.stores.nntp.store import NntpStore
 from pinesh.textsafe import safe_line
@@ -97,12 +97,10 @@ class Place:
 
 def collection_kind(session: MailSession, collection: Collection) -> Kind:
     """LOCAL, IMAP or NEWS, from the collection's name (PineshError when it does not parse)."""
-    if collection.name.startswith("#news."):
-        return Kind.NEWS
-    if collection.name.startswith("{"):
-        mailbox = session.parse(collection.name + "x")
-        return Kind.NEWS if mailbox.driver is Driver.NNTP else Kind.IMAP
-    return Kind.LOCAL
+    remote = parse_collection_name(collection.name, session.name_context())
+    if remote is None:
+        return Kind.LOCAL
+    return Kind.NEWS if remote.driver is Driver.NNTP else Kind.IMAP
 
 
 def check_name(kind: Kind, text: str) -> str:
@@ -130,11 +128,11 @@ def check_name(kind: Kind, text: str) -> str:
 
 
 def _same_mailbox(a: MailboxName, b: MailboxName) -> bool:
-    def key(m: MailboxName) -> tuple[str, str, str]:
+    def key(m: MailboxName) -> tuple[str, str]:
         box = m.mailbox.upper() if m.mailbox.upper() == INBOX else m.mailbox
         if m.server is None:
-            return ("", "", os.path.normpath(box))
-        return (m.server.host.lower(), m.server.user or "", box)
+            return ("", os.path.normpath(box))
+        return (m.server.identity(), box)
 
     return a.driver is b.driver and key(a) == key(b)
 
@@ -161,7 +159,7 @@ class FolderService:
         try:
             host = parse_server_spec(servers[0]).host
         except PineshError:
-            host = servers[0]
+            host = servers[0]  # shown as written; opening it will say what is wrong
         return [*found, Collection(f"News on {safe_line(host)}", "#news.", "")]
 
     def is_news(self, collection: Collection) -> bool:
@@ -173,20 +171,19 @@ class FolderService:
 
     def place(self, collection: Collection) -> Place:
         """Where collection's folders are (no I/O: stores connect when first used)."""
-        kind = collection_kind(self.session, collection)
-        name, pattern = collection.name, collection.pattern or "*"
-        if kind is Kind.LOCAL:
+        context = self.session.name_context()
+        pattern = collection.pattern or "*"
+        remote = parse_collection_name(collection.name, context)
+        if remote is None:
             root = self.session.collection_root(collection)
-            return Place(kind, MboxStore(root), str(root).rstrip("/") + "/", "", pattern)
-        if kind is Kind.NEWS:
-            brace = name[: name.index("}") + 1] if name.startswith("{") else ""
-            groups = name[len(brace) :].removeprefix("#news.")
-            store = self._store(self.session.parse(brace + "#news.x"))
-            return Place(kind, store, brace + "#news.", "", groups + pattern)
-        brace = name[: name.index("}") + 1]
-        inner = name[len(brace) :]
-        store = self._store(self.session.parse(name + "x"))
-        return Place(kind, store, name, inner, inner + pattern)
+            return Place(Kind.LOCAL, MboxStore(root), str(root).rstrip("/") + "/", "", pattern)
+        store = self._store(remote)
+        if remote.driver is Driver.NNTP:
+            # Newsgroups keep their whole name within the collection: "comp.lang", not "lang".
+            groups = replace(remote, mailbox="").format(context)
+            return Place(Kind.NEWS, store, groups, "", remote.mailbox + pattern)
+        prefix = remote.format(context)
+        return Place(Kind.IMAP, store, prefix, remote.mailbox, remote.mailbox + pattern)
 
     def _store(self, mailbox: MailboxName) -> Store:
         with self._lock:

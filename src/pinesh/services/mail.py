@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pinesh.config.pine_settings import Collection, PineSettings, pine_settings
@@ -18,7 +18,13 @@ from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.services.connections import Connections, load_connections
 from pinesh.stores.base import Folder, FolderInfo, Store
-from pinesh.stores.names import Driver, MailboxName, NameContext, parse_mailbox_name
+from pinesh.stores.names import (
+    Driver,
+    MailboxName,
+    NameContext,
+    parse_collection_name,
+    parse_mailbox_name,
+)
 from pinesh.transport.channel import Channel
 from pinesh.transport.service import Service
 
@@ -30,19 +36,6 @@ def default_data_dir() -> Path:
     return Path(base) / "pinesh"
 
 
-def server_text(spec: ServerSpec) -> str:
-    """A server spec written back in Pine's syntax (for full mailbox names)."""
-    text = spec.host + (f":{spec.port}" if spec.port else "")
-    if spec.user:
-        text += f"/user={spec.user}"
-    for flag in ("ssl", "tls", "notls", "novalidate_cert", "norsh"):
-        if getattr(spec, flag):
-            text += "/" + flag.replace("_", "-")
-    if spec.service and spec.service != "imap":
-        text += f"/{spec.service}"
-    return text
-
-
 @dataclass
 class MailSession:
     """Settings, connections and open stores for one run of pinesh."""
@@ -51,7 +44,7 @@ class MailSession:
     pine: PineSettings
     ask_password: PasswordPrompt | None = None
     data_dir: Path = field(default_factory=default_data_dir)
-    _stores: dict[tuple[Driver, str, str], Store] = field(default_factory=dict)
+    _stores: dict[tuple[Driver, str], Store] = field(default_factory=dict)
     # Workers ask for stores at once: two must not each make one for the same server.
     _stores_lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
@@ -71,7 +64,7 @@ class MailSession:
         prompt = self.ask_password
         if prompt is None:
             return None
-        who = f"{spec.user}@{spec.host}" if spec.user else spec.host
+        who = f"{spec.mailbox_user}@{spec.host}" if spec.mailbox_user else spec.host
         return lambda: prompt(f"{service.value} password for {who}: ")
 
     def _channel_factory(self, spec: ServerSpec, service: Service) -> Callable[[], Channel]:
@@ -85,12 +78,11 @@ class MailSession:
         Safe from any thread: each store is made once (no I/O: stores connect when used).
         """
         if mailbox.server is not None:
-            spec = mailbox.server
-            key = (mailbox.driver, spec.host.lower(), spec.user or "")
+            key = (mailbox.driver, mailbox.server.identity())
         elif mailbox.driver is Driver.MAILDIR:
-            key = (mailbox.driver, str(Path(mailbox.mailbox)), "")  # rooted at itself
+            key = (mailbox.driver, str(Path(mailbox.mailbox)))  # rooted at itself
         else:
-            key = (mailbox.driver, str(Path(mailbox.mailbox).parent), "")
+            key = (mailbox.driver, str(Path(mailbox.mailbox).parent))
         with self._stores_lock:
             store = self._stores.get(key)
             if store is None:
@@ -106,9 +98,9 @@ class MailSession:
             spec = mailbox.server
             return ImapStore(
                 self._channel_factory(spec, Service.IMAP),
-                user=spec.user,
+                user=spec.mailbox_user,
                 password=self.password_for(spec, Service.IMAP),
-                name="{" + server_text(spec) + "}",
+                name="{" + spec.format() + "}",
             )
         if mailbox.driver is Driver.NNTP:
             from pinesh.stores.nntp.store import NntpStore
@@ -118,9 +110,9 @@ class MailSession:
             return NntpStore(
                 self._channel_factory(spec, Service.NNTP),
                 newsrc=self.name_context().home / ".newsrc",
-                user=spec.user,
+                user=spec.mailbox_user,
                 password=self.password_for(spec, Service.NNTP),
-                name="{" + server_text(spec) + "/nntp}",
+                name="{" + replace(spec, service="nntp").format() + "}",
             )
         if mailbox.driver is Driver.MAILDIR:
             from pinesh.stores.local.maildir import MaildirStore
@@ -174,25 +166,17 @@ class MailSession:
     def list_folders(self, collection: Collection) -> list[FolderInfo]:
         """The folders of a collection, named so that open_folder() opens them."""
         pattern = collection.pattern or "*"
-        if collection.name.startswith("{"):
-            mailbox = self.parse(collection.name + "x")
-            prefix = collection.name[: collection.name.index("}") + 1]
-            inner = collection.name[len(prefix) :]
-            if mailbox.driver is Driver.NNTP:
-                inner = inner.removeprefix("#news.")
-                prefix += "#news."
-            store = self.store_for(mailbox)
-            listed = store.list_folders(inner + pattern)
+        context = self.name_context()
+        remote = parse_collection_name(collection.name, context)
+        if remote is not None:
+            listed = self.store_for(remote).list_folders(remote.mailbox + pattern)
             return [
-                FolderInfo(prefix + f.name, f.display, f.selectable, f.has_children) for f in listed
-            ]
-        if collection.name.startswith("#news."):
-            mailbox = self.parse(collection.name + "x")
-            listed = self.store_for(mailbox).list_folders(
-                collection.name.removeprefix("#news.") + pattern
-            )
-            return [
-                FolderInfo("#news." + f.name, f.display, f.selectable, f.has_children)
+                FolderInfo(
+                    replace(remote, mailbox=f.name).format(context),
+                    f.display,
+                    f.selectable,
+                    f.has_children,
+                )
                 for f in listed
             ]
         from pinesh.stores.local.mbox import MboxStore

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.services.connections import Connections
 from pinesh.services.servers import configured_servers
@@ -52,10 +53,10 @@ def pine_default_command(service: Service) -> tuple[str, ...]:
     return (PINE_REMOTE_PATH.replace("%s", service.value),)
 
 
-def named_in_pinerc(connections: Connections, host: str, service: Service) -> bool:
-    """Whether the pinerc names host for service (inbox-path, collections, incoming)."""
+def named_in_pinerc(connections: Connections, server: ServerSpec, service: Service) -> bool:
+    """Whether the pinerc names server's host for service (inbox-path, collections...)."""
     found, _ = configured_servers(connections.pinerc, connections.settings)
-    wanted = host.lower()
+    wanted = server.host.lower()
     return any(s.spec.host.lower() == wanted and s.service is service for s in found)
 
 
@@ -66,8 +67,7 @@ def preauth_memory(connections: Connections) -> PreauthMemory:
 
 def open_preauth(
     connections: Connections,
-    host: str,
-    user: str | None,
+    server: ServerSpec,
     service: Service = Service.IMAP,
     *,
     default_command: Sequence[str] | None = None,
@@ -77,9 +77,11 @@ def open_preauth(
 
     Order: the remembered command (forgotten when it fails), Pine's default command, then
     the probe's finds. The probe runs only when the ssh login itself worked (the master is
-    up) and nothing timed out: a host that cannot be reached is not probed.
+    up) and nothing timed out: a host that cannot be reached is not probed. ssh logs in
+    as the mailbox user (/user=), else as ssh's config says: PREAUTH serves the login.
     """
-    target = SshTarget(host, user)
+    host = server.host
+    target = SshTarget(host, server.mailbox_user)
     masters = connections.masters()
     memory = preauth_memory(connections)
     login = target.label()
@@ -94,7 +96,7 @@ def open_preauth(
             return open_route(
                 route,
                 service,
-                server=host,
+                server=server,
                 deadline=time.monotonic() + timeout,
                 masters=masters,
             )

@@ -25,19 +25,18 @@ DEFAULT_FCC = "sent-mail"
 
 def smtp_sender(
     connections: Connections,
-    server: str | ServerSpec,
+    server: ServerSpec,
     *,
     password: Callable[[], str] | None = None,
     helo: str | None = None,
 ) -> SmtpSender:
     """An SmtpSender for one of Pine's smtp-server entries, through pinesh's routes."""
-    spec = parse_server_spec(server) if isinstance(server, str) else server
     return SmtpSender(
-        lambda: connections.open(spec, Service.SMTP).channel,
-        user=spec.user,
+        lambda: connections.open(server, Service.SMTP).channel,
+        user=server.mailbox_user,
         password=password,
         helo=helo,
-        name=spec.host,
+        name=server.host,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pinesh.config.server_spec import ServerSpec, parse_server_spec
@@ -28,16 +28,40 @@ class Driver(enum.Enum):
 
 @dataclass(frozen=True)
 class MailboxName:
-    """A parsed mailbox name."""
+    """A parsed mailbox name: the driver, the mailbox within it, and its server if remote.
 
-    text: str  # as the user wrote it
+    Names that parse to equal values name one mailbox (``INBOX`` and the inbox-path it
+    stands for, say). Servers spelt differently (``{HOST}`` and ``{host/ssl}``) are not
+    equal values: ``server.identity()`` says whether they are one server.
+    """
+
     driver: Driver
-    mailbox: str  # remote mailbox, newsgroup, or local path
+    mailbox: str  # remote mailbox, newsgroup (or a collection's prefix), or local path
     server: ServerSpec | None = None
 
     @property
     def is_remote(self) -> bool:
         return self.server is not None
+
+    def format(self, context: NameContext) -> str:
+        """This name in Pine's syntax: parse_mailbox_name(m.format(context), context) == m.
+
+        News on the context's nntp-server is written ``#news.group``, as Pine does; local
+        names are written as absolute paths (``#md/`` before a Maildir). An IMAP
+        collection's empty prefix is written ``{server}``, which parse_collection_name
+        reads back (parse_mailbox_name reads it as INBOX).
+        """
+        if self.driver is Driver.NNTP:
+            assert self.server is not None, "a newsgroup always has a server"
+            if context.nntp_server and _parses_to(context.nntp_server, self.server):
+                return "#news." + self.mailbox
+            return "{" + self.server.format() + "}#news." + self.mailbox
+        if self.server is not None:
+            # Hazard: an IMAP mailbox named "#news.x" reads back as news (as parsing has it).
+            return "{" + self.server.format() + "}" + self.mailbox
+        if self.driver is Driver.MAILDIR:
+            return "#md/" + self.mailbox
+        return self.mailbox
 
 
 @dataclass(frozen=True)
@@ -47,7 +71,7 @@ class NameContext:
     home: Path
     inbox_path: str | None = None  # the pinerc's inbox-path
     nntp_server: str | None = None  # the pinerc's first nntp-server
-    user: str = ""
+    local_user: str = ""  # this machine's login name: the spool is /var/mail/LOCAL_USER
 
     @classmethod
     def from_environment(
@@ -72,14 +96,18 @@ def default_inbox(context: NameContext) -> Path:
     maildir = context.home / "Maildir"
     if (maildir / "cur").is_dir():
         return maildir
-    return Path(os.environ.get("MAIL") or f"/var/mail/{context.user}")
+    return Path(os.environ.get("MAIL") or f"/var/mail/{context.local_user}")
 
 
-def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
-    """Parse a mailbox name; raise PineshError naming what is wrong."""
-    name = text.strip()
-    if not name:
-        raise PineshError("empty mailbox name")
+def _parses_to(text: str, server: ServerSpec) -> bool:
+    try:
+        return parse_server_spec(text) == server
+    except PineshError:
+        return False
+
+
+def _remote(text: str, name: str, context: NameContext) -> MailboxName | None:
+    """``{server}mailbox`` or ``#news.group`` read as they are (no INBOX default), or None."""
     if name.startswith("{"):
         close = name.find("}")
         if close < 0:
@@ -89,13 +117,13 @@ def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
         server = parse_server_spec(name[1:close])
         mailbox = name[close + 1 :]
         if server.service == "nntp" or mailbox.startswith("#news."):
-            return MailboxName(text, Driver.NNTP, mailbox.removeprefix("#news."), server)
+            return MailboxName(Driver.NNTP, mailbox.removeprefix("#news."), server)
         if server.service not in (None, "imap", "imap2", "imap4", "imap4rev1"):
             raise PineshError(
                 f"mailbox {text!r}: service {server.service} is not supported",
                 hint="pinesh reads IMAP and NNTP servers",
             )
-        return MailboxName(text, Driver.IMAP, mailbox or "INBOX", server)
+        return MailboxName(Driver.IMAP, mailbox, server)
     if name.startswith("#news."):
         if not context.nntp_server:
             raise PineshError(
@@ -103,18 +131,41 @@ def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
                 hint="set nntp-server in your pinerc, or write {news.example.org/nntp}#news.group",
             )
         server = parse_server_spec(context.nntp_server)
-        return MailboxName(text, Driver.NNTP, name.removeprefix("#news."), server)
+        return MailboxName(Driver.NNTP, name.removeprefix("#news."), server)
+    return None
+
+
+def parse_collection_name(text: str, context: NameContext) -> MailboxName | None:
+    """A remote or news collection's name, ``{server}prefix`` or ``#news.prefix``, whose
+    mailbox is the prefix its folders' names share (maybe empty); None for a local one.
+
+    The full name of folder ``x`` in the collection is then
+    ``replace(collection, mailbox=collection.mailbox + x).format(context)``.
+    """
+    name = text.strip()
+    return _remote(text, name, context)
+
+
+def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
+    """Parse a mailbox name; raise PineshError naming what is wrong."""
+    name = text.strip()
+    if not name:
+        raise PineshError("empty mailbox name")
+    remote = _remote(text, name, context)
+    if remote is not None:
+        if remote.driver is Driver.IMAP and not remote.mailbox:
+            return replace(remote, mailbox="INBOX")
+        return remote
     if name.upper() == "INBOX":
         if context.inbox_path and context.inbox_path.upper() != "INBOX":
-            inner = parse_mailbox_name(context.inbox_path, context)
-            return MailboxName(text, inner.driver, inner.mailbox, inner.server)
+            return parse_mailbox_name(context.inbox_path, context)
         path = default_inbox(context)
-        return MailboxName(text, _local_driver(path), str(path))
+        return MailboxName(_local_driver(path), str(path))
     if name.startswith("#md/"):
         path = Path(os.path.expanduser(name[4:]))
         if not path.is_absolute():
             path = context.home / path
-        return MailboxName(text, Driver.MAILDIR, str(path))
+        return MailboxName(Driver.MAILDIR, str(path))
     if name.startswith("#"):
         raise PineshError(
             f"mailbox {text!r}: unknown namespace", hint="use #news.group or #md/path, or a path"
@@ -122,4 +173,4 @@ def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
     path = Path(os.path.expanduser(name))
     if not path.is_absolute():
         path = context.home / "mail" / path
-    return MailboxName(text, _local_driver(path), str(path))
+    return MailboxName(_local_driver(path), str(path))

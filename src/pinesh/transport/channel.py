@@ -6,6 +6,7 @@ import contextlib
 import socket
 from dataclasses import dataclass, field
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.transport.encryption import Encryption
 from pinesh.transport.greeting import Greeting, GreetingState
 from pinesh.transport.process import ChildChannel
@@ -42,7 +43,7 @@ class Channel:
 
     sock: socket.socket
     service: Service
-    server: str
+    server: ServerSpec  # the server as named, carried from the mailbox name or setting
     route: Route
     greeting: Greeting
     encrypted: bool  # known to be encrypted (ssh or TLS): a password may be sent

@@ -17,7 +17,7 @@ class UnreachableError(PineshError):
     """Every route of a plan failed; ``attempts`` says why each one did."""
 
     def __init__(self, plan: Plan, attempts: list[RouteError]) -> None:
-        lines = [f"cannot reach {plan.service.value} on {plan.server}:"]
+        lines = [f"cannot reach {plan.service.value} on {plan.server.host}:"]
         lines += [f"  - {attempt}" for attempt in attempts]
         if not attempts:
             lines.append("  no route is configured for it")
@@ -36,7 +36,7 @@ class Opened:
 
 def open_plan(plan: Plan, masters: MasterPool | None, memory: RouteMemory | None = None) -> Opened:
     """Try plan's routes (remembered-good first) until one greets; raise UnreachableError."""
-    routes = memory.order(plan.key, plan.routes) if memory else list(plan.routes)
+    routes = memory.order(plan.key, plan.routes, plan.former_key) if memory else list(plan.routes)
     failures: list[RouteError] = []
     for route in routes:
         try:
@@ -50,9 +50,11 @@ def open_plan(plan: Plan, masters: MasterPool | None, memory: RouteMemory | None
         except RouteError as exc:
             failures.append(exc)
             if memory:
-                memory.record(plan.key, route, ok=False, timed_out=exc.timed_out)
+                memory.record(
+                    plan.key, route, ok=False, timed_out=exc.timed_out, former_key=plan.former_key
+                )
             continue
         if memory:
-            memory.record(plan.key, route, ok=True)
+            memory.record(plan.key, route, ok=True, former_key=plan.former_key)
         return Opened(channel, failures)
     raise UnreachableError(plan, failures)

@@ -113,7 +113,7 @@ class MasterPool:
         # different -F files or ProxyJumps must not share a connection.
         key = "\0".join(
             [
-                target.user or "",
+                target.login_user or "",
                 target.host,
                 str(target.port or ""),
                 *self.settings.options,
@@ -155,8 +155,8 @@ class MasterPool:
             "-o", f"ControlPersist={max(1, s.persist)}",
         ]  # fmt: skip
         argv += list(s.options) + list(target.options)
-        if target.user:
-            argv += ["-l", target.user]
+        if target.login_user:
+            argv += ["-l", target.login_user]
         if target.port:
             argv += ["-p", str(target.port)]
         return argv + list(tail)
@@ -174,7 +174,7 @@ class MasterPool:
     def _remember(self, target: SshTarget) -> None:
         info = {
             "host": target.host,
-            "user": target.user,
+            "user": target.login_user,  # the note's key, as running masters' notes have it
             "port": target.port,
             "options": list(target.options),
             "control_path": str(self.control_path(target)),

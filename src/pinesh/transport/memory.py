@@ -37,11 +37,17 @@ class RouteMemory:
     def _read(self) -> dict[str, Any]:
         return read_state(self.path)
 
-    def _entry(self, data: dict[str, Any], plan_key: str) -> dict[str, Any]:
-        """The entry for plan_key on this network, replacing parts of the wrong shape."""
+    def _entry(self, data: dict[str, Any], plan_key: str, former_key: str | None) -> dict[str, Any]:
+        """The entry for plan_key on this network, replacing parts of the wrong shape.
+
+        An entry only stored under former_key (an older pinesh's key for the same plan)
+        is moved to plan_key; the move lasts when data is written back.
+        """
         network = data.get(self.network)
         if not isinstance(network, dict):
             network = data[self.network] = {}
+        if plan_key not in network and former_key is not None and former_key in network:
+            network[plan_key] = network.pop(former_key)
         entry = network.get(plan_key)
         if not isinstance(entry, dict):
             entry = network[plan_key] = {}
@@ -49,9 +55,11 @@ class RouteMemory:
             entry["timed_out"] = {}
         return entry
 
-    def order(self, plan_key: str, routes: Sequence[Route]) -> list[Route]:
+    def order(
+        self, plan_key: str, routes: Sequence[Route], former_key: str | None = None
+    ) -> list[Route]:
         """routes reordered: the one that last worked first, recent timeouts last."""
-        entry = self._entry(self._read(), plan_key)
+        entry = self._entry(self._read(), plan_key, former_key)
         good = entry.get("good")
         timed_out = entry["timed_out"]
         now = time.time()
@@ -68,14 +76,17 @@ class RouteMemory:
 
         return [route for _, route in sorted(enumerate(routes), key=rank)]
 
-    def recently_timed_out(self, plan_key: str, route: Route) -> bool:
-        """Whether route timed out on this network within TIMEOUT_MEMORY."""
-        stamps = self._entry(self._read(), plan_key)["timed_out"]
-        return time.time() - _stamp(stamps.get(route.key)) < TIMEOUT_MEMORY
-
-    def record(self, plan_key: str, route: Route, ok: bool, timed_out: bool = False) -> None:
+    def record(
+        self,
+        plan_key: str,
+        route: Route,
+        ok: bool,
+        timed_out: bool = False,
+        former_key: str | None = None,
+    ) -> None:
+        """Remember route's outcome for plan_key on this network."""
         with self._locked() as data:
-            entry = self._entry(data, plan_key)
+            entry = self._entry(data, plan_key, former_key)
             stamps = entry["timed_out"]
             if ok:
                 entry["good"] = route.key

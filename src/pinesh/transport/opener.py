@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.transport import starttls, tls
 from pinesh.transport.channel import Channel, Steps
@@ -113,7 +114,12 @@ def _check_child_greeting(route: Route, greeting: Greeting) -> None:
 
 
 def _open_child(
-    route: Route, service: Service, deadline: float, masters: MasterPool | None, began: float
+    route: Route,
+    server: ServerSpec,
+    service: Service,
+    deadline: float,
+    masters: MasterPool | None,
+    began: float,
 ) -> Channel:
     steps = Steps()
     shared = False
@@ -157,7 +163,7 @@ def _open_child(
     return Channel(
         child.sock,
         service,
-        "",
+        server,
         route,
         greeting,
         encrypted=encrypted,
@@ -190,7 +196,9 @@ def connect_before(host: str, port: int, deadline: float) -> socket.socket:
     raise last or OSError(f"{host} has no address")
 
 
-def _open_direct(route: DirectRoute, service: Service, deadline: float, began: float) -> Channel:
+def _open_direct(
+    route: DirectRoute, server: ServerSpec, service: Service, deadline: float, began: float
+) -> Channel:
     steps = Steps()
     try:
         sock = connect_before(route.host.strip("[]"), route.port, deadline)
@@ -199,11 +207,12 @@ def _open_direct(route: DirectRoute, service: Service, deadline: float, began: f
     except OSError as exc:
         raise RouteError(route, f"cannot connect: {exc.strerror or exc}", steps=steps) from exc
     steps.connect = time.monotonic() - began
-    return _direct_session(route, service, sock, deadline, steps, began)
+    return _direct_session(route, server, service, sock, deadline, steps, began)
 
 
 def _direct_session(
     route: DirectRoute,
+    server: ServerSpec,
     service: Service,
     sock: socket.socket,
     deadline: float,
@@ -242,7 +251,7 @@ def _direct_session(
     return Channel(
         sock,
         service,
-        "",
+        server,
         route,
         greeting,
         encrypted=route.security is not Security.PLAIN,
@@ -253,20 +262,27 @@ def _direct_session(
 
 
 def open_route(
-    route: Route, service: Service, *, server: str, deadline: float, masters: MasterPool | None
+    route: Route,
+    service: Service,
+    *,
+    server: ServerSpec,
+    deadline: float,
+    masters: MasterPool | None,
 ) -> Channel:
-    """Open route to a verified greeting before deadline (time.monotonic()), or RouteError."""
+    """Open route to a verified greeting before deadline (time.monotonic()), or RouteError.
+
+    server is the server the route was planned for; the Channel carries it.
+    """
     began = time.monotonic()
     try:
         if isinstance(route, DirectRoute):
-            channel = _open_direct(route, service, deadline, began)
+            channel = _open_direct(route, server, service, deadline, began)
         else:
-            channel = _open_child(route, service, deadline, masters, began)
+            channel = _open_child(route, server, service, deadline, masters, began)
     except OSError as exc:
         raise RouteError(route, f"cannot start: {exc}") from exc
     except PineshError as exc:
         raise RouteError(route, str(exc)) from exc
-    channel.server = server
     channel.steps.total = time.monotonic() - began
     channel.sock.settimeout(None)
     return channel

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from pinesh.config.pinesh_toml import matching_rule
@@ -30,7 +30,7 @@ from pinesh.transport.ssh_command import NotForMasterError, read_ssh_command
 class Plan:
     """The routes to try, in order, for one service of one server."""
 
-    server: str
+    server: ServerSpec
     service: Service
     routes: tuple[Route, ...]
     timeout: float  # seconds for each route's open, up to a verified greeting
@@ -39,16 +39,20 @@ class Plan:
 
     @property
     def key(self) -> str:
-        return f"{self.service.value}:{self.server}"
+        """The route memory's key: the service and the server's identity."""
+        return f"{self.service.value}:{self.server.identity()}"
+
+    @property
+    def former_key(self) -> str:
+        """The key older route memories used (the host as written, no user): still read,
+        so what users' state files remember survives (RouteMemory moves it on a write)."""
+        return f"{self.service.value}:{self.server.host}"
 
     def timeout_for(self, route: Route) -> float:
         """Seconds route may take: its own (Pine's ssh-open-timeout), else the plan's."""
         if isinstance(route, CommandRoute | SshPreauthRoute) and route.timeout:
             return route.timeout
         return self.timeout
-
-    def ssh_routes(self) -> tuple[Route, ...]:
-        return tuple(r for r in self.routes if not isinstance(r, DirectRoute))
 
 
 def _direct_when(rule: Rule, env: Environment) -> str | None:
@@ -61,11 +65,27 @@ def _direct_when(rule: Rule, env: Environment) -> str | None:
     return None
 
 
+def preauth_login_user(rule: Rule, spec: ServerSpec) -> str | None:
+    """The ssh login user of a rule's preauth route: the rule's user, else, when ssh goes to
+    the mail host itself, the mailbox user (/user=); None leaves it to ssh's config.
+
+    A preauthenticated server serves whoever ssh logged in as, so logging in as anyone
+    but the mailbox user would open another user's mail (Pine's ssh-path does the same).
+    Through another login host the mailbox user says nothing about the ssh account.
+    """
+    if rule.login_user is not None:
+        return rule.login_user
+    return spec.mailbox_user if rule.login is None else None
+
+
 def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Route]:
-    target = SshTarget(rule.login or spec.host, rule.user, rule.ssh_port, rule.ssh_options)
+    # The channel's login user is the rule's own, or ssh's config: the mail server asks
+    # for the mailbox user's password itself, over the channel.
+    target = SshTarget(rule.login or spec.host, rule.login_user, rule.ssh_port, rule.ssh_options)
     routes: list[Route] = []
     if service is Service.IMAP and rule.imap_command:
-        routes.append(SshPreauthRoute(target, rule.imap_command))
+        preauth = replace(target, login_user=preauth_login_user(rule, spec))
+        routes.append(SshPreauthRoute(preauth, rule.imap_command))
     if service is not Service.IMAP or not rule.imap_command or service.value in rule.ports:
         # Seen from the login host: the server itself is "localhost" when we log in to it.
         host = rule.target_host or ("localhost" if rule.login is None else spec.host)
@@ -177,7 +197,8 @@ def plan_routes(
         routes += _direct_routes(rule.fallback, spec, service, tls)
     else:
         if service is Service.IMAP and shells and spec.allows_remote_shell:
-            user = spec.user or getpass.getuser()
+            # c-client: the template's -l gets the mailbox user, else the local login name.
+            user = spec.mailbox_user or getpass.getuser()
             for shell in shells:
                 if shell.enabled:
                     argv = tuple(shell.argv(spec.host, user, "imap"))
@@ -188,4 +209,4 @@ def plan_routes(
             if routes:
                 notes.insert(0, "Pine's ssh-path/rsh-path settings")
         routes += _direct_routes(_spec_direct_kinds(spec), spec, service, tls)
-    return Plan(spec.host, service, tuple(routes), timeout, rule, tuple(notes))
+    return Plan(spec, service, tuple(routes), timeout, rule, tuple(notes))

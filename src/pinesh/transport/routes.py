@@ -15,27 +15,28 @@ from pinesh.transport.encryption import Encryption, command_encryption
 
 @dataclass(frozen=True)
 class SshTarget:
-    """An ssh login: the host (or ssh_config alias), user, port and extra ssh options.
+    """An ssh login: the host (or ssh_config alias), login user, port and extra ssh options.
 
-    ``user`` and ``port`` may be None: then ssh's own config (User, Port) decides, which is
-    what the user expects (c-client passes the local login name with -l, overriding it).
+    ``login_user`` (ssh's -l) and ``port`` may be None: then ssh's own config (User, Port)
+    decides, which is what the user expects (c-client passes the local login name with -l,
+    overriding it). It is not the mailbox user (/user=), though plan_routes may take that.
     """
 
     host: str
-    user: str | None = None
+    login_user: str | None = None
     port: int | None = None
     options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_host(self.host)
-        if self.user is not None:
-            check_user(self.user)
+        if self.login_user is not None:
+            check_user(self.login_user)
         if self.port is not None:
             check_port(self.port, "ssh port")
 
     def label(self) -> str:
         """user@host:port as people write it (parts ssh decides are left out)."""
-        who = f"{self.user}@" if self.user else ""
+        who = f"{self.login_user}@" if self.login_user else ""
         where = f":{self.port}" if self.port else ""
         return f"{who}{self.host}{where}"
 

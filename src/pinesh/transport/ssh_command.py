@@ -71,7 +71,7 @@ class NotForMasterError(ValueError):
 class _Reading:
     """What has been read of the command line so far."""
 
-    user: str | None = None
+    login_user: str | None = None
     port: int | None = None
     options: list[str] = field(default_factory=list)
 
@@ -92,7 +92,7 @@ def _take(reading: _Reading, letter: str, value: str | None) -> None:
         return
     if letter == "l":
         # OpenSSH keeps the first user it is given (from -l or user@host).
-        reading.user = reading.user or value
+        reading.login_user = reading.login_user or value
     elif letter == "p":
         if not value.isdigit():
             raise NotForMasterError(f"its port {value!r} is not a number")
@@ -148,7 +148,7 @@ def read_ssh_command(argv: Sequence[str]) -> SshCommand:
         raise NotForMasterError("it names its host as an ssh:// address")
     user, at, host = destination.rpartition("@")
     if at:
-        reading.user = reading.user or user
+        reading.login_user = reading.login_user or user
     i = _options(reading, words, i + 1)
     command = words[i:]
     if command[:1] == ["exec"]:
@@ -160,7 +160,7 @@ def read_ssh_command(argv: Sequence[str]) -> SshCommand:
         # The remote shell would read these words; a master's channel quotes each word.
         raise NotForMasterError(f"its remote command uses the remote shell ({shelled[0]!r})")
     try:
-        target = SshTarget(host, reading.user, reading.port, tuple(reading.options))
+        target = SshTarget(host, reading.login_user, reading.port, tuple(reading.options))
     except PineshError as exc:
         raise NotForMasterError(str(exc)) from exc
     return SshCommand(target, tuple(command))

@@ -101,7 +101,7 @@ class ChannelIMAP4(imaplib.IMAP4):
         self.channel = channel
         self._timeout = timeout
         self._max_literal = max_literal
-        super().__init__(channel.server or "")
+        super().__init__(channel.server.host)
 
     def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
         self.host = host
@@ -134,7 +134,7 @@ class ChannelIMAPClient(IMAPClient):  # type: ignore[misc]
     ) -> None:
         self._channel = channel
         self._max_literal = max_literal
-        super().__init__(channel.server or "channel", ssl=False, timeout=timeout, use_uid=True)
+        super().__init__(channel.server.host, ssl=False, timeout=timeout, use_uid=True)
         # IMAPClient turns imaplib's debug output on (every line, literals repr()'d, the
         # LOGIN line with the password): costly for 1 MiB chunks, and a leak into logs.
         self._imap.debug = 0

@@ -255,7 +255,7 @@ class NntpStore(Store):
         if self.name:
             return safe_line(self.name)
         client = self._client  # read once: another thread may drop it meanwhile
-        if client is not None and client.channel.server:
+        if client is not None:
             return client.label
         return "(news)"
 
@@ -279,7 +279,7 @@ class NntpStore(Store):
             raise StoreError(f"news server {self.label}: the channel is not for NNTP")
         client = NntpClient(
             channel,
-            label=self.name or channel.server or "(news)",
+            label=self.name or channel.server.host,
             user=self.user,
             password=self._password,
             timeout=self.timeout,

@@ -1,0 +1,116 @@
+"""MailboxName.format(): Pine's mailbox names written back, so that parsing reads them again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pinesh.config.server_spec import ServerSpec
+from pinesh.stores.names import (
+    Driver,
+    MailboxName,
+    NameContext,
+    parse_collection_name,
+    parse_mailbox_name,
+)
+
+HOME = Path("/home/jane")
+CONTEXT = NameContext(HOME, nntp_server="news.example.org", local_user="jane")
+MAIL = ServerSpec("mail.example.org", mailbox_user="jane")
+NEWS = ServerSpec("news.example.org")
+
+ROUND_TRIPS = [
+    MailboxName(Driver.IMAP, "INBOX", MAIL),
+    MailboxName(Driver.IMAP, "mail/saved", ServerSpec("[::1]", port=1143, notls=True)),
+    MailboxName(Driver.IMAP, "Dossier/Écrits", MAIL),  # non-ASCII stays as it is
+    MailboxName(Driver.IMAP, "a}b", MAIL),  # a '}' in the mailbox: the first one ends the server
+    MailboxName(Driver.IMAP, "with space", MAIL),
+    MailboxName(Driver.IMAP, "{x}y", MAIL),  # braces inside the mailbox
+    MailboxName(Driver.NNTP, "comp.lang.python", NEWS),  # the nntp-server: #news.group
+    MailboxName(Driver.NNTP, "comp.lang", ServerSpec("news.example.org", service="nntp")),
+    MailboxName(Driver.NNTP, "local.test", ServerSpec("other.example.org")),
+    MailboxName(Driver.NNTP, "", NEWS),  # every group
+    MailboxName(Driver.MAILDIR, "/home/jane/Maildir"),
+    MailboxName(Driver.MAILDIR, "/home/jane/dir with space"),
+    MailboxName(Driver.MBOX, "/home/jane/mail/saved-messages"),
+    MailboxName(Driver.MBOX, "/home/jane/mail/#odd"),  # '#' inside a path is no namespace
+    MailboxName(Driver.MBOX, "/home/jane/mail/INBOX"),  # a file named INBOX is a file
+]
+
+
+@pytest.mark.parametrize("mailbox", ROUND_TRIPS, ids=lambda m: m.format(CONTEXT))
+def test_format_is_what_parsing_reads_back(mailbox: MailboxName) -> None:
+    assert parse_mailbox_name(mailbox.format(CONTEXT), CONTEXT) == mailbox
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "written"),
+    [
+        (MailboxName(Driver.IMAP, "INBOX", MAIL), "{mail.example.org/user=jane}INBOX"),
+        (MailboxName(Driver.NNTP, "comp.lang", NEWS), "#news.comp.lang"),
+        (
+            MailboxName(Driver.NNTP, "comp.lang", ServerSpec("news.example.org", service="nntp")),
+            "{news.example.org/nntp}#news.comp.lang",
+        ),
+        (MailboxName(Driver.MAILDIR, "/home/jane/Maildir"), "#md//home/jane/Maildir"),
+        (MailboxName(Driver.MBOX, "/var/mail/jane"), "/var/mail/jane"),
+    ],
+)
+def test_format_writes_pines_syntax(mailbox: MailboxName, written: str) -> None:
+    assert mailbox.format(CONTEXT) == written
+
+
+def test_news_without_an_nntp_server_is_written_with_its_server() -> None:
+    bare = NameContext(HOME)
+    mailbox = MailboxName(Driver.NNTP, "comp.lang", NEWS)
+    assert mailbox.format(bare) == "{news.example.org}#news.comp.lang"
+    assert parse_mailbox_name(mailbox.format(bare), bare) == mailbox
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{mail.example.org/user=jane}mail/saved",
+        "{news.example.org/nntp}#news.comp.lang",
+        "#news.comp.lang",
+        "#md/Maildir",
+        "saved-messages",
+    ],
+)
+def test_a_parsed_name_formats_to_a_name_of_the_same_mailbox(text: str) -> None:
+    parsed = parse_mailbox_name(text, CONTEXT)
+    assert parse_mailbox_name(parsed.format(CONTEXT), CONTEXT) == parsed
+
+
+def test_spellings_of_one_name_parse_to_one_value() -> None:
+    a = parse_mailbox_name("{mail.example.org/user=jane}x", CONTEXT)
+    b = parse_mailbox_name("{mail.example.org/USER=jane/secure}x", CONTEXT)
+    assert a == b
+
+
+# --- collections ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "driver", "prefix", "written"),
+    [
+        ("{mail.example.org/user=jane}mail/", Driver.IMAP, "mail/", None),
+        ("{mail.example.org/user=jane}", Driver.IMAP, "", None),  # not INBOX: every folder
+        ("{news.example.org/nntp}#news.comp.", Driver.NNTP, "comp.", None),
+        ("{news.example.org/nntp}", Driver.NNTP, "", "{news.example.org/nntp}#news."),
+        ("#news.", Driver.NNTP, "", None),
+    ],
+)
+def test_collection_names_keep_their_prefix(
+    text: str, driver: Driver, prefix: str, written: str | None
+) -> None:
+    collection = parse_collection_name(text, CONTEXT)
+    assert collection is not None
+    assert (collection.driver, collection.mailbox) == (driver, prefix)
+    assert collection.format(CONTEXT) == (written or text)
+    assert parse_collection_name(collection.format(CONTEXT), CONTEXT) == collection
+
+
+def test_local_collections_are_not_remote() -> None:
+    assert parse_collection_name("mail/", CONTEXT) is None
