@@ -501,12 +501,12 @@ class ForkServer:
                 os.close(fd)
 
     def serve(self) -> int:
-        import fcntl
         import socket
         import time
         from pathlib import Path
 
         from pinesh.errors import PineshError
+        from pinesh.filelock import flock_until
         from pinesh.transport.private_dir import ensure_private_dir
 
         try:
@@ -518,16 +518,9 @@ class ForkServer:
         self._lock_fd = os.open(
             os.path.join(self.directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
         )
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    self.log("another server holds the lock; not starting")
-                    return 0
-                time.sleep(0.05)
+        if not flock_until(self._lock_fd, time.monotonic() + LOCK_WAIT):
+            self.log("another server holds the lock; not starting")
+            return 0
         began = time.monotonic()
         self.fingerprint = package_fingerprint()
         try:

@@ -21,7 +21,6 @@ byte for byte unless it is changed. Changes are made under a lock on the file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import threading
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pinesh.errors import PineshError
+from pinesh.filelock import flock_until
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words
@@ -496,19 +496,15 @@ def _locked(book_path: Path) -> Iterator[None]:
             except OSError as exc:
                 raise AddressBookError(f"cannot open {path}: {exc.strerror or exc}") from None
             try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() > deadline:
-                            raise AddressBookError(
-                                f"{path} is locked by another program",
-                                hint="close the other pinesh's address book, then try again",
-                            ) from None
-                        time.sleep(0.05)
-                    except OSError:  # a file system without flock: go on unlocked
-                        break
+                try:
+                    taken = flock_until(fd, deadline)
+                except OSError:  # a file system without flock: go on unlocked
+                    taken = True
+                if not taken:
+                    raise AddressBookError(
+                        f"{path} is locked by another program",
+                        hint="close the other pinesh's address book, then try again",
+                    )
                 try:
                     current = os.stat(path).st_ino == os.fstat(fd).st_ino
                 except FileNotFoundError:

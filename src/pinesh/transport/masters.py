@@ -14,7 +14,6 @@ against the open's deadline.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -31,6 +30,7 @@ from typing import Protocol, TypeVar
 
 from pinesh.config.settings import SshSettings
 from pinesh.errors import PineshError
+from pinesh.filelock import flock_until
 from pinesh.transport.askpass import AskpassServer
 from pinesh.transport.private_dir import default_runtime_dir, ensure_private_dir
 from pinesh.transport.routes import SshTarget, bracketed
@@ -82,14 +82,9 @@ def lock_until(path: Path, deadline: float, what: str) -> Iterator[None]:
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"timed out waiting for {what}") from None
-                time.sleep(0.01)
+        # Polled often: a waiting open rides on the new master the moment it is up.
+        if not flock_until(fd, deadline, pauses=(0.01,)):
+            raise TimeoutError(f"timed out waiting for {what}")
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
