@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh import paths
 from pinesh.cli import client_server as cs
 from pinesh.config.pinesh_toml import parse_settings
 from pinesh.errors import ConfigError
@@ -124,6 +125,23 @@ def test_the_server_is_off_unless_asked_for(tmp_path: Path) -> None:
     assert settings.directory == f"/tmp/pinesh-{os.getuid()}"
     assert settings.log == str(tmp_path / ".local/state/pinesh/client-server.log")
     assert settings.idle == cs.DEFAULT_IDLE
+
+
+def test_the_thin_path_finds_the_files_where_paths_puts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "run").mkdir(mode=0o700)
+    for env in (
+        _env(tmp_path),
+        _env(tmp_path, XDG_RUNTIME_DIR=str(tmp_path / "run"), XDG_STATE_HOME=str(tmp_path / "s")),
+    ):
+        for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = cs.thin_settings({}, env)
+        assert settings.directory == str(paths.runtime_dir())
+        assert settings.log == str(paths.state_dir() / cs.LOG_NAME)
 
 
 def test_the_client_table_and_the_switch(tmp_path: Path) -> None:

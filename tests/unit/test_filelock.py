@@ -9,7 +9,12 @@ from pinesh.filelock import flock_until, poll_until, try_flock
 
 def test_an_attempt_is_made_even_after_the_deadline() -> None:
     calls: list[float] = []
-    assert not poll_until(lambda: calls.append(0.0) is not None, time.monotonic() - 1)
+
+    def attempt() -> bool:
+        calls.append(time.monotonic())
+        return False
+
+    assert not poll_until(attempt, time.monotonic() - 1)
     assert len(calls) == 1
 
 

@@ -262,6 +262,8 @@ def thin_settings(options: dict[str, str], environ: dict[str, str] | None = None
     switch = env.get(SWITCH_ENV)
     if switch is not None and not _truthy(switch):
         return ThinSettings(False, "", DEFAULT_IDLE, "")  # off: not even the config is read
+    # The locations of pinesh.paths, by its rules, with os.path alone (pathlib would cost
+    # this path 23 ms); tests/unit/test_client_server.py checks that the two agree.
     uid = os.getuid()
     xdg = env.get("XDG_RUNTIME_DIR")
     directory = f"/tmp/pinesh-{uid}"  # noqa: S108 - checked before use, as private_dir does

@@ -12,11 +12,11 @@ import time
 from collections.abc import Sequence
 
 from pinesh.errors import PineshError
+from pinesh.paths import state_dir
 from pinesh.services.connections import Connections
 from pinesh.services.servers import configured_servers
 from pinesh.transport.channel import Channel
 from pinesh.transport.connector import Opened
-from pinesh.transport.memory import default_state_dir
 from pinesh.transport.opener import RouteError, open_route
 from pinesh.transport.preauth_memory import PreauthMemory
 from pinesh.transport.remote_probe import ProbeError, probe_executables
@@ -60,7 +60,7 @@ def named_in_pinerc(connections: Connections, host: str, service: Service) -> bo
 
 
 def preauth_memory(connections: Connections) -> PreauthMemory:
-    state = connections.settings.state_dir or default_state_dir()
+    state = connections.settings.state_dir or state_dir()
     return PreauthMemory(state / "preauth.json")
 
 

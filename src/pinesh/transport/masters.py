@@ -31,8 +31,9 @@ from typing import Protocol, TypeVar
 from pinesh.config.settings import SshSettings
 from pinesh.errors import PineshError
 from pinesh.filelock import flock_until
+from pinesh.paths import runtime_dir
 from pinesh.transport.askpass import AskpassServer
-from pinesh.transport.private_dir import default_runtime_dir, ensure_private_dir
+from pinesh.transport.private_dir import ensure_private_dir
 from pinesh.transport.routes import SshTarget, bracketed
 
 
@@ -95,7 +96,7 @@ class MasterPool:
 
     def __init__(self, settings: SshSettings, askpass: AskpassServer | None = None) -> None:
         self.settings = settings
-        self.directory = ensure_private_dir(settings.control_dir or default_runtime_dir())
+        self.directory = ensure_private_dir(settings.control_dir or runtime_dir())
         # Set by the terminal client only: CLI commands keep BatchMode, never prompting.
         self.askpass = askpass
 
