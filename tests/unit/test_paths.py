@@ -9,7 +9,7 @@ import pytest
 from pinesh.paths import config_file, default_config_file, outbox_dir, state_dir
 
 
-def test_the_state_dir_follows_xdg_state_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert state_dir() == tmp_path / "state" / "pinesh"
     monkeypatch.delenv("XDG_STATE_HOME")

@@ -124,10 +124,6 @@ class Pager(ScrollView):
     def line(self, lines: int) -> None:
         self.scroll_to(y=self.scroll_offset.y + lines, animate=False, immediate=True, force=True)
 
-    @property
-    def at_end(self) -> bool:
-        return self.scroll_offset.y >= self.max_scroll_y
-
 
 PAGER_BINDINGS: list[BindingType] = [
     Binding("space,pagedown", "page(1)", "NextPage"),

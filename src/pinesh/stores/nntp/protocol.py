@@ -74,21 +74,6 @@ def unstuff(line: bytes) -> bytes | None:
     return line[1:] if line.startswith(b".") else line
 
 
-def parse_block(data: bytes, limit: int = MAX_LINE) -> tuple[list[bytes], bytes]:
-    """The lines of a multi-line block (after its status line), and the bytes after it."""
-    lines: list[bytes] = []
-    at = 0
-    while True:
-        taken = take_line(data, at, limit)
-        if taken is None:
-            raise BadReply("a multi-line reply ends without its final '.' line")
-        line, at = taken
-        content = unstuff(line)
-        if content is None:
-            return lines, data[at:]
-        lines.append(content)
-
-
 def dot_stuff(article: bytes) -> bytes:
     """An article as sent after POST: CRLF line ends, leading dots doubled, '.' to end."""
     text = article.replace(b"\r\n", b"\n").replace(b"\r", b"\n")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 import threading
 import weakref
@@ -151,62 +150,6 @@ def write_newsrc(path: Path, newsrc: Newsrc) -> None:
             f"cannot write {target}: {exc.strerror or exc}",
             hint="check the directory's permissions and free space",
         ) from exc
-
-
-# --- follow-ups ---------------------------------------------------------------------------
-
-_RE = re.compile(r"^\s*re\s*(\[\d+\])?\s*:", re.IGNORECASE)
-MAX_REFERENCES = 986  # References stays within a 998-byte line (RFC 5537 3.4.4)
-
-
-@dataclass(frozen=True)
-class Followup:
-    """What a follow-up's headers say: where it goes, its Subject, its References."""
-
-    newsgroups: tuple[str, ...]
-    subject: str
-    references: tuple[str, ...]
-    to_poster: bool = False  # Followup-To: poster: the author asks for a reply by mail
-
-    def headers(self) -> list[tuple[str, str]]:
-        out = [("Newsgroups", ",".join(self.newsgroups)), ("Subject", self.subject)]
-        if self.references:
-            out.append(("References", " ".join(self.references)))
-        return out
-
-
-def reply_subject(subject: str) -> str:
-    """'Re: ' + subject, unless it starts with Re: already (any case, 'Re[2]:' too)."""
-    subject = " ".join(subject.split())
-    return subject if _RE.match(subject) else f"Re: {subject}"
-
-
-def trim_references(ids: Sequence[str]) -> tuple[str, ...]:
-    """Drop message IDs after the first until the header fits (RFC 5537 keeps the first
-    and the last three)."""
-    kept = list(dict.fromkeys(ids))
-    while len(" ".join(kept)) > MAX_REFERENCES and len(kept) > 4:
-        del kept[1]
-    return tuple(kept)
-
-
-def followup(parent: bytes) -> Followup:
-    """The headers of a follow-up to parent (its raw bytes, or just its headers)."""
-    headers = parse_header_block(parent[: header_end(parent)])
-    target = decode_words(headers.get("Followup-To")).strip()
-    to_poster = target.lower() == "poster"
-    source = decode_words(headers.get("Newsgroups")) if to_poster or not target else target
-    groups = tuple(dict.fromkeys(g.strip() for g in source.split(",") if g.strip()))
-    refs = [*message_ids(str(headers.get("References") or ""))]
-    own = message_ids(str(headers.get("Message-ID") or ""))
-    if own:
-        refs.append(own[0])
-    return Followup(
-        tuple(g for g in groups if valid_group_name(g)),
-        reply_subject(decode_words(headers.get("Subject"))),
-        trim_references(refs),
-        to_poster,
-    )
 
 
 # --- the store ----------------------------------------------------------------------------
