@@ -19,8 +19,9 @@ import pytest
 from pinesh.senders.compose import reply_threading
 from pinesh.services.connections import Connections
 from pinesh.stores.base import Envelope, Flag, SearchQuery, StoreError, ThreadNode, Unsupported
+from pinesh.stores.nntp.folder import NntpFolder
 from pinesh.stores.nntp.newsrc import contains, parse_newsrc
-from pinesh.stores.nntp.store import NewsgroupInfo, NntpFolder, NntpStore
+from pinesh.stores.nntp.store import NewsgroupInfo, NntpStore
 from pinesh.transport.channel import Channel
 from pinesh.transport.routes import DirectRoute, SshChannelRoute
 from pinesh.transport.service import Service

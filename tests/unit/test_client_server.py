@@ -13,6 +13,7 @@ import pytest
 
 from pinesh import paths
 from pinesh.cli import client_server as cs
+from pinesh.cli.fork_server import ForkServer
 from pinesh.config.pinesh_toml import parse_settings
 from pinesh.errors import ConfigError
 
@@ -201,8 +202,8 @@ def test_the_fingerprint_names_the_version_and_follows_the_files() -> None:
     assert first.startswith(__version__.encode() + b":")
 
 
-def _server(tmp_path: Path) -> cs.ForkServer:
-    server = cs.ForkServer(str(tmp_path), 60, str(tmp_path / "log"), lambda argv: 0)
+def _server(tmp_path: Path) -> ForkServer:
+    server = ForkServer(str(tmp_path), 60, str(tmp_path / "log"), lambda argv: 0)
     server.fingerprint = b"0.1.0:1:2:3"
     return server
 

@@ -27,14 +27,13 @@ from pinesh.stores.local_common import (
 )
 from pinesh.stores.local_common import part_bytes as mime_part
 from pinesh.stores.local_common import sort_uids as sort_envelopes
+from pinesh.stores.nntp.client import ConnectionLost, NntpClient, NntpError
+from pinesh.stores.nntp.folder import source_matches, uidvalidity_for
 from pinesh.stores.nntp.protocol import (
     DEFAULT_OVERVIEW,
     MAX_STATUS_LINE,
     BadArgument,
     BadReply,
-    ConnectionLost,
-    NntpClient,
-    NntpError,
     command_line,
     dot_stuff,
     number,
@@ -51,10 +50,6 @@ from pinesh.stores.nntp.protocol import (
     unstuff,
     valid_group_name,
     wildmat,
-)
-from pinesh.stores.nntp.store import (
-    source_matches,
-    uidvalidity_for,
 )
 from pinesh.transport.channel import Channel
 from pinesh.transport.greeting import Greeting, GreetingState
