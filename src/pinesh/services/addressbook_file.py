@@ -10,14 +10,14 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pinesh.atomic_file import replace_file
 from pinesh.filelock import flock_until
 from pinesh.services.addressbook import AddressBook, AddressBookError, AddressEntry
 from pinesh.services.addressbook_format import format_addressbook, parse_addressbook
 from pinesh.services.mail import MailSession
-from pinesh.stores.local.mbox_journal import write_all
 from pinesh.textsafe import safe_line
 
 DEFAULT_ADDRESSBOOK = ".addressbook"
@@ -67,32 +67,11 @@ def load_addressbook(session: MailSession) -> AddressBook:
 def write_addressbook(book: AddressBook) -> None:
     """Save book atomically (temp file, fsync, rename); a new file is made 0600."""
     path = Path(os.path.realpath(book.path))  # a symlinked book stays a symlink
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o600
-    except OSError as exc:
-        raise AddressBookError(f"cannot write {path}: {exc.strerror or exc}") from None
-    tmp = path.with_name(f".{path.name}.pinesh-{os.getpid()}-{os.urandom(4).hex()}")
     data = format_addressbook(book).encode("utf-8", "surrogateescape")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(fd, mode)
-            write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_file(path, data)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise AddressBookError(
             f"cannot write {path}: {exc.strerror or exc}",
             hint="check the directory's permissions and free space",
@@ -141,27 +120,25 @@ def _locked(book_path: Path) -> Iterator[None]:
         _THREADS.release()
 
 
-def add_entry(session: MailSession, entry: AddressEntry) -> AddressBook:
-    """Add entry to the file as it is now (re-read under the lock: other changes stay)."""
+def _change_book(session: MailSession, change: Callable[[AddressBook], AddressBook]) -> AddressBook:
+    """Apply change to the file as it is now (re-read under the lock: other changes stay)."""
     path = addressbook_path(session)
     with _locked(path):
-        book = read_addressbook(path).with_entry(entry)
+        book = change(read_addressbook(path))
         write_addressbook(book)
     return book
+
+
+def add_entry(session: MailSession, entry: AddressEntry) -> AddressBook:
+    """Add entry to the book."""
+    return _change_book(session, lambda book: book.with_entry(entry))
 
 
 def change_entry(session: MailSession, nickname: str, entry: AddressEntry) -> AddressBook:
     """Replace the entry named nickname with entry."""
-    path = addressbook_path(session)
-    with _locked(path):
-        book = read_addressbook(path).with_entry(entry, replacing=nickname)
-        write_addressbook(book)
-    return book
+    return _change_book(session, lambda book: book.with_entry(entry, replacing=nickname))
 
 
 def delete_entry(session: MailSession, nickname: str) -> AddressBook:
-    path = addressbook_path(session)
-    with _locked(path):
-        book = read_addressbook(path).without(nickname)
-        write_addressbook(book)
-    return book
+    """Take the entry named nickname out of the book."""
+    return _change_book(session, lambda book: book.without(nickname))

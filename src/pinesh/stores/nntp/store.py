@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import threading
 import weakref
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from pinesh.atomic_file import replace_file
 from pinesh.errors import PineshError
 from pinesh.stores.base import FolderInfo, Store, StoreError
 from pinesh.stores.headers import header_end, message_ids, parse_header_block
@@ -65,27 +64,11 @@ def read_newsrc(path: Path) -> Newsrc:
 
 def write_newsrc(path: Path, newsrc: Newsrc) -> None:
     """Replace the newsrc atomically (a symlink's target is replaced, not the link)."""
-    target = Path(os.path.realpath(path))
-    data = format_newsrc(newsrc).encode("utf-8", "surrogateescape")
     try:
-        mode = target.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o600
-    tmp = ""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), mode)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
+        replace_file(path, format_newsrc(newsrc).encode("utf-8", "surrogateescape"))
     except OSError as exc:
-        if tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         raise StoreError(
-            f"cannot write {target}: {exc.strerror or exc}",
+            f"cannot write {os.path.realpath(path)}: {exc.strerror or exc}",
             hint="check the directory's permissions and free space",
         ) from exc
 
