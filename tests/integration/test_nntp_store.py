@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 
 from pinesh.config.server_spec import ServerSpec
+from pinesh.senders.compose import reply_threading
 from pinesh.services.connections import Connections
 from pinesh.stores.base import Envelope, Flag, SearchQuery, StoreError, ThreadNode, Unsupported
+from pinesh.stores.nntp.folder import NntpFolder
 from pinesh.stores.nntp.newsrc import contains, parse_newsrc
-from pinesh.stores.nntp.store import NewsgroupInfo, NntpFolder, NntpStore, followup
+from pinesh.stores.nntp.store import NewsgroupInfo, NntpStore
 from pinesh.transport.channel import Channel
 from pinesh.transport.routes import DirectRoute, SshChannelRoute
 from pinesh.transport.service import Service
@@ -220,21 +222,20 @@ def test_followups_thread_under_the_original(news: News) -> None:
     original = _find(folder, f"<{marker}@pinesh.test>")
     assert original_id == original.message_id
 
-    parent = folder.fetch_message(original.uid)
+    parent = original
     ids = []
     for level in (1, 2):
-        reply = followup(parent)
-        assert reply.newsgroups == (GROUP,)
-        headers = "".join(f"{name}: {value}\r\n" for name, value in reply.headers())
+        _, references = reply_threading(parent.message_id, parent.references)
         reply_id = f"<{marker}-re{level}@pinesh.test>"
         article = (
-            f"From: Bob <bob@pinesh.test>\r\n{headers}Message-ID: {reply_id}\r\n\r\n"
+            f"From: Bob <bob@pinesh.test>\r\nNewsgroups: {GROUP}\r\nSubject: Re: {marker}\r\n"
+            f"References: {' '.join(references)}\r\nMessage-ID: {reply_id}\r\n\r\n"
             f"reply {level}\r\n"
         ).encode()
         store.post(article)
         ids.append(reply_id)
         folder.check(5)
-        parent = folder.fetch_message(_find(folder, reply_id).uid)
+        parent = _find(folder, reply_id)
 
     first, second = (_find(folder, i) for i in ids)
     assert first.subject == second.subject == f"Re: {marker}"  # not "Re: Re:"

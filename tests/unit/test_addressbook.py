@@ -15,19 +15,20 @@ from pinesh.services.addressbook import (
     AddressBook,
     AddressBookError,
     AddressEntry,
+    display_fullname,
+    format_address,
+    make_entry,
+    split_addresses,
+)
+from pinesh.services.addressbook_file import (
     add_entry,
     addressbook_path,
     change_entry,
     delete_entry,
-    display_fullname,
-    format_address,
-    format_addressbook,
-    make_entry,
-    parse_addressbook,
     read_addressbook,
-    split_addresses,
     write_addressbook,
 )
+from pinesh.services.addressbook_format import format_addressbook, parse_addressbook
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Address

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from pinesh import paths
 from pinesh.cli import client_server as cs
+from pinesh.cli.fork_server import ForkServer
 from pinesh.config.pinesh_toml import parse_settings
 from pinesh.errors import ConfigError
 
@@ -126,6 +128,23 @@ def test_the_server_is_off_unless_asked_for(tmp_path: Path) -> None:
     assert settings.idle == cs.DEFAULT_IDLE
 
 
+def test_the_thin_path_finds_the_files_where_paths_puts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "run").mkdir(mode=0o700)
+    for env in (
+        _env(tmp_path),
+        _env(tmp_path, XDG_RUNTIME_DIR=str(tmp_path / "run"), XDG_STATE_HOME=str(tmp_path / "s")),
+    ):
+        for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = cs.thin_settings({}, env)
+        assert settings.directory == str(paths.runtime_dir())
+        assert settings.log == str(paths.state_dir() / cs.LOG_NAME)
+
+
 def test_the_client_table_and_the_switch(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(
@@ -183,8 +202,8 @@ def test_the_fingerprint_names_the_version_and_follows_the_files() -> None:
     assert first.startswith(__version__.encode() + b":")
 
 
-def _server(tmp_path: Path) -> cs.ForkServer:
-    server = cs.ForkServer(str(tmp_path), 60, str(tmp_path / "log"), lambda argv: 0)
+def _server(tmp_path: Path) -> ForkServer:
+    server = ForkServer(str(tmp_path), 60, str(tmp_path / "log"), lambda argv: 0)
     server.fingerprint = b"0.1.0:1:2:3"
     return server
 

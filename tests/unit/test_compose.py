@@ -11,13 +11,13 @@ from email.message import EmailMessage, MIMEPart
 import pytest
 
 from pinesh.senders.compose import (
-    Attachment,
     ComposeError,
     Draft,
+    OutgoingAttachment,
     body_encoding,
     compose,
-    parse_addresses,
     parse_custom_header,
+    parse_typed_addresses,
     reply_threading,
     to_seven_bit,
 )
@@ -172,9 +172,9 @@ def test_attachments_with_guessed_types_and_rfc2231_names() -> None:
     out = compose(
         draft(
             attachments=(
-                Attachment("résumé très long ééé.pdf", b"%PDF-1.4\n\x00\xff"),
-                Attachment("notes.txt", b"plain notes\n"),
-                Attachment("blob", b"\x00\x01", content_type="application/x-thing"),
+                OutgoingAttachment("résumé très long ééé.pdf", b"%PDF-1.4\n\x00\xff"),
+                OutgoingAttachment("notes.txt", b"plain notes\n"),
+                OutgoingAttachment("blob", b"\x00\x01", content_type="application/x-thing"),
             )
         ),
         domain="pinesh.test",
@@ -201,7 +201,7 @@ def test_a_forwarded_message_goes_as_it_is_never_base64() -> None:
         b" somewhere\r\n\r\nThe original text.\r\n"
     )
     out = compose(
-        draft(attachments=(Attachment("Fwd.eml", original, "message/rfc822"),)),
+        draft(attachments=(OutgoingAttachment("Fwd.eml", original, "message/rfc822"),)),
         domain="pinesh.test",
     )
     msg = parsed(out.wire)
@@ -267,8 +267,11 @@ def test_customized_headers() -> None:
         ({"to": (Address("", "a@b\nc"),)}, "control"),
         ({"sender": Address("Evil\r\nBcc: x", "jane@pinesh.test")}, "From"),
         ({"in_reply_to": "<x@y>\r\nBcc: z@q"}, "In-Reply-To"),
-        ({"attachments": (Attachment("../etc/passwd", b""),)}, "file name"),
-        ({"attachments": (Attachment("a.bin", b"", content_type="nonsense"),)}, "MIME type"),
+        ({"attachments": (OutgoingAttachment("../etc/passwd", b""),)}, "file name"),
+        (
+            {"attachments": (OutgoingAttachment("a.bin", b"", content_type="nonsense"),)},
+            "MIME type",
+        ),
     ],
 )
 def test_bad_drafts_are_clear_errors(fields: dict[str, object], match: str) -> None:
@@ -296,17 +299,20 @@ def test_internationalized_domains_become_idna_and_local_parts_need_utf8() -> No
 
 
 def test_parse_addresses() -> None:
-    assert parse_addresses(
+    assert parse_typed_addresses(
         'Jane <jane@x.org>, "Doe, J" <j@d.org>, bob', "To", default_domain="pinesh.test"
     ) == (
         Address("Jane", "jane@x.org"),
         Address("Doe, J", "j@d.org"),
         Address("", "bob@pinesh.test"),
     )
-    assert parse_addresses("a@b.c,,d@e.f", "Cc") == (Address("", "a@b.c"), Address("", "d@e.f"))
+    assert parse_typed_addresses("a@b.c,,d@e.f", "Cc") == (
+        Address("", "a@b.c"),
+        Address("", "d@e.f"),
+    )
     for bad in ("bob", "a@b c@d", "jane@", "x@y\nBcc: z@q", "Jane <jane@x.org"):
         with pytest.raises(ComposeError, match="To"):
-            parse_addresses(bad, "To")
+            parse_typed_addresses(bad, "To")
 
 
 def test_seven_bit_downgrade_keeps_the_content() -> None:

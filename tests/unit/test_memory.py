@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.transport.memory import TIMEOUT_MEMORY, RouteMemory, default_state_dir
+from pinesh.transport.memory import TIMEOUT_MEMORY, RouteMemory
 from pinesh.transport.routes import DirectRoute, Route, Security, SshChannelRoute, SshTarget
 
 KEY = "imap:mail.example.org"
@@ -175,14 +175,6 @@ def test_concurrent_records_leave_valid_json_and_lose_nothing(path: Path) -> Non
     data = json.loads(path.read_text())
     assert len(data["net-home"]) == threads_n * per_thread  # the lock lost no update
     assert all(entry["good"] == TLS.key for entry in data["net-home"].values())
-
-
-def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    assert default_state_dir() == tmp_path / "state" / "pinesh"
-    monkeypatch.delenv("XDG_STATE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "pinesh"
 
 
 def test_a_cleartext_route_that_worked_is_not_promoted(tmp_path: Path) -> None:

@@ -28,20 +28,18 @@ from pinesh.stores.local_common import (
 )
 from pinesh.stores.local_common import part_bytes as mime_part
 from pinesh.stores.local_common import sort_uids as sort_envelopes
+from pinesh.stores.nntp.client import ConnectionLost, NntpClient, NntpError
+from pinesh.stores.nntp.folder import source_matches, uidvalidity_for
 from pinesh.stores.nntp.protocol import (
     DEFAULT_OVERVIEW,
     MAX_STATUS_LINE,
     BadArgument,
     BadReply,
-    ConnectionLost,
-    NntpClient,
-    NntpError,
     command_line,
     dot_stuff,
     number,
     overview_headers,
     parse_active,
-    parse_block,
     parse_group,
     parse_numbers,
     parse_over,
@@ -53,13 +51,6 @@ from pinesh.stores.nntp.protocol import (
     unstuff,
     valid_group_name,
     wildmat,
-)
-from pinesh.stores.nntp.store import (
-    followup,
-    reply_subject,
-    source_matches,
-    trim_references,
-    uidvalidity_for,
 )
 from pinesh.transport.channel import Channel
 from pinesh.transport.greeting import Greeting, GreetingState
@@ -190,52 +181,9 @@ def test_unstuff() -> None:
     assert unstuff(b"") == b""
 
 
-def test_block_with_dot_stuffing_and_what_follows() -> None:
-    data = b"Subject: x\r\n\r\na line\r\n..starts with a dot\r\n..\r\n.\r\n205 Bye!\r\n"
-    lines, rest = parse_block(data)
-    assert lines == [b"Subject: x", b"", b"a line", b".starts with a dot", b"."]
-    assert rest == b"205 Bye!\r\n"
-
-
-def test_empty_block() -> None:
-    assert parse_block(b".\r\n") == ([], b"")
-
-
-def test_block_without_its_final_dot() -> None:
-    with pytest.raises(BadReply, match=r"final '\.'"):
-        parse_block(b"1\r\n2\r\n")
-    with pytest.raises(BadReply, match=r"final '\.'"):
-        parse_block(b"1\r\n2\r\n.")  # the dot, but no line end after it
-
-
-def test_block_keeps_nul_and_escapes_as_bytes() -> None:
-    # Article content is data: kept exactly, made safe only when shown.
-    lines, _ = parse_block(b"a\x00b\r\n" + PWNED + b"\r\n.\r\n")
-    assert lines == [b"a\x00b", PWNED]
-
-
-def test_block_with_an_over_long_line() -> None:
-    with pytest.raises(BadReply, match="longer"):
-        parse_block(b"x" * 100 + b"\r\n.\r\n", limit=64)
-
-
 def test_dot_stuff() -> None:
     article = b"Subject: x\n\n.starts with a dot\n.\nlast"
     assert dot_stuff(article) == (b"Subject: x\r\n\r\n..starts with a dot\r\n..\r\nlast\r\n.\r\n")
-
-
-def test_dot_stuff_round_trip_with_crlf() -> None:
-    article = b"Subject: x\r\n\r\n.a\r\n..b\r\nc\r\n"
-    lines, rest = parse_block(dot_stuff(article))
-    assert b"\r\n".join(lines) + b"\r\n" == article
-    assert rest == b""
-
-
-def test_dot_stuff_cannot_end_the_article_early() -> None:
-    sent = dot_stuff(b"body\r\n.\r\nQUIT\r\n")
-    lines, rest = parse_block(sent)
-    assert lines == [b"body", b".", b"QUIT"]
-    assert rest == b""
 
 
 # --- GROUP, LISTGROUP, LIST ACTIVE ----------------------------------------------------------
@@ -549,6 +497,31 @@ def test_client_unstuffs_an_article(pair: tuple[socket.socket, Peer]) -> None:
     assert client.fetch("ARTICLE", 4) is None
 
 
+def test_client_keeps_nul_and_escapes_as_bytes(pair: tuple[socket.socket, Peer]) -> None:
+    # Article content is data: kept exactly, made safe only when shown.
+    client, peer, _ = _client(pair)
+    peer.says(b"220 3 <a@b> article\r\na\x00b\r\n" + PWNED + b"\r\n.\r\n")
+    assert client.fetch("ARTICLE", 3) == b"a\x00b\r\n" + PWNED + b"\r\n"
+    peer.says(b"220 4 <c@d> article\r\n.\r\n")
+    assert client.fetch("ARTICLE", 4) == b""  # an empty block
+
+
+def test_dot_stuff_round_trip_with_crlf(pair: tuple[socket.socket, Peer]) -> None:
+    client, peer, _ = _client(pair)
+    article = b"Subject: x\r\n\r\n.a\r\n..b\r\nc\r\n"
+    peer.says(b"220 3 <a@b> article\r\n" + dot_stuff(article) + b"205 Bye!\r\n")
+    assert client.fetch("ARTICLE", 3) == article
+    assert client.status().code == 205  # what follows the final '.' is the next reply
+
+
+def test_dot_stuff_cannot_end_the_article_early(pair: tuple[socket.socket, Peer]) -> None:
+    client, peer, _ = _client(pair)
+    sent = dot_stuff(b"body\r\n.\r\nQUIT\r\n")
+    peer.says(b"220 3 <a@b> article\r\n" + sent + b"205 Bye!\r\n")
+    assert client.fetch("ARTICLE", 3) == b"body\r\n.\r\nQUIT\r\n"
+    assert client.status().code == 205
+
+
 def test_client_reply_without_final_dot(pair: tuple[socket.socket, Peer]) -> None:
     client, peer, _ = _client(pair)
     peer.says(b"220 3 <a@b> article\r\nSubject: x\r\n\r\nbody\r\n")
@@ -701,83 +674,6 @@ def test_errors_are_store_errors() -> None:
 
 # --- article helpers of the store (pinesh.stores.nntp.store): pure, on literal articles ----------
 
-PARENT = (
-    b"From: Jane <jane@pinesh.test>\r\n"
-    b"Newsgroups: local.test,local.other\r\n"
-    b"Subject: =?utf-8?q?caf=C3=A9?= talk\r\n"
-    b"Message-ID: <c@pinesh.test>\r\n"
-    b"References: <a@pinesh.test> <b@pinesh.test>\r\n"
-    b"\r\n"
-    b"body\r\n"
-)
-
-
-def test_followup_headers() -> None:
-    reply = followup(PARENT)
-    assert reply.newsgroups == ("local.test", "local.other")
-    assert reply.subject == "Re: café talk"
-    assert reply.references == ("<a@pinesh.test>", "<b@pinesh.test>", "<c@pinesh.test>")
-    assert not reply.to_poster
-    assert reply.headers() == [
-        ("Newsgroups", "local.test,local.other"),
-        ("Subject", "Re: café talk"),
-        ("References", "<a@pinesh.test> <b@pinesh.test> <c@pinesh.test>"),
-    ]
-
-
-def test_followup_to_overrides_newsgroups() -> None:
-    parent = PARENT.replace(b"\r\n\r\n", b"\r\nFollowup-To: local.other\r\n\r\n", 1)
-    assert followup(parent).newsgroups == ("local.other",)
-
-
-def test_followup_to_poster() -> None:
-    parent = PARENT.replace(b"\r\n\r\n", b"\r\nFollowup-To: poster\r\n\r\n", 1)
-    reply = followup(parent)
-    assert reply.to_poster
-    assert reply.newsgroups == ("local.test", "local.other")
-
-
-def test_followup_of_a_first_article() -> None:
-    reply = followup(b"Newsgroups: local.test\r\nSubject: hi\r\nMessage-ID: <m@x>\r\n\r\n")
-    assert reply.references == ("<m@x>",)
-    assert reply.subject == "Re: hi"
-
-
-def test_followup_of_a_broken_article() -> None:
-    reply = followup(b"garbage without headers")
-    assert reply.newsgroups == () and reply.references == ()
-    assert reply.subject == "Re: "
-
-
-def test_followup_drops_hostile_group_names() -> None:
-    parent = b"Newsgroups: local.test, \x1b[2Jevil, a*b,\r\nSubject: x\r\n\r\n"
-    assert followup(parent).newsgroups == ("local.test",)
-
-
-@pytest.mark.parametrize(
-    ("subject", "reply"),
-    [
-        ("hello", "Re: hello"),
-        ("Re: hello", "Re: hello"),
-        ("RE: hello", "RE: hello"),
-        ("re:hello", "re:hello"),
-        ("Re[2]: hello", "Re[2]: hello"),
-        ("Re:  Re: hello", "Re: Re: hello"),  # never more Re: than there was
-        ("Rebus", "Re: Rebus"),
-        ("", "Re: "),
-    ],
-)
-def test_reply_subject_is_not_doubled(subject: str, reply: str) -> None:
-    assert reply_subject(subject) == reply
-
-
-def test_long_references_keep_the_first_and_the_last() -> None:
-    ids = [f"<{i:04d}-{'x' * 40}@pinesh.test>" for i in range(100)]
-    kept = trim_references(ids)
-    assert kept[0] == ids[0] and kept[-3:] == tuple(ids[-3:])
-    assert len(" ".join(kept)) <= 986
-    assert trim_references(["<a@b>", "<a@b>"]) == ("<a@b>",)
-
 
 def _env(uid: int, mid: str | None, refs: tuple[str, ...] = (), **kw: object) -> Envelope:
     base: dict[str, object] = {
@@ -921,7 +817,6 @@ def test_hostile_corpus_never_raises(path: Path) -> None:
     for part in root.walk():
         if not part.content_type.startswith("multipart/"):  # deeper than 50: no children
             assert isinstance(mime_part(data, part.part_id), bytes)
-    followup(data)
     source_matches(data, SearchQuery(text="x", to="y"))
 
 

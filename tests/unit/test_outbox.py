@@ -16,7 +16,6 @@ from pinesh.senders.outbox import (
     Outbox,
     OutboxError,
     decode_entry,
-    default_outbox_path,
 )
 
 ENVELOPE = SmtpEnvelope(
@@ -212,11 +211,3 @@ def test_keys_cannot_escape_the_outbox(tmp_path: Path) -> None:
     for key in ("../../etc/passwd", ".hidden"):
         with pytest.raises(OutboxError):
             box.load(key)
-
-
-def test_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert default_outbox_path() == tmp_path / "pinesh" / "outbox"
-    monkeypatch.delenv("XDG_DATA_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_outbox_path() == tmp_path / "home" / ".local" / "share" / "pinesh" / "outbox"

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 
 from pinesh.config.pinesh_toml import (
-    config_path,
-    default_config_path,
     load_settings,
     matching_rule,
     parse_settings,
@@ -427,54 +425,6 @@ def test_no_rules_no_match() -> None:
 
 
 # --- where the config file is --------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No PINESH_CONFIG, XDG_CONFIG_HOME and HOME in tmp_path."""
-    monkeypatch.delenv("PINESH_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
-def test_default_path_uses_xdg_config_home(clean_env: Path) -> None:
-    assert default_config_path() == clean_env / "xdg" / "pinesh" / "config.toml"
-
-
-def test_default_path_without_xdg(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("XDG_CONFIG_HOME")
-    assert default_config_path() == clean_env / "home" / ".config" / "pinesh" / "config.toml"
-
-
-def test_empty_xdg_counts_as_unset(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", "")
-    assert default_config_path() == clean_env / "home" / ".config" / "pinesh" / "config.toml"
-
-
-def test_config_path_default(clean_env: Path) -> None:
-    assert config_path(None) == (clean_env / "xdg" / "pinesh" / "config.toml", False)
-
-
-def test_config_path_env_over_default(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PINESH_CONFIG", "/etc/pinesh-env.toml")
-    assert config_path(None) == (Path("/etc/pinesh-env.toml"), True)
-
-
-def test_config_path_option_over_env(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PINESH_CONFIG", "/etc/pinesh-env.toml")
-    assert config_path("/etc/pinesh-option.toml") == (Path("/etc/pinesh-option.toml"), True)
-
-
-def test_config_path_expands_tilde(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert config_path("~/my.toml") == (clean_env / "home" / "my.toml", True)
-    monkeypatch.setenv("PINESH_CONFIG", "~/env.toml")
-    assert config_path(None) == (clean_env / "home" / "env.toml", True)
-
-
-def test_empty_env_counts_as_unset(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PINESH_CONFIG", "")
-    assert config_path(None) == (clean_env / "xdg" / "pinesh" / "config.toml", False)
 
 
 # --- load_settings -------------------------------------------------------------------------

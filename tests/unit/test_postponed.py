@@ -11,7 +11,7 @@ from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Attachment, Draft
+from pinesh.senders.compose import Draft, OutgoingAttachment
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.postponed import (
@@ -50,8 +50,8 @@ def a_request() -> ComposeRequest:
         subject="Plans für Freitag",
         body="First line\nZweite Zeile äöü\n\n-- \nMe\n",
         attachments=(
-            Attachment("data.bin", bytes(range(256)), "application/octet-stream"),
-            Attachment("inner.eml", FORWARDED, "message/rfc822"),
+            OutgoingAttachment("data.bin", bytes(range(256)), "application/octet-stream"),
+            OutgoingAttachment("inner.eml", FORWARDED, "message/rfc822"),
         ),
         in_reply_to="<parent@example.org>",
         references=("<root@example.org>", "<parent@example.org>"),
@@ -91,7 +91,7 @@ def test_round_trip_through_the_postponed_folder(home: Path) -> None:
     assert len(list_postponed(me)) == 1
 
 
-def _normalized(attachments: tuple[Attachment, ...]) -> list[tuple[str, bytes, str | None]]:
+def _normalized(attachments: tuple[OutgoingAttachment, ...]) -> list[tuple[str, bytes, str | None]]:
     """A message/rfc822 part may come back with LF line ends: compare those without."""
     return [(a.filename, a.data.replace(b"\r\n", b"\n"), a.content_type) for a in attachments]
 

@@ -16,9 +16,9 @@ from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
 from pinesh.errors import PineshError
 from pinesh.senders.base import SendError, Sent, Stage
-from pinesh.senders.compose import Attachment, ComposeError, Draft, compose
+from pinesh.senders.compose import ComposeError, Draft, OutgoingAttachment, compose
 from pinesh.senders.outbox import Attempt
-from pinesh.services.addressbook import parse_addressbook
+from pinesh.services.addressbook_format import parse_addressbook
 from pinesh.services.composing import Delivery, TypedFields, request_from_fields
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
@@ -364,7 +364,7 @@ def test_sending_refuses_what_cannot_go(me: MailSession) -> None:
         (TypedFields(), "no recipients"),
         (TypedFields(newsgroups="bad!group"), "not a newsgroup name"),
         (
-            TypedFields(newsgroups="local.test", attachments=(Attachment("a", b"x"),)),
+            TypedFields(newsgroups="local.test", attachments=(OutgoingAttachment("a", b"x"),)),
             "text articles only",
         ),
     ]

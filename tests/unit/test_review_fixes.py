@@ -14,7 +14,7 @@ import pytest
 from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
-from pinesh.senders.compose import ComposeError, parse_addresses
+from pinesh.senders.compose import ComposeError, parse_typed_addresses
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import decode_text
@@ -70,7 +70,7 @@ def test_a_planted_journal_does_not_overwrite_the_mailbox(tmp_path: Path) -> Non
 
 def test_addresses_the_stdlib_parser_trips_on_are_a_clear_error() -> None:
     with pytest.raises(ComposeError, match="cannot read the addresses"):
-        parse_addresses(".g:é<?=;", "To")
+        parse_typed_addresses(".g:é<?=;", "To")
 
 
 def test_two_maildirs_under_one_parent_are_two_stores(tmp_path: Path) -> None:

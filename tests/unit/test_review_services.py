@@ -15,14 +15,9 @@ import pytest
 from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
-from pinesh.senders.compose import Attachment, Draft, compose
-from pinesh.services.addressbook import (
-    AddressBook,
-    add_entry,
-    make_entry,
-    read_addressbook,
-    write_addressbook,
-)
+from pinesh.senders.compose import Draft, OutgoingAttachment, compose
+from pinesh.services.addressbook import AddressBook, make_entry
+from pinesh.services.addressbook_file import add_entry, read_addressbook, write_addressbook
 from pinesh.services.attachments import safe_filename, temp_name, temp_path, write_file
 from pinesh.services.composing import TypedFields, request_from_fields
 from pinesh.services.connections import Connections
@@ -79,7 +74,9 @@ def test_forwarding_a_broken_message_as_an_attachment_can_be_sent(home: Path) ->
 def test_an_attached_message_goes_byte_for_byte() -> None:
     # Was: parsed and written back, a form feed in a header became a line break.
     inner = b"From: a@example.org\r\nSubject: one\x0ctwo\r\n\r\nbody\r\n"
-    draft = Draft(sender=ME, to=(ME,), attachments=(Attachment("f.eml", inner, "message/rfc822"),))
+    draft = Draft(
+        sender=ME, to=(ME,), attachments=(OutgoingAttachment("f.eml", inner, "message/rfc822"),)
+    )
     wire = compose(draft, domain="pinesh.test").wire
     assert inner in wire
     assert b"Subject: one\r\ntwo" not in wire
@@ -302,7 +299,7 @@ def test_two_changes_at_once_both_reach_the_address_book(
     # Was: read, change and write without a lock: two workers (or two pinesh) adding
     # at once each wrote the book as they had read it, and one entry was lost.
     me = session(home)
-    import pinesh.services.addressbook as module
+    import pinesh.services.addressbook_file as module
 
     real_read = module.read_addressbook
     first_read = threading.Event()

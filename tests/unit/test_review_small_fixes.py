@@ -12,16 +12,12 @@ from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Draft, compose, parse_addresses
+from pinesh.senders.compose import Draft, compose, parse_typed_addresses
 from pinesh.senders.outbox import Outbox
 from pinesh.services import composing, sending
-from pinesh.services.addressbook import (
-    AddressBookError,
-    make_entry,
-    read_addressbook,
-    write_addressbook,
-)
-from pinesh.services.composing import deliver
+from pinesh.services.addressbook import AddressBookError, make_entry
+from pinesh.services.addressbook_file import read_addressbook, write_addressbook
+from pinesh.services.composing import post_and_mail
 from pinesh.services.connections import Connections
 from pinesh.services.folder_view import FolderView
 from pinesh.services.mail import MailSession
@@ -115,7 +111,7 @@ def test_control_characters_in_the_other_fields_are_made_inert(
     assert not any(ch < " " or "\x7f" <= ch <= "\x9f" for text in texts for ch in text)
     assert book.expand(nickname) == expanded
     # What compose puts in the To header holds no control character either.
-    draft = Draft(sender=ME, to=tuple(parse_addresses(expanded, "To")), subject="s", body="b")
+    draft = Draft(sender=ME, to=tuple(parse_typed_addresses(expanded, "To")), subject="s", body="b")
     head = compose(draft, domain="pinesh.test").wire.partition(b"\r\n\r\n")[0]
     assert b"=C2=9B" not in head and b"=1B" not in head.upper()
     assert not any(byte < 0x20 and byte not in b"\r\n" for byte in head)
@@ -203,7 +199,7 @@ def test_mail_failing_after_the_post_keeps_the_mail_alone(
     monkeypatch.setattr(composing, "post_article", poster)
     (home / "data").write_bytes(b"")  # the outbox cannot be made: send_draft raises
     me = session(home)
-    delivery = deliver(me, both())
+    delivery = post_and_mail(me, both())
     assert poster.posted == [(["local.test"], "Plans")]
     assert delivery.sent and delivery.posted == ("local.test",)
     summary = delivery.summary()
@@ -232,7 +228,7 @@ def test_resending_a_resumed_message_does_not_post_it_twice(
     assert first.newsgroups == ("local.test",)
 
     (home / "broken").write_bytes(b"")  # no outbox: the mail fails outright
-    failed = deliver(session(home, data_dir=home / "broken"), first)
+    failed = post_and_mail(session(home, data_dir=home / "broken"), first)
     assert failed.posted == ("local.test",) and failed.mail is None
     [again] = list_postponed(ok)  # one copy: the old one, with the Newsgroups, is gone
     second = resume(ok, again.uid)
@@ -240,7 +236,7 @@ def test_resending_a_resumed_message_does_not_post_it_twice(
 
     sender = FakeSender(Outbox(home / "data" / "outbox"), [None])
     monkeypatch.setattr(sending, "choose_sender", lambda session: sender)
-    delivery = deliver(ok, second)
+    delivery = post_and_mail(ok, second)
     assert delivery.summary() == "Message sent"
     assert [o.envelope.recipients for o in sender.sent] == [("bob@example.org",)]
     assert poster.posted == [(["local.test"], "Plans")]  # once, not twice
@@ -260,7 +256,7 @@ def test_mail_kept_in_the_outbox_after_the_post_is_not_postponed(
     request = resume(me, waiting.uid)
     sender = FakeSender(Outbox(home / "data" / "outbox"), [PineshError("connection refused")])
     monkeypatch.setattr(sending, "choose_sender", lambda session: sender)
-    delivery = deliver(me, request)
+    delivery = post_and_mail(me, request)
     assert delivery.summary() == (
         "Not sent: connection refused; kept in the outbox (pinesh outbox flush); "
         "Posted to local.test"
@@ -280,7 +276,7 @@ def test_a_failed_post_still_raises_and_mails_nothing(
     sender = FakeSender(Outbox(home / "data" / "outbox"), [None])
     monkeypatch.setattr(sending, "choose_sender", lambda session: sender)
     with pytest.raises(PineshError, match="441 posting failed"):
-        deliver(session(home), both())
+        post_and_mail(session(home), both())
     assert sender.sent == []
 
 

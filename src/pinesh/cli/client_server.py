@@ -1,4 +1,6 @@
-"""The opt-in client fork server: `pinesh` forked from a process that has Textual loaded.
+"""The opt-in client fork server's thin client, and the wire format both ends speak.
+
+`pinesh` forked from a process that has Textual loaded (the server is fork_server.py).
 
 Importing Textual and the client's screens costs a third of a second at every launch
 (docs/benchmarks.md, "Issue 4"). With ``[client] server = true`` (or
@@ -41,7 +43,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
 MAGIC = b"pinesh-fork-1"
 HEADER = struct.Struct(">4sI")
@@ -51,27 +53,10 @@ COUNT = struct.Struct(">I")
 MAX_PAYLOAD = 1 << 20  # bytes: argv and environment together
 MAX_FIELDS = 16384
 SOCKET_NAME = "client-server.sock"
-LOCK_NAME = "client-server.lock"
 LOG_NAME = "client-server.log"
 SWITCH_ENV = "PINESH_CLIENT_SERVER"  # 1: use the server, 0: don't (overrides the config)
 REPLY_TIMEOUT = 3.0  # seconds the thin client waits for the server's fork
-REQUEST_TIMEOUT = 3.0  # seconds the server waits for a client's request
-GO_TIMEOUT = 5.0  # seconds a new child waits for the client's go-ahead
-LOCK_WAIT = 3.0  # seconds a new server waits for a stale one to let go of the lock
 DEFAULT_IDLE = 600
-# What the server imports before it waits (the rest of a launch's imports hang off these).
-PRELOAD = (
-    "textual.app",
-    "textual.drivers.linux_driver",
-    "pinesh.cli.main",
-    "pinesh.services.prewarm",
-    "pinesh.transport.askpass",
-    "pinesh.transport.masters",
-    "pinesh.stores.imap.store",
-    "imapclient",
-    "pinesh.ui.app",
-    "pinesh.ui.index_screen",
-)
 FORWARDED = ("SIGWINCH", "SIGTERM", "SIGHUP", "SIGINT", "SIGCONT", "SIGQUIT")
 CLIENT_OPTIONS = ("-p", "-f", "--config")
 
@@ -262,6 +247,8 @@ def thin_settings(options: dict[str, str], environ: dict[str, str] | None = None
     switch = env.get(SWITCH_ENV)
     if switch is not None and not _truthy(switch):
         return ThinSettings(False, "", DEFAULT_IDLE, "")  # off: not even the config is read
+    # The locations of pinesh.paths, by its rules, with os.path alone (pathlib would cost
+    # this path 23 ms); tests/unit/test_client_server.py checks that the two agree.
     uid = os.getuid()
     xdg = env.get("XDG_RUNTIME_DIR")
     directory = f"/tmp/pinesh-{uid}"  # noqa: S108 - checked before use, as private_dir does
@@ -326,12 +313,12 @@ def _private(path: str, kind: int) -> bool:
     )
 
 
-def _peer_uid(conn: _socket.socket | socket.socket) -> int:
+def peer_uid(conn: _socket.socket | socket.socket) -> int:
     creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
     return int(struct.unpack("3i", creds)[1])
 
 
-def _recv_exact(conn: _socket.socket | socket.socket, size: int) -> bytes:
+def recv_exact(conn: _socket.socket | socket.socket, size: int) -> bytes:
     data = b""
     while len(data) < size:
         chunk = conn.recv(size - len(data))
@@ -363,7 +350,7 @@ def try_server(argv: Sequence[str]) -> int | None:
         except (ConnectionRefusedError, FileNotFoundError):
             start_server(settings)  # a server that died; the new one replaces the socket
             return None
-        if _peer_uid(conn) != os.getuid():
+        if peer_uid(conn) != os.getuid():
             return None
         kind, value = _hand_over(conn, argv)
         if kind == b"V":
@@ -398,7 +385,7 @@ def _hand_over(conn: _socket.socket, argv: Sequence[str]) -> tuple[bytes, int]:
     header = HEADER.pack(HEADER_TAG, len(payload))
     conn.sendmsg([header], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
     conn.sendall(payload)
-    kind, value = REPLY.unpack(_recv_exact(conn, REPLY.size))
+    kind, value = REPLY.unpack(recv_exact(conn, REPLY.size))
     return kind, value
 
 
@@ -420,7 +407,7 @@ def _wait_for_child(conn: _socket.socket, child: int) -> int:
     conn.sendall(b"G")
     # From here on the child has the terminal: whatever happens, never run in-process too.
     try:
-        kind, status = REPLY.unpack(_recv_exact(conn, REPLY.size))
+        kind, status = REPLY.unpack(recv_exact(conn, REPLY.size))
     except (OSError, EOFError, struct.error):
         return 1  # the child died without a word (killed)
     return status if kind == b"X" else 1
@@ -450,379 +437,10 @@ def start_server(settings: ThinSettings) -> None:
             os.dup2(null, fd)
         os.closerange(3, 256)
         python = sys.executable or "python3"
-        code = "from pinesh.cli.client_server import serve_main; serve_main()"
+        code = "from pinesh.cli.fork_server import serve_main; serve_main()"
         os.execv(  # noqa: S606 - this very Python, no shell
             python,
             [python, "-c", code, settings.directory, str(settings.idle), settings.log],
         )
     finally:
         os._exit(1)
-
-
-# -- the server ------------------------------------------------------------------------------
-
-
-def serve_main() -> None:
-    """Entry of the detached server: argv is DIRECTORY IDLE LOGFILE."""
-    directory, idle, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    from pinesh.cli.main import main
-
-    raise SystemExit(ForkServer(directory, idle, log, lambda argv: main(list(argv))).serve())
-
-
-class ForkServer:
-    """Listen, check, fork a child per client; end when idle (or replaced, or stale)."""
-
-    def __init__(
-        self, directory: str, idle: float, log: str, run: Callable[[list[str]], int]
-    ) -> None:
-        self.directory = directory
-        self.path = os.path.join(directory, SOCKET_NAME)
-        self.idle = idle
-        self.log_path = log
-        self.run = run
-        self.fingerprint = b""
-        self._lock_fd = -1
-        self._listener: socket.socket | None = None
-        self._inode = 0
-        self._children: set[int] = set()
-
-    def log(self, text: str) -> None:
-        import contextlib
-        import time
-
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        line = f"{stamp} [{os.getpid()}] {text}\n".encode(errors="backslashreplace")
-        with contextlib.suppress(OSError):
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-
-    def serve(self) -> int:
-        import fcntl
-        import socket
-        import time
-        from pathlib import Path
-
-        from pinesh.errors import PineshError
-        from pinesh.transport.private_dir import ensure_private_dir
-
-        try:
-            os.makedirs(os.path.dirname(self.log_path), mode=0o700, exist_ok=True)
-            ensure_private_dir(Path(self.directory))
-        except (OSError, PineshError) as exc:
-            self.log(f"cannot start: {exc}")
-            return 1
-        self._lock_fd = os.open(
-            os.path.join(self.directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
-        )
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    self.log("another server holds the lock; not starting")
-                    return 0
-                time.sleep(0.05)
-        began = time.monotonic()
-        self.fingerprint = package_fingerprint()
-        try:
-            self._preload()
-        except RuntimeError as exc:
-            self.log(f"cannot serve: {exc}")
-            return 1
-        self.log(
-            f"preloaded in {time.monotonic() - began:.3f} s; "
-            f"fingerprint {self.fingerprint.decode()}"
-        )
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            if os.path.lexists(self.path):
-                os.unlink(self.path)
-            old = os.umask(0o177)
-            try:
-                listener.bind(self.path)
-            finally:
-                os.umask(old)
-            os.chmod(self.path, 0o600)
-            listener.listen(16)
-            self._inode = os.lstat(self.path).st_ino
-        except OSError as exc:
-            self.log(f"cannot listen on {self.path}: {exc}")
-            listener.close()
-            return 1
-        self._listener = listener
-        self.log(f"listening on {self.path}, idle {self.idle} s")
-        try:
-            return self._loop(listener)
-        finally:
-            self._shutdown()
-
-    def _preload(self) -> None:
-        import gc
-        import importlib
-
-        for name in PRELOAD:
-            try:
-                importlib.import_module(name)
-            except Exception as exc:
-                self.log(f"preload {name}: {exc!r}")
-        try:
-            self._warm_up()
-        except Exception as exc:  # a child builds everything anew
-            self.log(f"warm-up: {exc!r}")
-        import threading
-
-        if threading.active_count() != 1:
-            raise RuntimeError("not single-threaded after the preload: cannot fork safely")
-        gc.collect()
-        gc.freeze()  # what is loaded now stays out of the children's collections
-
-    def _warm_up(self) -> None:
-        """Run the client once, headless, on an empty local Maildir: what Textual imports
-        and caches at run time (widget modules, parsed selectors, rendering caches) is
-        then in the server, and so in every child. Threads it leaves are waited for: the
-        server must be single-threaded when it forks."""
-        import asyncio
-        import tempfile
-        import threading
-        from pathlib import Path
-
-        from pinesh.config.pine_settings import pine_settings
-        from pinesh.config.pinerc import parse_pinerc
-        from pinesh.config.settings import Settings
-        from pinesh.services.connections import Connections
-        from pinesh.services.mail import MailSession
-        from pinesh.ui.app import PineshApp
-
-        with tempfile.TemporaryDirectory(prefix="pinesh-warm-") as tmp:
-            maildir = Path(tmp) / "Maildir"
-            for sub in ("cur", "new", "tmp"):
-                (maildir / sub).mkdir(parents=True)
-            rc = parse_pinerc(f"inbox-path=#md/{maildir}\n", str(Path(tmp) / "pinerc"))
-            session = MailSession(
-                Connections(Settings(), rc), pine_settings(rc), data_dir=Path(tmp) / "data"
-            )
-            app = PineshApp(session, "INBOX", start_in_index=True)
-
-            async def run() -> None:
-                async with app.run_test(size=(150, 45)) as pilot:
-                    await app.workers.wait_for_complete()
-                    await pilot.pause()
-
-            try:
-                asyncio.run(run())
-            finally:
-                session.close()
-        for thread in threading.enumerate():
-            if thread is not threading.main_thread():
-                thread.join(5.0)
-        left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-        if left:
-            raise RuntimeError(f"threads left after the warm-up: {left}")
-
-    def _still_ours(self) -> bool:
-        try:
-            return os.lstat(self.path).st_ino == self._inode
-        except OSError:
-            return False
-
-    def _loop(self, listener: socket.socket) -> int:
-        import select
-        import time
-
-        last = time.monotonic()
-        while True:
-            self._reap()
-            left = self.idle - (time.monotonic() - last)
-            if left <= 0:
-                self.log(f"idle {self.idle} s: ending")
-                return 0
-            readable, _, _ = select.select([listener], [], [], min(left, 5.0))
-            if not self._still_ours():
-                self.log("the socket was removed or replaced: ending")
-                return 0
-            if not readable:
-                continue
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            last = time.monotonic()
-            try:
-                if self._serve_one(conn) == "stale":
-                    return 0
-            finally:
-                conn.close()
-
-    def _reap(self) -> None:
-        for pid in list(self._children):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                self._children.discard(pid)
-
-    def _serve_one(self, conn: socket.socket) -> str:
-        import contextlib
-        import socket
-
-        uid = _peer_uid(conn)
-        if uid != os.getuid():
-            self.log(f"refused a client of uid {uid}")
-            conn.sendall(REPLY.pack(b"R", 0))
-            return "refused"
-        fds: list[int] = []
-        try:
-            conn.settimeout(REQUEST_TIMEOUT)
-            header, fds, _flags, _addr = socket.recv_fds(conn, HEADER.size, 8)
-            header += _recv_exact(conn, HEADER.size - len(header)) if header else b""
-            if len(header) != HEADER.size:
-                raise ValueError("no request")
-            tag, size = HEADER.unpack(header)
-            if tag != HEADER_TAG or size > MAX_PAYLOAD:
-                raise ValueError("not a pinesh fork request")
-            if len(fds) != 3:
-                raise ValueError(f"{len(fds)} file descriptors, not 3")
-            request = decode_request(_recv_exact(conn, size))
-            if request.fingerprint != self.fingerprint:
-                self.log(
-                    f"client pid {request.pid} runs another pinesh "
-                    f"({request.fingerprint.decode(errors='replace')}): ending"
-                )
-                conn.sendall(REPLY.pack(b"V", 0))
-                return "stale"
-            child = os.fork()
-            if child == 0:
-                self._child(conn, fds, request)  # never returns
-            self._children.add(child)
-            conn.sendall(REPLY.pack(b"P", child))
-            self.log(
-                f"client pid {request.pid} ({request.columns}x{request.rows}) "
-                f"served by child {child}"
-            )
-            return "forked"
-        except (OSError, EOFError, ValueError, struct.error) as exc:
-            self.log(f"bad request: {exc}")
-            with contextlib.suppress(OSError):
-                conn.sendall(REPLY.pack(b"R", 0))
-            return "refused"
-        finally:
-            for fd in fds:
-                os.close(fd)
-
-    def _shutdown(self) -> None:
-        import contextlib
-
-        if self._listener is not None:
-            self._listener.close()
-        if self._still_ours():
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-        if self._lock_fd >= 0:
-            os.close(self._lock_fd)
-
-    # -- in the child ---------------------------------------------------------------------
-
-    def _child(self, conn: socket.socket, fds: list[int], request: Request) -> None:
-        """Become the client's process: its terminal, directory, environment; run; exit."""
-        import contextlib
-
-        code = 1
-        try:
-            code = self._child_run(conn, fds, request)
-        except BaseException:  # a forked copy must never return into the server's loop
-            with contextlib.suppress(BaseException):
-                import traceback
-
-                traceback.print_exc()
-        with contextlib.suppress(BaseException):
-            conn.sendall(REPLY.pack(b"X", code))
-        os._exit(code & 0xFF)
-
-    def _child_run(self, conn: socket.socket, fds: list[int], request: Request) -> int:
-        import contextlib
-        import signal
-        import threading
-
-        if self._listener is not None:
-            self._listener.close()
-        os.close(self._lock_fd)  # the lock is the server's alone (a new server may start)
-        for number in (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM, signal.SIGWINCH):
-            signal.signal(number, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        os.setsid()  # out of the server's process group
-        conn.settimeout(GO_TIMEOUT)
-        if conn.recv(1) != b"G":
-            os._exit(1)
-        conn.settimeout(None)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in fds:
-            if fd > 2:
-                os.close(fd)
-        fds.clear()
-        os.chdir(request.cwd)
-        os.environ.clear()
-        for key, value in request.env:
-            os.environb[key] = value
-        self._child_streams()
-        if "textual.constants" in sys.modules:  # read from the environment at import
-            import importlib
-
-            importlib.reload(sys.modules["textual.constants"])
-        if "random" in sys.modules:
-            import random
-
-            random.seed()
-        threading.Thread(target=_exit_with_client, args=(conn,), daemon=True).start()
-        argv = [os.fsdecode(word) for word in request.argv]
-        sys.argv = ["pinesh", *argv]
-        try:
-            return self.run(argv)
-        except SystemExit as exc:
-            return exc.code if isinstance(exc.code, int) else 1
-        finally:
-            import atexit
-
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(OSError, ValueError):
-                    stream.flush()
-            atexit._run_exitfuncs()
-
-    @staticmethod
-    def _child_streams() -> None:
-        """sys.std* and sys.__std*__ on the new 0/1/2, in the client's locale."""
-        import contextlib
-        import locale
-
-        with contextlib.suppress(locale.Error):
-            locale.setlocale(locale.LC_CTYPE, "")
-        encoding = locale.getpreferredencoding(False)
-        stdin = open(0, encoding=encoding, errors="surrogateescape", closefd=False)  # noqa: SIM115
-        stdout = open(  # noqa: SIM115
-            1, "w", encoding=encoding, errors="backslashreplace", closefd=False, buffering=1
-        )
-        stderr = open(  # noqa: SIM115
-            2, "w", encoding=encoding, errors="backslashreplace", closefd=False, buffering=1
-        )
-        for name, stream in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr)):
-            setattr(sys, name, stream)
-            setattr(sys, f"__{name}__", stream)
-
-
-def _exit_with_client(conn: socket.socket) -> None:
-    """In the child: when the thin client goes (the socket closes), go too."""
-    import signal
-
-    try:
-        while conn.recv(64):
-            pass
-    except OSError:
-        pass
-    os.kill(os.getpid(), signal.SIGHUP)

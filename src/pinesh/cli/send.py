@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pinesh.cli.output import emit_json, line
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Attachment, Draft, parse_addresses
+from pinesh.senders.compose import Draft, OutgoingAttachment, parse_typed_addresses
 from pinesh.services.mail import MailSession
 from pinesh.services.sending import outbox, send_draft, user_address
 from pinesh.stores.headers import decode_words, header_end, parse_header_block
@@ -24,12 +24,12 @@ def _stdin_message() -> tuple[dict[str, str], str]:
     return found, data[end:].decode("utf-8", "replace")
 
 
-def _attachments(paths: list[str]) -> tuple[Attachment, ...]:
+def _attachments(paths: list[str]) -> tuple[OutgoingAttachment, ...]:
     found = []
     for name in paths:
         path = Path(name).expanduser()
         try:
-            found.append(Attachment(path.name, path.read_bytes()))
+            found.append(OutgoingAttachment(path.name, path.read_bytes()))
         except OSError as exc:
             raise PineshError(f"cannot attach {name}: {exc.strerror}") from None
     return tuple(found)
@@ -49,9 +49,15 @@ def run_send(
     domain = session.pine.user_domain
     draft = Draft(
         sender=user_address(session),
-        to=parse_addresses(", ".join(to) or headers.get("to", ""), "To", default_domain=domain),
-        cc=parse_addresses(", ".join(cc) or headers.get("cc", ""), "Cc", default_domain=domain),
-        bcc=parse_addresses(", ".join(bcc) or headers.get("bcc", ""), "Bcc", default_domain=domain),
+        to=parse_typed_addresses(
+            ", ".join(to) or headers.get("to", ""), "To", default_domain=domain
+        ),
+        cc=parse_typed_addresses(
+            ", ".join(cc) or headers.get("cc", ""), "Cc", default_domain=domain
+        ),
+        bcc=parse_typed_addresses(
+            ", ".join(bcc) or headers.get("bcc", ""), "Bcc", default_domain=domain
+        ),
         subject=subject if subject is not None else headers.get("subject", ""),
         body=body,
         attachments=_attachments(attach),

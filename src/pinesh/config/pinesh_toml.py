@@ -6,7 +6,6 @@ A missing default file means default settings; a missing named file is an error.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -32,24 +31,10 @@ from pinesh.config.settings import (
     Via,
 )
 from pinesh.errors import ConfigError, PineshError
+from pinesh.paths import config_file
 
 SERVICES = ("imap", "smtp", "nntp")
 FALLBACKS = ("tls", "starttls", "plain")
-
-
-def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "pinesh" / "config.toml"
-
-
-def config_path(explicit: str | None) -> tuple[Path, bool]:
-    """The config file to read, and whether the user named it (so it must exist)."""
-    if explicit:
-        return Path(explicit).expanduser(), True
-    env = os.environ.get("PINESH_CONFIG")
-    if env:
-        return Path(env).expanduser(), True
-    return default_config_path(), False
 
 
 @dataclass
@@ -359,7 +344,7 @@ def parse_settings(text: str, file: str) -> Settings:
 
 def load_settings(explicit: str | None = None) -> Settings:
     """Find and load the config file (see the module docstring)."""
-    path, named = config_path(explicit)
+    path, named = config_file(explicit)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -51,7 +51,7 @@ class ComposeError(PineshError):
 
 
 @dataclass(frozen=True)
-class Attachment:
+class OutgoingAttachment:
     """A file to attach: the name the recipient sees, its bytes, its MIME type (or None)."""
 
     filename: str
@@ -70,7 +70,7 @@ class Draft:
     reply_to: tuple[Address, ...] = ()
     subject: str = ""
     body: str = ""
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[OutgoingAttachment, ...] = ()
     in_reply_to: str | None = None  # the parent's Message-ID, "<...>"
     references: tuple[str, ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()  # Pine's customized-hdrs, in order
@@ -210,7 +210,7 @@ def _header_address(address: Address, field: str) -> headerregistry.Address:
 _TOLERATED_DEFECTS = ("addr-spec local part with no domain", "empty element in address-list")
 
 
-def parse_addresses(
+def parse_typed_addresses(
     text: str, field: str, *, default_domain: str | None = None
 ) -> tuple[Address, ...]:
     """Addresses typed in the composer ("Jane <jane@x.org>, bob"), each checked.
@@ -370,7 +370,7 @@ def _attach_message(msg: EmailMessage, data: bytes, name: str) -> None:
     msg.attach(part)
 
 
-def _content_type(attachment: Attachment) -> tuple[str, str]:
+def _content_type(attachment: OutgoingAttachment) -> tuple[str, str]:
     guessed = mimetypes.guess_type(attachment.filename, strict=False)[0]
     content_type = (attachment.content_type or guessed or "application/octet-stream").lower()
     maintype, slash, subtype = content_type.partition("/")

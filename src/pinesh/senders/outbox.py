@@ -38,12 +38,6 @@ class OutboxError(PineshError):
     """The outbox cannot be written or read; the text names the file and what to do."""
 
 
-def default_outbox_path() -> Path:
-    """$XDG_DATA_HOME/pinesh/outbox, else ~/.local/share/pinesh/outbox."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base).expanduser() / "pinesh" / "outbox"
-
-
 @dataclass(frozen=True)
 class Meta:
     """What the outbox keeps beside a message."""

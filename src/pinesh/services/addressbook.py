@@ -1,52 +1,26 @@
-"""Pine's address book (``~/.addressbook``): read, write, and expand nicknames.
+"""Pine's address book (``~/.addressbook``) in memory: entries, lists, nickname expansion.
 
-The file format, as Pine and Alpine write it: one entry per line,
-``nickname TAB fullname TAB address TAB fcc TAB comment`` (the last two optional). A
-distribution list has ``(a@b.org, Jane <jane@c.org>, nick)`` as its address; a long entry
-goes on over lines that start with three spaces (a line that starts with a space
-continues the one before; one that starts with a tab is an entry without a nickname).
-A nickname is a word without ``@``, compared without case; a full name written
-``Last, First`` is used as ``First Last``.
-
-Control characters (C0, DEL, C1: escape sequences; Pine's TakeAddr copies a sender's
-name as it came) never reach a header: in an address the record is refused, reported
-with its file and line, and kept; in the other fields they are made inert, written
-``\\x1b`` as the screens show them, and the record is written back as it was.
-
-A line pinesh cannot read is reported and kept as it is, so saving never loses it; so is
-an entry that is not UTF-8 (an old Latin-1 book): it is read as Latin-1, and written back
-byte for byte unless it is changed. Changes are made under a lock on the file.
+The file's format is addressbook_format.py; reading and changing the file on disk, under
+a lock, is addressbook_file.py. Address text helpers (format_address, split_addresses)
+are here too: the composer and replies use them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import re
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pinesh.errors import PineshError
-from pinesh.services.mail import MailSession
 from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words
-from pinesh.stores.local.mbox_journal import write_all
 from pinesh.textsafe import safe_line
 
-DEFAULT_ADDRESSBOOK = ".addressbook"
-CONTINUATION = "   "  # Pine starts a continued line with three spaces
-FOLD_WIDTH = 78  # a list line longer than this is folded, one member per line
-MAX_FILE = 8 * 1024 * 1024  # bytes; an address book is never this big
 MAX_DEPTH = 32  # lists within lists (cycles are stopped apart from this)
-LOCK_TIMEOUT = 10.0  # seconds to wait for another pinesh changing the book
 
 _SPECIALS = set('()<>@,;:\\".[]')
 # C0, DEL and C1, as textsafe escapes them: none may reach a header or the file.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class AddressBookError(PineshError):
@@ -157,7 +131,7 @@ def make_entry(
     nickname, fullname, fcc, comment = (s.strip() for s in (nickname, fullname, fcc, comment))
     for label, value in (("nickname", nickname), ("full name", fullname), ("fcc", fcc),
                          ("comment", comment), ("address", address_text)):  # fmt: skip
-        if _CONTROLS.search(value):
+        if CONTROL_CHARS.search(value):
             raise AddressBookError(f"the {label} holds tabs, line breaks or control characters")
     if not is_nickname(nickname) or nickname.startswith("#"):
         raise AddressBookError(
@@ -274,275 +248,3 @@ class AddressBook:
         if old is None:
             raise AddressBookError(f"no entry {safe_line(nickname)!r} (changed meanwhile?)")
         return replace(self, entries=tuple(e for e in self.entries if e is not old))
-
-
-# --- the file format (pure) -----------------------------------------------------------
-
-
-def parse_addressbook(text: str, path: Path) -> AddressBook:
-    """The entries of an address book's text; unreadable records are reported and kept."""
-    records: list[tuple[int, list[str]]] = []  # (first line number, physical lines)
-    problems: list[str] = []
-    kept: list[str] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if line.startswith(" ") and line.strip():
-            if records:
-                records[-1][1].append(line)
-            else:
-                problems.append(f"{path} line {number}: a continued line with nothing before it")
-                kept.append(line)
-            continue
-        if line.strip():
-            records.append((number, [line]))
-    entries: list[AddressEntry] = []
-    used: dict[str, int] = {}
-    for number, lines in records:
-        joined = lines[0] + "".join(_continued(line) for line in lines[1:])
-        source = None
-        if _has_surrogates(joined):  # not UTF-8: read as Latin-1, written back as it was
-            source = "\n".join(lines)
-            joined = joined.encode("utf-8", "surrogateescape").decode("latin-1")
-        if _has_controls(joined):  # made inert when read: written back as it was
-            source = "\n".join(lines)
-        try:
-            entry = replace(_parse_record(joined), source=source)
-        except ValueError as exc:
-            problems.append(f"{path} line {number}: {exc}; the line is kept as it is")
-            kept.append("\n".join(lines))
-            continue
-        key = entry.nickname.lower()
-        if key and not entry.deleted and key in used:
-            problems.append(
-                f"{path} line {number}: the nickname {safe_line(entry.nickname)!r} is "
-                f"already on line {used[key]}; this entry is not used"
-            )
-            kept.append("\n".join(lines))
-            continue
-        used.setdefault(key, number)
-        entries.append(entry)
-    return AddressBook(path, tuple(entries), tuple(problems), tuple(kept))
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _continued(line: str) -> str:
-    return line[len(CONTINUATION) :] if line.startswith(CONTINUATION) else line.lstrip()
-
-
-def _has_controls(record: str) -> bool:
-    """Whether a record holds control characters besides the tabs between its fields."""
-    return any(_CONTROLS.search(value) for value in record.split("\t"))
-
-
-def _inert(text: str) -> str:
-    """text with each control character written as textsafe shows it (``\\x1b``)."""
-    return _CONTROLS.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
-
-
-def _parse_record(line: str) -> AddressEntry:
-    fields = line.split("\t")
-    if len(fields) < 3:
-        raise ValueError("no address (an entry is nickname TAB full name TAB address)")
-    if _CONTROLS.search(fields[2]):
-        # Made inert it would still be no address: refused, so it never reaches To or Cc.
-        raise ValueError("the address holds control characters (escape sequences?)")
-    fields = [_inert(value) for value in fields]
-    nickname, fullname, address = fields[0].strip(), fields[1], fields[2].strip()
-    fcc = fields[3].strip() if len(fields) > 3 else ""
-    comment = "\t".join(fields[4:]).strip() if len(fields) > 4 else ""
-    if address.startswith("("):
-        if not address.endswith(")"):
-            raise ValueError("a list's addresses are not closed with ')'")
-        members = tuple(split_addresses(address[1:-1]))
-        if not members:
-            raise ValueError("an empty list")
-        return AddressEntry(nickname, fullname, members, True, fcc, comment)
-    if not address:
-        raise ValueError("no address")
-    return AddressEntry(nickname, fullname, (address,), False, fcc, comment)
-
-
-def format_addressbook(book: AddressBook) -> str:
-    """The file text for book: its entries, then the records it could not read.
-
-    A kept continued line that had no entry before it goes first: after an entry it
-    would join that entry. The others go last, so a kept duplicate nickname stays
-    after the entry that is used.
-    """
-    orphans = [text for text in book.kept if text.startswith(" ")]
-    rest = [text for text in book.kept if not text.startswith(" ")]
-    lines = orphans + [_format_entry(entry) for entry in book.entries] + rest
-    return "".join(line + "\n" for line in lines)
-
-
-def _format_entry(entry: AddressEntry) -> str:
-    if entry.source is not None:
-        return entry.source
-    tail = [entry.fcc, entry.comment]
-    while tail and not tail[-1]:
-        tail.pop()
-    line = "\t".join([entry.nickname, entry.fullname, entry.address_field(), *tail])
-    if not entry.is_list or len(line) <= FOLD_WIDTH or len(entry.addresses) < 2:
-        return line
-    # Folded as Pine folds lists: one member per line, the rest after the last one.
-    first, *rest = entry.addresses
-    head = "\t".join([entry.nickname, entry.fullname, f"({first},"])
-    body = [CONTINUATION + member + "," for member in rest[:-1]]
-    last = "\t".join([CONTINUATION + rest[-1] + ")", *tail])
-    return "\n".join([head, *body, last])
-
-
-# --- the file -------------------------------------------------------------------------
-
-
-def addressbook_path(session: MailSession) -> Path:
-    """The first address-book of the pinerc (``[nickname] path``), else ~/.addressbook.
-
-    A relative path is relative to the home directory, as in Pine.
-    """
-    home = session.name_context().home
-    setting = session.pine.address_books[0].strip() if session.pine.address_books else ""
-    text = setting or DEFAULT_ADDRESSBOOK
-    if text.startswith("{") or " {" in text:
-        raise AddressBookError(
-            f"address-book {safe_line(text)!r}: remote address books are not supported",
-            hint="set address-book to a local file, e.g. .addressbook",
-        )
-    words = text.split(None, 1)
-    if len(words) == 2 and not Path(os.path.expanduser(text)).exists():
-        text = words[1]  # "Personal ~/.addressbook": a nickname, then the path
-    path = Path(os.path.expanduser(text))
-    return path if path.is_absolute() else home / path
-
-
-def read_addressbook(path: Path) -> AddressBook:
-    """The address book at path; a missing file is an empty book."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE + 1)
-    except FileNotFoundError:
-        return AddressBook(path)
-    except OSError as exc:
-        raise AddressBookError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE:
-        raise AddressBookError(f"{path} is over {MAX_FILE // (1024 * 1024)} MB: not read")
-    # surrogateescape: bytes that are not UTF-8 survive until written back (see above).
-    return parse_addressbook(data.decode("utf-8", "surrogateescape"), path)
-
-
-def load_addressbook(session: MailSession) -> AddressBook:
-    return read_addressbook(addressbook_path(session))
-
-
-def write_addressbook(book: AddressBook) -> None:
-    """Save book atomically (temp file, fsync, rename); a new file is made 0600."""
-    path = Path(os.path.realpath(book.path))  # a symlinked book stays a symlink
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o600
-    except OSError as exc:
-        raise AddressBookError(f"cannot write {path}: {exc.strerror or exc}") from None
-    tmp = path.with_name(f".{path.name}.pinesh-{os.getpid()}-{os.urandom(4).hex()}")
-    data = format_addressbook(book).encode("utf-8", "surrogateescape")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(fd, mode)
-            write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise AddressBookError(
-            f"cannot write {path}: {exc.strerror or exc}",
-            hint="check the directory's permissions and free space",
-        ) from None
-
-
-_THREADS = threading.Lock()  # this process's threads (flock does not tell them apart)
-
-
-@contextlib.contextmanager
-def _locked(book_path: Path) -> Iterator[None]:
-    """Hold the address book while it is read, changed and written: an flock on the file
-    itself (made empty if missing), taken again when another process replaced the file
-    while we waited; LOCK_TIMEOUT at most, then AddressBookError."""
-    path = Path(os.path.realpath(book_path))
-    deadline = time.monotonic() + LOCK_TIMEOUT
-    if not _THREADS.acquire(timeout=LOCK_TIMEOUT):
-        raise AddressBookError(f"{path} is being changed; try again")
-    try:
-        while True:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError as exc:
-                raise AddressBookError(f"cannot open {path}: {exc.strerror or exc}") from None
-            try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() > deadline:
-                            raise AddressBookError(
-                                f"{path} is locked by another program",
-                                hint="close the other pinesh's address book, then try again",
-                            ) from None
-                        time.sleep(0.05)
-                    except OSError:  # a file system without flock: go on unlocked
-                        break
-                try:
-                    current = os.stat(path).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
-                    current = False
-                if current:
-                    yield
-                    return
-            finally:
-                os.close(fd)
-    finally:
-        _THREADS.release()
-
-
-def add_entry(session: MailSession, entry: AddressEntry) -> AddressBook:
-    """Add entry to the file as it is now (re-read under the lock: other changes stay)."""
-    path = addressbook_path(session)
-    with _locked(path):
-        book = read_addressbook(path).with_entry(entry)
-        write_addressbook(book)
-    return book
-
-
-def change_entry(session: MailSession, nickname: str, entry: AddressEntry) -> AddressBook:
-    """Replace the entry named nickname with entry."""
-    path = addressbook_path(session)
-    with _locked(path):
-        book = read_addressbook(path).with_entry(entry, replacing=nickname)
-        write_addressbook(book)
-    return book
-
-
-def delete_entry(session: MailSession, nickname: str) -> AddressBook:
-    path = addressbook_path(session)
-    with _locked(path):
-        book = read_addressbook(path).without(nickname)
-        write_addressbook(book)
-    return book

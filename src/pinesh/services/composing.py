@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, replace
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Attachment, ComposeError, parse_addresses
+from pinesh.senders.compose import ComposeError, OutgoingAttachment, parse_typed_addresses
 from pinesh.services.addressbook import AddressBook, split_addresses
 from pinesh.services.mail import MailSession
 from pinesh.services.news import post_article
@@ -37,7 +37,7 @@ class TypedFields:
     subject: str = ""
     newsgroups: str = ""
     body: str = ""
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[OutgoingAttachment, ...] = ()
 
 
 def request_from_fields(
@@ -82,11 +82,11 @@ def _addresses(book: AddressBook, field: str, text: str, *, strict: bool) -> tup
                 f"{field}: {names} is not a nickname in {book.path} nor an address",
                 hint="write name@domain, or add the nickname to the address book (A)",
             )
-        return parse_addresses(expanded, field) if expanded else ()
+        return parse_typed_addresses(expanded, field) if expanded else ()
     found: list[Address] = []
     for item in split_addresses(expanded):
         try:
-            found += parse_addresses(item, field)
+            found += parse_typed_addresses(item, field)
         except ComposeError:
             found.append(Address("", item))  # kept as typed, to be fixed later
     return tuple(found)
@@ -132,7 +132,7 @@ def _mail_summary(outcome: SendOutcome) -> str:
     return "Message sent"
 
 
-def deliver(session: MailSession, request: ComposeRequest) -> Delivery:
+def post_and_mail(session: MailSession, request: ComposeRequest) -> Delivery:
     """Post (when Newsgroups), then mail (when recipients); a failed post raises and
     nothing is mailed. A resumed message leaves the postponed folder once it is out
     or safe in the outbox. Mail that fails outright after the post is postponed without

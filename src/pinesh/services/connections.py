@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pinesh.config.pinerc import Pinerc, load_pinerc
 from pinesh.config.pinesh_toml import load_settings
 from pinesh.config.remote_shell import RemoteShell, remote_shells
 from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import Settings
+from pinesh.paths import pinerc_file, state_dir
 from pinesh.transport.connector import Opened, open_plan
 from pinesh.transport.environment import Environment
 from pinesh.transport.masters import MasterPool
-from pinesh.transport.memory import RouteMemory, default_state_dir
+from pinesh.transport.memory import RouteMemory
 from pinesh.transport.plan import Plan, plan_routes
 from pinesh.transport.service import Service
-
-
-def default_pinerc_path() -> Path:
-    """$PINERC, else ~/.pinerc (as Pine)."""
-    return Path(os.environ.get("PINERC") or Path.home() / ".pinerc").expanduser()
 
 
 @dataclass
@@ -50,7 +44,7 @@ class Connections:
 
     def memory(self) -> RouteMemory:
         if self._memory is None:
-            state = self.settings.state_dir or default_state_dir()
+            state = self.settings.state_dir or state_dir()
             self._memory = RouteMemory(state / "routes.json", self.env.network_id())
         return self._memory
 
@@ -65,5 +59,5 @@ class Connections:
 def load_connections(config: str | None = None, pinerc: str | None = None) -> Connections:
     """Read pinesh's config and the pinerc (missing default files mean defaults)."""
     settings = load_settings(config)
-    rc = load_pinerc(Path(pinerc).expanduser() if pinerc else default_pinerc_path())
+    rc = load_pinerc(pinerc_file(pinerc))
     return Connections(settings, rc)

@@ -16,6 +16,7 @@ from pathlib import Path
 from pinesh.config.pine_settings import Collection, PineSettings, pine_settings
 from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
+from pinesh.paths import data_dir
 from pinesh.services.connections import Connections, load_connections
 from pinesh.stores.base import Folder, FolderInfo, Store
 from pinesh.stores.names import (
@@ -31,11 +32,6 @@ from pinesh.transport.service import Service
 PasswordPrompt = Callable[[str], str]
 
 
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "pinesh"
-
-
 @dataclass
 class MailSession:
     """Settings, connections and open stores for one run of pinesh."""
@@ -43,7 +39,7 @@ class MailSession:
     connections: Connections
     pine: PineSettings
     ask_password: PasswordPrompt | None = None
-    data_dir: Path = field(default_factory=default_data_dir)
+    data_dir: Path = field(default_factory=data_dir)
     _stores: dict[tuple[Driver, str], Store] = field(default_factory=dict)
     # Workers ask for stores at once: two must not each make one for the same server.
     _stores_lock: threading.Lock = field(

@@ -31,7 +31,7 @@ from pinesh.senders.compose import (
     ComposeError,
     Draft,
     compose,
-    parse_addresses,
+    parse_typed_addresses,
 )
 from pinesh.services.addressbook import split_addresses
 from pinesh.services.mail import MailSession
@@ -40,12 +40,12 @@ from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Flag
 from pinesh.stores.headers import (
     decode_words,
+    header_addresses,
     header_end,
     header_text,
     message_ids,
     parse_header_block,
 )
-from pinesh.stores.headers import parse_addresses as header_addresses
 from pinesh.stores.names import Driver
 from pinesh.textsafe import safe_line
 
@@ -231,7 +231,7 @@ def _addresses(
     found: list[Address] = []
     for item in split_addresses(_FOLD.sub("", raw)):
         try:
-            parse_addresses(item, field)  # only to tell an address from other text
+            parse_typed_addresses(item, field)  # only to tell an address from other text
             pairs = email.utils.getaddresses([item])  # names decoded as the index does
         except ComposeError:
             text = _clean(decode_words(item))

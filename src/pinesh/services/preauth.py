@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
+from pinesh.paths import state_dir
 from pinesh.services.connections import Connections
 from pinesh.services.servers import configured_servers
 from pinesh.transport.channel import Channel
 from pinesh.transport.connector import Opened
-from pinesh.transport.memory import default_state_dir
 from pinesh.transport.opener import RouteError, open_route
 from pinesh.transport.preauth_memory import PreauthMemory
 from pinesh.transport.remote_probe import ProbeError, probe_executables
@@ -61,7 +61,7 @@ def named_in_pinerc(connections: Connections, server: ServerSpec, service: Servi
 
 
 def preauth_memory(connections: Connections) -> PreauthMemory:
-    state = connections.settings.state_dir or default_state_dir()
+    state = connections.settings.state_dir or state_dir()
     return PreauthMemory(state / "preauth.json")
 
 

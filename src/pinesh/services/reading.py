@@ -17,7 +17,9 @@ MAX_TEXT = 4 * 1024 * 1024  # bytes of one text part shown; the rest is cut with
 
 
 @dataclass(frozen=True)
-class Attachment:
+class ReceivedAttachment:
+    """An attachment of a message being read: its part, MIME type, file name and size."""
+
     part_id: str
     content_type: str
     filename: str | None
@@ -30,7 +32,7 @@ class Readable:
 
     text: str
     text_part: str | None  # which part the text came from
-    attachments: tuple[Attachment, ...]
+    attachments: tuple[ReceivedAttachment, ...]
     note: str | None = None  # e.g. "HTML shown as text", "cut at 4 MB"
 
 
@@ -151,7 +153,7 @@ def read_message(folder: Folder, uid: int) -> Readable:
 def _readable(structure: Part, fetch: Callable[[str], Iterable[bytes]]) -> Readable:
     """The text part of structure (read through fetch, up to MAX_TEXT) and its attachments."""
     attachments = tuple(
-        Attachment(p.part_id, p.content_type, p.filename, p.size)
+        ReceivedAttachment(p.part_id, p.content_type, p.filename, p.size)
         for p in structure.walk()
         if _is_attachment(p)
     )

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from pinesh.errors import PineshError
 from pinesh.senders.compose import (
-    Attachment,
     ComposeError,
     Draft,
-    parse_addresses,
+    OutgoingAttachment,
     parse_custom_header,
+    parse_typed_addresses,
     reply_threading,
 )
 from pinesh.services.addressbook import format_address
@@ -38,10 +38,10 @@ from pinesh.stores.base import Address, Envelope
 from pinesh.stores.headers import (
     decode_words,
     envelope_from_headers,
+    header_addresses,
     header_end,
     parse_header_block,
 )
-from pinesh.stores.headers import parse_addresses as header_addresses
 from pinesh.stores.local_common import mime_structure, part_bytes
 from pinesh.stores.nntp.protocol import valid_group_name
 from pinesh.textsafe import safe_line, safe_text
@@ -122,7 +122,7 @@ def forward_request(session: MailSession, raw: bytes, *, as_attachment: bool) ->
     signature = _with_signature("", session)
     if as_attachment:
         stem = _UNSAFE_NAME.sub("-", env.subject[:200]).strip("-.")[:60]
-        attachment = Attachment((stem or "forwarded") + ".eml", raw, "message/rfc822")
+        attachment = OutgoingAttachment((stem or "forwarded") + ".eml", raw, "message/rfc822")
         body = "\n\n" + signature if signature else ""
         return ComposeRequest(replace(draft, body=body, attachments=(attachment,)))
     lines = [FORWARD_MARK]
@@ -192,7 +192,7 @@ class _Original:
     reply_to: tuple[Address, ...]
     followup_to: str
     text: str
-    attachments: tuple[Attachment, ...]
+    attachments: tuple[OutgoingAttachment, ...]
 
     @classmethod
     def read(cls, raw: bytes) -> _Original:
@@ -230,10 +230,12 @@ def message_text(message: EmailMessage) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def message_attachments(message: EmailMessage, raw: bytes | None = None) -> tuple[Attachment, ...]:
+def message_attachments(
+    message: EmailMessage, raw: bytes | None = None
+) -> tuple[OutgoingAttachment, ...]:
     """A message's attachments (for an inline forward, or a resumed draft); parts that
     break are left out. raw, the message's bytes, gives an attached message as it is."""
-    found: list[Attachment] = []
+    found: list[OutgoingAttachment] = []
     try:
         parts = list(message.iter_attachments())
     except Exception:
@@ -277,7 +279,7 @@ def _attached_originals(
 
 def _attachment(
     part: EmailMessage, number: int, original: bytes | None = None
-) -> Attachment | None:
+) -> OutgoingAttachment | None:
     try:
         content_type = part.get_content_type()
         if part.get_content_maintype() == "multipart":
@@ -295,7 +297,7 @@ def _attachment(
     if data is None:
         return None
     name = _UNSAFE_NAME.sub("_", safe_line(filename or "")).strip("._")[:120]
-    return Attachment(name or f"attachment-{number}", data, content_type)
+    return OutgoingAttachment(name or f"attachment-{number}", data, content_type)
 
 
 def _attached_message(part: EmailMessage) -> bytes | None:
@@ -337,7 +339,7 @@ def _blank(session: MailSession) -> Draft:
 
 def _custom_addresses(value: str, field: str) -> tuple[Address, ...]:
     try:
-        found = parse_addresses(value, field)
+        found = parse_typed_addresses(value, field)
     except ComposeError as exc:
         raise ComposeError(f"customized-hdrs: {exc.message}", hint=exc.hint) from None
     if not found:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from pinesh.config.server_spec import ServerSpec, parse_server_spec
 from pinesh.errors import PineshError
+from pinesh.paths import outbox_dir
 from pinesh.senders.base import Sender
 from pinesh.senders.compose import Composed, Draft, compose
-from pinesh.senders.outbox import Attempt, Outbox, default_outbox_path
+from pinesh.senders.outbox import Attempt, Outbox
 from pinesh.senders.sendmail import SendmailSender
 from pinesh.senders.smtp import SmtpSender
 from pinesh.services.connections import Connections
@@ -64,7 +65,7 @@ def user_address(session: MailSession) -> Address:
 
 
 def outbox(session: MailSession) -> Outbox:
-    return Outbox(session.data_dir / "outbox" if session.data_dir else default_outbox_path())
+    return Outbox(outbox_dir(session.data_dir))
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def header_text(value: object) -> str:
         return data.decode("latin-1")
 
 
-def parse_addresses(message: Message, name: str) -> tuple[Address, ...]:
+def header_addresses(message: Message, name: str) -> tuple[Address, ...]:
     """The mailboxes of an address header, names decoded."""
     raw = _raw(message, name)
     if not raw:
@@ -134,9 +134,9 @@ def envelope_from_headers(
     return Envelope(
         uid=uid,
         date=parse_date(_raw(message, "Date")),
-        sender=parse_addresses(message, "From"),
-        to=parse_addresses(message, "To"),
-        cc=parse_addresses(message, "Cc"),
+        sender=header_addresses(message, "From"),
+        to=header_addresses(message, "To"),
+        cc=header_addresses(message, "Cc"),
         subject=decode_words(_raw(message, "Subject")),
         message_id=ids[0] if ids else None,
         in_reply_to=reply[0] if reply else None,

@@ -14,7 +14,6 @@ against the open's deadline.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -31,8 +30,10 @@ from typing import Protocol, TypeVar
 
 from pinesh.config.settings import SshSettings
 from pinesh.errors import PineshError
+from pinesh.filelock import flock_until
+from pinesh.paths import runtime_dir
 from pinesh.transport.askpass import AskpassServer
-from pinesh.transport.private_dir import default_runtime_dir, ensure_private_dir
+from pinesh.transport.private_dir import ensure_private_dir
 from pinesh.transport.routes import SshTarget, bracketed
 
 
@@ -82,14 +83,9 @@ def lock_until(path: Path, deadline: float, what: str) -> Iterator[None]:
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"timed out waiting for {what}") from None
-                time.sleep(0.01)
+        # Polled often: a waiting open rides on the new master the moment it is up.
+        if not flock_until(fd, deadline, pauses=(0.01,)):
+            raise TimeoutError(f"timed out waiting for {what}")
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
@@ -100,7 +96,7 @@ class MasterPool:
 
     def __init__(self, settings: SshSettings, askpass: AskpassServer | None = None) -> None:
         self.settings = settings
-        self.directory = ensure_private_dir(settings.control_dir or default_runtime_dir())
+        self.directory = ensure_private_dir(settings.control_dir or runtime_dir())
         # Set by the terminal client only: CLI commands keep BatchMode, never prompting.
         self.askpass = askpass
 

@@ -7,7 +7,6 @@ pinesh processes (the client, `pinesh connect` runs) may record at once.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,11 +16,6 @@ from pinesh.transport.json_state import locked_state, read_state
 from pinesh.transport.routes import Route, is_secure
 
 TIMEOUT_MEMORY = 3600.0  # seconds a timed-out route stays at the back of the line
-
-
-def default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "pinesh"
 
 
 class RouteMemory:

@@ -9,19 +9,6 @@ from pathlib import Path
 from pinesh.errors import PineshError
 
 
-def default_runtime_dir() -> Path:
-    """$XDG_RUNTIME_DIR/pinesh when that is ours, else /tmp/pinesh-UID."""
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        try:
-            info = os.stat(xdg)
-        except OSError:
-            info = None
-        if info is not None and info.st_uid == os.getuid() and stat.S_ISDIR(info.st_mode):
-            return Path(xdg) / "pinesh"
-    return Path(f"/tmp/pinesh-{os.getuid()}")  # noqa: S108 - checked by ensure_private_dir
-
-
 def ensure_private_dir(path: Path) -> Path:
     """Create path (mode 0700) or check it: a real directory, ours, closed to others.
 

@@ -14,16 +14,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import parse_addresses
-from pinesh.services.addressbook import (
-    AddressBook,
-    AddressEntry,
-    add_entry,
-    change_entry,
-    delete_entry,
-    load_addressbook,
-    make_entry,
-)
+from pinesh.senders.compose import parse_typed_addresses
+from pinesh.services.addressbook import AddressBook, AddressEntry, make_entry
+from pinesh.services.addressbook_file import add_entry, change_entry, delete_entry, load_addressbook
 from pinesh.services.mail import MailSession
 from pinesh.services.replying import ComposeRequest, new_request
 from pinesh.stores.base import Address
@@ -178,7 +171,7 @@ Opened from the composer with ^T, S or Enter puts the entry's address in the fie
             self.say("no entry to write to")
             return
         try:
-            to = parse_addresses(self.book.address_text(entry), "To")
+            to = parse_typed_addresses(self.book.address_text(entry), "To")
         except PineshError as exc:
             self.say(str(exc))
             return

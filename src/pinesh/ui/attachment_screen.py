@@ -29,13 +29,13 @@ from pinesh.errors import PineshError
 from pinesh.services import attachments
 from pinesh.services.folder_view import FolderView
 from pinesh.services.reading import (
-    Attachment,
+    ReceivedAttachment,
     decode_text,
     html_to_text,
     read_attached_message,
 )
 from pinesh.textsafe import safe_line, safe_text
-from pinesh.ui.index_list import size_text
+from pinesh.ui.index_list import compact_size
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 T = TypeVar("T")
@@ -123,10 +123,6 @@ class Pager(ScrollView):
 
     def line(self, lines: int) -> None:
         self.scroll_to(y=self.scroll_offset.y + lines, animate=False, immediate=True, force=True)
-
-    @property
-    def at_end(self) -> bool:
-        return self.scroll_offset.y >= self.max_scroll_y
 
 
 PAGER_BINDINGS: list[BindingType] = [
@@ -217,11 +213,11 @@ def _inside(count: int) -> str | None:
     return f"{count} attachments inside: save the message to open them"
 
 
-def attachment_label(number: int, attachment: Attachment) -> str:
+def attachment_label(number: int, attachment: ReceivedAttachment) -> str:
     name = safe_line(attachment.filename) if attachment.filename else ""
     return (
         f"{number:>3}  {safe_line(attachment.part_id):<7} "
-        f"{safe_line(attachment.content_type):<30} {size_text(attachment.size):>8}  {name}"
+        f"{safe_line(attachment.content_type):<30} {compact_size(attachment.size):>8}  {name}"
     )
 
 
@@ -253,7 +249,7 @@ class AttachmentScreen(WorkerScreen):
     )
 
     def __init__(
-        self, view: FolderView, uid: int, number: int, parts: tuple[Attachment, ...]
+        self, view: FolderView, uid: int, number: int, parts: tuple[ReceivedAttachment, ...]
     ) -> None:
         super().__init__()
         self.view = view
@@ -276,7 +272,7 @@ class AttachmentScreen(WorkerScreen):
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0 if self.parts else None
 
-    def current(self) -> Attachment | None:
+    def current(self) -> ReceivedAttachment | None:
         index = self.query_one(OptionList).highlighted
         return self.parts[index] if index is not None and index < len(self.parts) else None
 
@@ -301,7 +297,7 @@ class AttachmentScreen(WorkerScreen):
             PromptScreen("Save attachment to file:", initial=f"~/{name}"), answered
         )
 
-    def save(self, part: Attachment, path: Path, *, overwrite: bool) -> None:
+    def save(self, part: ReceivedAttachment, path: Path, *, overwrite: bool) -> None:
         def job() -> int | None:
             try:
                 return self.view.save_part(self.uid, part.part_id, path, overwrite=overwrite)
@@ -336,7 +332,7 @@ class AttachmentScreen(WorkerScreen):
         else:
             self.background(lambda: self._prepare(part), self._run, busy="Reading...")
 
-    def _as_text(self, part: Attachment) -> tuple[str, str, str | None]:
+    def _as_text(self, part: ReceivedAttachment) -> tuple[str, str, str | None]:
         data, cut = self.view.part_bytes(self.uid, part.part_id)
         text = decode_text(data, None)
         note = "cut at 4 MB; save it to see it all" if cut else None
@@ -344,7 +340,7 @@ class AttachmentScreen(WorkerScreen):
             text, note = html_to_text(text), note or "HTML shown as text"
         return part.filename or part.content_type, text, note
 
-    def _as_message(self, part: Attachment) -> tuple[str, str, str | None]:
+    def _as_message(self, part: ReceivedAttachment) -> tuple[str, str, str | None]:
         """An attached message as the text to show: its headers, a blank line, its text."""
         data, cut = self.view.part_bytes(self.uid, part.part_id)
         message = read_attached_message(data)
@@ -367,7 +363,7 @@ class AttachmentScreen(WorkerScreen):
         self.app.push_screen(TextScreen(title, text, note))
         self.set_status("")
 
-    def _prepare(self, part: Attachment) -> tuple[attachments.Viewer, str]:
+    def _prepare(self, part: ReceivedAttachment) -> tuple[attachments.Viewer, str]:
         """Find the viewer, then copy the part to a private file for it (in a worker)."""
         entries = attachments.load_mailcaps(attachments.mailcap_paths())
         entry = attachments.find_entry(part.content_type, entries, os.environ)

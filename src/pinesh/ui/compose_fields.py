@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static, TextArea
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Attachment
+from pinesh.senders.compose import OutgoingAttachment
 from pinesh.services.postponed import PostponedMessage, describe
 from pinesh.textsafe import safe_line
 from pinesh.ui.prompts import PromptScreen
@@ -56,8 +56,8 @@ class HeaderInput(Input):
         self.addresses = addresses
 
 
-def size_text(size: int) -> str:
-    """Pine's sizes: 512 B, 1.2 KB, 3.4 MB."""
+def size_with_unit(size: int) -> str:
+    """Pine's attachment sizes in the composer: 512 B, 1.2 KB, 3.4 MB."""
     if size < 1024:
         return f"{size} B"
     if size < 1024 * 1024:
@@ -65,10 +65,10 @@ def size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def attachment_lines(attachments: tuple[Attachment, ...]) -> str:
+def attachment_lines(attachments: tuple[OutgoingAttachment, ...]) -> str:
     """Pine's Attchmnt field: "1. report.pdf (1.2 KB)  2. ..."."""
     return "  ".join(
-        f"{number}. {safe_line(a.filename)} ({size_text(len(a.data))})"
+        f"{number}. {safe_line(a.filename)} ({size_with_unit(len(a.data))})"
         for number, a in enumerate(attachments, start=1)
     )
 
@@ -82,9 +82,9 @@ class AttachmentField(Static, can_focus=True):
 
     def __init__(self) -> None:
         super().__init__("", id="field-attchmnt")
-        self.attachments: tuple[Attachment, ...] = ()
+        self.attachments: tuple[OutgoingAttachment, ...] = ()
 
-    def set_attachments(self, attachments: tuple[Attachment, ...]) -> None:
+    def set_attachments(self, attachments: tuple[OutgoingAttachment, ...]) -> None:
         self.attachments = attachments
         self.update(Text(attachment_lines(attachments)))
 

@@ -19,9 +19,10 @@ from textual.widgets import Footer, Input, Static
 
 from pinesh import __version__
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Attachment, ComposeError, Draft
-from pinesh.services.addressbook import AddressBook, format_addresses, load_addressbook
-from pinesh.services.composing import Delivery, TypedFields, deliver, request_from_fields
+from pinesh.senders.compose import ComposeError, Draft, OutgoingAttachment
+from pinesh.services.addressbook import AddressBook, format_addresses
+from pinesh.services.addressbook_file import load_addressbook
+from pinesh.services.composing import Delivery, TypedFields, post_and_mail, request_from_fields
 from pinesh.services.mail import MailSession
 from pinesh.services.postponed import PostponedMessage, list_postponed, postpone, resume
 from pinesh.services.replying import ComposeRequest, new_request
@@ -353,9 +354,9 @@ your own editor ($VISUAL or $EDITOR, else vi).
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.app.call_from_thread(self.say, f"cannot attach {text}: {message}")
             return
-        self.app.call_from_thread(self._attached, Attachment(path.name, data))
+        self.app.call_from_thread(self._attached, OutgoingAttachment(path.name, data))
 
-    def _attached(self, attachment: Attachment) -> None:
+    def _attached(self, attachment: OutgoingAttachment) -> None:
         if not self.is_attached:
             return
         field = self.query_one(AttachmentField)
@@ -411,7 +412,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
     @work(thread=True, exclusive=True, group="send")
     def send(self, request: ComposeRequest) -> None:
         try:
-            delivery = deliver(self.session, request)
+            delivery = post_and_mail(self.session, request)
         except (PineshError, OSError, ValueError) as exc:
             self.app.call_from_thread(self._failed, f"Not sent: {exc}")
             return

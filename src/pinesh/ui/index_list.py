@@ -56,7 +56,8 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width) if cell_len(text) != width else text
 
 
-def size_text(size: int) -> str:
+def compact_size(size: int) -> str:
+    """Pine's index column: (512), (12K), (3.4M)."""
     if size < 1000:
         return f"({size})"
     if size < 1000 * 1024:
@@ -109,7 +110,7 @@ def index_line(
             str(number).rjust(widths.number),
             fit(date_text(envelope.date, today), DATE_WIDTH),
             fit(one_line(sender_text(envelope, me)), widths.sender),
-            size_text(envelope.size).rjust(SIZE_WIDTH),
+            compact_size(envelope.size).rjust(SIZE_WIDTH),
             fit(indent + one_line(envelope.subject), widths.subject),
         ]
     )

@@ -16,7 +16,7 @@ from pinesh.services.reading import Readable
 from pinesh.stores.base import Address, Envelope
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import PAGER_BINDINGS, AttachmentScreen, Pager, text_lines
-from pinesh.ui.index_list import size_text
+from pinesh.ui.index_list import compact_size
 from pinesh.ui.message_commands import (
     COMMAND_BINDINGS,
     HELP_BINDING,
@@ -65,7 +65,7 @@ def message_lines(
             lines.append(
                 Text(
                     f"  {number:>3}  [{safe_line(part.part_id)}]  {safe_line(part.content_type)}"
-                    f"  {size_text(part.size)}{name}",
+                    f"  {compact_size(part.size)}{name}",
                     end="",
                 )
             )

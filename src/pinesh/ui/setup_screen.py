@@ -19,9 +19,9 @@ from textual.worker import get_current_worker
 from pinesh import __version__
 from pinesh.config.pine_settings import Collection, PineSettings
 from pinesh.config.pinerc import Pinerc
-from pinesh.config.pinesh_toml import default_config_path
 from pinesh.config.settings import Settings
 from pinesh.errors import PineshError
+from pinesh.paths import default_config_file, state_dir
 from pinesh.services.diagnosis import (
     TABLE_HEADER,
     no_routes_row,
@@ -33,7 +33,6 @@ from pinesh.services.diagnosis import (
 from pinesh.services.mail import MailSession
 from pinesh.services.servers import ConfiguredServer, configured_servers
 from pinesh.textsafe import safe_line
-from pinesh.transport.memory import default_state_dir
 from pinesh.ui.attachment_screen import FAILURES, failure_text
 
 Line = tuple[str, str]  # (text, style)
@@ -120,10 +119,10 @@ def pinerc_lines(rc: Pinerc, pine: PineSettings) -> list[Line]:
 
 def settings_lines(settings: Settings) -> list[Line]:
     """pinesh's own settings: the file, the top level, [ssh], each rule and forward."""
-    source = str(settings.source) if settings.source else f"none ({default_config_path()})"
+    source = str(settings.source) if settings.source else f"none ({default_config_file()})"
     lines: list[Line] = [(f"pinesh configuration: {source}", "bold")]
     lines.append(_row("open_timeout", f"{settings.open_timeout:g} s"))
-    lines.append(_row("state_dir", settings.state_dir or default_state_dir()))
+    lines.append(_row("state_dir", settings.state_dir or state_dir()))
     for item in dataclasses.fields(settings.ssh):
         value = getattr(settings.ssh, item.name)
         value = "(default)" if value is None else value

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinesh.filelock import poll_until, try_flock
 from pinesh.stores.base import StoreError
 from pinesh.textsafe import safe_line
 
@@ -205,27 +206,27 @@ def _busy(exc: OSError) -> bool:
 def kernel_lock(fd: int, exclusive: bool, timeout: float, what: Path) -> None:
     """fcntl then flock on fd, waiting up to timeout; StoreError when they stay taken."""
     kind = fcntl.F_WRLCK if exclusive else fcntl.F_RDLCK
-    flock = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
-    deadline = time.monotonic() + timeout
     have_fcntl = False
-    for pause in _sleeps():
+
+    def attempt() -> bool:
+        nonlocal have_fcntl
         try:
             if not have_fcntl:
                 _fcntl_lock(fd, kind)
                 have_fcntl = True
-            fcntl.flock(fd, flock)
-            return
+            return try_flock(fd, shared=not exclusive)
         except OSError as exc:
             if not _busy(exc):
                 kernel_unlock(fd)
                 raise StoreError(f"cannot lock {safe_line(str(what))}: {exc.strerror}") from exc
-        if time.monotonic() > deadline:
-            kernel_unlock(fd)
-            raise StoreError(
-                f"{safe_line(str(what))} stays locked by another program",
-                hint="another mail program is writing it; wait and try again",
-            )
-        time.sleep(pause)
+            return False
+
+    if not poll_until(attempt, time.monotonic() + timeout, _POLL):
+        kernel_unlock(fd)
+        raise StoreError(
+            f"{safe_line(str(what))} stays locked by another program",
+            hint="another mail program is writing it; wait and try again",
+        )
 
 
 def kernel_unlock(fd: int) -> None:

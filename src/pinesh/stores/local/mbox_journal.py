@@ -17,16 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinesh.paths import mbox_journal_dir
 from pinesh.stores.local.folder import sync_directory
 from pinesh.stores.local.mbox_format import BLOCK
 
 _JOURNAL_MAGIC = b"PINESH-MBOX-JOURNAL 1\n"
 Piece = tuple[int, int] | bytes  # a range of the mailbox to copy, or new bytes
-
-
-def _state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "pinesh" / "mbox-journals"
 
 
 def journal_paths(path: Path) -> list[Path]:
@@ -35,7 +31,7 @@ def journal_paths(path: Path) -> list[Path]:
     digest = hashlib.sha256(str(absolute).encode("utf-8", "surrogateescape")).hexdigest()
     return [
         absolute.with_name(f".{absolute.name}.pinesh-journal"),
-        _state_dir() / f"{digest[:32]}.pinesh-journal",
+        mbox_journal_dir() / f"{digest[:32]}.pinesh-journal",
     ]
 
 

@@ -1,0 +1,16 @@
+"""Fixtures shared by the unit tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No PINESH_CONFIG, XDG_CONFIG_HOME and HOME in tmp_path."""
+    monkeypatch.delenv("PINESH_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
