@@ -3,9 +3,10 @@ cached by UID, large parts streamed in chunks, flag changes that survive reconne
 
 - status(): SELECT's counts kept current from the server's untagged EXISTS/RECENT, unseen
   by UID SEARCH UNSEEN;
-- envelopes(): UID FETCH of only the UIDs asked for and not cached; the cache is cleared
-  when UIDVALIDITY changes or messages are expunged, and updated with the flags the
-  server reports after each STORE (and dropped for unsolicited flag updates);
+- envelopes(): UID FETCH of only the UIDs asked for and not cached (MessageCache); the
+  cache is cleared when UIDVALIDITY changes or messages are expunged, and updated with
+  the flags the server reports after each STORE (and dropped for unsolicited flag
+  updates);
 - fetch_part(): BODY.PEEK[section]<offset.size> in chunks of ``chunk_size``, decoded as
   they come (base64, quoted-printable), so a 50 MB attachment is never held whole;
 - check(): IDLE for up to the timeout when the server offers it, else NOOP.
@@ -14,9 +15,7 @@ cached by UID, large parts streamed in chunks, flag changes that survive reconne
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from pinesh.stores.base import (
@@ -46,6 +45,7 @@ from pinesh.stores.imap.connection import Connector
 from pinesh.stores.imap.decode import IdentityDecoder, StreamDecoder, decoder_for
 from pinesh.stores.imap.errors import Failure, ImapError, ImapSyntaxError
 from pinesh.stores.imap.local import sort_uids, thread_envelopes
+from pinesh.stores.imap.message_cache import MessageCache
 from pinesh.stores.imap.protocol.arguments import (
     FLAG_NAMES,
     search_keys,
@@ -59,9 +59,6 @@ from pinesh.stores.imap.protocol.responses import appenduid, body_section, threa
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 
-ENVELOPE_CACHE = 20_000  # envelopes kept per folder (least recently used go first)
-STRUCTURE_CACHE = 64
-
 
 class ImapFolder(Folder):
     """One selected IMAP mailbox on a connection of its own."""
@@ -74,10 +71,9 @@ class ImapFolder(Folder):
         self._connector = connector
         self._chunk_size = chunk_size
         self._connection = connector(name, read_only=read_only)
-        self._connection.on_invalidated = self._forget_all
-        self._connection.on_messages_changed = self._forget_all
-        self._envelopes: OrderedDict[int, Envelope] = OrderedDict()
-        self._structures: OrderedDict[int, Part] = OrderedDict()
+        self._cache = MessageCache()
+        self._connection.on_invalidated = self._cache.clear
+        self._connection.on_messages_changed = self._cache.clear
         caps = self._connection.capabilities()
         # UIDs from here on are new to check(); without UIDNEXT, one past the last UID.
         mark = self._connection.uidnext
@@ -107,10 +103,6 @@ class ImapFolder(Folder):
     def channel(self) -> Channel | None:
         """The current channel (for the status line: channel.describe()), None when down."""
         return self._connection.channel
-
-    def _forget_all(self) -> None:
-        self._envelopes.clear()
-        self._structures.clear()
 
     def _broken(self, what: str, exc: Exception) -> StoreError:
         return self._connection.broken(what, safe_line(str(exc)))
@@ -146,16 +138,10 @@ class ImapFolder(Folder):
     def uids(self) -> list[int]:
         return self._connection.run("listing messages", lambda c: uid_search(synced(c), [b"ALL"]))
 
-    def _remember(self, envelope: Envelope) -> None:
-        self._envelopes[envelope.uid] = envelope
-        self._envelopes.move_to_end(envelope.uid)
-        while len(self._envelopes) > ENVELOPE_CACHE:
-            self._envelopes.popitem(last=False)
-
     def envelopes(self, uids: Sequence[int]) -> list[Envelope]:
         wanted = list(dict.fromkeys(u for u in uids if isinstance(u, int) and u > 0))
-        missing = [u for u in wanted if u not in self._envelopes]
-        found: dict[int, Envelope] = {u: self._envelopes[u] for u in wanted if u in self._envelopes}
+        found = self._cache.envelopes(wanted)
+        missing = [u for u in wanted if u not in found]
         for start in range(0, len(missing), STORE_BATCH):
             batch = missing[start : start + STORE_BATCH]
             reply = self._connection.fetch("reading envelopes", batch, ENVELOPE_ITEMS)
@@ -164,11 +150,9 @@ class ImapFolder(Folder):
                     envelope = envelope_of(uid, item)
                 except ImapSyntaxError as exc:
                     raise self._broken("reading envelopes", exc) from exc
-                self._remember(envelope)
+                self._cache.remember(envelope)
                 found[uid] = envelope
-        for uid in wanted:
-            if uid in self._envelopes:
-                self._envelopes.move_to_end(uid)
+        self._cache.touch(wanted)
         return [found[u] for u in wanted if u in found]
 
     def sort(self, key: SortKey, reverse: bool = False) -> list[int]:
@@ -189,7 +173,7 @@ class ImapFolder(Folder):
         return thread_envelopes(self.envelopes(self.uids()))
 
     def structure(self, uid: int) -> Part:
-        cached = self._structures.get(uid)
+        cached = self._cache.structure(uid)
         if cached is not None:
             return cached
         reply = self._connection.fetch("reading the message structure", [uid], ["BODYSTRUCTURE"])
@@ -200,9 +184,7 @@ class ImapFolder(Folder):
             part = part_tree(item.get(b"BODYSTRUCTURE"))
         except ImapSyntaxError as exc:
             raise self._broken("reading the message structure", exc) from exc
-        self._structures[uid] = part
-        while len(self._structures) > STRUCTURE_CACHE:
-            self._structures.popitem(last=False)
+        self._cache.remember_structure(uid, part)
         return part
 
     def _gone(self, uid: int) -> StoreError:
@@ -282,11 +264,8 @@ class ImapFolder(Folder):
         change = FlagChange(targets, frozenset(flags), value)
         connection = self._connection
         connection.journal.add(change)
-        for uid in targets:  # show the change at once; the server's answer corrects it
-            cached = self._envelopes.get(uid)
-            if cached is not None:
-                now = cached.flags | flags if value else cached.flags - flags
-                self._envelopes[uid] = replace(cached, flags=frozenset(now))
+        # Show the change at once; the server's answer corrects it.
+        self._cache.change_flags(targets, flags, value)
         try:
             confirmed = connection.run("changing flags", lambda c: store_flags(c, change))
         except StoreError as exc:
@@ -298,10 +277,7 @@ class ImapFolder(Folder):
                 exc.message, hint="the change is kept and sent when the connection is back"
             ) from exc
         connection.journal.confirm(change)
-        for uid, now in confirmed.items():
-            cached = self._envelopes.get(uid)
-            if cached is not None:
-                self._envelopes[uid] = replace(cached, flags=now)
+        self._cache.set_flags(confirmed)
 
     def append(
         self, message: bytes, flags: frozenset[Flag] = frozenset(), date: datetime | None = None
@@ -365,9 +341,7 @@ class ImapFolder(Folder):
             return deleted
 
         gone = self._connection.run("expunging", op)
-        for uid in gone:
-            self._envelopes.pop(uid, None)
-            self._structures.pop(uid, None)
+        self._cache.forget(gone)
         return gone
 
     def _same_server(self, dest: Folder) -> bool:
@@ -396,9 +370,7 @@ class ImapFolder(Folder):
             self.copy_to(wanted, dest)
             self.set_flags(wanted, frozenset({Flag.DELETED}), True)
             self._connection.run("expunging", lambda c: self._expunge_uids(c, wanted))
-        for uid in wanted:
-            self._envelopes.pop(uid, None)
-            self._structures.pop(uid, None)
+        self._cache.forget(wanted)
 
     # ---- new mail
 
