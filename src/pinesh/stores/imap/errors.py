@@ -29,6 +29,8 @@ from pinesh.textsafe import safe_line
 
 
 class Failure(enum.Enum):
+    """What kind of failure an IMAP exception is (see above)."""
+
     LOST = "lost"
     BROKEN = "broken"
     REFUSED = "refused"
