@@ -28,8 +28,9 @@ from pinesh.stores.base import (
     StoreError,
     ThreadNode,
 )
+from pinesh.stores.imap.folder import ImapFolder
 from pinesh.stores.imap.local import sort_uids
-from pinesh.stores.imap.store import CHUNK_SIZE, ImapFolder, ImapStore
+from pinesh.stores.imap.store import CHUNK_SIZE, ImapStore
 from pinesh.stores.local_common import base_subject, unicode_casemap
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import open_route

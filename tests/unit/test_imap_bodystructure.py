@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from pinesh.stores.base import Part
-from pinesh.stores.imap.bodystructure import (
+from pinesh.stores.imap.errors import ImapSyntaxError
+from pinesh.stores.imap.protocol.bodystructure import (
     MAX_DEPTH,
     decode_params,
     find_part,
     part_tree,
 )
-from pinesh.stores.imap.convert import ConvertError
 from tests.unit.test_imap_records import fetch
 
 
@@ -144,13 +144,13 @@ def test_a_huge_segment_count_is_bounded() -> None:
     ],
 )
 def test_hostile_structures_raise_convert_error(structure: bytes) -> None:
-    with pytest.raises(ConvertError):
+    with pytest.raises(ImapSyntaxError):
         _tree(structure)
 
 
 @pytest.mark.parametrize("value", [None, (), b"text", 7, ((),)])
 def test_values_that_are_no_structure(value: object) -> None:
-    with pytest.raises(ConvertError):
+    with pytest.raises(ImapSyntaxError):
         part_tree(value)
 
 
@@ -159,7 +159,7 @@ def test_too_deep_nesting_is_refused() -> None:
     deep = leaf
     for _ in range(MAX_DEPTH + 2):
         deep = b"(" + deep + b' "mixed")'
-    with pytest.raises(ConvertError, match="deeper"):
+    with pytest.raises(ImapSyntaxError, match="deeper"):
         _tree(deep)
 
 

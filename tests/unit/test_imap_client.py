@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pinesh.stores.imap.client import ImapReplyError, SocketReader
+from pinesh.stores.imap.channel_client import SocketReader
+from pinesh.stores.imap.errors import ReplyTooLarge
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_an_absurd_literal_is_refused_before_reading(
 ) -> None:
     ours, _ = pair
     reader = SocketReader(ours, b"", max_line=100, max_literal=1 << 20)
-    with pytest.raises(ImapReplyError, match="99999999999999999 bytes"):
+    with pytest.raises(ReplyTooLarge, match="99999999999999999 bytes"):
         reader.read(99_999_999_999_999_999)
 
 
@@ -54,7 +55,7 @@ def test_an_endless_line_is_refused(pair: tuple[socket.socket, socket.socket]) -
     ours, theirs = pair
     reader = SocketReader(ours, b"", max_line=1000, max_literal=100)
     theirs.sendall(b"x" * 5000)
-    with pytest.raises(ImapReplyError, match="longer than 1000"):
+    with pytest.raises(ReplyTooLarge, match="longer than 1000"):
         reader.readline()
 
 

@@ -7,14 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from pinesh.stores.base import Address, Flag
-from pinesh.stores.imap.convert import (
-    ConvertError,
-    decoded,
-    envelope_of,
-    flags_of,
-    folder_info,
-    text_of,
-)
+from pinesh.stores.imap.errors import ImapSyntaxError
+from pinesh.stores.imap.protocol.envelope import envelope_of
+from pinesh.stores.imap.protocol.responses import decoded, flags_of, folder_info, text_of
 from tests.unit.test_imap_records import fetch, parsed
 
 EXTRA = b"BODY[HEADER.FIELDS (REFERENCES NEWSGROUPS)]"
@@ -124,7 +119,7 @@ def test_message_ids_without_brackets_are_none() -> None:
 )
 def test_hostile_values_raise_convert_error(raw: bytes) -> None:
     uid, item = _one(raw)
-    with pytest.raises(ConvertError):
+    with pytest.raises(ImapSyntaxError):
         envelope_of(uid, item)
 
 
@@ -137,7 +132,7 @@ def test_flags() -> None:
     }
     assert flags_of(None) == frozenset()
     assert flags_of((7, None, b"\\Flagged")) == {Flag.FLAGGED}
-    with pytest.raises(ConvertError):
+    with pytest.raises(ImapSyntaxError):
         flags_of(b"\\Seen")
 
 
@@ -145,7 +140,7 @@ def test_text_of() -> None:
     assert text_of(None) == ""
     assert text_of(12) == "12"
     assert text_of(b"\xe9t\xe9") == "été"  # not UTF-8: Latin-1
-    with pytest.raises(ConvertError):
+    with pytest.raises(ImapSyntaxError):
         text_of((b"a",))
     assert decoded(b"=?utf-8?q?a?= =?utf-8?q?b?=") == "ab"
 
@@ -166,9 +161,9 @@ def test_folder_info() -> None:
         ("INBOX", "INBOX", True, False),
         ("2024", "2024", True, False),
     ]
-    with pytest.raises(ConvertError):
+    with pytest.raises(ImapSyntaxError):
         folder_info((b"\\Noselect", b"."))
-    with pytest.raises(ConvertError):
+    with pytest.raises(ImapSyntaxError):
         folder_info((b"\\Noselect", b".", "x"))
 
 

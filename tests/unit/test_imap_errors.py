@@ -7,8 +7,7 @@ import imaplib
 import pytest
 from imapclient import exceptions as imapclient_errors  # type: ignore[import-untyped]
 
-from pinesh.stores.imap.client import ImapReplyError
-from pinesh.stores.imap.errors import MAX_SHOWN, Failure, classify, server_words
+from pinesh.stores.imap.errors import MAX_SHOWN, Failure, ReplyTooLarge, classify, server_words
 
 
 @pytest.mark.parametrize(
@@ -21,7 +20,7 @@ from pinesh.stores.imap.errors import MAX_SHOWN, Failure, classify, server_words
         (TimeoutError("timed out"), Failure.LOST),
         (imaplib.IMAP4.abort("unexpected response: b'hello'"), Failure.BROKEN),
         (imaplib.IMAP4.abort("socket error: unterminated line: b'x'"), Failure.BROKEN),
-        (ImapReplyError("a literal of 9 bytes"), Failure.BROKEN),
+        (ReplyTooLarge("a literal of 9 bytes"), Failure.BROKEN),
         (imapclient_errors.ProtocolError("Tuple incomplete"), Failure.BROKEN),
         (ValueError("unexpected message list format"), Failure.BROKEN),
         (IndexError("tuple index out of range"), Failure.BROKEN),

@@ -19,7 +19,7 @@ import pytest
 
 from pinesh.config.server_spec import ServerSpec
 from pinesh.stores.base import Flag, SearchQuery, StoreError
-from pinesh.stores.imap.client import MAX_LINE
+from pinesh.stores.imap.channel_client import MAX_LINE
 from pinesh.stores.imap.store import ImapStore
 from pinesh.transport.channel import Channel
 from pinesh.transport.greeting import parse_greeting

@@ -7,17 +7,19 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from pinesh.stores.base import Flag, SearchQuery, SortKey, ThreadNode
-from pinesh.stores.imap.syntax import (
-    MAX_THREAD_DEPTH,
-    ImapSyntaxError,
-    appenduid,
+from pinesh.stores.imap.errors import ImapSyntaxError
+from pinesh.stores.imap.protocol.arguments import (
     needs_utf8,
     search_keys,
-    search_result,
     search_string,
     sort_criteria,
-    threads_of,
     uid_set,
+)
+from pinesh.stores.imap.protocol.responses import (
+    MAX_THREAD_DEPTH,
+    appenduid,
+    search_result,
+    threads_of,
 )
 from tests.unit.test_imap_records import parsed
 
@@ -204,7 +206,10 @@ def test_hostile_thread_replies(line: bytes) -> None:
 
 # --- ESEARCH (RFC 4731) -----------------------------------------------------------------
 
-from pinesh.stores.imap.syntax import esearch_result, expand_sequence_set  # noqa: E402
+from pinesh.stores.imap.protocol.responses import (  # noqa: E402
+    esearch_result,
+    expand_sequence_set,
+)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from pinesh.senders.compose import ComposeError, parse_typed_addresses
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import decode_text
-from pinesh.stores.imap.convert import _aware
+from pinesh.stores.imap.protocol.envelope import _aware
 from pinesh.stores.local.mbox import MboxStore
 from pinesh.stores.local_common import _codec
 from tests.lab.maildir_fill import fill_maildir

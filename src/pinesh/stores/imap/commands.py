@@ -1,8 +1,8 @@
-"""The IMAP commands a folder sends, as functions of a client: SEARCH with our own quoting,
-FETCH, STORE in batches, IDLE with a deadline.
+"""The IMAP commands IMAPClient's own methods do not do our way, as functions of a client:
+SEARCH with our own quoting (and ESEARCH), STORE in batches, IDLE with a deadline.
 
 Each runs on one connection and raises what IMAPClient/imaplib raise; the caller
-(FolderLink.run) turns that into a StoreError, reconnecting when the connection was lost.
+(Connection.run) turns that into an ImapError, reconnecting when the connection was lost.
 """
 
 from __future__ import annotations
@@ -10,18 +10,12 @@ from __future__ import annotations
 import imaplib
 import select
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pinesh.stores.base import Flag
-from pinesh.stores.imap.client import ChannelIMAPClient
-from pinesh.stores.imap.convert import FLAG_NAMES, flags_of
-from pinesh.stores.imap.syntax import (
-    ImapSyntaxError,
-    esearch_result,
-    needs_utf8,
-    search_result,
-)
+from pinesh.stores.imap.channel_client import ChannelIMAPClient
+from pinesh.stores.imap.protocol.arguments import FLAG_NAMES, needs_utf8
+from pinesh.stores.imap.protocol.responses import esearch_result, flags_of, search_result
 
 STORE_BATCH = 500  # UIDs per UID STORE / UID FETCH: command lines stay short
 
@@ -47,7 +41,7 @@ def _has_esearch(client: ChannelIMAPClient) -> bool:
 
 
 def uid_search(client: ChannelIMAPClient, keys: list[bytes]) -> list[int]:
-    """UID SEARCH with keys quoted by imap_syntax.search_keys; the UIDs, ascending.
+    """UID SEARCH with keys quoted by protocol.arguments.search_keys; the UIDs, ascending.
 
     With ESEARCH (RFC 4731) the server answers with a compact set ("1:100000"), which
     keeps opening a large mailbox cheap.
@@ -73,26 +67,6 @@ def uid_count(client: ChannelIMAPClient, keys: list[bytes]) -> int:
         count = esearch_result(data)[1]
         return count if count is not None else 0
     return len(uid_search(client, keys))
-
-
-def fetch(
-    client: ChannelIMAPClient, uids: Sequence[int], items: Sequence[str]
-) -> dict[int, dict[bytes, object]]:
-    """UID FETCH; only the UIDs asked for (IMAPClient drops unsolicited ones)."""
-    reply = client.fetch(list(uids), list(items))
-    return {uid: item for uid, item in reply.items() if isinstance(uid, int)}
-
-
-def chunk_of(item: dict[bytes, object], uid: int) -> bytes:
-    """The BODY[...]<offset> value of one FETCH reply (NIL: no bytes)."""
-    for key, value in item.items():
-        if isinstance(key, bytes) and key.upper().startswith(b"BODY["):
-            if value is None:
-                return b""
-            if not isinstance(value, bytes):
-                raise ImapSyntaxError(f"the body of UID {uid} is not a string")
-            return value
-    raise ImapSyntaxError(f"no body section in the reply for UID {uid}")
 
 
 def store_flags(client: ChannelIMAPClient, change: FlagChange) -> dict[int, frozenset[Flag]]:

@@ -1,8 +1,13 @@
-"""What an exception from imaplib/IMAPClient means for us: lost, broken, refused or unsupported.
+"""The IMAP driver's errors, and what an exception from imaplib/IMAPClient means for us.
+
+Ours: ImapError (a StoreError saying which Failure it was; ImapUnsupported when the
+server lacks a capability), ImapSyntaxError (a reply, or a value to send, that does not
+fit IMAP's grammar: raised by the pure parsers in ``protocol``), ReplyTooLarge (a line or
+literal past our bounds, refused by the reader before it is allocated).
 
 IMAPClient and imaplib raise many kinds of exceptions, and a hostile reply can make their
-parsers raise plain ValueError, IndexError or TypeError. The driver turns every one of
-them into a StoreError; this module decides which kind it is:
+parsers raise plain ValueError, IndexError or TypeError. The connection turns every one
+of them into an ImapError; classify() decides which kind it is:
 
 - LOST: the connection is gone (EOF, reset, timeout, BYE): reconnect and retry once;
 - BROKEN: the server's reply breaks the protocol: drop the connection, do not retry;
@@ -19,15 +24,40 @@ import re
 
 from imapclient import exceptions as imapclient_errors  # type: ignore[import-untyped]
 
-from pinesh.stores.imap.client import ImapReplyError
+from pinesh.stores.base import StoreError, Unsupported
 from pinesh.textsafe import safe_line
 
 
 class Failure(enum.Enum):
+    """What kind of failure an IMAP exception is (see above)."""
+
     LOST = "lost"
     BROKEN = "broken"
     REFUSED = "refused"
     UNSUPPORTED = "unsupported"
+
+
+class ImapError(StoreError):
+    """A StoreError from an IMAP command, saying what kind of failure it was."""
+
+    def __init__(self, message: str, failure: Failure, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.failure = failure
+
+
+class ImapUnsupported(ImapError, Unsupported):  # noqa: N818 - as base.Unsupported
+    """The server lacks a capability the command needs."""
+
+    def __init__(self, message: str) -> None:
+        ImapError.__init__(self, message, Failure.UNSUPPORTED)
+
+
+class ImapSyntaxError(ValueError):
+    """A reply (or a value to send) that does not fit IMAP's grammar or shape."""
+
+
+class ReplyTooLarge(Exception):  # noqa: N818 - it is the server's reply, not our error
+    """The server sent something we refuse to read (an absurd size, an endless line)."""
 
 
 # Exceptions IMAPClient's parsers raise on replies they cannot make sense of.
@@ -56,7 +86,7 @@ def classify(exc: BaseException) -> Failure | None:
     """The kind of failure exc is, or None when it is not an IMAP failure at all."""
     if isinstance(exc, imapclient_errors.CapabilityError):
         return Failure.UNSUPPORTED
-    if isinstance(exc, ImapReplyError | imapclient_errors.ProtocolError):
+    if isinstance(exc, ReplyTooLarge | imapclient_errors.ProtocolError):
         return Failure.BROKEN
     if isinstance(exc, imaplib.IMAP4.readonly):
         return Failure.REFUSED

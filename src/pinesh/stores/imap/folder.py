@@ -3,9 +3,10 @@ cached by UID, large parts streamed in chunks, flag changes that survive reconne
 
 - status(): SELECT's counts kept current from the server's untagged EXISTS/RECENT, unseen
   by UID SEARCH UNSEEN;
-- envelopes(): UID FETCH of only the UIDs asked for and not cached; the cache is cleared
-  when UIDVALIDITY changes or messages are expunged, and updated with the flags the
-  server reports after each STORE (and dropped for unsolicited flag updates);
+- envelopes(): UID FETCH of only the UIDs asked for and not cached (MessageCache); the
+  cache is cleared when UIDVALIDITY changes or messages are expunged, and updated with
+  the flags the server reports after each STORE (and dropped for unsolicited flag
+  updates);
 - fetch_part(): BODY.PEEK[section]<offset.size> in chunks of ``chunk_size``, decoded as
   they come (base64, quoted-printable), so a 50 MB attachment is never held whole;
 - check(): IDLE for up to the timeout when the server offers it, else NOOP.
@@ -13,13 +14,9 @@ cached by UID, large parts streamed in chunks, flag changes that survive reconne
 
 from __future__ import annotations
 
-import functools
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pinesh.stores.base import (
     Capability,
@@ -34,70 +31,57 @@ from pinesh.stores.base import (
     ThreadNode,
 )
 from pinesh.stores.headers import header_end, message_ids, parse_header_block
-from pinesh.stores.imap.bodystructure import find_part, part_tree
-from pinesh.stores.imap.client import ChannelIMAPClient
+from pinesh.stores.imap.channel_client import ChannelIMAPClient
 from pinesh.stores.imap.commands import (
     STORE_BATCH,
     FlagChange,
-    chunk_of,
-    fetch,
     idle_until,
     store_flags,
     synced,
     uid_count,
     uid_search,
 )
-from pinesh.stores.imap.convert import ENVELOPE_ITEMS, FLAG_NAMES, ConvertError, envelope_of
+from pinesh.stores.imap.connection import Connector
 from pinesh.stores.imap.decode import IdentityDecoder, StreamDecoder, decoder_for
-from pinesh.stores.imap.errors import Failure
-from pinesh.stores.imap.link import FolderLink, ImapError
+from pinesh.stores.imap.errors import Failure, ImapError, ImapSyntaxError
 from pinesh.stores.imap.local import sort_uids, thread_envelopes
-from pinesh.stores.imap.syntax import (
-    ImapSyntaxError,
-    appenduid,
+from pinesh.stores.imap.message_cache import MessageCache
+from pinesh.stores.imap.protocol.arguments import (
+    FLAG_NAMES,
     search_keys,
     search_string,
     sort_criteria,
-    threads_of,
     uid_set,
 )
+from pinesh.stores.imap.protocol.bodystructure import find_part, part_tree
+from pinesh.stores.imap.protocol.envelope import ENVELOPE_ITEMS, envelope_of
+from pinesh.stores.imap.protocol.responses import appenduid, body_section, threads_of
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
-
-if TYPE_CHECKING:
-    from pinesh.stores.imap.store import ImapStore
-
-ENVELOPE_CACHE = 20_000  # envelopes kept per folder (least recently used go first)
-STRUCTURE_CACHE = 64
 
 
 class ImapFolder(Folder):
     """One selected IMAP mailbox on a connection of its own."""
 
-    def __init__(self, store: ImapStore, name: str, *, read_only: bool, chunk_size: int) -> None:
+    def __init__(
+        self, name: str, connector: Connector, *, read_only: bool, chunk_size: int
+    ) -> None:
+        """Open mailbox name on a new connection from connector (its server's)."""
         self.name = name
-        self._store = store
+        self._connector = connector
         self._chunk_size = chunk_size
-        self._link = FolderLink(
-            store.open_channel,
-            store.start_session,
-            label=store.label,
-            mailbox=name,
-            read_only=read_only,
-        )
-        self._link.on_invalidated = self._forget_all
-        self._link.on_messages_changed = self._forget_all
-        self._envelopes: OrderedDict[int, Envelope] = OrderedDict()
-        self._structures: OrderedDict[int, Part] = OrderedDict()
-        session = self._link.ensure()
+        self._connection = connector(name, read_only=read_only)
+        self._cache = MessageCache()
+        self._connection.on_invalidated = self._cache.clear
+        self._connection.on_messages_changed = self._cache.clear
+        caps = self._connection.capabilities()
         # UIDs from here on are new to check(); without UIDNEXT, one past the last UID.
-        mark = self._link.uidnext
+        mark = self._connection.uidnext
         if mark is None:
             mark = max(self.uids(), default=0) + 1
         self._check_mark = mark
-        caps = session.capabilities
         self.capabilities = Capability.APPEND | Capability.SERVER_SEARCH | Capability.CREATE
-        if not self._link.read_only:
+        if not self._connection.read_only:
             self.capabilities |= Capability.EXPUNGE
         if "SORT" in caps:
             self.capabilities |= Capability.SERVER_SORT
@@ -108,34 +92,20 @@ class ImapFolder(Folder):
 
     @property
     def read_only(self) -> bool:
-        return self._link.read_only
+        return self._connection.read_only
 
     @property
     def reconnects(self) -> int:
         """How many times the connection was opened again after it was lost."""
-        return self._link.reconnects
+        return self._connection.reconnects
 
     @property
     def channel(self) -> Channel | None:
         """The current channel (for the status line: channel.describe()), None when down."""
-        session = self._link.session
-        return session.channel if session is not None else None
-
-    def _caps(self) -> frozenset[str]:
-        return self._link.ensure().capabilities
-
-    def _forget_all(self) -> None:
-        self._envelopes.clear()
-        self._structures.clear()
+        return self._connection.channel
 
     def _broken(self, what: str, exc: Exception) -> StoreError:
-        self._link.drop()
-        return ImapError(
-            f"{self._link.where}: the server's reply while {what} could not be read: "
-            f"{safe_line(str(exc))}",
-            Failure.BROKEN,
-            hint="the connection was closed; if this happens again, the server is broken",
-        )
+        return self._connection.broken(what, safe_line(str(exc)))
 
     # ---- reading
 
@@ -144,64 +114,58 @@ class ImapFolder(Folder):
             client.noop()
             return uid_count(client, [b"UNSEEN"])
 
-        unseen = self._link.run("reading the folder's status", op)
-        link = self._link
-        if link.uidnext_stale and link.uidnext is not None:
-            reply = link.run("reading UIDNEXT", lambda c: c.folder_status(self.name, ["UIDNEXT"]))
+        unseen = self._connection.run("reading the folder's status", op)
+        connection = self._connection
+        if connection.uidnext_stale and connection.uidnext is not None:
+            reply = connection.run(
+                "reading UIDNEXT", lambda c: c.folder_status(self.name, ["UIDNEXT"])
+            )
             found = reply.get(b"UIDNEXT") if isinstance(reply, dict) else None
             if isinstance(found, int):
-                link.uidnext = found
-                link.uidnext_stale = False
-        assert link.uidvalidity is not None
+                connection.uidnext = found
+                connection.uidnext_stale = False
+        assert connection.uidvalidity is not None
         return FolderStatus(
             name=self.name,
-            count=link.exists,
-            recent=link.recent,
+            count=connection.exists,
+            recent=connection.recent,
             unseen=unseen,
-            uidvalidity=link.uidvalidity,
-            uidnext=link.uidnext,
-            read_only=link.read_only,
+            uidvalidity=connection.uidvalidity,
+            uidnext=connection.uidnext,
+            read_only=connection.read_only,
         )
 
     def uids(self) -> list[int]:
-        return self._link.run("listing messages", lambda c: uid_search(synced(c), [b"ALL"]))
-
-    def _remember(self, envelope: Envelope) -> None:
-        self._envelopes[envelope.uid] = envelope
-        self._envelopes.move_to_end(envelope.uid)
-        while len(self._envelopes) > ENVELOPE_CACHE:
-            self._envelopes.popitem(last=False)
+        return self._connection.run("listing messages", lambda c: uid_search(synced(c), [b"ALL"]))
 
     def envelopes(self, uids: Sequence[int]) -> list[Envelope]:
         wanted = list(dict.fromkeys(u for u in uids if isinstance(u, int) and u > 0))
-        missing = [u for u in wanted if u not in self._envelopes]
-        found: dict[int, Envelope] = {u: self._envelopes[u] for u in wanted if u in self._envelopes}
+        found = self._cache.envelopes(wanted)
+        missing = [u for u in wanted if u not in found]
         for start in range(0, len(missing), STORE_BATCH):
             batch = missing[start : start + STORE_BATCH]
-            reply = self._link.run(
-                "reading envelopes", functools.partial(fetch, uids=batch, items=ENVELOPE_ITEMS)
-            )
+            reply = self._connection.fetch("reading envelopes", batch, ENVELOPE_ITEMS)
             for uid, item in reply.items():
                 try:
                     envelope = envelope_of(uid, item)
-                except ConvertError as exc:
+                except ImapSyntaxError as exc:
                     raise self._broken("reading envelopes", exc) from exc
-                self._remember(envelope)
+                self._cache.remember(envelope)
                 found[uid] = envelope
-        for uid in wanted:
-            if uid in self._envelopes:
-                self._envelopes.move_to_end(uid)
+        self._cache.touch(wanted)
         return [found[u] for u in wanted if u in found]
 
     def sort(self, key: SortKey, reverse: bool = False) -> list[int]:
-        if "SORT" in self._caps():
+        if "SORT" in self._connection.capabilities():
             criteria = sort_criteria(key, reverse)
-            return self._link.run("sorting", lambda c: [int(u) for u in synced(c).sort(criteria)])
+            return self._connection.run(
+                "sorting", lambda c: [int(u) for u in synced(c).sort(criteria)]
+            )
         return sort_uids(self.envelopes(self.uids()), key, reverse)
 
     def thread(self) -> list[ThreadNode]:
-        if "THREAD=REFERENCES" in self._caps():
-            parsed = self._link.run("threading", lambda c: synced(c).thread("REFERENCES"))
+        if "THREAD=REFERENCES" in self._connection.capabilities():
+            parsed = self._connection.run("threading", lambda c: synced(c).thread("REFERENCES"))
             try:
                 return threads_of(parsed)
             except ImapSyntaxError as exc:
@@ -209,42 +173,35 @@ class ImapFolder(Folder):
         return thread_envelopes(self.envelopes(self.uids()))
 
     def structure(self, uid: int) -> Part:
-        cached = self._structures.get(uid)
+        cached = self._cache.structure(uid)
         if cached is not None:
             return cached
-        reply = self._link.run(
-            "reading the message structure",
-            functools.partial(fetch, uids=[uid], items=["BODYSTRUCTURE"]),
-        )
+        reply = self._connection.fetch("reading the message structure", [uid], ["BODYSTRUCTURE"])
         item = reply.get(uid)
         if item is None:
             raise self._gone(uid)
         try:
             part = part_tree(item.get(b"BODYSTRUCTURE"))
-        except ConvertError as exc:
+        except ImapSyntaxError as exc:
             raise self._broken("reading the message structure", exc) from exc
-        self._structures[uid] = part
-        while len(self._structures) > STRUCTURE_CACHE:
-            self._structures.popitem(last=False)
+        self._cache.remember_structure(uid, part)
         return part
 
     def _gone(self, uid: int) -> StoreError:
         return StoreError(
-            f"{self._link.where}: message UID {uid} is not there (any more)",
+            f"{self._connection.where}: message UID {uid} is not there (any more)",
             hint="another client may have deleted it; the list is read again",
         )
 
     def _fetch_chunk(self, uid: int, section: str, offset: int) -> bytes:
         size = self._chunk_size
         item_name = f"BODY.PEEK[{section}]<{offset}.{size}>"
-        reply = self._link.run(
-            "reading a message", functools.partial(fetch, uids=[uid], items=[item_name])
-        )
+        reply = self._connection.fetch("reading a message", [uid], [item_name])
         item = reply.get(uid)
         if item is None:
             raise self._gone(uid)
         try:
-            chunk = chunk_of(item, uid)
+            chunk = body_section(item, uid)
         except ImapSyntaxError as exc:
             raise self._broken("reading a message", exc) from exc
         if len(chunk) > size:
@@ -252,15 +209,15 @@ class ImapFolder(Folder):
         return chunk
 
     def _stream(self, uid: int, section: str, decoder: StreamDecoder) -> Iterator[bytes]:
-        # Each chunk is one whole UID FETCH under the link's lock (_fetch_chunk: run());
+        # Each chunk is one whole UID FETCH under the connection's lock (_fetch_chunk: run());
         # the lock is free while this generator waits for its reader between chunks, so
         # a slow reader holds no connection, and other threads' commands go in between.
         offset = 0
-        validity = self._link.uidvalidity
+        validity = self._connection.uidvalidity
         while True:
             chunk = self._fetch_chunk(uid, section, offset)
-            if self._link.uidvalidity != validity:
-                raise StoreError(f"{self._link.where} changed on the server while reading")
+            if self._connection.uidvalidity != validity:
+                raise StoreError(f"{self._connection.where} changed on the server while reading")
             offset += len(chunk)
             out = decoder.feed(chunk)
             if out:
@@ -277,7 +234,7 @@ class ImapFolder(Folder):
         part = find_part(self.structure(uid), part_id)
         if part is None:
             raise StoreError(
-                f"{self._link.where}: message UID {uid} has no part {safe_line(part_id)}"
+                f"{self._connection.where}: message UID {uid} has no part {safe_line(part_id)}"
             )
         leaf = not part.children and not part.content_type.startswith("multipart/")
         decoder = decoder_for(part.encoding) if leaf else IdentityDecoder()
@@ -288,14 +245,14 @@ class ImapFolder(Folder):
 
     def search(self, query: SearchQuery) -> list[int]:
         keys = search_keys(query)
-        return self._link.run("searching", lambda c: uid_search(synced(c), keys))
+        return self._connection.run("searching", lambda c: uid_search(synced(c), keys))
 
     # ---- changing
 
     def _writable(self, what: str) -> None:
-        if self._link.read_only:
+        if self._connection.read_only:
             raise StoreError(
-                f"{self._link.where} is open read-only: cannot {what}",
+                f"{self._connection.where} is open read-only: cannot {what}",
                 hint="open it again without read-only",
             )
 
@@ -305,44 +262,38 @@ class ImapFolder(Folder):
             return
         self._writable("change flags")
         change = FlagChange(targets, frozenset(flags), value)
-        link = self._link
-        link.journal.add(change)
-        for uid in targets:  # show the change at once; the server's answer corrects it
-            cached = self._envelopes.get(uid)
-            if cached is not None:
-                now = cached.flags | flags if value else cached.flags - flags
-                self._envelopes[uid] = replace(cached, flags=frozenset(now))
+        connection = self._connection
+        connection.journal.add(change)
+        # Show the change at once; the server's answer corrects it.
+        self._cache.change_flags(targets, flags, value)
         try:
-            confirmed = link.run("changing flags", lambda c: store_flags(c, change))
+            confirmed = connection.run("changing flags", lambda c: store_flags(c, change))
         except StoreError as exc:
             failure = exc.failure if isinstance(exc, ImapError) else Failure.LOST
             if failure in (Failure.REFUSED, Failure.UNSUPPORTED):
-                link.journal.confirm(change)  # it will never succeed: do not replay it
+                connection.journal.confirm(change)  # it will never succeed: do not replay it
                 raise
             raise StoreError(
                 exc.message, hint="the change is kept and sent when the connection is back"
             ) from exc
-        link.journal.confirm(change)
-        for uid, now in confirmed.items():
-            cached = self._envelopes.get(uid)
-            if cached is not None:
-                self._envelopes[uid] = replace(cached, flags=now)
+        connection.journal.confirm(change)
+        self._cache.set_flags(confirmed)
 
     def append(
         self, message: bytes, flags: frozenset[Flag] = frozenset(), date: datetime | None = None
     ) -> int | None:
         if b"\0" in message:
             raise StoreError(
-                f"{self._link.where}: the message holds a NUL byte; IMAP cannot take it"
+                f"{self._connection.where}: the message holds a NUL byte; IMAP cannot take it"
             )
         names = [FLAG_NAMES[f].decode() for f in sorted(flags, key=lambda f: f.value)]
-        floor = self._link.uidnext or 1
+        floor = self._connection.uidnext or 1
 
         def op(client: ChannelIMAPClient) -> object:
             return client.append(self.name, message, names, date)
 
         try:
-            reply = self._link.run("saving a message", op, retry=False)
+            reply = self._connection.run("saving a message", op, retry=False)
         except ImapError as exc:
             if exc.failure is not Failure.LOST:
                 raise
@@ -359,23 +310,23 @@ class ImapFolder(Folder):
             keys = [b"UID", f"{floor}:*".encode(), b"HEADER", b"Message-ID", search_string(ids[0])]
             landed = [
                 u
-                for u in self._link.run(
+                for u in self._connection.run(
                     "looking for the saved message", lambda c: uid_search(c, keys)
                 )
                 if u >= floor
             ]
             if landed:
                 return max(landed)
-            reply = self._link.run("saving a message", op, retry=False)
+            reply = self._connection.run("saving a message", op, retry=False)
         found = appenduid(reply)
-        if found is None or found[0] != self._link.uidvalidity:
+        if found is None or found[0] != self._connection.uidvalidity:
             return None
         # Later appends look for their Message-ID only above this one (see above).
-        self._link.uidnext = max(self._link.uidnext or 0, found[1] + 1)
+        self._connection.uidnext = max(self._connection.uidnext or 0, found[1] + 1)
         return found[1]
 
     def _expunge_uids(self, client: ChannelIMAPClient, uids: list[int]) -> None:
-        if "UIDPLUS" in self._caps():
+        if "UIDPLUS" in self._connection.capabilities():
             client.uid_expunge(uid_set(uids))
         else:
             client.expunge()  # without UIDPLUS, every \\Deleted message goes
@@ -389,14 +340,12 @@ class ImapFolder(Folder):
                 self._expunge_uids(client, deleted)
             return deleted
 
-        gone = self._link.run("expunging", op)
-        for uid in gone:
-            self._envelopes.pop(uid, None)
-            self._structures.pop(uid, None)
+        gone = self._connection.run("expunging", op)
+        self._cache.forget(gone)
         return gone
 
     def _same_server(self, dest: Folder) -> bool:
-        return isinstance(dest, ImapFolder) and dest._store is self._store
+        return isinstance(dest, ImapFolder) and dest._connector is self._connector
 
     def copy_to(self, uids: Sequence[int], dest: Folder) -> None:
         wanted = [u for u in uids if u > 0]
@@ -406,41 +355,39 @@ class ImapFolder(Folder):
             super().copy_to(wanted, dest)
             return
         target = dest.name
-        self._link.run("copying messages", lambda c: c.copy(uid_set(wanted), target))
+        self._connection.run("copying messages", lambda c: c.copy(uid_set(wanted), target))
 
     def move_to(self, uids: Sequence[int], dest: Folder) -> None:
         wanted = [u for u in uids if u > 0]
         if not wanted:
             return
         self._writable("move messages out")
-        if self._same_server(dest) and "MOVE" in self._caps():
+        if self._same_server(dest) and "MOVE" in self._connection.capabilities():
             target = dest.name
             # Safe to repeat: messages already moved are no longer here to move again.
-            self._link.run("moving messages", lambda c: c.move(uid_set(wanted), target))
+            self._connection.run("moving messages", lambda c: c.move(uid_set(wanted), target))
         else:
             self.copy_to(wanted, dest)
             self.set_flags(wanted, frozenset({Flag.DELETED}), True)
-            self._link.run("expunging", lambda c: self._expunge_uids(c, wanted))
-        for uid in wanted:
-            self._envelopes.pop(uid, None)
-            self._structures.pop(uid, None)
+            self._connection.run("expunging", lambda c: self._expunge_uids(c, wanted))
+        self._cache.forget(wanted)
 
     # ---- new mail
 
     def check(self, timeout: float = 0.0) -> bool:
-        link = self._link
-        if timeout > 0 and "IDLE" in self._caps():
+        connection = self._connection
+        if timeout > 0 and "IDLE" in self._connection.capabilities():
             # One deadline for both tries: a reconnect does not start the wait again.
             deadline = time.monotonic() + timeout
-            link.run("waiting for new mail", lambda c: idle_until(c, deadline))
+            connection.run("waiting for new mail", lambda c: idle_until(c, deadline))
         else:
-            link.run("checking for new mail", lambda c: c.noop())
-        if not link.changed:
+            connection.run("checking for new mail", lambda c: c.noop())
+        if not connection.changed:
             return False
-        link.changed = False
+        connection.changed = False
         mark = self._check_mark
         keys = [b"UID", f"{mark}:*".encode()]
-        found = link.run("checking for new mail", lambda c: uid_search(c, keys))
+        found = connection.run("checking for new mail", lambda c: uid_search(c, keys))
         fresh = [u for u in found if u >= mark]
         if not fresh:
             return False
@@ -448,17 +395,18 @@ class ImapFolder(Folder):
         return True
 
     def close(self) -> None:
-        link = self._link
-        pending = len(link.journal.pending())
+        connection = self._connection
+        pending = len(connection.journal.pending())
         problem: StoreError | None = None
         if pending:
             try:
-                link.run("saving flag changes", lambda c: None)
+                connection.run("saving flag changes", lambda c: None)
             except StoreError as exc:
                 problem = exc
-        link.close()
-        if problem is not None and link.journal.pending():
+        connection.close()
+        if problem is not None and connection.journal.pending():
             raise StoreError(
-                f"{link.where}: {pending} flag change(s) could not be saved: {problem.message}",
+                f"{connection.where}: {pending} flag change(s) could not be saved: "
+                f"{problem.message}",
                 hint="open the folder again and redo them",
             )

@@ -3,7 +3,7 @@
 imaplib reads the greeting itself when it connects, so the reader here first hands it the
 greeting bytes the transport consumed, then reads the socket. The reader also bounds
 what a server may send: a line longer than MAX_LINE or a literal longer than the
-client's ``max_literal`` raises ImapReplyError before anything that large is allocated.
+client's ``max_literal`` raises ReplyTooLarge before anything that large is allocated.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 
+from pinesh.stores.imap.errors import ReplyTooLarge
 from pinesh.transport.channel import Channel
 
 if TYPE_CHECKING:
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
 MAX_LINE = 16 * 1024 * 1024
 MAX_LITERAL = 16 * 1024 * 1024  # bytes; parts are fetched in chunks far smaller
 _RECV = 65536
-
-
-class ImapReplyError(Exception):
-    """The server sent something we refuse to read (an absurd size, an endless line)."""
 
 
 class SocketReader:
@@ -66,14 +63,14 @@ class SocketReader:
                 del self._buf[: end + 1]
                 return line
             if len(self._buf) > self._max_line:
-                raise ImapReplyError(f"a reply line longer than {self._max_line} bytes")
+                raise ReplyTooLarge(f"a reply line longer than {self._max_line} bytes")
             start = len(self._buf)
             self._fill()
 
     def read(self, size: int) -> bytes:
         """Exactly size bytes (a literal)."""
         if size > self._max_literal:
-            raise ImapReplyError(
+            raise ReplyTooLarge(
                 f"a literal of {size} bytes (more than the {self._max_literal} accepted)"
             )
         have = len(self._buf)

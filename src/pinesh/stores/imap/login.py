@@ -1,4 +1,4 @@
-"""One IMAP session on a Channel: IMAPClient started, logged in unless preauthenticated.
+"""Starting IMAP on a fresh Channel: IMAPClient started, logged in unless preauthenticated.
 
 A password is sent only over a channel that allows it (ssh or TLS), never in clear; it
 is asked for (the callback) at each login and never kept.
@@ -6,34 +6,14 @@ is asked for (the callback) at each login and never kept.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pinesh.stores.base import StoreError
-from pinesh.stores.imap.client import ChannelIMAPClient
+from pinesh.stores.imap.channel_client import ChannelIMAPClient
 from pinesh.stores.imap.errors import Failure, classify, server_words
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 from pinesh.transport.service import Service
-
-LOGOUT_TIMEOUT = 2.0  # seconds: closing must not hang on a dead server
-
-
-@dataclass
-class Session:
-    """A started IMAP connection and what the server can do."""
-
-    channel: Channel
-    client: ChannelIMAPClient
-    capabilities: frozenset[str]
-
-    def close(self) -> None:
-        """LOGOUT (never CLOSE, which would expunge) and close the channel."""
-        with contextlib.suppress(Exception):
-            self.channel.sock.settimeout(LOGOUT_TIMEOUT)
-            self.client.logout()
-        self.channel.close()
 
 
 def _capabilities(client: ChannelIMAPClient) -> frozenset[str]:
@@ -88,7 +68,7 @@ def _login(
     client._cached_capabilities = None  # IMAPClient's (private) cache
 
 
-def start_session(
+def start_client(
     channel: Channel,
     *,
     label: str,
@@ -96,8 +76,9 @@ def start_session(
     password: Callable[[], str] | None,
     timeout: float | None,
     max_literal: int,
-) -> Session:
-    """IMAP on a fresh channel, ready for SELECT; raise StoreError saying what failed."""
+) -> tuple[ChannelIMAPClient, frozenset[str]]:
+    """IMAP on a fresh channel, ready for SELECT, and what the server can do (its
+    capabilities, upper case); raise StoreError saying what failed (the channel closed)."""
     if channel.service is not Service.IMAP:
         channel.close()
         raise StoreError(f"{label}: the channel is for {channel.service.value}, not IMAP")
@@ -130,4 +111,4 @@ def start_session(
             raise
         what = "login refused" if kind is Failure.REFUSED else "login failed"
         raise StoreError(f"{label}: {what}: {server_words(exc)}") from exc
-    return Session(channel, client, capabilities)
+    return client, capabilities

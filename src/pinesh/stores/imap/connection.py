@@ -1,50 +1,96 @@
-"""A folder's connection that comes back: (re)connect, SELECT, check UIDVALIDITY, replay
+"""One IMAP connection that comes back: (re)connect, SELECT, check UIDVALIDITY, replay
 flag changes, and run each command with one retry after the connection was lost.
+
+A Connector holds how to reach one server (its open_channel, login and limits); calling
+it gives the Connection of one mailbox (or, with mailbox None, of the store's own
+commands). Opening a connection takes a new Channel, starts IMAPClient on it
+(channel_client) and logs in unless preauthenticated (login).
 
 Flag changes go through a journal: each is recorded before it is sent and removed only
 when the server has confirmed it, so a change made while the connection is down (or lost
 in flight) is sent again after the reconnect. If UIDVALIDITY changed meanwhile, the
 UIDs in the journal name other messages: they are dropped, and the caller is told.
 
-Threads: a link is one connection, and the UI's workers may use it at once (the folder
-list asks STATUS on the store's link while another worker lists folders). Each link has
-a lock, held for the whole of ensure() (connect, SELECT, replay), of run() (the command,
-its reply, the retry after a reconnect, the untagged responses taken in) and of drop()
-and close(). The lock is reentrant: run() calls ensure() and failed() calls drop().
+Threads: a connection may be used by the UI's workers at once (the folder list asks
+STATUS on the store's connection while another worker lists folders). Each has a lock,
+held for the whole of ensure() (connect, SELECT, replay), of run() (the command, its
+reply, the retry after a reconnect, the untagged responses taken in) and of drop() and
+close(). The lock is reentrant: run() calls ensure() and failed() calls drop().
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from pinesh.errors import PineshError
-from pinesh.stores.base import StoreError, Unsupported
-from pinesh.stores.imap.client import ChannelIMAPClient
+from pinesh.stores.base import StoreError
+from pinesh.stores.imap.channel_client import MAX_LITERAL, ChannelIMAPClient
 from pinesh.stores.imap.commands import FlagChange, store_flags
-from pinesh.stores.imap.errors import Failure, classify, server_words
-from pinesh.stores.imap.session import Session
+from pinesh.stores.imap.errors import (
+    Failure,
+    ImapError,
+    ImapUnsupported,
+    classify,
+    server_words,
+)
+from pinesh.stores.imap.login import start_client
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import RouteError
 
 T = TypeVar("T")
 
+LOGOUT_TIMEOUT = 2.0  # seconds: closing must not hang on a dead server
 
-class ImapError(StoreError):
-    """A StoreError from an IMAP command, saying what kind of failure it was."""
 
-    def __init__(self, message: str, failure: Failure, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.failure = failure
+class Connector:
+    """How to reach one IMAP server; called, it gives the Connection of one mailbox.
+
+    Folders of one server share their Connector, so it also tells whether two folders
+    are on the same server (a COPY between them stays on the server).
+    """
+
+    def __init__(
+        self,
+        open_channel: Callable[[], Channel],
+        *,
+        label: str,
+        user: str | None,
+        password: Callable[[], str] | None,
+        timeout: float | None,
+        max_literal: int = MAX_LITERAL,
+    ) -> None:
+        self.open_channel = open_channel  # called again to reconnect
+        self.label = label  # the server's name as shown in messages
+        self._user = user
+        self._password = password  # a callback: asked at each login, never kept
+        self._timeout = timeout
+        self._max_literal = max_literal
+
+    def __call__(self, mailbox: str | None, *, read_only: bool = False) -> Connection:
+        """The (not yet opened) connection of mailbox; None: for commands outside one."""
+        return Connection(self, mailbox=mailbox, read_only=read_only)
+
+    def start(self, channel: Channel) -> tuple[ChannelIMAPClient, frozenset[str]]:
+        """IMAP on a new channel of this server (logged in when needed); its capabilities."""
+        return start_client(
+            channel,
+            label=self.label,
+            user=self._user,
+            password=self._password,
+            timeout=self._timeout,
+            max_literal=self._max_literal,
+        )
 
 
 class FlagJournal:
     """Flag changes not yet confirmed by the server, oldest first.
 
-    Its own lock: set_flags adds an entry before it takes the link's lock, so an add
+    Its own lock: set_flags adds an entry before it takes the connection's lock, so an add
     must not be lost to a confirm() rebuilding the list in another thread."""
 
     def __init__(self) -> None:
@@ -70,24 +116,17 @@ class FlagJournal:
         return count
 
 
-class FolderLink:
-    """The connection of one folder (or, with mailbox None, of a store's own commands)."""
+class Connection:
+    """The connection of one mailbox (or, with mailbox None, of a store's own commands)."""
 
-    def __init__(
-        self,
-        connect: Callable[[], Channel],
-        start: Callable[[Channel], Session],
-        *,
-        label: str,
-        mailbox: str | None,
-        read_only: bool = False,
-    ) -> None:
-        self._connect = connect
-        self._start = start
-        self.label = label
+    def __init__(self, connector: Connector, *, mailbox: str | None, read_only: bool) -> None:
+        self._connector = connector
+        self.label = connector.label
         self.mailbox = mailbox
         self.read_only = read_only
-        self.session: Session | None = None
+        self.channel: Channel | None = None  # these three are None while it is down
+        self._client: ChannelIMAPClient | None = None
+        self._capabilities: frozenset[str] | None = None
         self.journal = FlagJournal()
         self.uidvalidity: int | None = None
         self.uidnext: int | None = None
@@ -110,9 +149,9 @@ class FolderLink:
 
     # ---- connection
 
-    def _open(self) -> Session:
+    def _open(self) -> tuple[Channel, ChannelIMAPClient, frozenset[str]]:
         try:
-            channel = self._connect()
+            channel = self._connector.open_channel()
         except PineshError as exc:
             raise ImapError(
                 f"cannot reach {self.where}: {safe_text(exc.message)}", Failure.LOST, hint=exc.hint
@@ -123,30 +162,38 @@ class FolderLink:
                 Failure.LOST,
                 hint="check the network and the ssh route (`pinesh doctor`)",
             ) from exc
-        return self._start(channel)
+        client, capabilities = self._connector.start(channel)
+        return channel, client, capabilities
 
-    def ensure(self) -> Session:
-        """The live session: reconnect, reselect and replay flag changes if needed."""
+    def ensure(self) -> ChannelIMAPClient:
+        """The live client: reconnect, reselect and replay flag changes if needed."""
         with self._lock:
             return self._ensure()
 
-    def _ensure(self) -> Session:
-        if self.session is not None:
-            return self.session
+    def capabilities(self) -> frozenset[str]:
+        """What the server can do (upper case), connecting first if the connection is down."""
+        with self._lock:
+            self._ensure()
+            assert self._capabilities is not None
+            return self._capabilities
+
+    def _ensure(self) -> ChannelIMAPClient:
+        if self._client is not None:
+            return self._client
         if self.closed:
             raise ImapError(f"{self.where} is closed", Failure.REFUSED, hint="open it again")
-        session = self._open()
+        channel, client, capabilities = self._open()
         refused: list[ImapError] = []
         try:
-            invalidated = self.mailbox is not None and self._select(session)
+            invalidated = self.mailbox is not None and self._select(client)
             if not invalidated:
-                refused = self._replay(session)
+                refused = self._replay(client)
         except BaseException:
             # No LOGOUT: after a broken reply the stream may be out of step, and a silent
             # server would hold us for the LOGOUT timeout. The server sees EOF instead.
-            session.channel.close()
+            channel.close()
             raise
-        self.session = session
+        self.channel, self._client, self._capabilities = channel, client, capabilities
         if self._connected_before:
             self.reconnects += 1
             self.changed = True  # mail may have come while we were away
@@ -165,12 +212,11 @@ class FolderLink:
                 f"{refused[0].message} ({len(refused)} earlier flag change(s) not saved)",
                 Failure.REFUSED,
             )
-        return session
+        return client
 
-    def _select(self, session: Session) -> bool:
+    def _select(self, client: ChannelIMAPClient) -> bool:
         """SELECT (or EXAMINE) the mailbox; whether its UIDVALIDITY differs from before."""
         assert self.mailbox is not None
-        client = session.client
         try:
             try:
                 info = client.select_folder(self.mailbox, readonly=self.read_only)
@@ -194,13 +240,13 @@ class FolderLink:
         self.uidvalidity = validity
         return changed
 
-    def _replay(self, session: Session) -> list[ImapError]:
+    def _replay(self, client: ChannelIMAPClient) -> list[ImapError]:
         """Send the journal's changes; those the server refuses are dropped and returned."""
         refused = []
         for change in self.journal.pending():
             try:
                 self._attempt(
-                    session, "saving flag changes", functools.partial(store_flags, change=change)
+                    client, "saving flag changes", functools.partial(store_flags, change=change)
                 )
             except ImapError as exc:
                 if exc.failure not in (Failure.REFUSED, Failure.UNSUPPORTED):
@@ -212,21 +258,27 @@ class FolderLink:
     def drop(self) -> None:
         """Forget the connection (it is broken); the next command reconnects."""
         with self._lock:
-            session, self.session = self.session, None
-            if session is not None:
-                session.channel.close()
+            channel = self.channel
+            self.channel = self._client = self._capabilities = None
+            if channel is not None:
+                channel.close()
 
     def close(self) -> None:
+        """LOGOUT (never CLOSE, which would expunge) and close the channel, for good."""
         with self._lock:  # waits for a command in flight; LOGOUT is a command too
             self.closed = True
-            session, self.session = self.session, None
-            if session is not None:
-                session.close()
+            channel, client = self.channel, self._client
+            self.channel = self._client = self._capabilities = None
+            if channel is not None and client is not None:
+                with contextlib.suppress(Exception):
+                    channel.sock.settimeout(LOGOUT_TIMEOUT)
+                    client.logout()
+                channel.close()
 
     # ---- commands
 
     def failed(self, what: str, exc: BaseException) -> ImapError:
-        """The StoreError for an IMAP failure; the connection is dropped unless the server
+        """The ImapError for an IMAP failure; the connection is dropped unless the server
         merely said NO (or lacks the capability)."""
         kind = classify(exc) or Failure.BROKEN
         words = server_words(exc)
@@ -239,19 +291,26 @@ class FolderLink:
                 "network and the ssh route (`pinesh doctor`)",
             )
         if kind is Failure.BROKEN:
-            self.drop()
-            return ImapError(
-                f"{self.where}: the server's reply while {what} could not be read: {words}",
-                kind,
-                hint="the connection was closed; if this happens again, the server is broken",
-            )
+            return self.broken(what, words)
         if kind is Failure.UNSUPPORTED:
-            return _UnsupportedError(f"{self.where}: the server cannot do this ({what}): {words}")
+            return ImapUnsupported(f"{self.where}: the server cannot do this ({what}): {words}")
         return ImapError(f"{self.where}: the server refused {what}: {words}", kind)
 
-    def _attempt(self, session: Session, what: str, op: Callable[[ChannelIMAPClient], T]) -> T:
+    def broken(self, what: str, words: str) -> ImapError:
+        """The ImapError for a reply that could not be read (words: why, safe to show);
+        the connection is dropped, since the stream may be out of step."""
+        self.drop()
+        return ImapError(
+            f"{self.where}: the server's reply while {what} could not be read: {words}",
+            Failure.BROKEN,
+            hint="the connection was closed; if this happens again, the server is broken",
+        )
+
+    def _attempt(
+        self, client: ChannelIMAPClient, what: str, op: Callable[[ChannelIMAPClient], T]
+    ) -> T:
         try:
-            return op(session.client)
+            return op(client)
         except StoreError:
             raise
         except Exception as exc:
@@ -267,26 +326,34 @@ class FolderLink:
         """op on the live connection; after a lost connection, reconnect and run it once more.
 
         what names the work for messages ("reading envelopes"); op must be safe to repeat
-        when retry is True. The link's lock is held throughout, so op must do its whole
+        when retry is True. The lock is held throughout, so op must do its whole
         exchange before it returns (a part is streamed as one run() per bounded chunk,
         never as a generator reading the socket outside the lock).
         """
         with self._lock:
-            session = self.ensure()
+            client = self.ensure()
             try:
-                result = self._attempt(session, what, op)
+                result = self._attempt(client, what, op)
             except ImapError as error:
                 if error.failure is not Failure.LOST or not retry:
                     raise
-                session = self.ensure()
-                result = self._attempt(session, what, op)
-            self.absorb(session)
+                client = self.ensure()
+                result = self._attempt(client, what, op)
+            self._absorb(client)
             return result
 
-    def absorb(self, session: Session) -> None:
+    def fetch(
+        self, what: str, uids: Sequence[int], items: Sequence[str]
+    ) -> dict[int, dict[bytes, object]]:
+        """UID FETCH of items, by UID; only the UIDs asked for (IMAPClient drops
+        unsolicited ones). Safe to repeat, so retried once after a lost connection."""
+        reply = self.run(what, lambda client: client.fetch(list(uids), list(items)))
+        return {uid: item for uid, item in reply.items() if isinstance(uid, int)}
+
+    def _absorb(self, client: ChannelIMAPClient) -> None:
         """Take in what the server said on the side: new counts, expunges, flag changes
-        (call with the lock held, as run() does)."""
-        untagged = session.client.imap.untagged_responses
+        (with the lock held, as run() does)."""
+        untagged = client.imap.untagged_responses
         exists = _last_int(untagged.pop("EXISTS", ()))
         recent = _last_int(untagged.pop("RECENT", ()))
         expunged = untagged.pop("EXPUNGE", None)
@@ -306,11 +373,6 @@ class FolderLink:
         if validity is not None and self.uidvalidity is not None and validity != self.uidvalidity:
             # Mid-session UIDVALIDITY change: reconnecting makes _select report it.
             self.drop()
-
-
-class _UnsupportedError(ImapError, Unsupported):
-    def __init__(self, message: str) -> None:
-        ImapError.__init__(self, message, Failure.UNSUPPORTED)
 
 
 def _last_int(values: Sequence[object]) -> int | None:

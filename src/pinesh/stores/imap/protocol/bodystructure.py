@@ -18,7 +18,8 @@ import urllib.parse
 from collections.abc import Sequence
 
 from pinesh.stores.base import Part
-from pinesh.stores.imap.convert import ConvertError, decoded, text_of
+from pinesh.stores.imap.errors import ImapSyntaxError
+from pinesh.stores.imap.protocol.responses import decoded, text_of
 
 MAX_DEPTH = 64  # nesting of multiparts and messages; deeper is hostile
 MAX_SEGMENTS = 1000  # continuation segments of one RFC 2231 parameter
@@ -50,7 +51,7 @@ def decode_params(raw: object) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, tuple | list) or len(raw) % 2:
-        raise ConvertError("a parameter list is not a list of pairs")
+        raise ImapSyntaxError("a parameter list is not a list of pairs")
     plain: dict[str, str] = {}
     segments: dict[str, dict[int, tuple[bool, str]]] = {}
     for key, value in zip(raw[::2], raw[1::2], strict=True):
@@ -88,7 +89,7 @@ def _disposition(raw: object) -> tuple[str | None, dict[str, str]]:
     if isinstance(raw, bytes | int):  # a bare string: not IMAP, but readable
         return text_of(raw).lower(), {}
     if not isinstance(raw, tuple | list) or len(raw) != 2:
-        raise ConvertError("a disposition is not (type params)")
+        raise ImapSyntaxError("a disposition is not (type params)")
     return text_of(raw[0]).lower(), decode_params(raw[1])
 
 
@@ -107,7 +108,7 @@ def _multipart(body: Sequence[object], part_id: str, depth: int) -> Part:
         count = next((i for i, x in enumerate(body) if not isinstance(x, tuple | list)), len(body))
         children, rest = list(body[:count]), list(body[count:])
     if not children or not rest:
-        raise ConvertError("a multipart without parts or subtype")
+        raise ImapSyntaxError("a multipart without parts or subtype")
     parts = tuple(
         _part(child, _child_id(part_id, i), depth + 1) for i, child in enumerate(children, 1)
     )
@@ -126,7 +127,7 @@ def _multipart(body: Sequence[object], part_id: str, depth: int) -> Part:
 def _message_body(body: object, part_id: str, depth: int) -> Part:
     """The body of a message/rfc822 part part_id (2.1 if single, else its parts are 2.n)."""
     if not isinstance(body, tuple | list) or not body:
-        raise ConvertError("a message/rfc822 part without a body structure")
+        raise ImapSyntaxError("a message/rfc822 part without a body structure")
     if isinstance(body[0], tuple | list):
         inner = _multipart(body, part_id, depth + 1)
         return dataclasses.replace(inner, part_id=f"{part_id}.TEXT")
@@ -135,13 +136,13 @@ def _message_body(body: object, part_id: str, depth: int) -> Part:
 
 def _part(body: object, part_id: str, depth: int) -> Part:
     if depth > MAX_DEPTH:
-        raise ConvertError(f"a MIME structure nested deeper than {MAX_DEPTH}")
+        raise ImapSyntaxError(f"a MIME structure nested deeper than {MAX_DEPTH}")
     if not isinstance(body, tuple | list) or not body:
-        raise ConvertError("a body structure is not a list")
+        raise ImapSyntaxError("a body structure is not a list")
     if isinstance(body[0], tuple | list):
         return _multipart(body, part_id, depth)
     if len(body) < 7:
-        raise ConvertError("a body structure with fewer than seven fields")
+        raise ImapSyntaxError("a body structure with fewer than seven fields")
     maintype, subtype = text_of(body[0]).lower(), text_of(body[1]).lower()
     content_type = f"{maintype}/{subtype}"
     size = body[6]

@@ -1,112 +1,102 @@
-"""Pure pieces of IMAP syntax we write or read ourselves: UID sets, SEARCH keys, SORT
-criteria, THREAD replies and the APPENDUID response code.
+"""What we read from IMAP replies into our types: strings, FLAGS, LIST entries, SEARCH and
+ESEARCH results, THREAD trees, the APPENDUID code, a FETCH body section.
 
-Search strings are sent as quoted strings when they are ASCII and as literals (raw
-UTF-8 bytes; IMAPClient sends any 8-bit argument as a literal) when not. Line breaks and
-NULs in them are turned into spaces first: inside a quoted string they would end the
-command line and let the rest be read as a command of its own.
+IMAPClient hands over nested tuples of bytes, ints and None, exactly as the server sent
+them (strings that look like numbers come as ints); SEARCH and ESEARCH replies are read
+here from imaplib's raw lines. A hostile server can put anything anywhere, so every
+function here checks what it gets and raises ImapSyntaxError (a ValueError) rather than
+TypeError or IndexError.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
 
-from pinesh.stores.base import Flag, SearchQuery, SortKey, ThreadNode
+from pinesh.stores.base import Flag, FolderInfo, ThreadNode
+from pinesh.stores.headers import decode_words
+from pinesh.stores.imap.errors import ImapSyntaxError
+from pinesh.stores.imap.protocol.arguments import FLAG_NAMES
 
 MAX_THREAD_DEPTH = 200  # nesting of parenthesized branches in a THREAD reply
+MAX_ESEARCH_UIDS = 10_000_000  # a set that expands to more is refused (a hostile server)
 
-_SET_FLAG = {
-    Flag.SEEN: b"SEEN",
-    Flag.ANSWERED: b"ANSWERED",
-    Flag.FLAGGED: b"FLAGGED",
-    Flag.DELETED: b"DELETED",
-    Flag.DRAFT: b"DRAFT",
-}
-_SORT = {
-    SortKey.ARRIVAL: "ARRIVAL",
-    SortKey.DATE: "DATE",
-    SortKey.FROM: "FROM",
-    SortKey.SUBJECT: "SUBJECT",
-    SortKey.SIZE: "SIZE",
-    SortKey.TO: "TO",
-}
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_FLAGS_BY_NAME = {name.lower(): flag for flag, name in FLAG_NAMES.items()}
 # Anything but digits and spaces, or a number of more than 10 digits (> 2^32).
 _NOT_UIDS = re.compile(rb"[^0-9 ]+|[0-9]{11,}")
 _MODSEQ = re.compile(rb"MODSEQ [0-9]{1,20}\) *", re.IGNORECASE)
 _APPENDUID = re.compile(rb"^\s*\[APPENDUID (\d{1,10}) (\d{1,10})\]", re.IGNORECASE)
 
 
-class ImapSyntaxError(ValueError):
-    """A reply (or a value to send) that does not fit IMAP's grammar."""
+def text_of(value: object) -> str:
+    """An IMAP string (bytes, or an int when it looked like a number) as text.
+
+    8-bit bytes are read as UTF-8 (RFC 6532), else as Latin-1; None is "".
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
+    raise ImapSyntaxError(f"expected a string, got {type(value).__name__}")
 
 
-def uid_set(uids: Iterable[int]) -> str:
-    """UIDs as an IMAP sequence set with ranges: [1, 2, 3, 7] -> "1:3,7"."""
-    ordered = sorted(set(uids))
-    if not ordered:
-        raise ImapSyntaxError("an empty UID set")
-    if ordered[0] < 1:
-        raise ImapSyntaxError(f"UID {ordered[0]} is not a UID (they start at 1)")
-    ranges: list[str] = []
-    start = prev = ordered[0]
-    for uid in ordered[1:]:
-        if uid == prev + 1:
-            prev = uid
-            continue
-        ranges.append(f"{start}:{prev}" if prev != start else str(start))
-        start = prev = uid
-    ranges.append(f"{start}:{prev}" if prev != start else str(start))
-    return ",".join(ranges)
+def decoded(value: object) -> str:
+    """An IMAP string holding RFC 2047 encoded words, decoded; never raises for bad words."""
+    return decode_words(text_of(value))
 
 
-def search_string(text: str) -> bytes:
-    """A search argument: a quoted string if ASCII, else raw UTF-8 (sent as a literal)."""
-    clean = text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
-    if clean.isascii():
-        return b'"' + clean.encode("ascii").replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-    return clean.encode("utf-8")
+def flags_of(value: object) -> frozenset[Flag]:
+    """The system flags among a FLAGS list (keywords and \\Recent are left out)."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, tuple | list):
+        raise ImapSyntaxError("FLAGS is not a list")
+    found = set()
+    for item in value:
+        if isinstance(item, bytes):
+            flag = _FLAGS_BY_NAME.get(item.lower())
+            if flag is not None:
+                found.add(flag)
+    return frozenset(found)
 
 
-def search_date(when: date) -> bytes:
-    """A date as SEARCH writes it: 1-Feb-2024 (a datetime's own day, in its own zone)."""
-    return f"{when.day}-{_MONTHS[when.month - 1]}-{when.year:04d}".encode("ascii")
+def folder_info(entry: Sequence[object]) -> FolderInfo:
+    """One LIST entry (flags, delimiter, name) as IMAPClient returns it."""
+    if len(entry) != 3:
+        raise ImapSyntaxError("a LIST entry does not have three parts")
+    flags, delimiter, name = entry
+    if not isinstance(name, str):
+        name = text_of(name)
+    if not isinstance(flags, tuple | list):
+        raise ImapSyntaxError("LIST flags are not a list")
+    names = {f.lower() for f in flags if isinstance(f, bytes)}
+    sep = text_of(delimiter) if delimiter is not None else ""
+    display = name.rsplit(sep, 1)[-1] if sep else name
+    return FolderInfo(
+        name=name,
+        display=display,
+        selectable=not ({rb"\noselect", rb"\nonexistent"} & names),
+        has_children=rb"\haschildren" in names,
+    )
 
 
-def search_keys(query: SearchQuery) -> list[bytes]:
-    """The SEARCH keys for a query (ALL when it asks for nothing)."""
-    keys: list[bytes] = []
-    for name, value in (
-        (b"TEXT", query.text),
-        (b"SUBJECT", query.subject),
-        (b"FROM", query.sender),
-        (b"TO", query.to),
-        (b"BODY", query.body),
-    ):
-        if value:
-            keys += [name, search_string(value)]
-    for flag in sorted(query.flags, key=lambda f: f.value):
-        keys.append(_SET_FLAG[flag])
-    for flag in sorted(query.not_flags, key=lambda f: f.value):
-        keys.append(b"UN" + _SET_FLAG[flag])
-    # The Date header's day, as Envelope.date is the Date header (SINCE would be arrival).
-    if query.since is not None:
-        keys += [b"SENTSINCE", search_date(query.since)]
-    if query.before is not None:
-        keys += [b"SENTBEFORE", search_date(query.before)]
-    return keys or [b"ALL"]
-
-
-def needs_utf8(keys: Sequence[bytes]) -> bool:
-    """Whether SEARCH must say CHARSET UTF-8 (some servers refuse it when not needed)."""
-    return any(not key.isascii() for key in keys)
-
-
-def sort_criteria(key: SortKey, reverse: bool) -> list[str]:
-    """SORT criteria (RFC 5256) for a key."""
-    return ["REVERSE", _SORT[key]] if reverse else [_SORT[key]]
+def body_section(item: Mapping[bytes, object], uid: int) -> bytes:
+    """The BODY[...]<offset> value of one message's FETCH reply (NIL: no bytes)."""
+    for key, value in item.items():
+        if isinstance(key, bytes) and key.upper().startswith(b"BODY["):
+            if value is None:
+                return b""
+            if not isinstance(value, bytes):
+                raise ImapSyntaxError(f"the body of UID {uid} is not a string")
+            return value
+    raise ImapSyntaxError(f"no body section in the reply for UID {uid}")
 
 
 def search_result(data: Sequence[object]) -> list[int]:
@@ -181,9 +171,6 @@ def _chain(items: object, depth: int) -> list[ThreadNode]:
 def threads_of(parsed: Sequence[object]) -> list[ThreadNode]:
     """Thread trees from IMAPClient's parse of a THREAD reply (one tuple per thread)."""
     return [_branch(thread, 0) for thread in parsed]
-
-
-MAX_ESEARCH_UIDS = 10_000_000  # a set that expands to more is refused (a hostile server)
 
 
 def expand_sequence_set(text: bytes) -> list[int]:
