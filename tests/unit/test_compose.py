@@ -321,3 +321,8 @@ def test_message_is_readable_by_a_maildir_reader(tmp_path: object) -> None:
     out = compose(draft(bcc=(Address("", "h@x.org"),)), domain="pinesh.test")
     msg = mailbox.MaildirMessage(out.fcc)
     assert msg["Bcc"] == "h@x.org" and msg["Message-ID"] == out.message_id
+
+
+def test_addresses_the_stdlib_parser_trips_on_are_a_clear_error() -> None:
+    with pytest.raises(ComposeError, match="cannot read the addresses"):
+        parse_addresses(".g:é<?=;", "To")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
 from pinesh.stores.base import Address, Flag
 from pinesh.stores.imap.convert import (
     ConvertError,
+    _aware,
     decoded,
     envelope_of,
     flags_of,
@@ -177,3 +178,18 @@ def test_list_reply_bytes() -> None:
     flags, delimiter, name = parsed(b'(\\HasNoChildren) "." "Sent Items"')
     info = folder_info((flags, delimiter, name.decode()))
     assert (info.name, info.selectable) == ("Sent Items", True)
+
+
+class _AbsurdZone(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=99, minutes=59)  # "+9959": out of datetime's range
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "absurd"
+
+
+def test_a_hostile_date_zone_from_imap_is_no_date_not_a_crash() -> None:
+    assert _aware(datetime(2024, 1, 1, 10, tzinfo=_AbsurdZone())) is None
