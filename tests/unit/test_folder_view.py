@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -296,3 +297,40 @@ def test_a_read_only_folder_is_read_without_marking_seen(tmp_path: Path) -> None
     finally:
         opened.close()
     assert "Status: R" not in spool.read_text()
+
+
+@pytest.fixture
+def maildir_view(tmp_path: Path) -> Iterator[tuple[FolderView, Path]]:
+    maildir = tmp_path / "Maildir"
+    fill_maildir(maildir, 5, seed=3)
+    view = FolderView.open(session_for(f"#md/{maildir}", tmp_path), "INBOX")
+    yield view, maildir
+    view.close()
+
+
+def test_deleted_count_on_a_maildir_replaced_by_a_file_is_a_store_error(
+    maildir_view: tuple[FolderView, Path],
+) -> None:
+    # Was: NotADirectoryError (an OSError) from the directory listing, not the store's error.
+    view, maildir = maildir_view
+    shutil.rmtree(maildir)
+    maildir.write_bytes(b"")
+    with pytest.raises(StoreError) as caught:
+        view.deleted_count()
+    assert caught.value.message == "cannot count the deleted messages in INBOX: Not a directory"
+    assert caught.value.hint == "another program moved or removed the folder; open it again"
+
+
+def test_deleted_count_on_a_removed_maildir_is_a_store_error(
+    maildir_view: tuple[FolderView, Path],
+) -> None:
+    view, maildir = maildir_view
+    shutil.rmtree(maildir)
+    with pytest.raises(StoreError, match="has lost its new/ directory"):
+        view.deleted_count()
+
+
+def test_deleted_count_still_counts(maildir_view: tuple[FolderView, Path]) -> None:
+    view, _ = maildir_view
+    view.set_flags([view.uid_at(0), view.uid_at(2)], frozenset({Flag.DELETED}), True)
+    assert view.deleted_count() == 2

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
@@ -32,13 +30,6 @@ FORWARDED = b"From: a@example.org\r\nSubject: inner\r\nMessage-ID: <in@x.org>\r\
 def session(tmp: Path, extra: str = "") -> MailSession:
     rc = parse_pinerc(f"user-domain=pinesh.test\n{extra}", str(tmp / "pinerc"))
     return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp / "data")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr("getpass.getuser", lambda: "me")
-    return tmp_path
 
 
 def a_request() -> ComposeRequest:
@@ -155,3 +146,27 @@ def test_broken_postponed_message_gives_a_request_or_a_pinesh_error() -> None:
             continue
         assert "\x1b" not in request.draft.subject
         assert request.draft.sender.email
+
+
+def test_a_postponed_message_read_back_has_no_c1_or_del() -> None:
+    # Was: only C0 was taken out: a C1 CSI (\xc2\x9b) or DEL came back into the draft.
+    raw = (
+        b"From: me@pinesh.test\r\n"
+        b"To: =?utf-8?q?Ev=C2=9B2Jil?= <evil@example.org>\r\n"
+        b"Subject: =?utf-8?q?a=C2=9B6n_b=7Fc=C2=85d?=\r\n"
+        b"Fcc: sent\xc2\x9b2J\r\n"
+        b"Message-ID: <p@pinesh.test>\r\n\r\nbody\r\n"
+    )
+    request = request_from_postponed(raw, fallback_sender=ME)
+    assert request.draft.to == (Address("Ev 2Jil", "evil@example.org"),)
+    assert request.draft.subject == "a 6n b c d"
+    assert request.fcc == "sent 2J"
+
+
+def test_postponing_writes_no_c1_into_the_address_headers() -> None:
+    draft = Draft(sender=ME, to=(Address("Ev\x9b2Jil", "evil@example.org"),), subject="s")
+    data = postponed_bytes(ComposeRequest(draft, fcc="sent\x852"), domain="pinesh.test")
+    head = data.partition(b"\r\n\r\n")[0]
+    assert b"To: Ev 2Jil <evil@example.org>\r\n" in head
+    assert b"Fcc: sent 2\r\n" in head
+    assert b"\xc2\x9b" not in head and b"\xc2\x85" not in head and b"=C2=" not in head

@@ -1,0 +1,15 @@
+"""Fixtures shared by the unit tests of several modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path as $HOME, with "me" as the login name: files the user owns land there."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr("getpass.getuser", lambda: "me")
+    return tmp_path
