@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -294,3 +296,58 @@ def test_a_tab_between_the_comment_words_is_no_control_character(tmp_path: Path)
 def test_an_entry_typed_with_c1_or_del_is_refused(name: str) -> None:
     with pytest.raises(AddressBookError, match="the full name holds"):
         make_entry("evil", name, "evil@example.org")
+
+
+def test_a_latin1_address_book_is_not_garbled_by_a_change(tmp_path: Path) -> None:
+    # Was: read with errors="replace", every 8-bit byte of the other entries became
+    # U+FFFD in the file at the first change.
+    path = tmp_path / ".addressbook"
+    old = b"jm\tM\xfcller, J\xfcrgen\tjm@example.org\nbad line \xe9\n"
+    path.write_bytes(old)
+    book = read_addressbook(path)
+    found = book.find("jm")
+    assert found is not None and found.fullname == "Müller, Jürgen"
+    write_addressbook(book.with_entry(make_entry("amy", "Amy", "amy@example.org")))
+    data = path.read_bytes()
+    assert data.startswith(b"jm\tM\xfcller, J\xfcrgen\tjm@example.org\n")
+    assert b"bad line \xe9\n" in data and b"amy\tAmy\tamy@example.org\n" in data
+    assert "\ufffd".encode() not in data
+
+
+def test_two_changes_at_once_both_reach_the_address_book(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: read, change and write without a lock: two workers (or two pinesh) adding
+    # at once each wrote the book as they had read it, and one entry was lost.
+    me = _session(home)
+    import pinesh.services.addressbook as module
+
+    real_read = module.read_addressbook
+    first_read = threading.Event()
+
+    def slow_read(path: Path) -> AddressBook:
+        book = real_read(path)
+        if not first_read.is_set():
+            first_read.set()
+            time.sleep(0.3)  # the other worker comes in now
+        return book
+
+    monkeypatch.setattr(module, "read_addressbook", slow_read)
+    errors: list[BaseException] = []
+
+    def add(nick: str) -> None:
+        try:
+            add_entry(me, make_entry(nick, "", f"{nick}@example.org"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=add, args=("one",))
+    first.start()
+    assert first_read.wait(5)
+    second = threading.Thread(target=add, args=("two",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert not errors
+    book = real_read(home / ".addressbook")
+    assert book.find("one") is not None and book.find("two") is not None
