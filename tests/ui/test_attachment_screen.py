@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
+from pinesh.services.folder_view import FolderView
 from pinesh.ui.app import PineshApp
 from pinesh.ui.attachment_screen import AttachmentScreen, Pager, TextScreen
-from tests.ui.test_index_screen import make_session, press, run_index, status, title
-from tests.ui.test_message_screen import drawn, maildir_with, open_message, shown
+from tests.ui.test_index_screen import make_session, press, run_index, settle, stack, status, title
+from tests.ui.test_message_screen import drawn, maildir_with, mime_message, open_message, shown
 
 FORWARD = (
     b"From: Alice Example <alice@example.org>\r\n"
@@ -108,5 +110,29 @@ def test_an_attached_message_without_text_says_so(tmp_path: Path) -> None:
         assert isinstance(app.screen, TextScreen)
         assert app.screen.query_one(Pager).plain == "From: b@example.org\nSubject: a picture"
         assert status(app) == "no text part; 1 attachment inside: save the message to open it"
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_view_pressed_twice_on_a_text_attachment_shows_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    maildir = maildir_with(tmp_path, mime=mime_message())
+    part_bytes = FolderView.part_bytes
+
+    def slow_part(view: FolderView, uid: int, part_id: str, limit: int = 1 << 22) -> object:
+        time.sleep(0.3)  # a part fetched from a server
+        return part_bytes(view, uid, part_id, limit)
+
+    monkeypatch.setattr(FolderView, "part_bytes", slow_part)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)
+        await press(app, pilot, "v", "down")  # the text attachment
+        assert isinstance(app.screen, AttachmentScreen)
+        await pilot.press("v", "v")
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert stack(app).count("TextScreen") == 1
 
     run_index(make_session(maildir, tmp_path), scenario)
