@@ -9,7 +9,7 @@ import email
 import os
 import stat
 import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -535,8 +535,12 @@ def test_postponed_messages_found_after_typing_began_do_not_take_the_next_key(
     # The postponed folder is listed in a worker (on a server: a second or more). Its
     # question came up while the user typed "yvonne@...": the y answered it, and the
     # postponed message replaced what was typed.
+    typing_began = threading.Event()
+
     def slow_list(session: object) -> list[PostponedMessage]:
-        time.sleep(0.3)
+        # The listing ends once typing has begun: a fixed delay (it was 0.3 s) raced the
+        # composer's own start-up, and when it lost, the loop below waited for ever.
+        typing_began.wait(10)
         return [PostponedMessage(1, "an old draft", "old@example.org", None)]
 
     def resume(session: object, uid: int) -> ComposeRequest:
@@ -553,6 +557,7 @@ def test_postponed_messages_found_after_typing_began_do_not_take_the_next_key(
         while not (isinstance(app.screen, ComposeScreen) and app.focused is not None):
             await pilot.pause(0.01)
         await pilot.press("b", "o", "b")
+        typing_began.set()
         await pilot.pause(0.5)
         await pilot.press(*"yvonne@example.org")
         await settle(app, pilot)
