@@ -9,29 +9,37 @@ import email
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static
+from textual.widgets._toast import Toast
 
 from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
+from pinesh.senders.compose import Draft
 from pinesh.senders.outbox import Outbox
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
-from pinesh.services.postponed import list_postponed
-from pinesh.services.replying import post_request, reply_request
+from pinesh.services.postponed import PostponedMessage, list_postponed, request_from_postponed
+from pinesh.services.replying import ComposeRequest, post_request, reply_request
+from pinesh.stores.base import Address
+from pinesh.ui import compose_screen as compose_module
 from pinesh.ui.addressbook_screen import AddressBookScreen
 from pinesh.ui.app import MainMenu, PineshApp
 from pinesh.ui.compose_fields import AttachmentField, BodyArea, run_editor
 from pinesh.ui.compose_screen import ComposeScreen
+from pinesh.ui.help_screen import HelpScreen
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
+from tests.ui.test_index_screen import press, run_app, settle, stack, status, typed_quickly
 
 HOSTILE = Path(__file__).parent.parent / "corpus" / "hostile" / "escape-sequences.eml"
 
@@ -79,12 +87,6 @@ def top(app: PineshApp) -> Screen[object]:
 
 def status_of(app: PineshApp) -> str:
     return str(top(app).query_one("#status", Static).render())
-
-
-async def settle(app: PineshApp, pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def type_into(pilot: Pilot[None], screen: ComposeScreen, field: str, text: str) -> None:
@@ -406,3 +408,200 @@ def test_a_post_shows_newsgroups_and_a_failed_post_keeps_the_screen(home: Path) 
         assert not (home / "sent.msg").exists()
 
     run(app, scenario)
+
+
+def test_a_mail_server_reply_that_looks_like_markup_is_shown_as_text(home: Path) -> None:
+    # notify() parses markup: "[/]" from the server raised MarkupError and ended pinesh
+    # (after the message went to the outbox); "[@click=app.quit]" made a live action.
+    said = "550 5.7.1 [/] rejected [@click=app.quit]here[/] [b]bold[/b]"
+    script = home / "sendmail"
+    script.write_text(f"#!/bin/sh\ncat >/dev/null\necho '{said}' >&2\nexit 1\n")
+    script.chmod(0o755)
+    app = PineshApp(make_session(home, f"sendmail-path={script}\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await press(app, pilot, "c")
+        await pilot.press(*"bob@example.org")
+        await press(app, pilot, "ctrl+x", "y")
+        assert isinstance(app.screen, MainMenu)
+        assert said in status(app)
+        (toast,) = app.screen.query(Toast)
+        assert said in str(toast.render())  # the brackets as they came: no markup read
+
+    run_app(app, scenario)
+
+
+def test_a_postponed_message_brings_no_control_character_into_the_fields(home: Path) -> None:
+    raw = (
+        b"From: me@pinesh.test\r\nTo: =?utf-8?q?A=C2=9B6n?= <a@example.org>\r\n"
+        b"Fcc: =?utf-8?q?sent=C2=9B2J?=\r\nSubject: =?utf-8?q?s=C2=9B6n?=\r\n\r\nbody\r\n"
+    )
+    request = request_from_postponed(raw, fallback_sender=Address("", "me@pinesh.test"))
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app.open_compose(request)
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        values = [screen.field(name).value for name in ("To", "Fcc", "Subject")]
+        assert not any(ch in value for value in values for ch in "\x9b\x1b")
+        assert values[0] == "A 6n <a@example.org>"  # C1 taken out when read back, as C0
+
+    run_app(app, scenario)
+
+
+def test_two_quick_enters_in_the_address_book_keep_the_composer(home: Path) -> None:
+    (home / ".addressbook").write_text("bob\tBob Smith\tbob@example.org\n")
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await press(app, pilot, "c")
+        await press(app, pilot, "ctrl+t")
+        assert isinstance(app.screen, AddressBookScreen)
+        await typed_quickly(app, pilot, "enter", "enter")
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)  # the draft was closed without a word
+        assert screen.field("To").value == "Bob Smith <bob@example.org>"
+
+    run_app(app, scenario)
+
+
+def test_q_in_help_leaves_the_help_not_the_message_being_written(home: Path) -> None:
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await press(app, pilot, "c")
+        await pilot.press(*"bob@example.org")
+        await press(app, pilot, "ctrl+g")
+        assert isinstance(app.screen, HelpScreen)
+        await press(app, pilot, "q")
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)  # was: pinesh ended, the draft lost
+        assert screen.field("To").value == "bob@example.org"
+
+    run_app(app, scenario)
+
+
+def test_a_nul_in_the_name_of_a_file_to_attach_is_a_message(home: Path) -> None:
+    # Pasted into the prompt, it made stat() raise ValueError in the worker: pinesh ended
+    # with a traceback.
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await press(app, pilot, "c")
+        await press(app, pilot, "ctrl+j")
+        field = app.screen.query_one(Input)
+        field.post_message(events.Paste(f"{home}/a\x00b"))
+        await press(app, pilot, "enter")
+        assert isinstance(app.screen, ComposeScreen)
+        assert "cannot attach" in status(app) and "null byte" in status(app)
+
+    run_app(app, scenario)
+
+
+def test_an_address_book_entry_with_escapes_is_made_safe_in_the_composer(home: Path) -> None:
+    # Pine's TakeAddr copies a sender's name into the address book as it came: the
+    # nickname's expansion (or ^T's pick) put the escape sequence into the To line,
+    # which an Input draws as it is.
+    (home / ".addressbook").write_text(
+        "ev\t\x1b]0;pwned\x07Evil\tevil@example.org\t\x1b[2Jfolder\n"
+    )
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await press(app, pilot, "c")
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        await pilot.press("e", "v", "tab")
+        await settle(app, pilot)
+        to = screen.field("To").value
+        assert to.endswith("<evil@example.org>") and "\x1b" not in to and "\x07" not in to
+        assert "\x1b" not in screen.field("Fcc").value
+        screen.field("To").focus()
+        await pilot.pause()
+        screen.field("To").value = ""
+        await press(app, pilot, "ctrl+t", "s")
+        assert stack(app)[-1] == "ComposeScreen"
+        to = screen.field("To").value
+        assert to.endswith("<evil@example.org>") and "\x1b" not in to
+
+    run_app(app, scenario)
+
+
+def test_postponed_messages_found_after_typing_began_do_not_take_the_next_key(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The postponed folder is listed in a worker (on a server: a second or more). Its
+    # question came up while the user typed "yvonne@...": the y answered it, and the
+    # postponed message replaced what was typed.
+    typing_began = threading.Event()
+
+    def slow_list(session: object) -> list[PostponedMessage]:
+        # The listing ends once typing has begun: a fixed delay (it was 0.3 s) raced the
+        # composer's own start-up, and when it lost, the loop below waited for ever.
+        typing_began.wait(10)
+        return [PostponedMessage(1, "an old draft", "old@example.org", None)]
+
+    def resume(session: object, uid: int) -> ComposeRequest:
+        return ComposeRequest(Draft(sender=Address("", "me@pinesh.test"), subject="old"))
+
+    monkeypatch.setattr(compose_module, "list_postponed", slow_list)
+    monkeypatch.setattr(compose_module, "resume", resume)
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.press("c")
+        # Keys typed before the composer is up are another matter (the menu gets them):
+        # wait for it, but not for the slow listing.
+        while not (isinstance(app.screen, ComposeScreen) and app.focused is not None):
+            await pilot.pause(0.01)
+        await pilot.press("b", "o", "b")
+        typing_began.set()
+        await pilot.pause(0.5)
+        await pilot.press(*"yvonne@example.org")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        assert screen.field("To").value == "bobyvonne@example.org"
+        assert "1 postponed message waiting" in status(app)
+
+    run_app(app, scenario)
+
+
+def test_the_text_keeps_picos_cut_and_uncut(home: Path) -> None:
+    # The message text is a TextArea, whose ^K deletes to the end of the line and ^U to
+    # its start: a Pine user's ^K ^K (cut two lines) ^U (put them back) lost the text,
+    # and ^W (Where is) deleted a word.
+    app = PineshApp(make_session(home))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await press(app, pilot, "c")
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        body = screen.query_one(BodyArea)
+        body.focus()
+        body.load_text("one\ntwo\nthree\nfour\n")
+        body.move_cursor((1, 2))  # in "two"
+        await pilot.press("ctrl+k", "ctrl+k")
+        assert body.text == "one\nfour\n"
+        await pilot.press("down", "ctrl+u")  # under "four": the two lines back
+        assert body.text == "one\nfour\ntwo\nthree\n"
+        body.move_cursor((1, 0))
+        await pilot.press("ctrl+k", "down", "ctrl+k", "ctrl+u", "ctrl+u")
+        assert body.text == "one\ntwo\nthree\nthree\n"  # a new cut replaced the old one
+        body.move_cursor((0, 0))
+        await pilot.press("ctrl+w")
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one(Input).value = "thr"
+        await press(app, pilot, "enter")
+        assert stack(app)[-1] == "ComposeScreen" and body.text == "one\ntwo\nthree\nthree\n"
+        assert body.cursor_location == (2, 0)
+        await pilot.press("ctrl+w", "enter")  # the same word again: the next one
+        assert body.cursor_location == (3, 0)
+        await pilot.press("ctrl+w")
+        app.screen.query_one(Input).value = "nowhere"
+        await press(app, pilot, "enter")
+        assert status(app) == '"nowhere" not found' and body.cursor_location == (3, 0)
+
+    run_app(app, scenario)

@@ -14,12 +14,15 @@ from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
 from pinesh.services.connections import Connections
+from pinesh.services.folder_view import FolderView
 from pinesh.services.mail import MailSession
 from pinesh.ui.app import MainMenu, PineshApp
 from pinesh.ui.folder_list_screen import FolderListScreen
 from pinesh.ui.index_screen import IndexScreen
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 from tests.lab.maildir_fill import fill_maildir
+from tests.ui.test_index_screen import make_session, press, run_index, settle, stack, typed_quickly
+from tests.ui.test_message_screen import maildir_with
 
 MBOX = (
     b"From a@example.org Mon Jan  1 00:00:00 2024\nFrom: a@example.org\nSubject: one\n"
@@ -250,3 +253,55 @@ def test_news_on_the_nntp_server_lists_and_changes_subscriptions(
             assert not any(line.split()[:1] == ["alt.test"] for line in _lines(app))
 
     asyncio.run(scenario())
+
+
+def test_space_and_minus_page_through_the_folder_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mail").mkdir()
+    for n in range(80):
+        (tmp_path / "mail" / f"folder{n:02d}").write_bytes(b"")
+    maildir = maildir_with(tmp_path)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "less_than_sign")
+        assert isinstance(app.screen, FolderListScreen)
+        await settle(app, pilot)
+        folders = app.screen.query_one(OptionList)
+        start = folders.highlighted
+        assert start is not None
+        await press(app, pilot, "space")
+        after = folders.highlighted
+        assert after is not None and after > start + 10
+        await press(app, pilot, "minus")
+        assert folders.highlighted is not None and folders.highlighted < after - 10
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_two_quick_enters_in_the_folder_list_open_the_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second Enter reached the folder list after the index had replaced it: that
+    # index was closed and the folder opened a second time (over ssh: a second SELECT).
+    monkeypatch.setenv("HOME", str(tmp_path))
+    maildir = maildir_with(tmp_path)
+    opened: list[str] = []
+    real_open = FolderView.open
+
+    def counting_open(session: object, name: str) -> FolderView:
+        opened.append(name)
+        return real_open(session, name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FolderView, "open", counting_open)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        opened.clear()
+        await press(app, pilot, "less_than_sign")
+        assert isinstance(app.screen, FolderListScreen)
+        await typed_quickly(app, pilot, "enter", "enter")
+        assert stack(app) == ["Screen", "MainMenu", "IndexScreen"]
+        assert opened == ["INBOX"]
+
+    run_index(make_session(maildir, tmp_path), scenario)

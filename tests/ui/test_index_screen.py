@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -21,8 +22,10 @@ from pinesh.stores.base import Envelope, Flag
 from pinesh.stores.local.maildir import MaildirFolder
 from pinesh.stores.local_common import base_subject, unicode_casemap
 from pinesh.ui.app import PineshApp
+from pinesh.ui.attachment_screen import Pager
 from pinesh.ui.index_list import IndexList
 from pinesh.ui.index_screen import IndexScreen
+from pinesh.ui.message_screen import MessageScreen
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 from tests.lab.maildir_fill import FilledMessage, fill_maildir
 
@@ -103,6 +106,36 @@ async def answer(app: PineshApp, pilot: Pilot[None], text: str) -> None:
 async def press(app: PineshApp, pilot: Pilot[None], *keys: str) -> None:
     await pilot.press(*keys)
     await settle(app, pilot)
+
+
+# Keys "typed quickly" are posted to the app all at once, as a terminal delivers them when
+# they come in one read (a fast typist, a key held down, a paste): each is queued to the
+# screen that is on top when the app handles it, before the one before it took effect.
+CHARACTERS = {"enter": "\r", "escape": "\x1b", "dollar_sign": "$", "semicolon": ";"}
+
+
+async def typed_quickly(app: PineshApp, pilot: Pilot[None], *keys: str) -> None:
+    """keys delivered in one go, then everything they started allowed to finish."""
+    for key in keys:
+        app.post_message(events.Key(key, CHARACTERS.get(key, key)))
+    await pilot.pause(0.2)
+    await settle(app, pilot)
+
+
+def stack(app: PineshApp) -> list[str]:
+    return [type(screen).__name__ for screen in app.screen_stack]
+
+
+def run_app(app: PineshApp, scenario: Callable[[Pilot[None]], Awaitable[None]]) -> None:
+    """scenario with toasts enabled (run_test turns them off unless asked)."""
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await settle(app, pilot)
+            await scenario(pilot)
+
+    asyncio.run(main())
+    assert app.return_code is None  # still running when the scenario ended: no crash
 
 
 def message_files(maildir: Path) -> list[Path]:
@@ -393,3 +426,28 @@ def test_a_folder_that_cannot_open_says_why(tmp_path: Path) -> None:
         assert status(app) == error
 
     run_index(make_session(tmp_path / "Maildir", tmp_path), scenario, folder="#md/nowhere")
+
+
+def test_a_tab_in_a_subject_is_drawn_as_spaces(tmp_path: Path) -> None:
+    # A tab (here from an encoded word) went to the terminal as it was: the cursor jumped,
+    # cells were never written, and what the screen held before showed through.
+    maildir = tmp_path / "Maildir"
+    fill_maildir(maildir, 3, seed=4)
+    (maildir / "new" / "9999999999.tab.pinesh").write_bytes(
+        b"From: =?utf-8?q?Tab=09Person?= <t@example.org>\r\nTo: you@example.org\r\n"
+        b"Subject: =?utf-8?q?x=09y=09z?=\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+    )
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        rows = drawn(app)
+        assert not any("\t" in row for row in rows)
+        row = next(row for row in rows if "Tab Person" in row)
+        assert row.rstrip().endswith(" x y z")
+        await press(app, pilot, "end", "enter")
+        assert isinstance(app.screen, MessageScreen)
+        pager = app.screen.query_one(Pager)
+        lines = ["".join(s.text for s in pager.render_line(y)) for y in range(6)]
+        assert not any("\t" in line for line in lines)
+        assert any(line.startswith("Subject: x y z") for line in lines)  # one line: tab = space
+
+    run_index(make_session(maildir, tmp_path), scenario)

@@ -10,8 +10,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from pinesh.services.folder_view import FolderView
 from pinesh.services.replying import ComposeRequest
 from pinesh.stores.base import Flag
+from pinesh.textsafe import safe_line
 from pinesh.ui.app import PineshApp
 from pinesh.ui.attachment_screen import AttachmentScreen, Pager, TextScreen
 from pinesh.ui.index_screen import IndexScreen
@@ -26,6 +28,8 @@ from tests.ui.test_index_screen import (
     press,
     rows,
     run_index,
+    settle,
+    stack,
     status,
     title,
 )
@@ -300,5 +304,61 @@ def test_an_attachment_viewer_from_mailcap_runs_without_a_shell(
         assert Path(path).name == "report.pdf" and Path(path).read_bytes() == PDF
         assert Path(path).stat().st_mode & 0o777 == 0o600
         assert Path(path).parent.stat().st_mode & 0o777 == 0o700
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_next_typed_quickly_shows_the_message_the_title_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each N starts a reader; the slower one (a big message, a busy server) ended last
+    # and its message replaced the one the title named, and V then listed its parts.
+    maildir = maildir_with(tmp_path)
+    read = FolderView.read
+    slow: set[int] = set()
+
+    def slow_read(view: FolderView, uid: int) -> object:
+        if uid in slow:
+            time.sleep(0.4)
+        return read(view, uid)
+
+    monkeypatch.setattr(FolderView, "read", slow_read)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        screen = await open_message(app, pilot, 4)
+        view = screen.view
+        assert view is not None
+        slow.add(view.uid_at(4))
+        await pilot.press("n", "n")
+        await pilot.pause(0.6)
+        await settle(app, pilot)
+        assert "Message 6 of 11" in title(app)
+        envelope = view.cached(view.uid_at(5))
+        assert envelope is not None
+        subject = next(line for line in shown(app).split("\n") if line.startswith("Subject: "))
+        assert subject == "Subject: " + safe_line(envelope.subject)
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_reply_pressed_twice_opens_one_composer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    maildir = maildir_with(tmp_path, mime=mime_message())
+    raw = FolderView.raw
+
+    def slow_raw(view: FolderView, uid: int) -> bytes:
+        time.sleep(0.3)  # a message fetched from a server
+        return raw(view, uid)
+
+    monkeypatch.setattr(FolderView, "raw", slow_raw)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)  # one recipient: R asks nothing
+        await pilot.press("r", "r")
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert stack(app).count("ComposeScreen") == 1
 
     run_index(make_session(maildir, tmp_path), scenario)

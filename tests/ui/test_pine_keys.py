@@ -19,11 +19,12 @@ from pinesh.services.folder_view import FolderView
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import StoreError
 from pinesh.ui.app import MainMenu, PineshApp
-from pinesh.ui.attachment_screen import Pager
+from pinesh.ui.attachment_screen import AttachmentScreen, Pager
+from pinesh.ui.folder_list_screen import FolderListScreen
 from pinesh.ui.help_screen import HelpScreen
 from pinesh.ui.index_screen import IndexScreen
 from pinesh.ui.message_screen import MessageScreen
-from pinesh.ui.prompts import PromptScreen
+from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 from tests.ui.test_index_screen import (
     SIZE,
     answer,
@@ -36,6 +37,7 @@ from tests.ui.test_index_screen import (
     status,
     title,
 )
+from tests.ui.test_message_screen import maildir_with, mime_message, open_message
 
 # Maildir info per message 1..10: "" is new (unseen, in new/), "T" unseen but deleted.
 INFOS = ["S", "S", "", "S", "T", "S", "", "S", "", "S"]
@@ -370,3 +372,46 @@ def test_help_lists_the_new_keys(session: MailSession) -> None:
         return body
 
     run_index(session, scenario)
+
+
+def test_capital_letters_work_as_in_pine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The key menu shows "A Add", "Y"...: Pine takes either case; these screens took only
+    # the small letter, and Shift-A did nothing.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    maildir = maildir_with(tmp_path)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "D", "X")
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(app, pilot, "Y")
+        assert isinstance(app.screen, IndexScreen) and "expunged" in status(app)
+        await press(app, pilot, "dollar_sign", "S")
+        assert isinstance(app.screen, IndexScreen) and status(app) == "Sorted by subject"
+        await press(app, pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await press(app, pilot, "E")
+        assert isinstance(app.screen, IndexScreen)
+        await press(app, pilot, "less_than_sign")
+        assert isinstance(app.screen, FolderListScreen)
+        await press(app, pilot, "A")
+        assert isinstance(app.screen, PromptScreen)
+        await press(app, pilot, "escape", "M")
+        assert isinstance(app.screen, MainMenu)
+        app.open_address_book()
+        await settle(app, pilot)
+        await pilot.press("A")  # (its worker waits for the answers: no settling)
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_greater_than_in_the_message_lists_its_attachments(tmp_path: Path) -> None:
+    maildir = maildir_with(tmp_path, mime=mime_message())
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)
+        await press(app, pilot, "greater_than_sign")  # Pine's "> ViewAttch"
+        assert isinstance(app.screen, AttachmentScreen)
+
+    run_index(make_session(maildir, tmp_path), scenario)

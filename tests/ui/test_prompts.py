@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import pytest
 from textual.app import App, ComposeResult
-from textual.widgets import Static
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
 
+from pinesh.ui.app import PineshApp
 from pinesh.ui.help_screen import HelpScreen, help_text, key_label
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
+from tests.ui.test_index_screen import make_session, press, run_index, stack, status, typed_quickly
+from tests.ui.test_message_screen import maildir_with, open_message
 
 
 class Harness(App[None]):
@@ -97,3 +103,54 @@ def test_help_screen_leaves_with_e() -> None:
             assert not isinstance(app.screen, HelpScreen)
 
     asyncio.run(scenario())
+
+
+def test_what_is_typed_at_a_prompt_can_be_seen(tmp_path: Path) -> None:
+    # A regression guard, not a reproduction: once, under tmux, a focused prompt's Input
+    # drew Textual's tall focus border over its one line, and what was typed did not
+    # show. The prompt's Input is now compact (one line, never a border).
+    maildir = maildir_with(tmp_path)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "j", "1", "2")
+        assert isinstance(app.screen, PromptScreen)
+        field = app.screen.query_one(Input)
+        assert field.has_focus
+        assert field.content_region.height == 1
+        assert "12" in "".join(s.text for s in field.render_line(0))
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_two_quick_enters_at_a_prompt_close_only_the_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second Enter reached the answered prompt, whose dismiss() then closed the screen
+    # under it (here the message view; with Enter held down, every screen: a crash).
+    monkeypatch.setenv("HOME", str(tmp_path))
+    maildir = maildir_with(tmp_path)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 3)
+        await press(app, pilot, "s")
+        app.screen.query_one(Input).value = "kept"
+        await typed_quickly(app, pilot, "enter", "enter", "enter")
+        assert stack(app) == ["Screen", "MainMenu", "IndexScreen", "MessageScreen"]
+        assert "Saved to kept (1 message" in status(app)
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_a_key_typed_after_a_choice_goes_to_the_index(tmp_path: Path) -> None:
+    # "$" "s" "s": sort by subject, then S (save). The second s reached the answered
+    # choice, whose dismiss() closed the index.
+    maildir = maildir_with(tmp_path)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "dollar_sign")
+        assert isinstance(app.screen, ChoiceScreen)
+        await typed_quickly(app, pilot, "s", "s")
+        assert stack(app) == ["Screen", "MainMenu", "IndexScreen", "PromptScreen"]
+        assert "SAVE" in str(app.screen.query_one(Static).render())
+
+    run_index(make_session(maildir, tmp_path), scenario)

@@ -7,19 +7,22 @@ import socket
 import threading
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from pinesh.config.pine_settings import pine_settings
-from pinesh.config.pinerc import parse_pinerc
+from pinesh.config.pinerc import Pinerc, parse_pinerc
 from pinesh.config.pinesh_toml import parse_settings
 from pinesh.config.server_spec import parse_server_spec
 from pinesh.config.settings import Settings
+from pinesh.errors import ConfigError
 from pinesh.services.connections import Connections
 from pinesh.services.diagnosis import TABLE_HEADER, select_servers, table_row, try_route
 from pinesh.services.mail import MailSession
 from pinesh.services.servers import ConfiguredServer, configured_servers
 from pinesh.transport.service import Service
+from pinesh.ui import setup_screen
 from pinesh.ui.app import MainMenu, PineshApp
 from pinesh.ui.help_screen import HelpScreen
 from pinesh.ui.setup_screen import SetupScreen, settings_lines
@@ -202,3 +205,56 @@ def test_select_servers_by_host_and_service(tmp_path: Path) -> None:
     assert [s.service for s in select_servers(servers, [], None)] == [Service.IMAP, Service.SMTP]
     assert [s.service for s in select_servers(servers, [], "smtp")] == [Service.SMTP]
     assert select_servers(servers, ["elsewhere"], None) == []
+
+
+def _broken_config(settings: Settings) -> list[tuple[str, str]]:
+    raise ConfigError(
+        "ssh.persist must be a number of seconds",
+        file="/home/me/.config/pinesh/config.toml",
+        line=3,
+        hint="write persist = 600",
+    )
+
+
+def _unreadable_pinerc(rc: Pinerc, pine: object) -> list[tuple[str, str]]:
+    raise PermissionError(13, "Permission denied", "/home/me/.pinerc")
+
+
+@pytest.mark.parametrize(
+    ("function", "broken", "shown_text"),
+    [
+        (
+            "settings_lines",
+            _broken_config,
+            "/home/me/.config/pinesh/config.toml:3: ssh.persist must be a number of seconds "
+            "(write persist = 600)",
+        ),
+        ("pinerc_lines", _unreadable_pinerc, "Permission denied: /home/me/.pinerc"),
+    ],
+)
+def test_setup_shows_a_configuration_it_cannot_read_as_a_message(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    function: str,
+    broken: object,
+    shown_text: str,
+) -> None:
+    # Was: the exception ended the load worker, and Textual stopped pinesh with a
+    # worker error (a traceback) instead of showing what was wrong.
+    monkeypatch.setattr(setup_screen, function, broken)
+    app = _app(tmp_path, 1)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("s")
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert isinstance(app.screen, SetupScreen)
+            assert _shown(app, "#config") == f"Cannot show the configuration: {shown_text}"
+            assert _shown(app, "#status") == f"Cannot show the configuration: {shown_text}"
+            # The routes are worked out all the same.
+            assert "127.0.0.1  imap   from pinerc inbox-path" in _shown(app, "#routes")
+
+    asyncio.run(scenario())
+    assert app.return_code is None  # still running when the scenario ended: no crash

@@ -1,4 +1,4 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the unit tests of several modules."""
 
 from __future__ import annotations
 
@@ -13,4 +13,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.delenv("PINESH_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path as $HOME, with "me" as the login name: files the user owns land there."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr("getpass.getuser", lambda: "me")
     return tmp_path

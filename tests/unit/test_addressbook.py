@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
+from pinesh.senders.compose import Draft, compose, parse_typed_addresses
 from pinesh.services.addressbook import (
     AddressBook,
     AddressBookError,
@@ -33,6 +36,7 @@ from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Address
 
+ME = Address("Me Myself", "me@pinesh.test")
 BOOK = (
     "jane\tDoe, Jane\tjane@example.org\tjane-mail\tmet at the conference\n"
     "bob\tBob Smith\tbob@example.org\n"
@@ -210,3 +214,141 @@ def test_write_follows_a_symlink(tmp_path: Path) -> None:
     write_addressbook(read_addressbook(link).with_entry(make_entry("b", "", "b@example.org")))
     assert link.is_symlink()
     assert real.read_text() == "a\tA\ta@example.org\nb\t\tb@example.org\n"
+
+
+GOOD = b"jane\tJane Doe\tjane@example.org\n"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        b"evil\tEvil\tevil@exa\x7fmple.org\n",  # DEL
+        b"evil\tEvil\tevil@example.org\x1b[2J\n",  # ESC sequence
+        b"evil\tEvil\tevil@ex\xc2\x9bample.org\n",  # C1 CSI, UTF-8
+        b"evil\tEvil\t(a@example.org, b\x85@example.org)\n",  # C1 NEL (Latin-1), a list
+        b"evil\tEvil\t(a@example.org,\n   b@exa\x1bmple.org)\n",  # a continued list
+    ],
+)
+def test_a_record_with_control_characters_in_its_address_is_refused_and_kept(
+    tmp_path: Path, record: bytes
+) -> None:
+    # Was: read, and "evil" expanded to the address as it was, into To or Cc.
+    path = tmp_path / ".addressbook"
+    path.write_bytes(GOOD + record)
+    book = read_addressbook(path)
+    assert book.find("evil") is None
+    assert book.expand("evil, jane") == "evil, Jane Doe <jane@example.org>"
+    assert book.unknown_nicknames("evil") == ("evil",)
+    assert book.problems == (
+        f"{path} line 2: the address holds control characters (escape sequences?); "
+        "the line is kept as it is",
+    )
+    write_addressbook(book.with_entry(make_entry("amy", "Amy", "amy@example.org")))
+    data = path.read_bytes()
+    assert data.startswith(GOOD) and record in data  # kept byte for byte
+
+
+@pytest.mark.parametrize(
+    ("record", "nickname", "expanded"),
+    [
+        # A C1 CSI in the full name went through compose into the To header, as
+        # =?utf-8?q?Ev=C2=9B2Jil?=: the terminal showing that header would obey it.
+        (b"evil\tEv\xc2\x9b2Jil\tevil@example.org\n", "evil", '"Ev\\\\x9b2Jil" <evil@example.org>'),
+        (b"evil\t\x1b]0;pwned\x07Evil\tevil@example.org\n", "evil",
+         '"\\\\x1b]0;pwned\\\\x07Evil" <evil@example.org>'),
+        (b"evil\tM\xfcller \x9b2J\tevil@example.org\n", "evil",  # Latin-1 file
+         '"M\u00fcller \\\\x9b2J" <evil@example.org>'),
+        (b"ev\x07il\tEvil\tevil@example.org\tsent\x1b[2J\tsaid \x9b hi\n", "ev\\x07il",
+         "Evil <evil@example.org>"),
+    ],
+)  # fmt: skip
+def test_control_characters_in_the_other_fields_are_made_inert(
+    tmp_path: Path, record: bytes, nickname: str, expanded: str
+) -> None:
+    path = tmp_path / ".addressbook"
+    path.write_bytes(GOOD + record)
+    book = read_addressbook(path)
+    assert book.problems == ()
+    entry = book.find(nickname)
+    assert entry is not None
+    texts = (entry.nickname, entry.fullname, entry.fcc, entry.comment, *entry.addresses)
+    assert not any(ch < " " or "\x7f" <= ch <= "\x9f" for text in texts for ch in text)
+    assert book.expand(nickname) == expanded
+    # What compose puts in the To header holds no control character either.
+    draft = Draft(sender=ME, to=tuple(parse_typed_addresses(expanded, "To")), subject="s", body="b")
+    head = compose(draft, domain="pinesh.test").wire.partition(b"\r\n\r\n")[0]
+    assert b"=C2=9B" not in head and b"=1B" not in head.upper()
+    assert not any(byte < 0x20 and byte not in b"\r\n" for byte in head)
+    # The file keeps its own bytes when another entry changes.
+    write_addressbook(book.with_entry(make_entry("amy", "Amy", "amy@example.org")))
+    assert path.read_bytes().startswith(GOOD + record)
+
+
+def test_a_tab_between_the_comment_words_is_no_control_character(tmp_path: Path) -> None:
+    path = tmp_path / ".addressbook"
+    path.write_bytes(b"bob\tBob\tbob@example.org\tbob-mail\tmet\tin Paris\n")
+    book = read_addressbook(path)
+    assert book.problems == ()
+    entry = book.find("bob")
+    assert entry is not None and entry.comment == "met\tin Paris" and entry.source is None
+
+
+@pytest.mark.parametrize("name", ["Ev\x9b2Jil", "Ev\x85il", "Evil\x7f"])
+def test_an_entry_typed_with_c1_or_del_is_refused(name: str) -> None:
+    with pytest.raises(AddressBookError, match="the full name holds"):
+        make_entry("evil", name, "evil@example.org")
+
+
+def test_a_latin1_address_book_is_not_garbled_by_a_change(tmp_path: Path) -> None:
+    # Was: read with errors="replace", every 8-bit byte of the other entries became
+    # U+FFFD in the file at the first change.
+    path = tmp_path / ".addressbook"
+    old = b"jm\tM\xfcller, J\xfcrgen\tjm@example.org\nbad line \xe9\n"
+    path.write_bytes(old)
+    book = read_addressbook(path)
+    found = book.find("jm")
+    assert found is not None and found.fullname == "Müller, Jürgen"
+    write_addressbook(book.with_entry(make_entry("amy", "Amy", "amy@example.org")))
+    data = path.read_bytes()
+    assert data.startswith(b"jm\tM\xfcller, J\xfcrgen\tjm@example.org\n")
+    assert b"bad line \xe9\n" in data and b"amy\tAmy\tamy@example.org\n" in data
+    assert "\ufffd".encode() not in data
+
+
+def test_two_changes_at_once_both_reach_the_address_book(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: read, change and write without a lock: two workers (or two pinesh) adding
+    # at once each wrote the book as they had read it, and one entry was lost.
+    me = _session(home)
+    import pinesh.services.addressbook_file as module
+
+    real_read = module.read_addressbook
+    first_read = threading.Event()
+
+    def slow_read(path: Path) -> AddressBook:
+        book = real_read(path)
+        if not first_read.is_set():
+            first_read.set()
+            time.sleep(0.3)  # the other worker comes in now
+        return book
+
+    monkeypatch.setattr(module, "read_addressbook", slow_read)
+    errors: list[BaseException] = []
+
+    def add(nick: str) -> None:
+        try:
+            add_entry(me, make_entry(nick, "", f"{nick}@example.org"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=add, args=("one",))
+    first.start()
+    assert first_read.wait(5)
+    second = threading.Thread(target=add, args=("two",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert not errors
+    book = real_read(home / ".addressbook")
+    assert book.find("one") is not None and book.find("two") is not None

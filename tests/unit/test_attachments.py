@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,32 @@ def test_mailcap_paths_follow_mailcaps(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("HOME", str(tmp_path))
     assert attachments.mailcap_paths({}) == [tmp_path / ".mailcap", Path("/etc/mailcap")]
     assert os.environ["HOME"] == str(tmp_path)
+
+
+def test_a_huge_attachment_name_is_cut_at_once() -> None:
+    # Was: cut one character at a time, re-encoding the rest each time: a name of a few
+    # hundred kilobytes (a header can hold it) froze the UI for many seconds.
+    began = time.monotonic()
+    name = safe_filename("a" * 400_000 + ".pdf")
+    assert time.monotonic() - began < 1.0
+    assert name.endswith(".pdf") and len(name.encode()) <= 200
+
+
+@pytest.mark.parametrize("hostile", ["-..", "-.", "--..", "-...pdf"])
+def test_a_temporary_name_is_never_the_directory_or_its_parent(hostile: str) -> None:
+    # Was: "-.." became "..": the viewer's copy was to be written over the directory above.
+    name = temp_name(hostile, None)
+    assert name not in ("", ".", "..") and not name.startswith((".", "-"))
+    path = temp_path(name)
+    write_file(path, [b"data"])
+    assert path.read_bytes() == b"data"
+
+
+def test_saving_onto_a_directory_says_so_instead_of_asking_to_overwrite(tmp_path: Path) -> None:
+    # Was: FileExistsError, so the screens asked "File ... exists. Overwrite it?", and a
+    # yes ended in "Is a directory" anyway.
+    (tmp_path / "Downloads").mkdir()
+    for overwrite in (False, True):
+        with pytest.raises(IsADirectoryError):
+            write_file(tmp_path / "Downloads", [b"x"], overwrite=overwrite)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Downloads"]

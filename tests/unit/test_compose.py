@@ -24,6 +24,7 @@ from pinesh.senders.compose import (
 from pinesh.stores.base import Address
 
 NOW = datetime(2024, 3, 1, 12, 30, 0, tzinfo=UTC)
+ME = Address("Me Myself", "me@pinesh.test")
 JANE = Address("Jane Doe", "jane@pinesh.test")
 
 
@@ -327,3 +328,22 @@ def test_message_is_readable_by_a_maildir_reader(tmp_path: object) -> None:
     out = compose(draft(bcc=(Address("", "h@x.org"),)), domain="pinesh.test")
     msg = mailbox.MaildirMessage(out.fcc)
     assert msg["Bcc"] == "h@x.org" and msg["Message-ID"] == out.message_id
+
+
+def test_addresses_the_stdlib_parser_trips_on_are_a_clear_error() -> None:
+    with pytest.raises(ComposeError, match="cannot read the addresses"):
+        parse_typed_addresses(".g:é<?=;", "To")
+
+
+def test_an_attached_message_goes_byte_for_byte() -> None:
+    # Was: parsed and written back, a form feed in a header became a line break.
+    inner = b"From: a@example.org\r\nSubject: one\x0ctwo\r\n\r\nbody\r\n"
+    draft = Draft(
+        sender=ME, to=(ME,), attachments=(OutgoingAttachment("f.eml", inner, "message/rfc822"),)
+    )
+    wire = compose(draft, domain="pinesh.test").wire
+    assert inner in wire
+    assert b"Subject: one\r\ntwo" not in wire
+    assert b'Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="f.eml"' in (
+        wire
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import mailbox
+import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -296,3 +298,96 @@ def test_a_read_only_folder_is_read_without_marking_seen(tmp_path: Path) -> None
     finally:
         opened.close()
     assert "Status: R" not in spool.read_text()
+
+
+@pytest.fixture
+def maildir_view(tmp_path: Path) -> Iterator[tuple[FolderView, Path]]:
+    maildir = tmp_path / "Maildir"
+    fill_maildir(maildir, 5, seed=3)
+    view = FolderView.open(session_for(f"#md/{maildir}", tmp_path), "INBOX")
+    yield view, maildir
+    view.close()
+
+
+def test_deleted_count_on_a_maildir_replaced_by_a_file_is_a_store_error(
+    maildir_view: tuple[FolderView, Path],
+) -> None:
+    # Was: NotADirectoryError (an OSError) from the directory listing, not the store's error.
+    view, maildir = maildir_view
+    shutil.rmtree(maildir)
+    maildir.write_bytes(b"")
+    with pytest.raises(StoreError) as caught:
+        view.deleted_count()
+    assert caught.value.message == "cannot count the deleted messages in INBOX: Not a directory"
+    assert caught.value.hint == "another program moved or removed the folder; open it again"
+
+
+def test_deleted_count_on_a_removed_maildir_is_a_store_error(
+    maildir_view: tuple[FolderView, Path],
+) -> None:
+    view, maildir = maildir_view
+    shutil.rmtree(maildir)
+    with pytest.raises(StoreError, match="has lost its new/ directory"):
+        view.deleted_count()
+
+
+def test_deleted_count_still_counts(maildir_view: tuple[FolderView, Path]) -> None:
+    view, _ = maildir_view
+    view.set_flags([view.uid_at(0), view.uid_at(2)], frozenset({Flag.DELETED}), True)
+    assert view.deleted_count() == 2
+
+
+class _RacyCache(dict[int, Any]):
+    """A cache that runs another worker's step the first time it is touched while the
+    view's lock is free: what another thread may do at that moment."""
+
+    def __init__(self, lock: threading.Lock, step: Callable[[], None]) -> None:
+        super().__init__()
+        self.lock, self.step, self.fired = lock, step, False
+
+    def _maybe(self) -> None:
+        if len(self) and not self.fired and not self.lock.locked():
+            self.fired = True
+            self.step()
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        self._maybe()  # after the answer: what was there may be gone when it is used
+        return found
+
+    def get(self, key: int, default: Any = None) -> Any:
+        found = super().get(key, default)
+        self._maybe()
+        return found
+
+
+def test_a_window_read_while_another_worker_expunges(view: FolderView) -> None:
+    # Was: the window was read from the cache after the lock was let go: an expunge in
+    # another worker in between made it raise KeyError.
+    uids = [view.uid_at(i) for i in range(view.count)]
+
+    def expunge_one() -> None:
+        with view._lock:
+            dict.pop(cache, uids[0], None)
+
+    cache = _RacyCache(view._lock, expunge_one)
+    view._cache = cache
+    found = view.window(0, view.count)
+    assert [e.uid for e in found] == uids
+
+
+def test_flag_changes_from_two_workers_both_stay_in_the_cache(view: FolderView) -> None:
+    # Was: the cached envelope was read, then written back changed, without the lock: a
+    # change made by another worker in between was lost from the index.
+    uid = view.uid_at(0)
+    view.window(0, 1)
+    cache = _RacyCache(view._lock, lambda: view.set_flags([uid], frozenset({Flag.FLAGGED}), True))
+    cache.update(view._cache)
+    view._cache = cache
+    view.set_flags([uid], frozenset({Flag.DELETED}), True)
+    if not cache.fired:  # it did not come in between: it comes after
+        cache.fired = True
+        view.set_flags([uid], frozenset({Flag.FLAGGED}), True)
+    envelope = view.cached(uid)
+    assert envelope is not None
+    assert {Flag.FLAGGED, Flag.DELETED} <= envelope.flags

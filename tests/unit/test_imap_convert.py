@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
 from pinesh.stores.base import Address, Flag
 from pinesh.stores.imap.errors import ImapSyntaxError
-from pinesh.stores.imap.protocol.envelope import envelope_of
+from pinesh.stores.imap.protocol.envelope import _aware, envelope_of
 from pinesh.stores.imap.protocol.responses import decoded, flags_of, folder_info, text_of
 from tests.unit.test_imap_records import fetch, parsed
 
@@ -172,3 +172,18 @@ def test_list_reply_bytes() -> None:
     flags, delimiter, name = parsed(b'(\\HasNoChildren) "." "Sent Items"')
     info = folder_info((flags, delimiter, name.decode()))
     assert (info.name, info.selectable) == ("Sent Items", True)
+
+
+class _AbsurdZone(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=99, minutes=59)  # "+9959": out of datetime's range
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "absurd"
+
+
+def test_a_hostile_date_zone_from_imap_is_no_date_not_a_crash() -> None:
+    assert _aware(datetime(2024, 1, 1, 10, tzinfo=_AbsurdZone())) is None

@@ -4,6 +4,7 @@ processes, dot-lock staleness, and the directory store."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -679,3 +680,25 @@ def test_store_refuses_names_outside_its_directory(tmp_path: Path, name: str) ->
     with pytest.raises(StoreError) as error:
         MboxStore(tmp_path / "mail").open(name)
     assert "\x1b" not in str(error.value) and "\x07" not in str(error.value)
+
+
+def test_a_planted_journal_does_not_overwrite_the_mailbox(tmp_path: Path) -> None:
+    box = tmp_path / "victim"
+    box.write_bytes(b"From a@b Mon Jan  1 00:00:00 2024\nSubject: important\n\nkeep me\n\n")
+    info = os.stat(box)
+    evil = b"From x@y Mon Jan  1 00:00:00 2024\nSubject: replaced\n\npwned\n\n"
+    header = f"{info.st_dev} {info.st_ino} 0 {info.st_size} {len(evil)} {'0' * 64} -\n"
+    journal = tmp_path / ".victim.pinesh-journal"
+    journal.write_bytes(
+        b"PINESH-MBOX-JOURNAL 1\n"
+        + header.encode()
+        + evil
+        + b"END "
+        + hashlib.sha256(evil).hexdigest().encode()
+        + b"\n"
+    )
+    journal.chmod(0o666)  # writable by others: not one we wrote
+    with MboxStore(tmp_path).open("victim") as folder:
+        subjects = [e.subject for e in folder.envelopes(folder.uids())]
+    assert subjects == ["important"]
+    assert b"keep me" in box.read_bytes()

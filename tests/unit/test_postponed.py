@@ -11,7 +11,9 @@ from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Draft, OutgoingAttachment
+from pinesh.senders.compose import Draft, OutgoingAttachment, compose
+from pinesh.services.addressbook import AddressBook
+from pinesh.services.composing import TypedFields, request_from_fields
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.postponed import (
@@ -22,8 +24,9 @@ from pinesh.services.postponed import (
     request_from_postponed,
     resume,
 )
-from pinesh.services.replying import ComposeRequest
+from pinesh.services.replying import ComposeRequest, forward_request
 from pinesh.stores.base import Address
+from tests.unit.test_replying import BROKEN, crlf
 
 ME = Address("Me Myself", "me@pinesh.test")
 FORWARDED = b"From: a@example.org\r\nSubject: inner\r\nMessage-ID: <in@x.org>\r\n\r\ninner body\r\n"
@@ -32,13 +35,6 @@ FORWARDED = b"From: a@example.org\r\nSubject: inner\r\nMessage-ID: <in@x.org>\r\
 def session(tmp: Path, extra: str = "") -> MailSession:
     rc = parse_pinerc(f"user-domain=pinesh.test\n{extra}", str(tmp / "pinerc"))
     return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp / "data")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr("getpass.getuser", lambda: "me")
-    return tmp_path
 
 
 def a_request() -> ComposeRequest:
@@ -155,3 +151,99 @@ def test_broken_postponed_message_gives_a_request_or_a_pinesh_error() -> None:
             continue
         assert "\x1b" not in request.draft.subject
         assert request.draft.sender.email
+
+
+def test_a_postponed_message_read_back_has_no_c1_or_del() -> None:
+    # Was: only C0 was taken out: a C1 CSI (\xc2\x9b) or DEL came back into the draft.
+    raw = (
+        b"From: me@pinesh.test\r\n"
+        b"To: =?utf-8?q?Ev=C2=9B2Jil?= <evil@example.org>\r\n"
+        b"Subject: =?utf-8?q?a=C2=9B6n_b=7Fc=C2=85d?=\r\n"
+        b"Fcc: sent\xc2\x9b2J\r\n"
+        b"Message-ID: <p@pinesh.test>\r\n\r\nbody\r\n"
+    )
+    request = request_from_postponed(raw, fallback_sender=ME)
+    assert request.draft.to == (Address("Ev 2Jil", "evil@example.org"),)
+    assert request.draft.subject == "a 6n b c d"
+    assert request.fcc == "sent 2J"
+
+
+def test_postponing_writes_no_c1_into_the_address_headers() -> None:
+    draft = Draft(sender=ME, to=(Address("Ev\x9b2Jil", "evil@example.org"),), subject="s")
+    data = postponed_bytes(ComposeRequest(draft, fcc="sent\x852"), domain="pinesh.test")
+    head = data.partition(b"\r\n\r\n")[0]
+    assert b"To: Ev 2Jil <evil@example.org>\r\n" in head
+    assert b"Fcc: sent 2\r\n" in head
+    assert b"\xc2\x9b" not in head and b"\xc2\x85" not in head and b"=C2=" not in head
+
+
+def test_resuming_keeps_a_broken_attached_message(home: Path) -> None:
+    # Was: on resume the attached message was parsed and written back, which failed, and
+    # the attachment was silently left out of the draft.
+    me = session(home)
+    postpone(me, forward_request(me, BROKEN, as_attachment=True))
+    with me.open_folder("postponed-msgs", read_only=True) as folder:
+        [uid] = folder.uids()
+    resumed = resume(me, uid)
+    [attached] = resumed.draft.attachments
+    assert attached.content_type == "message/rfc822"
+    assert crlf(attached.data).rstrip(b"\r\n") == crlf(BROKEN).rstrip(b"\r\n")
+
+
+def test_a_long_non_ascii_name_is_folded_with_crlf() -> None:
+    # Was: Header.encode() folded with a bare LF inside the CRLF message (an IMAP server
+    # such as Cyrus refuses bare newlines on APPEND).
+    name = "Жанна Владимировна Константинопольская-Воскресенская"
+    draft = Draft(sender=ME, to=(Address(name, "j@example.org"),), subject="s", body="b")
+    data = postponed_bytes(ComposeRequest(draft), domain="pinesh.test")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert request_from_postponed(data, fallback_sender=ME).draft.to == (
+        Address(name, "j@example.org"),
+    )
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "jane@example.org, (comment bob@example.org",
+        "Jane Doe",
+        '"Jane <jane@example.org>, bob@example.org',
+        "Jane Doe <jane@example.org",
+    ],
+)
+def test_postponing_keeps_what_was_typed(typed: str) -> None:
+    # Was: spaces were taken out of text that was no address yet, and "(comment
+    # bob@example.org" came back as nothing at all: the address typed was lost.
+    book = AddressBook(Path("/nonexistent/.addressbook"))
+    base = ComposeRequest(Draft(sender=ME))
+    request = request_from_fields(base, TypedFields(to=typed), book, strict=False)
+    data = postponed_bytes(request, domain="pinesh.test")
+    assert request_from_postponed(data, fallback_sender=ME).draft.to == request.draft.to
+
+
+def test_valid_addresses_still_come_back_parsed() -> None:
+    to = (Address("Doe, Jane", "jane@example.org"), Address("Jürgen Müller", "jm@example.org"))
+    data = postponed_bytes(ComposeRequest(Draft(sender=ME, to=to)), domain="pinesh.test")
+    assert request_from_postponed(data, fallback_sender=ME).draft.to == to
+
+
+def test_x_our_headers_cannot_bring_back_headers_compose_sets() -> None:
+    # Was: a postponed message (from another program, or a shared IMAP folder) naming To
+    # in X-Our-Headers resumed into a draft that compose() refused for good.
+    raw = (
+        b"From: me@pinesh.test\r\nTo: a@example.org\r\nSubject: s\r\nOrganization: Lab\r\n"
+        b"X-Our-Headers: To,Subject,Fcc,X-Our-Headers,Organization\r\nFcc: \r\n"
+        b"Message-ID: <a@example.org>\r\n\r\nbody\r\n"
+    )
+    request = request_from_postponed(raw, fallback_sender=ME)
+    assert request.draft.extra_headers == (("Organization", "Lab"),)
+    compose(request.draft, domain="pinesh.test")
+
+
+def test_a_broken_charset_in_a_postponed_message_is_read_not_a_crash() -> None:
+    # Was: ValueError ("embedded null character") from the header decoding escaped. The
+    # header decoder now reads such a charset as UTF-8, so the draft comes back.
+    raw = b"From: me@pinesh.test\r\nSubject: =?ut\x00f-8?q?x?=\r\n\r\nbody\r\n"
+    request = request_from_postponed(raw, fallback_sender=ME)
+    assert request.draft.subject == "x"
+    assert request.draft.body.strip() == "body"

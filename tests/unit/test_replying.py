@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,6 +23,7 @@ from pinesh.services.addressbook_format import parse_addressbook
 from pinesh.services.composing import Delivery, TypedFields, request_from_fields
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
+from pinesh.services.postponed import postponed_bytes
 from pinesh.services.replying import (
     FORWARD_MARK,
     ComposeRequest,
@@ -34,6 +36,7 @@ from pinesh.services.replying import (
 from pinesh.services.sending import SendOutcome, user_address
 from pinesh.stores.base import Address
 
+ME = Address("Me Myself", "me@pinesh.test")
 CORPUS = Path(__file__).parent.parent / "corpus" / "hostile"
 
 SIMPLE = (
@@ -394,3 +397,48 @@ def test_delivery_summaries(me: MailSession) -> None:
     )
     assert not Delivery(SendOutcome(composed, kept)).sent
     assert Delivery(posted=("local.test",)).summary() == "Posted to local.test"
+
+
+# A hostile message (found by fuzzing): its multipart's boundary comes from a broken
+# RFC 2231 parameter, so the stdlib cannot write the parsed message back.
+BROKEN = (
+    b"From: a@example.org\r\nSubject: att\r\n"
+    b"Content-Type: multipart/mixed; filename*0*=boundary=q\r\n\r\n--q\r\n"
+    b"C\xe5ntent-Type\r\n: applicationpdf;/pdf; name*=x,-bogus''%FF%FE.pd<\r\n"
+    b"Content-Disp@exosition: attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC.pdf\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBE\n--q--\r\n"
+)
+
+
+def crlf(data: bytes) -> bytes:
+    return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+
+
+def test_forwarding_a_broken_message_as_an_attachment_can_be_sent(home: Path) -> None:
+    # Was: compose() raised UnicodeEncodeError writing the parsed message back, so the
+    # forward could be neither sent nor postponed.
+    request = forward_request(session(home), BROKEN, as_attachment=True)
+    composed = compose(replace(request.draft, to=(ME,)), domain="pinesh.test")
+    assert crlf(BROKEN) in composed.wire
+    assert postponed_bytes(request, domain="pinesh.test")
+
+
+REPLIED = (
+    b"From: Jane <jane@example.org>\r\nTo: me@work.example, bob@example.org\r\n"
+    b"Cc: Me <ME@home.example>\r\nSubject: Plans\r\nMessage-ID: <child@example.org>\r\n"
+    b"In-Reply-To: <parent@example.org>\r\n\r\nhello\r\n"
+)
+
+
+def test_reply_to_all_leaves_out_the_alt_addresses(home: Path) -> None:
+    # Was: the pinerc's alt-addresses were put in Cc (Pine leaves them out).
+    me = session(home, "alt-addresses=me@work.example, me@home.example\n")
+    draft = reply_request(me, REPLIED, to_all=True).draft
+    assert [a.email for a in draft.to] == ["jane@example.org"]
+    assert [a.email for a in draft.cc] == ["bob@example.org"]
+
+
+def test_references_start_from_in_reply_to_when_there_are_none(home: Path) -> None:
+    # RFC 5322 3.6.4: no References in the parent, one id in its In-Reply-To: use that.
+    draft = reply_request(session(home), REPLIED, to_all=False).draft
+    assert draft.references == ("<parent@example.org>", "<child@example.org>")

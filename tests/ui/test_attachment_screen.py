@@ -1,81 +1,18 @@
-"""Small defects of SETUP and the ATTACHMENT INDEX, each shown through Pilot before its fix."""
+"""The attachment index and the attached text it shows, driven through Pilot."""
 
 from __future__ import annotations
 
-import asyncio
+import time
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
-from pinesh.config.pinerc import Pinerc
-from pinesh.config.settings import Settings
-from pinesh.errors import ConfigError
-from pinesh.ui import setup_screen
+from pinesh.services.folder_view import FolderView
 from pinesh.ui.app import PineshApp
 from pinesh.ui.attachment_screen import AttachmentScreen, Pager, TextScreen
-from pinesh.ui.setup_screen import SetupScreen
-from tests.ui.test_index_screen import make_session, press, run_index, status, title
-from tests.ui.test_message_screen import drawn, maildir_with, open_message, shown
-from tests.ui.test_setup_screen import _app, _shown
-
-# --- 5. SETUP: a failure while reading the configuration is shown, not a crash -----------
-
-
-def _broken_config(settings: Settings) -> list[tuple[str, str]]:
-    raise ConfigError(
-        "ssh.persist must be a number of seconds",
-        file="/home/me/.config/pinesh/config.toml",
-        line=3,
-        hint="write persist = 600",
-    )
-
-
-def _unreadable_pinerc(rc: Pinerc, pine: object) -> list[tuple[str, str]]:
-    raise PermissionError(13, "Permission denied", "/home/me/.pinerc")
-
-
-@pytest.mark.parametrize(
-    ("function", "broken", "shown_text"),
-    [
-        (
-            "settings_lines",
-            _broken_config,
-            "/home/me/.config/pinesh/config.toml:3: ssh.persist must be a number of seconds "
-            "(write persist = 600)",
-        ),
-        ("pinerc_lines", _unreadable_pinerc, "Permission denied: /home/me/.pinerc"),
-    ],
-)
-def test_setup_shows_a_configuration_it_cannot_read_as_a_message(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    function: str,
-    broken: object,
-    shown_text: str,
-) -> None:
-    # Was: the exception ended the load worker, and Textual stopped pinesh with a
-    # worker error (a traceback) instead of showing what was wrong.
-    monkeypatch.setattr(setup_screen, function, broken)
-    app = _app(tmp_path, 1)
-
-    async def scenario() -> None:
-        async with app.run_test(size=(120, 50)) as pilot:
-            await pilot.press("s")
-            for _ in range(3):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            assert isinstance(app.screen, SetupScreen)
-            assert _shown(app, "#config") == f"Cannot show the configuration: {shown_text}"
-            assert _shown(app, "#status") == f"Cannot show the configuration: {shown_text}"
-            # The routes are worked out all the same.
-            assert "127.0.0.1  imap   from pinerc inbox-path" in _shown(app, "#routes")
-
-    asyncio.run(scenario())
-    assert app.return_code is None  # still running when the scenario ended: no crash
-
-
-# --- 6. an attached message is shown as text here, never handed to a viewer --------------
+from tests.ui.test_index_screen import make_session, press, run_index, settle, stack, status, title
+from tests.ui.test_message_screen import drawn, maildir_with, mime_message, open_message, shown
 
 FORWARD = (
     b"From: Alice Example <alice@example.org>\r\n"
@@ -173,5 +110,29 @@ def test_an_attached_message_without_text_says_so(tmp_path: Path) -> None:
         assert isinstance(app.screen, TextScreen)
         assert app.screen.query_one(Pager).plain == "From: b@example.org\nSubject: a picture"
         assert status(app) == "no text part; 1 attachment inside: save the message to open it"
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_view_pressed_twice_on_a_text_attachment_shows_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    maildir = maildir_with(tmp_path, mime=mime_message())
+    part_bytes = FolderView.part_bytes
+
+    def slow_part(view: FolderView, uid: int, part_id: str, limit: int = 1 << 22) -> object:
+        time.sleep(0.3)  # a part fetched from a server
+        return part_bytes(view, uid, part_id, limit)
+
+    monkeypatch.setattr(FolderView, "part_bytes", slow_part)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)
+        await press(app, pilot, "v", "down")  # the text attachment
+        assert isinstance(app.screen, AttachmentScreen)
+        await pilot.press("v", "v")
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert stack(app).count("TextScreen") == 1
 
     run_index(make_session(maildir, tmp_path), scenario)
