@@ -27,9 +27,8 @@ from pinesh.stores.base import (
     StoreError,
     ThreadNode,
 )
-from pinesh.stores.imap.local import sort_uids
 from pinesh.stores.imap.store import CHUNK_SIZE, ImapFolder, ImapStore
-from pinesh.stores.local_common import base_subject, unicode_casemap
+from pinesh.stores.ordering import base_subject, sort_uids, unicode_casemap
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import open_route
 from pinesh.transport.routes import DirectRoute, Security, TlsPolicy

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from pinesh.stores.base import Address, Envelope, SortKey, ThreadNode
-from pinesh.stores.imap.local import sort_uids, thread_envelopes
-from pinesh.stores.local_common import base_subject, unicode_casemap
+from pinesh.stores.ordering import base_subject, sort_uids, thread_envelopes, unicode_casemap
 
 
 def _envelope(

@@ -12,24 +12,18 @@ from pathlib import Path
 import pytest
 
 from pinesh.stores.base import Address, Envelope, Flag, SearchQuery, SortKey, ThreadNode
-from pinesh.stores.local_common import (
+from pinesh.stores.mime import decode_chunks
+from pinesh.stores.mime_structure import (
     CHUNK,
     MAX_DEPTH,
-    base_subject,
     body_offset,
-    decode_base64,
-    decode_quoted_printable,
-    envelope_matches,
-    message_matches,
     mime_structure,
     part_bytes,
     part_content,
-    search_uids,
-    sort_uids,
     text_parts,
-    thread_envelopes,
-    unicode_casemap,
 )
+from pinesh.stores.ordering import base_subject, sort_uids, thread_envelopes, unicode_casemap
+from pinesh.stores.search import envelope_matches, message_matches, search_uids
 
 HOSTILE = sorted((Path(__file__).parent.parent / "corpus" / "hostile").glob("*.eml"))
 
@@ -206,11 +200,12 @@ def test_a_multipart_without_delimiters_is_shown_as_text() -> None:
 
 
 def test_truncated_and_junk_base64_decodes_as_far_as_it_goes() -> None:
-    assert b"".join(decode_base64([b"aGVsbG8gd29ybGQ"])) == b"hello world"
-    assert b"".join(decode_base64([b"aGVsbG8gd29ybG"])) == b"hello worl"
-    assert b"".join(decode_base64([b"aGVsbG8gd29yb"])) == b"hello wor"  # a lone char: nothing
-    assert b"".join(decode_base64([b"aGV\x00sb*G8=\nignored after padding"])) == b"hello"
-    assert b"".join(decode_base64([b"!!!"])) == b""
+    assert b"".join(decode_chunks([b"aGVsbG8gd29ybGQ"], "base64")) == b"hello world"
+    assert b"".join(decode_chunks([b"aGVsbG8gd29ybG"], "base64")) == b"hello worl"
+    # a lone char: nothing
+    assert b"".join(decode_chunks([b"aGVsbG8gd29yb"], "base64")) == b"hello wor"
+    assert b"".join(decode_chunks([b"aGV\x00sb*G8=\nignored after padding"], "base64")) == b"hello"
+    assert b"".join(decode_chunks([b"!!!"], "base64")) == b""
 
 
 def test_base64_decodes_the_same_in_any_chunking() -> None:
@@ -218,7 +213,7 @@ def test_base64_decodes_the_same_in_any_chunking() -> None:
     encoded = base64.encodebytes(data)
     for size in (1, 3, 4, 5, 77, 1000):
         chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
-        assert b"".join(decode_base64(chunks)) == data
+        assert b"".join(decode_chunks(chunks, "base64")) == data
 
 
 def test_quoted_printable_decodes_the_same_in_any_chunking() -> None:
@@ -227,19 +222,19 @@ def test_quoted_printable_decodes_the_same_in_any_chunking() -> None:
     assert b"=\n" in encoded and b"=C3=BC" in encoded
     for size in (1, 2, 3, 10, 4096):
         chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
-        assert b"".join(decode_quoted_printable(chunks)).decode() == text
+        assert b"".join(decode_chunks(chunks, "quoted-printable")).decode() == text
 
 
 def test_a_quoted_printable_line_longer_than_a_chunk_is_cut_before_an_escape() -> None:
     line = b"=41" * (CHUNK // 2)  # one line of 1.5 chunks, nothing but escapes
     decoded = b"".join(
-        decode_quoted_printable([line[i : i + 1000] for i in range(0, len(line), 1000)])
+        decode_chunks([line[i : i + 1000] for i in range(0, len(line), 1000)], "quoted-printable")
     )
     assert decoded == b"A" * (CHUNK // 2)
 
 
 def test_broken_quoted_printable_is_kept_as_written() -> None:
-    assert b"".join(decode_quoted_printable([b"a=ZZb=\n=4"])) == b"a=ZZb=4"
+    assert b"".join(decode_chunks([b"a=ZZb=\n=4"], "quoted-printable")) == b"a=ZZb=4"
 
 
 def test_a_large_part_is_streamed_in_chunks() -> None:

@@ -20,7 +20,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.reading import decode_text
 from pinesh.stores.imap.convert import _aware
 from pinesh.stores.local.mbox import MboxStore
-from pinesh.stores.local_common import _codec
+from pinesh.stores.mime_structure import _codec
 from tests.lab.maildir_fill import fill_maildir
 
 

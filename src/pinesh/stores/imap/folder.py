@@ -48,10 +48,8 @@ from pinesh.stores.imap.commands import (
     uid_search,
 )
 from pinesh.stores.imap.convert import ENVELOPE_ITEMS, FLAG_NAMES, ConvertError, envelope_of
-from pinesh.stores.imap.decode import IdentityDecoder, StreamDecoder, decoder_for
 from pinesh.stores.imap.errors import Failure
 from pinesh.stores.imap.link import FolderLink, ImapError
-from pinesh.stores.imap.local import sort_uids, thread_envelopes
 from pinesh.stores.imap.syntax import (
     ImapSyntaxError,
     appenduid,
@@ -61,6 +59,8 @@ from pinesh.stores.imap.syntax import (
     threads_of,
     uid_set,
 )
+from pinesh.stores.mime import IdentityDecoder, StreamDecoder, decoder_for
+from pinesh.stores.ordering import internal_time, sort_uids, thread_envelopes
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 
@@ -197,7 +197,7 @@ class ImapFolder(Folder):
         if "SORT" in self._caps():
             criteria = sort_criteria(key, reverse)
             return self._link.run("sorting", lambda c: [int(u) for u in synced(c).sort(criteria)])
-        return sort_uids(self.envelopes(self.uids()), key, reverse)
+        return sort_uids(self.envelopes(self.uids()), key, reverse, arrival=internal_time)
 
     def thread(self) -> list[ThreadNode]:
         if "THREAD=REFERENCES" in self._caps():

@@ -1,8 +1,9 @@
 """What the folders in local files (Maildir, mbox) share, written once.
 
 LocalFolder is a Folder whose UIDs are our own and given out in arrival order, whose
-sort, thread, search and MIME come from local_common, over the envelopes and messages
-the driver reads, and whose check() polls the files. A driver gives uids() (arrival
+sort and thread come from stores.ordering, search from stores.search and MIME from
+stores.mime_structure, over the envelopes and messages the driver reads, and whose
+check() polls the files. A driver gives uids() (arrival
 order), envelopes(), fetch_message() and _poll() (look at the files once, setting
 _arrived when new mail came). sync_directory() is for their writers.
 """
@@ -27,13 +28,9 @@ from pinesh.stores.base import (
     ThreadNode,
     poll,
 )
-from pinesh.stores.local_common import (
-    mime_structure,
-    part_content,
-    search_uids,
-    sort_uids,
-    thread_envelopes,
-)
+from pinesh.stores.mime_structure import mime_structure, part_content
+from pinesh.stores.ordering import sort_uids, thread_envelopes
+from pinesh.stores.search import search_uids
 from pinesh.textsafe import safe_line
 
 POLL_SECONDS = 0.5  # check(timeout) looks at the files this often

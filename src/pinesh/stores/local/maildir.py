@@ -44,7 +44,7 @@ from pinesh.stores.base import (
 )
 from pinesh.stores.headers import envelope_from_headers
 from pinesh.stores.local.folder import LocalFolder, sync_directory
-from pinesh.stores.local_common import body_offset
+from pinesh.stores.mime_structure import body_offset
 from pinesh.textsafe import safe_line
 
 INBOX = "INBOX"

@@ -62,15 +62,7 @@ from pinesh.stores.headers import (
     message_ids,
     parse_header_block,
 )
-from pinesh.stores.local_common import (
-    envelope_matches,
-    message_matches,
-    mime_structure,
-    needs_message,
-    part_content,
-    sort_uids,
-    thread_envelopes,
-)
+from pinesh.stores.mime_structure import mime_structure, part_content
 from pinesh.stores.nntp import newsrc as marks
 from pinesh.stores.nntp.newsrc import Newsrc, format_newsrc, parse_newsrc
 from pinesh.stores.nntp.protocol import (
@@ -84,6 +76,8 @@ from pinesh.stores.nntp.protocol import (
     valid_group_name,
     wildmat,
 )
+from pinesh.stores.ordering import sort_uids, thread_envelopes
+from pinesh.stores.search import envelope_matches, message_matches, needs_message
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import RouteError
