@@ -20,7 +20,7 @@ from pinesh.stores.mime import (
     decode_chunks,
     decoder_for,
 )
-from pinesh.stores.mime_structure import part_content
+from pinesh.stores.mime_structure import CHUNK, part_content
 
 
 def _run(decoder: StreamDecoder, data: bytes, cuts: list[int]) -> bytes:
@@ -209,3 +209,46 @@ def test_a_hostile_mebibyte_decodes_in_linear_time(encoding: str, hostile: bytes
             decode_chunks((hostile[i : i + size] for i in range(0, len(hostile), size)), encoding)
         )
         assert time.perf_counter() - started < 2.0
+
+
+def test_truncated_and_junk_base64_decodes_as_far_as_it_goes() -> None:
+    assert b"".join(decode_chunks([b"aGVsbG8gd29ybGQ"], "base64")) == b"hello world"
+    assert b"".join(decode_chunks([b"aGVsbG8gd29ybG"], "base64")) == b"hello worl"
+    # a lone char: nothing
+    assert b"".join(decode_chunks([b"aGVsbG8gd29yb"], "base64")) == b"hello wor"
+    assert b"".join(decode_chunks([b"aGV\x00sb*G8=\nignored after padding"], "base64")) == b"hello"
+    assert b"".join(decode_chunks([b"!!!"], "base64")) == b""
+
+
+def test_base64_decodes_the_same_in_any_chunking() -> None:
+    data = bytes(range(256)) * 40
+    encoded = base64.encodebytes(data)
+    for size in (1, 3, 4, 5, 77, 1000):
+        chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
+        assert b"".join(decode_chunks(chunks, "base64")) == data
+
+
+def test_quoted_printable_decodes_the_same_in_any_chunking() -> None:
+    text = ("Grüße = 100 % ok, " * 300 + "\n") * 3
+    encoded = quopri.encodestring(text.encode())
+    assert b"=\n" in encoded and b"=C3=BC" in encoded
+    for size in (1, 2, 3, 10, 4096):
+        chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
+        assert b"".join(decode_chunks(chunks, "quoted-printable")).decode() == text
+
+
+def test_a_quoted_printable_line_longer_than_a_chunk_is_cut_before_an_escape() -> None:
+    line = b"=41" * (CHUNK // 2)  # one line of 1.5 chunks, nothing but escapes
+    decoded = b"".join(
+        decode_chunks([line[i : i + 1000] for i in range(0, len(line), 1000)], "quoted-printable")
+    )
+    assert decoded == b"A" * (CHUNK // 2)
+
+
+def test_broken_quoted_printable_is_kept_as_written() -> None:
+    assert b"".join(decode_chunks([b"a=ZZb=\n=4"], "quoted-printable")) == b"a=ZZb=4"
+
+
+def test_binascii_is_lenient_as_the_base64_decoder_expects() -> None:
+    # Base64Decoder relies on a2b_base64 taking clean groups of four; this guards it.
+    assert binascii.a2b_base64(b"aGk=") == b"hi"
