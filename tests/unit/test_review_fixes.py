@@ -112,7 +112,7 @@ def test_a_forwarded_message_is_an_attachment_and_not_the_text(tmp_path: Path) -
     from email.message import EmailMessage
 
     from pinesh.services.reading import read_message
-    from pinesh.stores.local.maildir import MaildirStore
+    from pinesh.stores.local.maildir_store import MaildirStore
 
     inner = EmailMessage()
     inner["From"] = "Ann <ann@example.org>"

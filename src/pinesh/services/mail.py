@@ -123,7 +123,7 @@ class MailSession:
                 name="{" + server_text(spec) + "/nntp}",
             )
         if mailbox.driver is Driver.MAILDIR:
-            from pinesh.stores.local.maildir import MaildirStore
+            from pinesh.stores.local.maildir_store import MaildirStore
 
             return MaildirStore(Path(mailbox.mailbox))
         from pinesh.stores.local.mbox import MboxStore

@@ -71,9 +71,9 @@ from pinesh.stores.base import (
 )
 from pinesh.stores.headers import envelope_from_headers
 from pinesh.stores.local import mbox_journal
-from pinesh.stores.local.folder import LocalFolder
+from pinesh.stores.local.folder import LocalFolder, new_uidvalidity, pattern_regex
 from pinesh.stores.local.locking import MailboxLock, locked_mailbox
-from pinesh.stores.local.maildir import MaildirFolder, is_maildir, new_uidvalidity, pattern_regex
+from pinesh.stores.local.maildir import MaildirFolder, is_maildir
 from pinesh.stores.local.mbox_format import (
     MAX_HEADER_BYTES,
     MboxEntry,
