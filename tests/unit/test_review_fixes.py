@@ -19,7 +19,7 @@ from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import decode_text
 from pinesh.stores.imap.convert import _aware
-from pinesh.stores.local.mbox import MboxStore
+from pinesh.stores.local.mbox_store import MboxStore
 from pinesh.stores.mime_structure import _codec
 from tests.lab.maildir_fill import fill_maildir
 

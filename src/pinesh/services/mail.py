@@ -126,7 +126,7 @@ class MailSession:
             from pinesh.stores.local.maildir_store import MaildirStore
 
             return MaildirStore(Path(mailbox.mailbox))
-        from pinesh.stores.local.mbox import MboxStore
+        from pinesh.stores.local.mbox_store import MboxStore
 
         return MboxStore(Path(mailbox.mailbox).parent)
 
@@ -195,7 +195,7 @@ class MailSession:
                 FolderInfo("#news." + f.name, f.display, f.selectable, f.has_children)
                 for f in listed
             ]
-        from pinesh.stores.local.mbox import MboxStore
+        from pinesh.stores.local.mbox_store import MboxStore
 
         root = self.collection_root(collection)
         store = MboxStore(root)
