@@ -67,6 +67,19 @@ def _write_tmp(tmp: Path, message: bytes, date: datetime | None) -> bool:
     return True
 
 
+def _new_tmp_file(maildir: Path, message: bytes, date: datetime | None, size: int | None) -> Path:
+    """message written to a new file in tmp/ under a unique name (unique_name(size))."""
+    for _ in range(10):
+        tmp = maildir / "tmp" / unique_name(size)
+        try:
+            if _write_tmp(tmp, message, date):
+                return tmp
+        except OSError as exc:
+            raise _cannot_write(maildir, exc) from exc
+        # The name is another's file in tmp/ (not ours to remove): take another.
+    raise StoreError(f"cannot find a unique file name in {safe_line(str(maildir))}")
+
+
 def deliver(
     maildir: Path,
     message: bytes,
@@ -77,22 +90,18 @@ def deliver(
 ) -> tuple[str, str]:
     """Write a new message into a Maildir; return (subdirectory, file name).
 
-    tmp/ first (mtime set to date: Dovecot's INTERNALDATE), then a hard link into new/ (no
-    flags) or cur/ (with its info), never over another file; then tmp/ is cleaned.
+    tmp/ first (mtime set to date: Dovecot's INTERNALDATE), then a hard link under the
+    same base name into new/ (no flags) or cur/ (with its info), never over another
+    file; then tmp/ is cleaned.
     """
     info = with_flags("", flags, True) if flags else ""
     sub = "cur" if info else "new"
+    size = len(message) if size_in_name else None
     for _ in range(10):
-        base = unique_name(len(message) if size_in_name else None)
-        tmp = maildir / "tmp" / base
-        filename = f"{base}:{info}" if info else base
+        tmp = _new_tmp_file(maildir, message, date, size)
+        filename = f"{tmp.name}:{info}" if info else tmp.name
+        target = maildir / sub / filename
         try:
-            if not _write_tmp(tmp, message, date):
-                continue  # another's file in tmp/: not ours to remove
-        except OSError as exc:
-            raise _cannot_write(maildir, exc) from exc
-        try:
-            target = maildir / sub / filename
             try:
                 os.link(tmp, target)
             except FileExistsError:
@@ -111,21 +120,13 @@ def deliver(
 def rewrite(maildir: Path, sub: str, filename: str, message: bytes) -> None:
     """Replace maildir/sub/filename with message atomically (tmp/ first, then a rename over
     it): a reader sees the old file or the new one, never a partial one."""
-    for _ in range(10):
-        tmp = maildir / "tmp" / unique_name()
-        try:
-            if not _write_tmp(tmp, message, None):
-                continue  # another's file in tmp/: not ours to remove
-        except OSError as exc:
-            raise _cannot_write(maildir, exc) from exc
-        try:
-            os.rename(tmp, maildir / sub / filename)
-        except OSError as exc:
-            _remove(tmp)
-            raise _cannot_write(maildir, exc) from exc
-        sync_directory(maildir / sub)
-        return
-    raise StoreError(f"cannot find a unique file name in {safe_line(str(maildir))}")
+    tmp = _new_tmp_file(maildir, message, None, None)
+    try:
+        os.rename(tmp, maildir / sub / filename)
+    except OSError as exc:
+        _remove(tmp)
+        raise _cannot_write(maildir, exc) from exc
+    sync_directory(maildir / sub)
 
 
 def _remove(tmp: Path) -> None:
