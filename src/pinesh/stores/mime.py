@@ -9,8 +9,10 @@ Broken input decodes as far as it can, by one rule for every driver:
 
 - base64: characters outside the alphabet are skipped; the first "=" ends the data (RFC
   2045 6.8: "the occurrence of any '=' characters may be taken as evidence that the end of
-  the data has been reached"; mutt and Python's email package stop there too); a truncated
-  last group gives what it holds (2 or 3 characters give 1 or 2 bytes, 1 gives none).
+  the data has been reached"; mutt stops at its first padded quantum, Python's email
+  package at its first complete padding); a truncated last group gives what it holds (2
+  or 3 characters give 1 or 2 bytes, 1 gives none). Base64 blocks glued together by a
+  broken mailer therefore show only the first one.
 - quoted-printable: "=XX" (hex, either case) is a byte; "=" with at most QP_SPACE spaces
   or tabs before the line end (LF or CRLF) or the end of the data is a soft break; any
   other "=" stays as written.
