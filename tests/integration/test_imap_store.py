@@ -29,9 +29,8 @@ from pinesh.stores.base import (
     ThreadNode,
 )
 from pinesh.stores.imap.folder import ImapFolder
-from pinesh.stores.imap.local import sort_uids
 from pinesh.stores.imap.store import CHUNK_SIZE, ImapStore
-from pinesh.stores.local_common import base_subject, unicode_casemap
+from pinesh.stores.ordering import base_subject, internal_time, sort_uids, unicode_casemap
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import open_route
 from pinesh.transport.routes import DirectRoute, Security, TlsPolicy
@@ -229,7 +228,8 @@ def test_server_sort_matches_the_fill_and_the_local_sort(
     # And the local sort (for servers without SORT) puts them in the very same order.
     for key in SortKey:
         for reverse in (False, True):
-            assert folder.sort(key, reverse) == sort_uids(envelopes, key, reverse), key
+            local = sort_uids(envelopes, key, reverse, arrival=internal_time)
+            assert folder.sort(key, reverse) == local, key
 
 
 def test_server_threads_link_replies_to_their_parents(

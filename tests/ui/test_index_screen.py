@@ -20,7 +20,7 @@ from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Envelope, Flag
 from pinesh.stores.local.maildir import MaildirFolder
-from pinesh.stores.local_common import base_subject, unicode_casemap
+from pinesh.stores.ordering import base_subject, unicode_casemap
 from pinesh.ui.app import PineshApp
 from pinesh.ui.attachment_screen import Pager
 from pinesh.ui.index_list import IndexList

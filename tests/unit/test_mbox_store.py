@@ -18,7 +18,7 @@ import pytest
 from pinesh.stores.base import Flag, Folder, SearchQuery, SortKey, StoreError
 from pinesh.stores.local.locking import DotLock, is_stale, lock_path, locked_mailbox
 from pinesh.stores.local.maildir import MaildirFolder
-from pinesh.stores.local.mbox import MboxFolder, MboxStore
+from pinesh.stores.local.mbox import MboxFolder
 from pinesh.stores.local.mbox_format import (
     NotMboxError,
     from_line_date,
@@ -39,6 +39,7 @@ from pinesh.stores.local.mbox_journal import (
     read_journal,
     write_journal,
 )
+from pinesh.stores.local.mbox_store import MboxStore
 
 ONE = (
     b"From alice@x.org Mon Nov 13 10:00:00 2023\n"

@@ -21,13 +21,8 @@ from pinesh.stores.base import (
     ThreadNode,
 )
 from pinesh.stores.headers import envelope_from_headers
-from pinesh.stores.local_common import (
-    envelope_matches,
-    mime_structure,
-    thread_envelopes,
-)
-from pinesh.stores.local_common import part_bytes as mime_part
-from pinesh.stores.local_common import sort_uids as sort_envelopes
+from pinesh.stores.mime_structure import mime_structure
+from pinesh.stores.mime_structure import part_bytes as mime_part
 from pinesh.stores.nntp.client import ConnectionLost, NntpClient, NntpError
 from pinesh.stores.nntp.folder import source_matches, uidvalidity_for
 from pinesh.stores.nntp.protocol import (
@@ -52,6 +47,9 @@ from pinesh.stores.nntp.protocol import (
     valid_group_name,
     wildmat,
 )
+from pinesh.stores.ordering import sort_uids as sort_envelopes
+from pinesh.stores.ordering import thread_envelopes
+from pinesh.stores.search import envelope_matches
 from pinesh.transport.channel import Channel
 from pinesh.transport.greeting import Greeting, GreetingState
 from pinesh.transport.routes import DirectRoute, Security

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pinesh.services.reading import decode_text, read_message
-from pinesh.stores.local.maildir import MaildirStore
-from pinesh.stores.local_common import _codec
+from pinesh.stores.local.maildir_store import MaildirStore
+from pinesh.stores.mime_structure import _codec
 
 
 @pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "x-bogus"])

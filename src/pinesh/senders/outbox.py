@@ -1,9 +1,10 @@
 """The outbox: a Maildir of messages not yet sent, so that no message is ever lost.
 
-A message is written (fsync'd, renamed into new/) BEFORE a send is tried, and removed only
+A message is written (fsync'd, linked into new/ by the Maildir writer,
+``stores/local/maildir_delivery.py``) BEFORE a send is tried, and removed only
 after the server took it. Each file is the transmitted message with one header line on
 top, ``X-Pinesh-Outbox: {json}``, holding the envelope (Bcc recipients included) and the
-last error, so message and envelope are always written together in one atomic rename.
+last error, so message and envelope are always written together in one atomic step.
 
 While a message is being sent its file is locked (flock), so two pinesh processes never
 send the same message at once.
@@ -17,8 +18,6 @@ import fcntl
 import json
 import os
 import re
-import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,10 +27,11 @@ from pathlib import Path
 
 from pinesh.errors import PineshError
 from pinesh.senders.base import Outgoing, Sender, SendError, Sent, SmtpEnvelope, Stage
+from pinesh.stores.base import StoreError
+from pinesh.stores.local.maildir_delivery import deliver, rewrite
 from pinesh.textsafe import safe_line, safe_text
 
 META_HEADER = b"X-Pinesh-Outbox: "
-_counter = 0  # for unique names within one process
 
 
 class OutboxError(PineshError):
@@ -148,16 +148,6 @@ def _subject(data: bytes) -> str:
     return safe_line(str(header or ""))
 
 
-def _unique_name() -> str:
-    """A Maildir file name: time, pid, a counter and randomness, then the host name."""
-    global _counter
-    _counter += 1
-    host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
-    now = time.time_ns()
-    rand = os.urandom(4).hex()
-    return f"{now // 10**9}.M{now % 10**9 // 1000}P{os.getpid()}Q{_counter}R{rand}.{host}"
-
-
 # --- the outbox -----------------------------------------------------------------------
 
 
@@ -184,38 +174,38 @@ class Outbox:
             raise OutboxError(f"{key!r} is not an outbox message name")
         return self.path / "new" / key
 
-    def _write(self, key: str, content: bytes) -> None:
-        """Write content as new/key atomically (tmp, fsync, rename, fsync the directory)."""
-        tmp_dir, new_dir = self._dirs()
-        tmp = tmp_dir / _unique_name()
+    def _deliver(self, content: bytes) -> str:
+        """Write content as a new message in new/ (the Maildir writer); return its key."""
+        self._dirs()
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, new_dir / key)
-            _fsync_dir(new_dir)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise OutboxError(
-                f"cannot write to the outbox {self.path}: {exc.strerror or exc}",
-                hint="check the directory's permissions and free space",
-            ) from None
+            # No ",S=size" in the name: _record rewrites the file with another size.
+            return deliver(self.path, content, size_in_name=False)[1]
+        except StoreError as exc:
+            raise self._cannot_write(exc) from None
+
+    def _rewrite(self, key: str, content: bytes) -> None:
+        """Replace new/key with content atomically (tmp, fsync, rename over it)."""
+        self._dirs()
+        try:
+            rewrite(self.path, "new", key, content)
+        except StoreError as exc:
+            raise self._cannot_write(exc) from None
+
+    def _cannot_write(self, exc: StoreError) -> OutboxError:
+        reason = exc.__cause__
+        detail = reason.strerror or reason if isinstance(reason, OSError) else exc.message
+        return OutboxError(
+            f"cannot write to the outbox {self.path}: {detail}",
+            hint="check the directory's permissions and free space",
+        )
 
     def add(self, outgoing: Outgoing) -> str:
         """Keep outgoing; return its key. Raises OutboxError (then nothing may be sent)."""
         return self._add(outgoing)[0]
 
     def _add(self, outgoing: Outgoing) -> tuple[str, Meta]:
-        key = _unique_name()
         meta = Meta(outgoing.envelope, datetime.now(UTC))
-        self._write(key, encode_entry(meta, outgoing.data))
-        return key, meta
+        return self._deliver(encode_entry(meta, outgoing.data)), meta
 
     def load(self, key: str) -> tuple[Meta, bytes]:
         """A kept message's meta and bytes (CRLF line ends)."""
@@ -343,7 +333,7 @@ class Outbox:
         )
         try:
             _, data = self.load(key)
-            self._write(key, encode_entry(updated, data))
+            self._rewrite(key, encode_entry(updated, data))
         except OutboxError as write_error:
             return f"the reason could not be recorded: {write_error}"
         return None

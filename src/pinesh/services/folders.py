@@ -24,7 +24,7 @@ from pinesh.config.server_spec import parse_server_spec
 from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import FolderStatus, Store
-from pinesh.stores.local.mbox import MboxStore
+from pinesh.stores.local.mbox_store import MboxStore
 from pinesh.stores.names import Driver, MailboxName, parse_collection_name
 from pinesh.stores.nntp.protocol import pattern_matches
 from pinesh.stores.nntp.store import NntpStore

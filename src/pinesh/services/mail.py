@@ -111,10 +111,10 @@ class MailSession:
                 name="{" + replace(spec, service="nntp").format() + "}",
             )
         if mailbox.driver is Driver.MAILDIR:
-            from pinesh.stores.local.maildir import MaildirStore
+            from pinesh.stores.local.maildir_store import MaildirStore
 
             return MaildirStore(Path(mailbox.mailbox))
-        from pinesh.stores.local.mbox import MboxStore
+        from pinesh.stores.local.mbox_store import MboxStore
 
         return MboxStore(Path(mailbox.mailbox).parent)
 
@@ -175,7 +175,7 @@ class MailSession:
                 )
                 for f in listed
             ]
-        from pinesh.stores.local.mbox import MboxStore
+        from pinesh.stores.local.mbox_store import MboxStore
 
         root = self.collection_root(collection)
         store = MboxStore(root)

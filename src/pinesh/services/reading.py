@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pinesh.stores.base import Address, Envelope, Flag, Folder, Part
 from pinesh.stores.headers import envelope_from_headers, header_end
-from pinesh.stores.local_common import mime_structure, part_content
+from pinesh.stores.mime_structure import mime_structure, part_content
 
 MAX_TEXT = 4 * 1024 * 1024  # bytes of one text part shown; the rest is cut with a note
 

@@ -42,7 +42,7 @@ from pinesh.stores.headers import (
     header_end,
     parse_header_block,
 )
-from pinesh.stores.local_common import mime_structure, part_bytes
+from pinesh.stores.mime_structure import mime_structure, part_bytes
 from pinesh.stores.nntp.protocol import valid_group_name
 from pinesh.textsafe import safe_line, safe_text
 

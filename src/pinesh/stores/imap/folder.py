@@ -42,9 +42,7 @@ from pinesh.stores.imap.commands import (
     uid_search,
 )
 from pinesh.stores.imap.connection import Connector
-from pinesh.stores.imap.decode import IdentityDecoder, StreamDecoder, decoder_for
 from pinesh.stores.imap.errors import Failure, ImapError, ImapSyntaxError
-from pinesh.stores.imap.local import sort_uids, thread_envelopes
 from pinesh.stores.imap.message_cache import MessageCache
 from pinesh.stores.imap.protocol.arguments import (
     FLAG_NAMES,
@@ -56,6 +54,8 @@ from pinesh.stores.imap.protocol.arguments import (
 from pinesh.stores.imap.protocol.bodystructure import find_part, part_tree
 from pinesh.stores.imap.protocol.envelope import ENVELOPE_ITEMS, envelope_of
 from pinesh.stores.imap.protocol.responses import appenduid, body_section, threads_of
+from pinesh.stores.mime import IdentityDecoder, StreamDecoder, decoder_for
+from pinesh.stores.ordering import internal_time, sort_uids, thread_envelopes
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 
@@ -161,7 +161,7 @@ class ImapFolder(Folder):
             return self._connection.run(
                 "sorting", lambda c: [int(u) for u in synced(c).sort(criteria)]
             )
-        return sort_uids(self.envelopes(self.uids()), key, reverse)
+        return sort_uids(self.envelopes(self.uids()), key, reverse, arrival=internal_time)
 
     def thread(self) -> list[ThreadNode]:
         if "THREAD=REFERENCES" in self._connection.capabilities():

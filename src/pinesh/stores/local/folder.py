@@ -1,10 +1,12 @@
 """What the folders in local files (Maildir, mbox) share, written once.
 
 LocalFolder is a Folder whose UIDs are our own and given out in arrival order, whose
-sort, thread, search and MIME come from local_common, over the envelopes and messages
-the driver reads, and whose check() polls the files. A driver gives uids() (arrival
+sort and thread come from stores.ordering, search from stores.search and MIME from
+stores.mime_structure, over the envelopes and messages the driver reads, and whose
+check() polls the files. A driver gives uids() (arrival
 order), envelopes(), fetch_message() and _poll() (look at the files once, setting
-_arrived when new mail came). sync_directory() is for their writers.
+_arrived when new mail came). sync_directory() is for their writers, new_uidvalidity()
+for their opens, pattern_regex() for their stores' LIST.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
@@ -27,13 +31,9 @@ from pinesh.stores.base import (
     ThreadNode,
     poll,
 )
-from pinesh.stores.local_common import (
-    mime_structure,
-    part_content,
-    search_uids,
-    sort_uids,
-    thread_envelopes,
-)
+from pinesh.stores.mime_structure import mime_structure, part_content
+from pinesh.stores.ordering import sort_uids, thread_envelopes
+from pinesh.stores.search import search_uids
 from pinesh.textsafe import safe_line
 
 POLL_SECONDS = 0.5  # check(timeout) looks at the files this often
@@ -126,3 +126,26 @@ def sync_directory(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+_last_validity = 0
+
+
+def new_uidvalidity() -> int:
+    """A UIDVALIDITY for a new open: the time, made to grow within one process."""
+    global _last_validity
+    _last_validity = max(int(time.time()) & 0x7FFFFFFF, _last_validity + 1)
+    return _last_validity
+
+
+def pattern_regex(pattern: str, delimiter: str) -> re.Pattern[str]:
+    """An IMAP LIST pattern: '*' matches anything, '%' anything but the delimiter."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append(f"[^{re.escape(delimiter)}]*")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out) + r"\Z", re.DOTALL)

@@ -1,7 +1,9 @@
-"""The redo journal of an mbox rewrite, so that a crash mid-rewrite loses no mail.
+"""An mbox rewrite in place: its plan, and its redo journal, so that a crash mid-rewrite
+loses no mail.
 
-Before the first byte of the mailbox changes, the new tail is written to a journal and
-fsynced; recover() finishes an interrupted rewrite. See mbox.py for why and how.
+plan_rewrite() says what the new tail is made of. Before the first byte of the mailbox
+changes, the new tail is written to a journal and fsynced; recover() finishes an
+interrupted rewrite. See mbox.py for why and how.
 """
 
 from __future__ import annotations
@@ -14,15 +16,79 @@ import secrets
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pinesh.paths import mbox_journal_dir
+from pinesh.stores.base import Flag
 from pinesh.stores.local.folder import sync_directory
-from pinesh.stores.local.mbox_format import BLOCK
+from pinesh.stores.local.mbox_format import BLOCK, MboxEntry, with_status
 
 _JOURNAL_MAGIC = b"PINESH-MBOX-JOURNAL 1\n"
 Piece = tuple[int, int] | bytes  # a range of the mailbox to copy, or new bytes
+
+
+@dataclass(frozen=True)
+class RewritePlan:
+    """An in-place rewrite of an mbox from offset on: what to write, and what it gives."""
+
+    offset: int  # the first byte that changes
+    pieces: list[Piece]  # the new tail, from offset on
+    kept: list[tuple[int, MboxEntry]]  # every message after the rewrite, (uid, where)
+    removed: list[int]  # UIDs of the messages expunged
+
+
+def plan_rewrite(
+    entries: Sequence[tuple[int, MboxEntry]],
+    wanted: Callable[[int, MboxEntry], frozenset[Flag]],
+    read: Callable[[int, int], bytes],
+    expunge: bool,
+) -> RewritePlan | None:
+    """The rewrite that gives each message (uid, entry) the flags wanted(uid, entry) and,
+    when expunging, drops those with DELETED (uid 0: never dropped); None if nothing
+    changes. read(offset, length) gives bytes of the mailbox (for the header blocks)."""
+    first = None
+    for position, (uid, entry) in enumerate(entries):
+        flags = wanted(uid, entry)
+        if flags != entry.flags or (expunge and uid and Flag.DELETED in flags):
+            first = position
+            break
+    if first is None:
+        return None
+    offset = entries[first][1].start
+    pieces: list[Piece] = []
+    kept: list[tuple[int, MboxEntry]] = list(entries[:first])
+    removed: list[int] = []
+    pos = offset
+    for uid, entry in entries[first:]:
+        flags = wanted(uid, entry)
+        if expunge and uid and Flag.DELETED in flags:
+            removed.append(uid)
+            continue
+        if flags == entry.flags:
+            pieces.append((entry.start, entry.end))
+            kept.append((uid, entry.moved(pos - entry.start)))
+            pos += entry.end - entry.start
+            continue
+        block = with_status(read(entry.head, entry.blank - entry.head), flags)
+        pieces += [(entry.start, entry.head), block, (entry.blank, entry.end)]
+        grown = len(block) - (entry.blank - entry.head)
+        moved = entry.moved(pos - entry.start)
+        kept.append(
+            (
+                uid,
+                replace(
+                    moved,
+                    blank=moved.blank + grown,
+                    content_end=moved.content_end + grown,
+                    end=moved.end + grown,
+                    flags=flags,
+                    old=True,
+                ),
+            )
+        )
+        pos += entry.end - entry.start + grown
+    return RewritePlan(offset, pieces, kept, removed)
 
 
 def journal_paths(path: Path) -> list[Path]:

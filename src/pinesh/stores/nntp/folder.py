@@ -44,18 +44,12 @@ from pinesh.stores.headers import (
     header_end,
     parse_header_block,
 )
-from pinesh.stores.local_common import (
-    envelope_matches,
-    message_matches,
-    mime_structure,
-    needs_message,
-    part_content,
-    sort_uids,
-    thread_envelopes,
-)
+from pinesh.stores.mime_structure import mime_structure, part_content
 from pinesh.stores.nntp import newsrc as marks
 from pinesh.stores.nntp.client import NntpClient
 from pinesh.stores.nntp.protocol import GroupInfo, Overview, overview_headers
+from pinesh.stores.ordering import sort_uids, thread_envelopes
+from pinesh.stores.search import envelope_matches, message_matches, needs_message
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 

@@ -1,34 +1,21 @@
-"""The shared local helpers on literal bytes: MIME structure and content (good, broken and
-hostile messages), and sort, thread and search over envelopes."""
+"""MIME structure and part content of messages held as bytes (stores.mime_structure), on
+literal good, broken and hostile messages."""
 
 from __future__ import annotations
 
 import base64
-import binascii
-import quopri
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from pinesh.stores.base import Address, Envelope, Flag, SearchQuery, SortKey, ThreadNode
-from pinesh.stores.local_common import (
+from pinesh.stores.mime_structure import (
     CHUNK,
     MAX_DEPTH,
-    base_subject,
     body_offset,
-    decode_base64,
-    decode_quoted_printable,
-    envelope_matches,
-    message_matches,
     mime_structure,
     part_bytes,
     part_content,
-    search_uids,
-    sort_uids,
     text_parts,
-    thread_envelopes,
-    unicode_casemap,
 )
 
 HOSTILE = sorted((Path(__file__).parent.parent / "corpus" / "hostile").glob("*.eml"))
@@ -205,43 +192,6 @@ def test_a_multipart_without_delimiters_is_shown_as_text() -> None:
         assert part_bytes(message, "1") == message[message.index(b"\n\n") + 2 :]
 
 
-def test_truncated_and_junk_base64_decodes_as_far_as_it_goes() -> None:
-    assert b"".join(decode_base64([b"aGVsbG8gd29ybGQ"])) == b"hello world"
-    assert b"".join(decode_base64([b"aGVsbG8gd29ybG"])) == b"hello worl"
-    assert b"".join(decode_base64([b"aGVsbG8gd29yb"])) == b"hello wor"  # a lone char: nothing
-    assert b"".join(decode_base64([b"aGV\x00sb*G8=\nignored after padding"])) == b"hello"
-    assert b"".join(decode_base64([b"!!!"])) == b""
-
-
-def test_base64_decodes_the_same_in_any_chunking() -> None:
-    data = bytes(range(256)) * 40
-    encoded = base64.encodebytes(data)
-    for size in (1, 3, 4, 5, 77, 1000):
-        chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
-        assert b"".join(decode_base64(chunks)) == data
-
-
-def test_quoted_printable_decodes_the_same_in_any_chunking() -> None:
-    text = ("Grüße = 100 % ok, " * 300 + "\n") * 3
-    encoded = quopri.encodestring(text.encode())
-    assert b"=\n" in encoded and b"=C3=BC" in encoded
-    for size in (1, 2, 3, 10, 4096):
-        chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
-        assert b"".join(decode_quoted_printable(chunks)).decode() == text
-
-
-def test_a_quoted_printable_line_longer_than_a_chunk_is_cut_before_an_escape() -> None:
-    line = b"=41" * (CHUNK // 2)  # one line of 1.5 chunks, nothing but escapes
-    decoded = b"".join(
-        decode_quoted_printable([line[i : i + 1000] for i in range(0, len(line), 1000)])
-    )
-    assert decoded == b"A" * (CHUNK // 2)
-
-
-def test_broken_quoted_printable_is_kept_as_written() -> None:
-    assert b"".join(decode_quoted_printable([b"a=ZZb=\n=4"])) == b"a=ZZb=4"
-
-
 def test_a_large_part_is_streamed_in_chunks() -> None:
     payload = bytes(range(256)) * 4096  # 1 MiB
     message = (
@@ -339,207 +289,3 @@ def test_every_hostile_message_gives_a_structure_and_all_its_parts(path: Path) -
 
 def test_the_corpus_is_there() -> None:
     assert len(HOSTILE) >= 15  # fail, don't skip: without it the test above proves nothing
-
-
-# --------------------------------------------------------------------------- sort
-
-
-def _env(
-    uid: int,
-    *,
-    subject: str = "",
-    sender: str = "",
-    to: str = "",
-    date: datetime | None = None,
-    arrival: datetime | None = None,
-    size: int = 0,
-    message_id: str | None = None,
-    references: tuple[str, ...] = (),
-    in_reply_to: str | None = None,
-    flags: frozenset[Flag] = frozenset(),
-) -> Envelope:
-    def addr(text: str) -> tuple[Address, ...]:
-        if not text:
-            return ()
-        name, _, email = text.rpartition(" ")
-        return (Address(name, email),)
-
-    return Envelope(
-        uid=uid,
-        date=date,
-        sender=addr(sender),
-        to=addr(to),
-        cc=(),
-        subject=subject,
-        message_id=message_id,
-        in_reply_to=in_reply_to,
-        references=references,
-        size=size,
-        flags=flags,
-        internal_date=arrival,
-    )
-
-
-T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def test_base_subject_strips_reply_and_list_markers() -> None:
-    assert base_subject("Re: Fwd: [list] RE:  hello  world (fwd)") == "hello world"
-    assert base_subject("[Fwd: the plan]") == "the plan"
-    assert base_subject("[list]") == "[list]"
-    assert base_subject("Re:") == ""
-
-
-def test_unicode_casemap_folds_case_and_accents_apart() -> None:
-    assert unicode_casemap("änderung") == unicode_casemap("Änderung")
-    assert unicode_casemap("Änderung") < unicode_casemap("B")
-
-
-def test_sort_by_each_key_with_ties_in_uid_order() -> None:
-    envelopes = [
-        _env(1, subject="Re: beta", sender="Zed z@x", to="B b@x", date=T0, size=30),
-        _env(2, subject="alpha", sender="Amy a@x", to="A a@x", date=T0 - timedelta(days=1)),
-        _env(3, subject="Beta", sender="Bob b@x", to="C c@x", date=None, arrival=T0, size=30),
-        _env(4, subject="Änderung", sender="Ann a@x", to="", date=T0 + timedelta(hours=1)),
-    ]
-    assert sort_uids(envelopes, SortKey.DATE) == [2, 1, 3, 4]  # 3 has no Date: its arrival
-    assert sort_uids(envelopes, SortKey.DATE, reverse=True) == [4, 1, 3, 2]
-    assert sort_uids(envelopes, SortKey.SUBJECT) == [2, 4, 1, 3]
-    assert sort_uids(envelopes, SortKey.FROM) == [2, 4, 3, 1]  # by mailbox: a, a, b, z
-    assert sort_uids(envelopes, SortKey.TO) == [4, 2, 1, 3]
-    assert sort_uids(envelopes, SortKey.SIZE) == [2, 4, 1, 3]
-    assert sort_uids(envelopes, SortKey.SIZE, reverse=True) == [1, 3, 2, 4]
-    assert sort_uids(list(reversed(envelopes)), SortKey.ARRIVAL) == [1, 2, 3, 4]
-
-
-# --------------------------------------------------------------------------- thread
-
-
-def test_threads_follow_references_and_order_by_date() -> None:
-    envelopes = [
-        _env(1, message_id="<a>", date=T0),
-        _env(2, message_id="<b>", references=("<a>",), date=T0 + timedelta(2)),
-        _env(3, message_id="<c>", in_reply_to="<a>", date=T0 + timedelta(1)),
-        _env(4, message_id="<d>", references=("<a>", "<c>"), date=T0 + timedelta(3)),
-        _env(5, message_id="<e>", date=T0 - timedelta(1)),
-    ]
-    assert thread_envelopes(envelopes) == [
-        ThreadNode(5),
-        ThreadNode(1, (ThreadNode(3, (ThreadNode(4),)), ThreadNode(2))),
-    ]
-
-
-def test_a_missing_parent_with_several_children_stays_as_an_empty_node() -> None:
-    envelopes = [
-        _env(1, message_id="<x>", references=("<gone>",), date=T0),
-        _env(2, message_id="<y>", references=("<gone>",), date=T0 + timedelta(1)),
-        _env(3, message_id="<z>", references=("<lost>",), date=T0 + timedelta(2)),
-    ]
-    assert thread_envelopes(envelopes) == [
-        ThreadNode(None, (ThreadNode(1), ThreadNode(2))),
-        ThreadNode(3),  # one child: it takes the missing parent's place
-    ]
-
-
-def test_reference_loops_and_duplicate_ids_do_not_break_threading() -> None:
-    envelopes = [
-        _env(1, message_id="<a>", references=("<b>",), date=T0),
-        _env(2, message_id="<b>", references=("<a>",), date=T0 + timedelta(1)),
-        _env(3, message_id="<a>", date=T0 + timedelta(2)),  # a duplicate Message-ID
-        _env(4, message_id="<self>", references=("<self>",), date=T0 + timedelta(3)),
-    ]
-    threads = thread_envelopes(envelopes)
-    seen = []
-    stack = list(threads)
-    while stack:
-        node = stack.pop()
-        seen.append(node.uid)
-        stack.extend(node.children)
-    assert sorted(u for u in seen if u is not None) == [1, 2, 3, 4]
-
-
-def test_a_very_deep_reply_chain_threads_without_recursion() -> None:
-    count = 5000
-    envelopes = [
-        _env(
-            i,
-            message_id=f"<m{i}>",
-            references=(f"<m{i - 1}>",) if i > 1 else (),
-            date=T0 + timedelta(seconds=i),
-        )
-        for i in range(1, count + 1)
-    ]
-    (root,) = thread_envelopes(envelopes)
-    depth = 0
-    node = root
-    while node.children:
-        (node,) = node.children
-        depth += 1
-    assert (root.uid, node.uid, depth) == (1, count, count - 1)
-
-
-# --------------------------------------------------------------------------- search
-
-SEARCHABLE = (
-    b"From: =?utf-8?q?J=C3=BCrgen?= <jurgen@example.org>\n"
-    b"To: Team <team@example.org>\n"
-    b"Subject: =?utf-8?b?UXVhcnRhbHNiZXJpY2h0?=\n"
-    b"X-Tracking: needle-in-header\n"
-    b"Content-Type: multipart/mixed; boundary=s\n\n--s\n"
-    b"Content-Type: text/plain; charset=iso-8859-1\n"
-    b"Content-Transfer-Encoding: quoted-printable\n\n"
-    b"Die Ums=E4tze sind gestiegen.\n"
-    b"--s\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
-    + base64.encodebytes(b"secret-in-attachment")
-    + b"--s\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
-    + base64.encodebytes("<p>Größe</p>".encode())
-    + b"--s--\n"
-)
-
-
-def test_message_search_decodes_bodies_and_headers() -> None:
-    assert message_matches(SEARCHABLE, SearchQuery(body="umsätze"))
-    assert message_matches(SEARCHABLE, SearchQuery(body="GRÖSSE".lower().replace("ss", "ß")))
-    assert not message_matches(SEARCHABLE, SearchQuery(body="secret-in-attachment"))
-    assert message_matches(SEARCHABLE, SearchQuery(text="needle-in-header"))
-    assert message_matches(SEARCHABLE, SearchQuery(text="quartalsbericht"))  # decoded subject
-    assert message_matches(SEARCHABLE, SearchQuery(text="jürgen"))
-    assert not message_matches(SEARCHABLE, SearchQuery(text="nowhere"))
-
-
-def test_envelope_search_by_fields_flags_and_dates() -> None:
-    envelope = _env(
-        7,
-        subject="Quarterly report",
-        sender="Jürgen jurgen@example.org",
-        to="Team team@example.org",
-        date=T0,
-        flags=frozenset({Flag.SEEN}),
-    )
-    assert envelope_matches(envelope, SearchQuery(subject="QUARTERLY", sender="jürgen"))
-    assert envelope_matches(envelope, SearchQuery(to="team@"))
-    assert not envelope_matches(envelope, SearchQuery(to="other"))
-    assert envelope_matches(envelope, SearchQuery(flags=frozenset({Flag.SEEN})))
-    assert not envelope_matches(envelope, SearchQuery(not_flags=frozenset({Flag.SEEN})))
-    assert envelope_matches(envelope, SearchQuery(since=T0, before=T0 + timedelta(1)))
-    assert not envelope_matches(envelope, SearchQuery(before=T0))
-    assert not envelope_matches(envelope, SearchQuery(since=T0 + timedelta(seconds=1)))
-
-
-def test_search_reads_messages_only_when_needed() -> None:
-    envelopes = [_env(2, subject="two"), _env(1, subject="one")]
-    asked: list[int] = []
-
-    def message(uid: int) -> bytes:
-        asked.append(uid)
-        return b"Subject: x\n\nbody of %d\n" % uid
-
-    assert search_uids(envelopes, SearchQuery(subject="o"), message) == [1, 2]
-    assert asked == []
-    assert search_uids(envelopes, SearchQuery(subject="one", body="body of"), message) == [1]
-    assert asked == [1]
-
-
-def test_binascii_is_lenient_as_decode_base64_expects() -> None:
-    # decode_base64 relies on a2b_base64 taking clean groups of four; this guards it.
-    assert binascii.a2b_base64(b"aGk=") == b"hi"
