@@ -42,6 +42,11 @@ class StreamDecoder(Protocol):
 
     def finish(self) -> bytes: ...
 
+    @property
+    def held(self) -> int:
+        """Bytes kept for the next chunk: bounded, so each chunk costs its own length."""
+        ...
+
 
 class IdentityDecoder:
     """7bit, 8bit, binary, and encodings we do not know: the bytes as they are."""
@@ -51,6 +56,10 @@ class IdentityDecoder:
 
     def finish(self) -> bytes:
         return b""
+
+    @property
+    def held(self) -> int:
+        return 0
 
 
 class Base64Decoder:
@@ -79,6 +88,10 @@ class Base64Decoder:
             return b""
         self._ended = True
         return self._tail()
+
+    @property
+    def held(self) -> int:
+        return len(self._pending)
 
     def _tail(self) -> bytes:
         rest, self._pending = self._pending, b""
@@ -111,6 +124,10 @@ class QuotedPrintableDecoder:
     def finish(self) -> bytes:
         rest, self._pending = self._pending, b""
         return _QP_ESCAPE_AT_END.sub(_unescape, rest)
+
+    @property
+    def held(self) -> int:
+        return len(self._pending)
 
 
 def decoder_for(encoding: str) -> StreamDecoder:
