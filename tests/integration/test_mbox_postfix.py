@@ -24,7 +24,7 @@ import pytest
 
 from pinesh.stores.base import Flag
 from pinesh.stores.local import mbox_journal as mbox_module
-from pinesh.stores.local.mbox import MboxFolder
+from pinesh.stores.local.mbox_folder import MboxFolder
 from pinesh.stores.local.mbox_format import scan_bytes
 from pinesh.stores.local.mbox_journal import Journal
 from tests.lab.common import LabError

@@ -19,7 +19,7 @@ from pinesh.config.settings import Settings
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Envelope, Flag
-from pinesh.stores.local.maildir import MaildirFolder
+from pinesh.stores.local.maildir_folder import MaildirFolder
 from pinesh.stores.ordering import base_subject, unicode_casemap
 from pinesh.ui.app import PineshApp
 from pinesh.ui.attachment_screen import Pager

@@ -18,7 +18,7 @@ from pinesh.services.connections import Connections
 from pinesh.services.folder_view import FolderView, flatten_threads
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Envelope, Flag, SortKey, StoreError, ThreadNode
-from pinesh.stores.local.maildir import MaildirFolder
+from pinesh.stores.local.maildir_folder import MaildirFolder
 from pinesh.stores.ordering import base_subject, unicode_casemap
 from tests.lab.maildir_fill import FilledMessage, fill_maildir
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.stores.local.maildir import MaildirFolder
+from pinesh.stores.local.maildir_folder import MaildirFolder
 from pinesh.stores.local.maildir_names import arrival_key, arrival_order, leading_number, split_name
 
 # File names as found in cur/ and new/: the usual "<time>.<rest>" ones and odd ones.

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from pinesh.stores.base import Flag, SearchQuery, SortKey, StoreError, ThreadNode
-from pinesh.stores.local.maildir import MaildirFolder
 from pinesh.stores.local.maildir_delivery import deliver
+from pinesh.stores.local.maildir_folder import MaildirFolder
 from pinesh.stores.local.maildir_names import arrival_key, flags_of, split_name, with_flags
 from pinesh.stores.local.maildir_store import MaildirStore
-from pinesh.stores.local.mbox import MboxFolder
+from pinesh.stores.local.mbox_folder import MboxFolder
 from tests.lab.maildir_fill import fill_maildir
 
 

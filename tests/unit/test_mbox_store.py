@@ -17,8 +17,8 @@ import pytest
 
 from pinesh.stores.base import Flag, Folder, SearchQuery, SortKey, StoreError
 from pinesh.stores.local.locking import DotLock, is_stale, lock_path, locked_mailbox
-from pinesh.stores.local.maildir import MaildirFolder
-from pinesh.stores.local.mbox import MboxFolder
+from pinesh.stores.local.maildir_folder import MaildirFolder
+from pinesh.stores.local.mbox_folder import MboxFolder
 from pinesh.stores.local.mbox_format import (
     NotMboxError,
     from_line_date,

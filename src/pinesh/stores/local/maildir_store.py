@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pinesh.stores.base import FolderInfo, Store, StoreError
 from pinesh.stores.local.folder import pattern_regex
-from pinesh.stores.local.maildir import MaildirFolder, is_maildir
+from pinesh.stores.local.maildir_folder import MaildirFolder, is_maildir
 from pinesh.textsafe import safe_line
 
 INBOX = "INBOX"

@@ -15,8 +15,8 @@ from pathlib import Path
 from pinesh.stores.base import Folder, FolderInfo, Store, StoreError
 from pinesh.stores.local.folder import pattern_regex
 from pinesh.stores.local.locking import locked_mailbox
-from pinesh.stores.local.maildir import MaildirFolder, is_maildir
-from pinesh.stores.local.mbox import MboxFolder
+from pinesh.stores.local.maildir_folder import MaildirFolder, is_maildir
+from pinesh.stores.local.mbox_folder import MboxFolder
 from pinesh.textsafe import safe_line
 
 _HIDDEN_SUFFIXES = (".lock", ".pinesh-journal")
