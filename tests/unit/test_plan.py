@@ -155,19 +155,21 @@ def test_rule_target_and_ports_and_ssh_settings() -> None:
     assert p.routes[0].describe() == "ssh jane@shell.isp.example:2222 channel to 10.0.0.25:587"
 
 
-# --- the ssh login user: the rule's, else (preauth on the mail host) the mailbox user -------
+# --- the ssh login user: the rule's, else ssh's config; never the mailbox user ------------
 
 PREAUTH_RULE = Rule(servers=("mail.example.org",), imap_command=DOVECOT, ports={"imap": 1143})
 
 
-def test_preauth_on_the_mail_host_logs_in_as_the_mailbox_user() -> None:
-    # PREAUTH serves whoever ssh logged in as: another login would open another's mail.
+def test_a_rule_route_never_logs_in_as_the_mailbox_user() -> None:
+    # IMAP (with /user=) and SMTP (without) of one host: one ssh target, so one master.
     p = plan("mail.example.org/user=jane", IMAP, PREAUTH_RULE)
-    assert p.routes[0] == SshPreauthRoute(SshTarget("mail.example.org", "jane"), DOVECOT)
-    assert p.routes[0].describe().startswith("ssh jane@mail.example.org ")
+    assert p.routes[0] == SshPreauthRoute(SshTarget("mail.example.org"), DOVECOT)
+    assert p.routes[0].describe().startswith("ssh mail.example.org ")
+    smtp = plan("mail.example.org", SMTP, Rule(servers=("mail.example.org",)))
+    assert smtp.routes[0] == SshChannelRoute(SshTarget("mail.example.org"), "localhost", 25)
 
 
-def test_the_rules_own_user_wins_over_the_mailbox_user() -> None:
+def test_the_rules_own_user_is_the_ssh_login() -> None:
     rule = replace(PREAUTH_RULE, login_user="jdoe")
     p = plan("mail.example.org/user=jane", IMAP, rule)
     assert p.routes[0] == SshPreauthRoute(SshTarget("mail.example.org", "jdoe"), DOVECOT)
@@ -187,9 +189,10 @@ def test_a_channel_never_logs_in_as_the_mailbox_user() -> None:
     assert smtp.routes[0] == SshChannelRoute(SshTarget("mail.example.org"), "localhost", 25)
 
 
-def test_the_mailbox_user_reaches_the_ssh_argv(tmp_path: Path) -> None:
-    """From the pinerc's name to ssh's argv, one value: parsed once, -l from /user=."""
-    settings = Settings(rules=(PREAUTH_RULE,), ssh=SshSettings(control_dir=tmp_path / "ctl"))
+def test_the_server_value_from_the_pinerc_reaches_the_ssh_argv(tmp_path: Path) -> None:
+    """From the pinerc's name to ssh's argv, one value, parsed once; -l is the rule's user."""
+    rule = replace(PREAUTH_RULE, login_user="jdoe")
+    settings = Settings(rules=(rule,), ssh=SshSettings(control_dir=tmp_path / "ctl"))
     mailbox = parse_mailbox_name("{mail.example.org/user=jane}INBOX", NameContext(tmp_path))
     assert mailbox.server is not None
     p = plan_routes(mailbox.server, IMAP, settings, env=NOWHERE)
@@ -197,7 +200,7 @@ def test_the_mailbox_user_reaches_the_ssh_argv(tmp_path: Path) -> None:
     route = p.routes[0]
     assert isinstance(route, SshPreauthRoute)
     argv = MasterPool(settings.ssh).ssh_argv(route.target, ["--", "mail.example.org"])
-    assert argv[argv.index("-l") + 1] == "jane"
+    assert argv[argv.index("-l") + 1] == "jdoe"
 
 
 def test_through_another_login_host_the_mailbox_user_is_not_the_ssh_user() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from pinesh.config.pinesh_toml import matching_rule
@@ -65,27 +65,15 @@ def _direct_when(rule: Rule, env: Environment) -> str | None:
     return None
 
 
-def preauth_login_user(rule: Rule, spec: ServerSpec) -> str | None:
-    """The ssh login user of a rule's preauth route: the rule's user, else, when ssh goes to
-    the mail host itself, the mailbox user (/user=); None leaves it to ssh's config.
-
-    A preauthenticated server serves whoever ssh logged in as, so logging in as anyone
-    but the mailbox user would open another user's mail (Pine's ssh-path does the same).
-    Through another login host the mailbox user says nothing about the ssh account.
-    """
-    if rule.login_user is not None:
-        return rule.login_user
-    return spec.mailbox_user if rule.login is None else None
-
-
 def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Route]:
-    # The channel's login user is the rule's own, or ssh's config: the mail server asks
-    # for the mailbox user's password itself, over the channel.
+    # The ssh login user of every route of a rule is the rule's own, else ssh's config;
+    # never the mailbox user (/user=): then the IMAP, SMTP and NNTP of one host share one
+    # target and so one master. A preauth server serves whoever ssh logged in as, so a
+    # user whose ssh account is not the mailbox user sets the rule's user (docs/transport.md).
     target = SshTarget(rule.login or spec.host, rule.login_user, rule.ssh_port, rule.ssh_options)
     routes: list[Route] = []
     if service is Service.IMAP and rule.imap_command:
-        preauth = replace(target, login_user=preauth_login_user(rule, spec))
-        routes.append(SshPreauthRoute(preauth, rule.imap_command))
+        routes.append(SshPreauthRoute(target, rule.imap_command))
     if service is not Service.IMAP or not rule.imap_command or service.value in rule.ports:
         # Seen from the login host: the server itself is "localhost" when we log in to it.
         host = rule.target_host or ("localhost" if rule.login is None else spec.host)
