@@ -32,12 +32,13 @@ ca_file = "{ca_file}"
 # One open of the mail host's IMAP by pinesh's own fallback, reported as JSON.
 OPEN_ONCE = """
 import json, sys, time
+from pinesh.config.server_spec import ServerSpec
 from pinesh.services.connections import load_connections
 from pinesh.transport.service import Service
 
 connections = load_connections(sys.argv[1], sys.argv[2])
 began = time.monotonic()
-opened = connections.open("mailhost.example.org", Service.IMAP)
+opened = connections.open(ServerSpec("mailhost.example.org"), Service.IMAP)
 print(json.dumps({
     "route": opened.channel.route.key,
     "greeting": opened.channel.greeting.state.name,
