@@ -25,7 +25,7 @@ from pinesh.transport.service import Service
 from pinesh.ui import setup_screen
 from pinesh.ui.app import MainMenu, PineshApp
 from pinesh.ui.help_screen import HelpScreen
-from pinesh.ui.setup_screen import SetupScreen, settings_lines
+from pinesh.ui.setup_screen import SetupScreen, pinerc_lines, settings_lines
 
 PINERC = """\
 personal-name=Jane Setup
@@ -205,6 +205,28 @@ def test_select_servers_by_host_and_service(tmp_path: Path) -> None:
     assert [s.service for s in select_servers(servers, [], None)] == [Service.IMAP, Service.SMTP]
     assert [s.service for s in select_servers(servers, [], "smtp")] == [Service.SMTP]
     assert select_servers(servers, ["elsewhere"], None) == []
+
+
+def test_a_server_setting_that_did_not_parse_is_shown_as_written_and_listed(
+    tmp_path: Path,
+) -> None:
+    rc = parse_pinerc(
+        "smtp-server=smtp.isp.example/User=x/bogus, backup.isp.example\n"
+        "nntp-server=news.isp.example/bogus\n",
+        str(tmp_path / "pinerc"),
+    )
+    config = [text for text, _ in pinerc_lines(rc, pine_settings(rc))]
+    assert (
+        "  smtp-server            smtp.isp.example/User=x/bogus, backup.isp.example   (line 1)"
+        in config
+    )
+    assert "  nntp-server            news.isp.example/bogus   (line 2)" in config
+    servers, problems = configured_servers(rc, Settings())
+    assert [(s.spec.host, s.service) for s in servers] == [("backup.isp.example", Service.SMTP)]
+    assert problems == [
+        "pinerc smtp-server: server 'smtp.isp.example/User=x/bogus': unknown flag '/bogus'",
+        "pinerc nntp-server: server 'news.isp.example/bogus': unknown flag '/bogus'",
+    ]
 
 
 def _broken_config(settings: Settings) -> list[tuple[str, str]]:

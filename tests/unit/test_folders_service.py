@@ -209,6 +209,14 @@ def test_news_on_the_nntp_server_lists_subscribed_groups(
         service.create(news, "comp.new")
 
 
+def test_news_on_an_nntp_server_that_did_not_parse_shows_it_as_written(tmp_path: Path) -> None:
+    service = _service(tmp_path, "nntp-server=news.example.org/bogus\n")
+    *_, news = service.collections()
+    assert news.label == "News on news.example.org/bogus"
+    listing = service.listing(news)
+    assert listing.error is not None and "pinerc nntp-server" in listing.error
+
+
 def test_a_news_collection_named_in_the_pinerc_is_not_doubled(tmp_path: Path) -> None:
     service = _service(
         tmp_path,

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.config.pine_settings import BadServerSetting
 from pinesh.config.server_spec import ServerSpec
+from pinesh.errors import PineshError
 from pinesh.stores.names import (
     Driver,
     MailboxName,
@@ -16,9 +18,9 @@ from pinesh.stores.names import (
 )
 
 HOME = Path("/home/jane")
-CONTEXT = NameContext(HOME, nntp_server="news.example.org", local_user="jane")
 MAIL = ServerSpec("mail.example.org", mailbox_user="jane")
 NEWS = ServerSpec("news.example.org")
+CONTEXT = NameContext(HOME, nntp_server=NEWS, local_user="jane")
 
 ROUND_TRIPS = [
     MailboxName(Driver.IMAP, "INBOX", MAIL),
@@ -114,3 +116,13 @@ def test_collection_names_keep_their_prefix(
 
 def test_local_collections_are_not_remote() -> None:
     assert parse_collection_name("mail/", CONTEXT) is None
+
+
+def test_news_on_an_nntp_server_that_did_not_parse_says_which_setting_to_fix() -> None:
+    bad = BadServerSetting("nntp-server", "server 'news:x': port 'x' is not a number")
+    context = NameContext(HOME, nntp_server=bad)
+    with pytest.raises(PineshError, match=r"^pinerc nntp-server: server 'news:x': port 'x'"):
+        parse_mailbox_name("#news.comp.lang", context)
+    # A group on a server named in full is no group of the unparsed nntp-server.
+    mailbox = MailboxName(Driver.NNTP, "comp.lang", NEWS)
+    assert mailbox.format(context) == "{news.example.org}#news.comp.lang"

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.config.pine_settings import Collection, parse_collection, pine_settings
+from pinesh.config.pine_settings import (
+    BadServerSetting,
+    Collection,
+    ServerSetting,
+    parse_collection,
+    pine_settings,
+)
 from pinesh.config.pinerc import parse_pinerc
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.stores.names import Driver, NameContext, parse_mailbox_name
 
@@ -39,7 +46,13 @@ def test_the_variables_pinesh_reads() -> None:
         Collection("Local Mail", "mail/", "*.box"),
     )
     assert settings.news_collections[0].name == "{news.example.org/nntp}#news."
-    assert settings.smtp_servers == ("smtp.isp.example/submit/user=jane", "backup.isp.example")
+    assert settings.smtp_servers == (
+        ServerSetting(
+            "smtp.isp.example/submit/user=jane",
+            ServerSpec("smtp.isp.example", mailbox_user="jane", submit=True),
+        ),
+        ServerSetting("backup.isp.example", ServerSpec("backup.isp.example")),
+    )
     assert settings.sendmail_path == "/usr/sbin/sendmail -oi -t"
     assert settings.signature_file == Path.home() / ".signature"
     assert settings.customized_hdrs == ("Reply-To: jane@example.org", "X-Clacks: GNU")
@@ -66,7 +79,7 @@ def test_collections(item: str, expected: Collection) -> None:
 
 
 CONTEXT = NameContext(
-    Path("/home/jane"), "{mail.example.org/user=jane}INBOX", "news.example.org", "jane"
+    Path("/home/jane"), "{mail.example.org/user=jane}INBOX", ServerSpec("news.example.org"), "jane"
 )
 
 
@@ -116,3 +129,23 @@ def test_bad_mailbox_names_are_clear_errors(name: str) -> None:
 def test_news_without_a_server_says_what_to_set() -> None:
     with pytest.raises(PineshError, match="nntp-server"):
         parse_mailbox_name("#news.x", NameContext(Path("/home/jane")))
+
+
+def test_a_server_setting_that_does_not_parse_is_kept_as_written_with_why() -> None:
+    rc = parse_pinerc("smtp-server=smtp.isp.example/bogus\nnntp-server=news:x\n", "x")
+    settings = pine_settings(rc)  # loading does not fail: the program stays up
+    [smtp] = settings.smtp_servers
+    assert smtp.text == "smtp.isp.example/bogus"
+    assert isinstance(smtp.server, BadServerSetting)
+    assert smtp.server.setting == "smtp-server"
+    assert smtp.server.reason == "server 'smtp.isp.example/bogus': unknown flag '/bogus'"
+    with pytest.raises(PineshError, match=r"^pinerc smtp-server: .*unknown flag '/bogus'") as info:
+        smtp.spec()
+    assert info.value.hint is not None and "/user=NAME" in info.value.hint
+    [nntp] = settings.nntp_servers
+    assert nntp.text == "news:x"
+    with pytest.raises(
+        PineshError, match=r"^pinerc nntp-server: .*port 'x' is not a number"
+    ) as info:
+        nntp.spec()
+    assert info.value.hint == "write nntp-server as host[:port][/flag...] in your pinerc"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pinesh.config.pinerc import Pinerc
 from pinesh.config.remote_shell import RemoteShell, remote_shells
+from pinesh.config.server_spec import ServerSpec, parse_server_spec
+from pinesh.errors import PineshError
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,41 @@ class Collection:
     label: str
     name: str  # the mailbox name with the [pattern] part removed, e.g. "{host}mail/"
     pattern: str  # what was inside [...]: "" means everything
+
+
+@dataclass(frozen=True)
+class BadServerSetting:
+    """A server setting whose text does not parse: what is wrong, naming the setting.
+
+    Loading the pinerc does not fail on it (the program stays up); it is reported where
+    the server is used: sending, opening news, doctor.
+    """
+
+    setting: str  # "smtp-server" or "nntp-server"
+    reason: str  # e.g. "server 'x/bogus': unknown flag '/bogus'"
+    hint: str | None = None  # what to write instead
+
+    def error(self) -> PineshError:
+        """The error to raise where the server is needed."""
+        return PineshError(f"pinerc {self.setting}: {self.reason}", hint=self.hint)
+
+
+@dataclass(frozen=True)
+class ServerSetting:
+    """One entry of smtp-server or nntp-server: the text as written and what it parsed to.
+
+    The text is parsed once, when the pinerc is read; the server travels from here to the
+    routes and the ssh argv. SETUP shows ``text`` as the user wrote it.
+    """
+
+    text: str
+    server: ServerSpec | BadServerSetting
+
+    def spec(self) -> ServerSpec:
+        """The server; raise PineshError naming the setting when it did not parse."""
+        if isinstance(self.server, BadServerSetting):
+            raise self.server.error()
+        return self.server
 
 
 @dataclass(frozen=True)
@@ -31,8 +68,8 @@ class PineSettings:
     incoming_folders: tuple[str, ...]
     default_fcc: str | None
     postponed_folder: str | None
-    smtp_servers: tuple[str, ...]
-    nntp_servers: tuple[str, ...]
+    smtp_servers: tuple[ServerSetting, ...]
+    nntp_servers: tuple[ServerSetting, ...]
     sendmail_path: str | None
     signature_file: Path | None
     address_books: tuple[str, ...]
@@ -66,6 +103,19 @@ def parse_collection(item: str) -> Collection:
     return Collection(label or text, text, pattern)
 
 
+def server_settings(rc: Pinerc, setting: str) -> tuple[ServerSetting, ...]:
+    """The entries of a server list variable (smtp-server, nntp-server), each parsed."""
+    return tuple(_server_setting(setting, text) for text in rc.get_list(setting))
+
+
+def _server_setting(setting: str, text: str) -> ServerSetting:
+    try:
+        return ServerSetting(text, parse_server_spec(text))
+    except PineshError as exc:
+        hint = exc.hint or f"write {setting} as host[:port][/flag...] in your pinerc"
+        return ServerSetting(text, BadServerSetting(setting, exc.message, hint))
+
+
 def _features(items: list[str]) -> frozenset[str]:
     on: set[str] = set()
     for item in items:
@@ -92,8 +142,8 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         incoming_folders=tuple(rc.get_list("incoming-folders")),
         default_fcc=rc.get("default-fcc"),
         postponed_folder=rc.get("postponed-folder"),
-        smtp_servers=tuple(rc.get_list("smtp-server")),
-        nntp_servers=tuple(rc.get_list("nntp-server")),
+        smtp_servers=server_settings(rc, "smtp-server"),
+        nntp_servers=server_settings(rc, "nntp-server"),
         sendmail_path=rc.get("sendmail-path"),
         signature_file=_path(rc.get("signature-file")),
         address_books=tuple(rc.get_list("address-book")),

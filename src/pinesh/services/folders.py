@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pinesh.config.pine_settings import Collection
-from pinesh.config.server_spec import parse_server_spec
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import FolderStatus, Store
@@ -156,10 +156,9 @@ class FolderService:
         servers = self.session.pine.nntp_servers
         if not servers or any(self.is_news(c) for c in found):
             return found
-        try:
-            host = parse_server_spec(servers[0]).host
-        except PineshError:
-            host = servers[0]  # shown as written; opening it will say what is wrong
+        server = servers[0].server
+        # A setting that did not parse is shown as written; opening it says what is wrong.
+        host = server.host if isinstance(server, ServerSpec) else servers[0].text
         return [*found, Collection(f"News on {safe_line(host)}", "#news.", "")]
 
     def is_news(self, collection: Collection) -> bool:

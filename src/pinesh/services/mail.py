@@ -49,7 +49,7 @@ class MailSession:
     # -- names ------------------------------------------------------------------------
 
     def name_context(self) -> NameContext:
-        nntp = self.pine.nntp_servers[0] if self.pine.nntp_servers else None
+        nntp = self.pine.nntp_servers[0].server if self.pine.nntp_servers else None
         return NameContext.from_environment(self.pine.inbox_path, nntp)
 
     def parse(self, name: str) -> MailboxName:

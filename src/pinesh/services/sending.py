@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pinesh.config.server_spec import ServerSpec, parse_server_spec
+from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.paths import outbox_dir
 from pinesh.senders.base import Sender
@@ -45,7 +45,7 @@ def choose_sender(session: MailSession) -> Sender:
     """smtp-server when set (its first entry), else sendmail-path, else the local sendmail."""
     pine = session.pine
     if pine.smtp_servers:
-        spec = parse_server_spec(pine.smtp_servers[0])
+        spec = pine.smtp_servers[0].spec()  # raises, naming smtp-server, if it did not parse
         password = session.password_for(spec, Service.SMTP)
         return smtp_sender(session.connections, spec, password=password, helo=_helo(session))
     return SendmailSender.from_setting(pine.sendmail_path or DEFAULT_SENDMAIL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinesh.config.pine_settings import BadServerSetting, server_settings
 from pinesh.config.pinerc import Pinerc
 from pinesh.config.server_spec import ServerSpec, parse_server_spec
 from pinesh.config.settings import Settings
@@ -54,10 +55,12 @@ def configured_servers(rc: Pinerc, settings: Settings) -> tuple[list[ConfiguredS
         if mailbox is not None and mailbox.server is not None:
             news = mailbox.driver is Driver.NNTP
             add(mailbox.server, Service.NNTP if news else Service.IMAP, f"pinerc {var}")
-    for text in rc.get_list("smtp-server"):
-        add_text(text, Service.SMTP, "pinerc smtp-server")
-    for text in rc.get_list("nntp-server"):
-        add_text(text, Service.NNTP, "pinerc nntp-server")
+    for setting, default in (("smtp-server", Service.SMTP), ("nntp-server", Service.NNTP)):
+        for entry in server_settings(rc, setting):
+            if isinstance(entry.server, BadServerSetting):
+                problems.append(entry.server.error().message)
+            else:
+                add(entry.server, default, f"pinerc {setting}")
     for rule in settings.rules:
         for pattern in rule.servers:
             if any(c in pattern for c in "*?["):

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pinesh.config.pine_settings import BadServerSetting
 from pinesh.config.server_spec import ServerSpec, parse_server_spec
 from pinesh.errors import PineshError
 
@@ -53,7 +54,7 @@ class MailboxName:
         """
         if self.driver is Driver.NNTP:
             assert self.server is not None, "a newsgroup always has a server"
-            if context.nntp_server and _parses_to(context.nntp_server, self.server):
+            if context.nntp_server == self.server:
                 return "#news." + self.mailbox
             return "{" + self.server.format() + "}#news." + self.mailbox
         if self.server is not None:
@@ -70,12 +71,15 @@ class NameContext:
 
     home: Path
     inbox_path: str | None = None  # the pinerc's inbox-path
-    nntp_server: str | None = None  # the pinerc's first nntp-server
+    # The pinerc's first nntp-server, as parsed when the pinerc was read.
+    nntp_server: ServerSpec | BadServerSetting | None = None
     local_user: str = ""  # this machine's login name: the spool is /var/mail/LOCAL_USER
 
     @classmethod
     def from_environment(
-        cls, inbox_path: str | None = None, nntp_server: str | None = None
+        cls,
+        inbox_path: str | None = None,
+        nntp_server: ServerSpec | BadServerSetting | None = None,
     ) -> NameContext:
         return cls(
             Path.home(),
@@ -99,13 +103,6 @@ def default_inbox(context: NameContext) -> Path:
     return Path(os.environ.get("MAIL") or f"/var/mail/{context.local_user}")
 
 
-def _parses_to(text: str, server: ServerSpec) -> bool:
-    try:
-        return parse_server_spec(text) == server
-    except PineshError:
-        return False
-
-
 def _remote(text: str, name: str, context: NameContext) -> MailboxName | None:
     """``{server}mailbox`` or ``#news.group`` read as they are (no INBOX default), or None."""
     if name.startswith("{"):
@@ -125,13 +122,14 @@ def _remote(text: str, name: str, context: NameContext) -> MailboxName | None:
             )
         return MailboxName(Driver.IMAP, mailbox, server)
     if name.startswith("#news."):
-        if not context.nntp_server:
+        if context.nntp_server is None:
             raise PineshError(
                 f"mailbox {text!r} is news, but no nntp-server is set",
                 hint="set nntp-server in your pinerc, or write {news.example.org/nntp}#news.group",
             )
-        server = parse_server_spec(context.nntp_server)
-        return MailboxName(Driver.NNTP, name.removeprefix("#news."), server)
+        if isinstance(context.nntp_server, BadServerSetting):
+            raise context.nntp_server.error()
+        return MailboxName(Driver.NNTP, name.removeprefix("#news."), context.nntp_server)
     return None
 
 

@@ -1,0 +1,46 @@
+"""Choosing how mail leaves: the pinerc's smtp-server, else sendmail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pinesh.config.pine_settings import pine_settings
+from pinesh.config.pinerc import parse_pinerc
+from pinesh.config.server_spec import ServerSpec
+from pinesh.config.settings import Settings
+from pinesh.errors import PineshError
+from pinesh.senders.compose import Draft
+from pinesh.senders.sendmail import SendmailSender
+from pinesh.senders.smtp import SmtpSender
+from pinesh.services.connections import Connections
+from pinesh.services.mail import MailSession
+from pinesh.services.sending import choose_sender, send_draft
+from pinesh.stores.base import Address
+
+
+def _session(tmp: Path, rc_text: str) -> MailSession:
+    rc = parse_pinerc(f"user-domain=pinesh.test\n{rc_text}", str(tmp / "pinerc"))
+    return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp / "data")
+
+
+def test_the_first_smtp_server_is_used_as_parsed_from_the_pinerc(tmp_path: Path) -> None:
+    session = _session(tmp_path, "smtp-server=smtp.isp.example/user=jane, backup.isp.example\n")
+    assert session.pine.smtp_servers[0].server == ServerSpec(
+        "smtp.isp.example", mailbox_user="jane"
+    )
+    assert isinstance(choose_sender(session), SmtpSender)
+
+
+def test_without_smtp_server_mail_goes_to_sendmail(tmp_path: Path) -> None:
+    assert isinstance(choose_sender(_session(tmp_path, "")), SendmailSender)
+
+
+def test_an_smtp_server_that_did_not_parse_fails_sending_naming_it(tmp_path: Path) -> None:
+    session = _session(tmp_path, "smtp-server=smtp.isp.example/bogus\n")
+    with pytest.raises(PineshError, match=r"^pinerc smtp-server: .*unknown flag '/bogus'"):
+        choose_sender(session)
+    draft = Draft(sender=Address("", "me@pinesh.test"), to=(Address("", "bob@example.org"),))
+    with pytest.raises(PineshError, match="pinerc smtp-server"):
+        send_draft(session, draft, fcc="")
