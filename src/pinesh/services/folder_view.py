@@ -300,12 +300,7 @@ class FolderView:
         """Copy messages into another folder, created if it is new (a local mbox, or a
         mailbox on an IMAP server). Names resolve as everywhere: a bare name is ~/mail/NAME."""
         dest_box = self.session.parse(dest_name)
-        here = self.session.parse(self.name)
-        if (dest_box.driver, dest_box.mailbox, dest_box.server) == (
-            here.driver,
-            here.mailbox,
-            here.server,
-        ):
+        if dest_box == self.session.parse(self.name):
             raise StoreError(f"cannot save {safe_line(self.name)} into itself")
         with self._locked() as folder:
             try:

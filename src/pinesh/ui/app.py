@@ -272,5 +272,4 @@ def open_named(session: MailSession, name: str, current: str | None) -> FolderVi
 
 def same_folder(session: MailSession, one: str, other: str) -> bool:
     """Whether two names are one folder ("INBOX" and the inbox's path, say)."""
-    a, b = session.parse(one), session.parse(other)
-    return (a.driver, a.mailbox, a.server) == (b.driver, b.mailbox, b.server)
+    return session.parse(one) == session.parse(other)
