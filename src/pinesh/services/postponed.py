@@ -35,7 +35,8 @@ from pinesh.senders.compose import (
 )
 from pinesh.services.addressbook import split_addresses
 from pinesh.services.mail import MailSession
-from pinesh.services.replying import ComposeRequest, message_attachments, message_text
+from pinesh.services.original_message import message_attachments, message_text
+from pinesh.services.replying import ComposeRequest
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Flag
 from pinesh.stores.headers import (
