@@ -17,14 +17,9 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import (
-    ComposeError,
-    Draft,
-    OutgoingAttachment,
-    parse_custom_header,
-    parse_typed_addresses,
-    reply_threading,
-)
+from pinesh.senders.addresses import parse_typed_addresses
+from pinesh.senders.base import ComposeError
+from pinesh.senders.compose import Draft, OutgoingAttachment, parse_custom_header, reply_threading
 from pinesh.services.addressbook import format_address
 from pinesh.services.mail import MailSession
 from pinesh.services.original_message import UNSAFE_NAME, OriginalMessage, usable_addresses

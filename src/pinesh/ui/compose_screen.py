@@ -19,7 +19,8 @@ from textual.widgets import Footer, Input, Static
 
 from pinesh import __version__
 from pinesh.errors import PineshError
-from pinesh.senders.compose import ComposeError, Draft, OutgoingAttachment
+from pinesh.senders.base import ComposeError
+from pinesh.senders.compose import Draft, OutgoingAttachment
 from pinesh.services.addressbook import AddressBook, format_addresses
 from pinesh.services.addressbook_file import load_addressbook
 from pinesh.services.composing import Delivery, TypedFields, post_and_mail, request_from_fields
