@@ -13,7 +13,8 @@ import pytest
 from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
-from pinesh.senders.compose import Draft, compose, parse_typed_addresses
+from pinesh.senders.addresses import parse_typed_addresses
+from pinesh.senders.compose import Draft, compose
 from pinesh.services.addressbook import (
     AddressBook,
     AddressBookError,

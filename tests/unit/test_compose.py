@@ -10,14 +10,13 @@ from email.message import EmailMessage, MIMEPart
 
 import pytest
 
+from pinesh.senders.base import ComposeError
 from pinesh.senders.compose import (
-    ComposeError,
     Draft,
     OutgoingAttachment,
     body_encoding,
     compose,
     parse_custom_header,
-    parse_typed_addresses,
     reply_threading,
     to_seven_bit,
 )
@@ -299,23 +298,6 @@ def test_internationalized_domains_become_idna_and_local_parts_need_utf8() -> No
     assert utf8.envelope.recipients == ("zoë@example.org",)
 
 
-def test_parse_addresses() -> None:
-    assert parse_typed_addresses(
-        'Jane <jane@x.org>, "Doe, J" <j@d.org>, bob', "To", default_domain="pinesh.test"
-    ) == (
-        Address("Jane", "jane@x.org"),
-        Address("Doe, J", "j@d.org"),
-        Address("", "bob@pinesh.test"),
-    )
-    assert parse_typed_addresses("a@b.c,,d@e.f", "Cc") == (
-        Address("", "a@b.c"),
-        Address("", "d@e.f"),
-    )
-    for bad in ("bob", "a@b c@d", "jane@", "x@y\nBcc: z@q", "Jane <jane@x.org"):
-        with pytest.raises(ComposeError, match="To"):
-            parse_typed_addresses(bad, "To")
-
-
 def test_seven_bit_downgrade_keeps_the_content() -> None:
     out = compose(draft(body="Grüße\n.dot\n"), domain="pinesh.test")
     seven = to_seven_bit(out.wire)
@@ -328,11 +310,6 @@ def test_message_is_readable_by_a_maildir_reader(tmp_path: object) -> None:
     out = compose(draft(bcc=(Address("", "h@x.org"),)), domain="pinesh.test")
     msg = mailbox.MaildirMessage(out.fcc)
     assert msg["Bcc"] == "h@x.org" and msg["Message-ID"] == out.message_id
-
-
-def test_addresses_the_stdlib_parser_trips_on_are_a_clear_error() -> None:
-    with pytest.raises(ComposeError, match="cannot read the addresses"):
-        parse_typed_addresses(".g:é<?=;", "To")
 
 
 def test_an_attached_message_goes_byte_for_byte() -> None:

@@ -16,8 +16,8 @@ from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
 from pinesh.errors import PineshError
-from pinesh.senders.base import SendError, Sent, Stage
-from pinesh.senders.compose import ComposeError, Draft, OutgoingAttachment, compose
+from pinesh.senders.base import ComposeError, SendError, Sent, Stage
+from pinesh.senders.compose import Draft, OutgoingAttachment, compose
 from pinesh.senders.outbox import Attempt
 from pinesh.services.addressbook_format import parse_addressbook
 from pinesh.services.composing import Delivery, TypedFields, request_from_fields

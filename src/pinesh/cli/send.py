@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pinesh.cli.output import emit_json, line
 from pinesh.errors import PineshError
-from pinesh.senders.compose import Draft, OutgoingAttachment, parse_typed_addresses
+from pinesh.senders.addresses import parse_typed_addresses
+from pinesh.senders.compose import Draft, OutgoingAttachment
 from pinesh.services.mail import MailSession
 from pinesh.services.sending import outbox, send_draft, user_address
 from pinesh.stores.headers import decode_words, header_end, parse_header_block

@@ -1,4 +1,5 @@
-"""What every sender shares: the envelope, the result of a send, and SendError.
+"""What every sender shares: the envelope, the result of a send, and the two errors:
+ComposeError (a draft that cannot become a message) and SendError.
 
 A sender takes an ``Outgoing`` (envelope + the exact bytes to transmit) and either returns
 ``Sent`` or raises ``SendError``. It never keeps mail: that is the outbox's job.
@@ -60,6 +61,10 @@ class Refusal:
     recipient: str
     reply: str
     temporary: bool  # a 4xx reply: the same recipient may work later
+
+
+class ComposeError(PineshError):
+    """A draft that cannot become a message: the text names the field and the problem."""
 
 
 class SendError(PineshError):

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, replace
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import ComposeError, OutgoingAttachment, parse_typed_addresses
+from pinesh.senders.addresses import parse_typed_addresses
+from pinesh.senders.base import ComposeError
+from pinesh.senders.compose import OutgoingAttachment
 from pinesh.services.addressbook import AddressBook, split_addresses
 from pinesh.services.mail import MailSession
 from pinesh.services.news import post_article

@@ -26,16 +26,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import (
-    RESERVED_HEADERS,
-    ComposeError,
-    Draft,
-    compose,
-    parse_typed_addresses,
-)
+from pinesh.senders.addresses import parse_typed_addresses
+from pinesh.senders.base import ComposeError
+from pinesh.senders.compose import RESERVED_HEADERS, Draft, compose
 from pinesh.services.addressbook import split_addresses
 from pinesh.services.mail import MailSession
-from pinesh.services.replying import ComposeRequest, message_attachments, message_text
+from pinesh.services.original_message import message_attachments, message_text
+from pinesh.services.replying import ComposeRequest
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Flag
 from pinesh.stores.headers import (

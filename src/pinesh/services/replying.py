@@ -9,50 +9,30 @@ PineshError ever comes out of a broken message.
 
 from __future__ import annotations
 
-import base64
-import email
-import quopri
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import (
-    ComposeError,
-    Draft,
-    OutgoingAttachment,
-    parse_custom_header,
-    parse_typed_addresses,
-    reply_threading,
-)
+from pinesh.senders.addresses import parse_typed_addresses
+from pinesh.senders.base import ComposeError
+from pinesh.senders.compose import Draft, OutgoingAttachment, parse_custom_header, reply_threading
 from pinesh.services.addressbook import format_address
 from pinesh.services.mail import MailSession
-from pinesh.services.reading import MAX_TEXT, decode_text, html_to_text
+from pinesh.services.original_message import UNSAFE_NAME, OriginalMessage, usable_addresses
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Envelope
-from pinesh.stores.headers import (
-    decode_words,
-    envelope_from_headers,
-    header_addresses,
-    header_end,
-    parse_header_block,
-)
-from pinesh.stores.mime_structure import mime_structure, part_bytes
 from pinesh.stores.nntp.protocol import valid_group_name
 from pinesh.textsafe import safe_line, safe_text
 
 MAX_SIGNATURE = 64 * 1024  # bytes of the signature file used
-MAX_ATTACHED_MESSAGES = 32  # attached messages cut from the bytes; others as parsed
 MAX_SUBJECT = 1000  # characters of the original's subject kept (a hostile one may be MBs)
 FORWARD_MARK = "---------- Forwarded message ----------"
 _RE = re.compile(r"\s*re\s*(\[\d+\])?\s*:", re.IGNORECASE)
 _FWD = re.compile(r"\s*(fwd?|fw)\s*:", re.IGNORECASE)
-_UNSAFE_NAME = re.compile(r"[^\w.+-]+")
 
 
 @dataclass(frozen=True)
@@ -86,18 +66,18 @@ def post_request(session: MailSession, groups: tuple[str, ...]) -> ComposeReques
 
 def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeRequest:
     """A reply to the sender (Reply-To, else From), or to everyone (to_all), quoted."""
-    original = _Original.read(raw)
+    original = OriginalMessage.read(raw)
     env = original.envelope
     draft = _blank(session)
     own = {draft.sender.email.lower(), user_address(session).email.lower()}
     own |= _alt_addresses(session)  # Pine leaves all of them out of a reply
-    to = original.reply_to or _usable(env.sender)
+    to = original.reply_to or usable_addresses(env.sender)
     if to and all(a.email.lower() in own for a in to):
-        to = _usable(env.to)  # a reply to our own message goes to its recipients again
+        to = usable_addresses(env.to)  # a reply to our own message goes to its recipients again
     cc: tuple[Address, ...] = ()
     if to_all:
         taken = own | {a.email.lower() for a in to}
-        cc = _unique(a for a in _usable(env.to + env.cc) if a.email.lower() not in taken)
+        cc = _unique(a for a in usable_addresses(env.to + env.cc) if a.email.lower() not in taken)
     in_reply_to, references = reply_threading(env.message_id, _parent_references(env))
     body = _quoted(env, original.text)
     draft = replace(
@@ -115,13 +95,13 @@ def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeR
 def forward_request(session: MailSession, raw: bytes, *, as_attachment: bool) -> ComposeRequest:
     """A forward: the text inline under Pine's mark (with the attachments), or the whole
     message attached as message/rfc822."""
-    original = _Original.read(raw)
+    original = OriginalMessage.read(raw)
     env = original.envelope
     subject = _prefixed(_FWD, "Fwd: ", env.subject)
     draft = replace(_blank(session), subject=subject)
     signature = _with_signature("", session)
     if as_attachment:
-        stem = _UNSAFE_NAME.sub("-", env.subject[:200]).strip("-.")[:60]
+        stem = UNSAFE_NAME.sub("-", env.subject[:200]).strip("-.")[:60]
         attachment = OutgoingAttachment((stem or "forwarded") + ".eml", raw, "message/rfc822")
         body = "\n\n" + signature if signature else ""
         return ComposeRequest(replace(draft, body=body, attachments=(attachment,)))
@@ -142,7 +122,7 @@ def followup_request(session: MailSession, raw: bytes) -> ComposeRequest:
 
     ``Followup-To: poster`` asks for a reply by mail: that is what comes back.
     """
-    original = _Original.read(raw)
+    original = OriginalMessage.read(raw)
     env = original.envelope
     target = original.followup_to.strip()
     if target.lower() == "poster":
@@ -179,140 +159,6 @@ def _parent_references(env: Envelope) -> tuple[str, ...]:
     if env.references:
         return env.references
     return (env.in_reply_to,) if env.in_reply_to else ()
-
-
-# --- the original ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Original:
-    """What a reply or forward takes from the original: decoded, not yet made inert."""
-
-    envelope: Envelope
-    reply_to: tuple[Address, ...]
-    followup_to: str
-    text: str
-    attachments: tuple[OutgoingAttachment, ...]
-
-    @classmethod
-    def read(cls, raw: bytes) -> _Original:
-        try:
-            head = raw[: header_end(raw)]
-            envelope = envelope_from_headers(0, head, len(raw), frozenset())
-            block = parse_header_block(head)
-            reply_to = _usable(header_addresses(block, "Reply-To"))
-            followup_to = decode_words(block.get("Followup-To"))
-        except Exception as exc:  # the stdlib raises many kinds on hostile headers
-            raise PineshError(f"cannot read the message's headers: {exc}") from None
-        try:
-            message = email.message_from_bytes(raw, policy=policy.default)
-        except Exception:
-            return cls(envelope, reply_to, followup_to, "", ())
-        assert isinstance(message, EmailMessage)
-        text, attachments = message_text(message), message_attachments(message, raw)
-        return cls(envelope, reply_to, followup_to, text, attachments)
-
-
-def message_text(message: EmailMessage) -> str:
-    """The message's plain text (or its HTML made text); "" when it has none or it breaks."""
-    try:
-        part = message.get_body(preferencelist=("plain", "html"))
-        if part is None:
-            return ""
-        data = part.get_payload(decode=True)
-        if not isinstance(data, bytes):
-            return ""
-        text = decode_text(data[:MAX_TEXT], part.get_content_charset())
-        if part.get_content_type() == "text/html":
-            text = html_to_text(text)
-    except Exception:  # a broken part must not stop the reply: quote nothing
-        return ""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def message_attachments(
-    message: EmailMessage, raw: bytes | None = None
-) -> tuple[OutgoingAttachment, ...]:
-    """A message's attachments (for an inline forward, or a resumed draft); parts that
-    break are left out. raw, the message's bytes, gives an attached message as it is."""
-    found: list[OutgoingAttachment] = []
-    try:
-        parts = list(message.iter_attachments())
-    except Exception:
-        return ()
-    originals = _attached_originals(message, parts, raw) if raw is not None else {}
-    for number, part in enumerate(parts, start=1):
-        attachment = _attachment(part, number, originals.get(id(part)))
-        if attachment is not None:
-            found.append(attachment)
-    return tuple(found)
-
-
-def _attached_originals(
-    message: EmailMessage, parts: list[EmailMessage], raw: bytes
-) -> dict[int, bytes]:
-    """The bytes of the attached messages among the top-level parts, cut from raw (by
-    id() of the part): parsing one and writing it back would change a broken one, or
-    fail on it."""
-    try:
-        top = message.get_payload() if message.is_multipart() else []
-        listed = {id(part) for part in parts}
-        wanted = [
-            (id(part), str(number))  # a top-level part's number is its IMAP part id
-            for number, part in enumerate(top, start=1)
-            if id(part) in listed and part.get_content_type() == "message/rfc822"
-        ][:MAX_ATTACHED_MESSAGES]
-        if not wanted:
-            return {}
-        structure = {p.part_id: p for p in mime_structure(raw).children}
-        out: dict[int, bytes] = {}
-        for key, part_id in wanted:
-            found = structure.get(part_id)
-            if found is not None and found.content_type == "message/rfc822":
-                data = part_bytes(raw, part_id)
-                if data is not None:
-                    out[key] = data
-        return out
-    except Exception:  # the parsed parts are used instead
-        return {}
-
-
-def _attachment(
-    part: EmailMessage, number: int, original: bytes | None = None
-) -> OutgoingAttachment | None:
-    try:
-        content_type = part.get_content_type()
-        if part.get_content_maintype() == "multipart":
-            return None
-        if original is not None:
-            data: bytes | None = original
-        elif content_type == "message/rfc822":
-            data = _attached_message(part)
-        else:
-            payload = part.get_payload(decode=True)
-            data = payload if isinstance(payload, bytes) else None
-        filename = part.get_filename()
-    except Exception:  # a broken part is left out of the forward
-        return None
-    if data is None:
-        return None
-    name = _UNSAFE_NAME.sub("_", safe_line(filename or "")).strip("._")[:120]
-    return OutgoingAttachment(name or f"attachment-{number}", data, content_type)
-
-
-def _attached_message(part: EmailMessage) -> bytes | None:
-    """The bytes of a message/rfc822 part. The parser reads its content as a message even
-    when (against RFC 2046 5.2.1) it is base64 or quoted-printable: then undo that."""
-    inner = part.get_payload(0)
-    if not isinstance(inner, email.message.Message):
-        return None
-    data = inner.as_bytes()
-    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    if encoding == "base64":
-        return base64.b64decode(data.strip())
-    if encoding == "quoted-printable":
-        return quopri.decodestring(data.lstrip(b"\r\n"))
-    return data
 
 
 # --- pieces ---------------------------------------------------------------------------
@@ -369,7 +215,7 @@ def _with_signature(body: str, session: MailSession) -> str:
 
 def _leadin(env: Envelope) -> str:
     """Pine's reply line: "On Tue, 5 Mar 2024, Jane Doe wrote:"."""
-    senders = _usable(env.sender) or env.sender
+    senders = usable_addresses(env.sender) or env.sender
     who = safe_line(senders[0].display()) if senders else "the sender"
     if env.date is None:
         return f"{who} wrote:"
@@ -390,20 +236,6 @@ def _prefixed(pattern: re.Pattern[str], prefix: str, subject: str) -> str:
     """subject with prefix ("Re: ") added once: never "Re: Re: ..."."""
     text = safe_line(subject[:MAX_SUBJECT]).strip()
     return text if pattern.match(text) else prefix + text
-
-
-def _usable(addresses: tuple[Address, ...]) -> tuple[Address, ...]:
-    """Addresses one can write to: an @, no spaces or controls; names made inert."""
-    out = []
-    for address in addresses:
-        email_text = address.email.strip()
-        local, at, domain = email_text.rpartition("@")
-        if not at or not local or not domain or safe_line(email_text) != email_text:
-            continue
-        if any(ch.isspace() for ch in email_text):
-            continue
-        out.append(Address(safe_line(address.name).strip(), email_text))
-    return tuple(out)
 
 
 def _unique(addresses: Iterable[Address]) -> tuple[Address, ...]:

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import parse_typed_addresses
+from pinesh.senders.addresses import parse_typed_addresses
 from pinesh.services.addressbook import AddressBook, AddressEntry, make_entry
 from pinesh.services.addressbook_file import add_entry, change_entry, delete_entry, load_addressbook
 from pinesh.services.mail import MailSession

@@ -1,5 +1,6 @@
-"""The composer's parts: header lines, the attachment list, the body, the list of
-postponed messages, and the hand-off to an external editor."""
+"""The composer's parts: the header lines (one by one, and the block of them), the
+attachment list, the body, the list of postponed messages, and the hand-off to an
+external editor."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static, TextArea
 
 from pinesh.errors import PineshError
-from pinesh.senders.compose import OutgoingAttachment
+from pinesh.senders.compose import Draft, OutgoingAttachment
+from pinesh.services.addressbook import format_addresses
 from pinesh.services.postponed import PostponedMessage, describe
 from pinesh.textsafe import safe_line
 from pinesh.ui.prompts import PromptScreen
@@ -91,6 +93,49 @@ class AttachmentField(Static, can_focus=True):
     def action_remove_last(self) -> None:
         if self.attachments:
             self.set_attachments(self.attachments[:-1])
+
+
+class HeaderFields(Vertical):
+    """The composer's header lines: To, Cc, Bcc, (Newsgroups,) Fcc, Attchmnt, Subject."""
+
+    def __init__(self, default_fcc: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.default_fcc = default_fcc
+
+    def compose(self) -> ComposeResult:
+        for field in ("To", "Cc", "Bcc"):
+            with HeaderRow():
+                yield header_label(field)
+                yield HeaderInput(field, addresses=True)
+        with HeaderRow(id="row-newsgroups", classes="hidden"):
+            yield header_label("Newsgrps")
+            yield HeaderInput("Newsgroups")
+        with HeaderRow():
+            yield header_label("Fcc")
+            yield HeaderInput("Fcc", self.default_fcc)
+        with HeaderRow():
+            yield header_label("Attchmnt")
+            yield AttachmentField()
+        with HeaderRow():
+            yield header_label("Subject")
+            yield HeaderInput("Subject")
+
+    def field(self, name: str) -> HeaderInput:
+        return self.query_one(f"#field-{name.lower()}", HeaderInput)
+
+    def show(self, draft: Draft, newsgroups: tuple[str, ...], fcc: str | None) -> None:
+        """draft's headers in the lines; fcc None: the default Fcc. Newsgrps shows only
+        with newsgroups."""
+        # A postponed message is a message: its addresses may hold control characters
+        # too (an Input draws its value as it is).
+        self.field("To").value = safe_line(format_addresses(draft.to))
+        self.field("Cc").value = safe_line(format_addresses(draft.cc))
+        self.field("Bcc").value = safe_line(format_addresses(draft.bcc))
+        self.field("Newsgroups").value = safe_line(", ".join(newsgroups))
+        self.query_one("#row-newsgroups").set_class(not newsgroups, "hidden")
+        self.field("Fcc").value = self.default_fcc if fcc is None else safe_line(fcc)
+        self.query_one(AttachmentField).set_attachments(draft.attachments)
+        self.field("Subject").value = safe_line(draft.subject)
 
 
 class BodyArea(TextArea):

@@ -12,15 +12,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from pinesh import __version__
 from pinesh.errors import PineshError
-from pinesh.senders.compose import ComposeError, Draft, OutgoingAttachment
-from pinesh.services.addressbook import AddressBook, format_addresses
+from pinesh.senders.base import ComposeError
+from pinesh.senders.compose import Draft, OutgoingAttachment
+from pinesh.services.addressbook import AddressBook
 from pinesh.services.addressbook_file import load_addressbook
 from pinesh.services.composing import Delivery, TypedFields, post_and_mail, request_from_fields
 from pinesh.services.mail import MailSession
@@ -31,10 +31,9 @@ from pinesh.textsafe import safe_line, safe_text
 from pinesh.ui.compose_fields import (
     AttachmentField,
     BodyArea,
+    HeaderFields,
     HeaderInput,
-    HeaderRow,
     PostponedPicker,
-    header_label,
     run_editor,
 )
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
@@ -114,23 +113,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
         folder = getattr(self.app, "folder", "")
         title = f"  PINESH {__version__}   COMPOSE MESSAGE   Folder: {safe_line(str(folder))}"
         yield Static(Text(title), id="title")
-        with Vertical(id="headers"):
-            for field in ("To", "Cc", "Bcc"):
-                with HeaderRow():
-                    yield header_label(field)
-                    yield HeaderInput(field, addresses=True)
-            with HeaderRow(id="row-newsgroups", classes="hidden"):
-                yield header_label("Newsgrps")
-                yield HeaderInput("Newsgroups")
-            with HeaderRow():
-                yield header_label("Fcc")
-                yield HeaderInput("Fcc", self.default_fcc)
-            with HeaderRow():
-                yield header_label("Attchmnt")
-                yield AttachmentField()
-            with HeaderRow():
-                yield header_label("Subject")
-                yield HeaderInput("Subject")
+        yield HeaderFields(self.default_fcc, id="headers")
         yield Static(Text("----- Message Text -----"), id="separator")
         yield BodyArea(id="body", soft_wrap=True, compact=True, highlight_cursor_line=False)
         yield Static("", id="status")
@@ -145,7 +128,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
             self.load_book()
 
     def field(self, name: str) -> HeaderInput:
-        return self.query_one(f"#field-{name.lower()}", HeaderInput)
+        return self.query_one(HeaderFields).field(name)
 
     def say(self, message: str) -> None:
         if not self.is_attached:  # a worker finished after the composer was closed
@@ -159,18 +142,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
             return
         self.request = request
         draft = request.draft
-        # A postponed message is a message: its addresses may hold control characters
-        # too (an Input draws its value as it is).
-        self.field("To").value = safe_line(format_addresses(draft.to))
-        self.field("Cc").value = safe_line(format_addresses(draft.cc))
-        self.field("Bcc").value = safe_line(format_addresses(draft.bcc))
-        self.field("Newsgroups").value = safe_line(", ".join(request.newsgroups))
-        self.query_one("#row-newsgroups").set_class(not request.newsgroups, "hidden")
-        self.field("Fcc").value = (
-            self.default_fcc if request.fcc is None else safe_line(request.fcc)
-        )
-        self.query_one(AttachmentField).set_attachments(draft.attachments)
-        self.field("Subject").value = safe_line(draft.subject)
+        self.query_one(HeaderFields).show(draft, request.newsgroups, request.fcc)
         body = self.query_one(BodyArea)
         body.load_text(safe_text(draft.body))  # no control character reaches the screen
         body.move_cursor((0, 0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -12,58 +11,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
-from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from pinesh import __version__
-from pinesh.config.pine_settings import Collection
 from pinesh.errors import PineshError
 from pinesh.services.folders import FolderCounts, FolderEntry, FolderService, Listing
 from pinesh.services.mail import MailSession
 from pinesh.textsafe import safe_line
+from pinesh.ui.folder_list_rows import Row, Section, layout, row_text
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 if TYPE_CHECKING:
     from pinesh.ui.app import PineshApp
 
-NAME_WIDTH = 40  # columns before the counts (longer names push them right)
 GIVE_UP_AFTER = 3  # folders in a row that could not be counted: stop counting there
-
-
-@dataclass
-class Section:
-    """One collection on the screen: its listing once the worker brings it."""
-
-    collection: Collection
-    news: bool = False  # newsgroups: A subscribes, D unsubscribes
-    listing: Listing | None = None
-
-
-@dataclass(frozen=True)
-class Row:
-    """What one line of the list stands for: a folder, or a section's placeholder."""
-
-    section: int
-    entry: FolderEntry | None
-
-
-def counts_text(counts: FolderCounts | None) -> str:
-    """Pine's "(12, 3 new)"; "(?)" when the folder could not be counted."""
-    if counts is None:
-        return "(?)"
-    if counts.unseen:
-        return f"({counts.count}, {counts.unseen} new)"
-    return f"({counts.count})"
-
-
-def heading(number: int, section: Section) -> Text:
-    collection = section.collection
-    where = f"{collection.name}[{collection.pattern}]"
-    kind = "News-collection" if section.news else "Folder-collection"
-    return Text(
-        f"{kind} <{number}> -- {safe_line(collection.label)}   ({safe_line(where)})",
-        style="bold",
-    )
 
 
 class FolderListScreen(Screen[None]):
@@ -230,24 +191,11 @@ MAIN MENU.
         option_list = self.query_one(OptionList)
         for at, row in enumerate(self.rows):
             if row is not None and row.entry is not None and row.entry.name == name:
-                option_list.replace_option_prompt_at_index(at, self._prompt(row))
+                option_list.replace_option_prompt_at_index(
+                    at, row_text(row, self.sections, self.counts)
+                )
 
     # -- drawing ----------------------------------------------------------------------
-
-    def _prompt(self, row: Row) -> Text:
-        entry = row.entry
-        if entry is None:
-            listing = self.sections[row.section].listing
-            if listing is None:
-                return Text("    [Listing folders...]", style="italic")
-            if listing.error:
-                return Text(f"    [Error: {safe_line(listing.error)}]", style="bold")
-            return Text(f"    [{safe_line(listing.note or 'no folders')}]", style="italic")
-        name = safe_line(entry.display)
-        counts = "" if entry.name not in self.counts else counts_text(self.counts[entry.name])
-        found = self.counts.get(entry.name)
-        style = "bold" if found is not None and found.unseen else ""
-        return Text.assemble(f"  {name:<{NAME_WIDTH}} ", (counts, style))
 
     def rebuild(self) -> None:
         """Draw every section again, keeping the cursor on the folder it was on."""
@@ -256,20 +204,7 @@ MAIN MENU.
         if option_list.highlighted is not None and option_list.highlighted != self.placed:
             self.wanted = None  # the user moved: stay where they went
         target = self.wanted or (current.entry.name if current and current.entry else None)
-        options: list[Option | None] = []
-        self.rows = []
-        for number, section in enumerate(self.sections):
-            if number:
-                options.append(None)  # a divider under the option before: no row of its own
-            options.append(Option(heading(number + 1, section), disabled=True))
-            self.rows.append(None)
-            listing = section.listing
-            entries = listing.entries if listing else ()
-            placeholder = listing is None or bool(listing.error) or not entries
-            rows = [Row(number, e) for e in entries] + ([Row(number, None)] if placeholder else [])
-            for row in rows:
-                options.append(Option(self._prompt(row)))
-                self.rows.append(row)
+        options, self.rows = layout(self.sections, self.counts)
         option_list.clear_options()
         option_list.add_options(options)
         at = self._find(lambda r: r.entry is not None and r.entry.name == target)
