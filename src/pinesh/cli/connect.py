@@ -2,8 +2,10 @@
 
 Alpine runs ``ssh-path`` with ``ssh-command=%s %s %s %s`` as ``pinesh-connect HOST USER
 imap``; mutt's ``tunnel`` and mbsync's ``Tunnel`` run ``pinesh connect HOST USER imap``.
-USER is the mailbox user (c-client passes ``/user=``, else the local login name): it
-becomes the ssh login user only where pinesh's own opens make it one (transport/plan.py).
+USER stands where the client's own template has ``ssh -l USER``: c-client passes the
+mailbox's ``/user=`` (else the local login name) as the ssh login. So on a rule's routes it
+is the ssh login user when the rule names none, as the client asked; pinesh's own opens
+take the rule's user or ssh's config instead (docs/transport.md).
 """
 
 from __future__ import annotations
@@ -43,11 +45,16 @@ def run_connect(
         _say(str(exc))
         return NO_SSH_ROUTE
     connections = load_connections(config, pinerc)
-    spec = ServerSpec(server, mailbox_user=_mailbox_user(user))
+    asked_user = _asked_user(user)
+    spec = ServerSpec(server, mailbox_user=asked_user)
     plan = connections.plan(spec, service)
     # Only pinesh's own ssh routes: a CommandRoute from the pinerc could be this very
     # command (ssh-path=pinesh-connect), and direct routes are the client's own job.
-    routes = [r for r in plan.routes if isinstance(r, SshPreauthRoute | SshChannelRoute)]
+    routes = [
+        _as_login(route, asked_user)
+        for route in plan.routes
+        if isinstance(route, SshPreauthRoute | SshChannelRoute)
+    ]
     try:
         if routes:
             opened = open_plan(
@@ -70,13 +77,22 @@ def run_connect(
     return 0
 
 
-def _mailbox_user(user: str | None) -> str | None:
-    """The mailbox user the client really asked for, or None (no /user=).
+def _asked_user(user: str | None) -> str | None:
+    """The user the client really asked for, or None to let ssh_config's User apply.
 
     c-client passes the local login name when the mailbox names no /user=; taking that
-    for a /user= would override ssh_config's User for the login.
+    for a login would override ssh_config's User.
     """
     return user if user and user != getpass.getuser() else None
+
+
+def _as_login(
+    route: SshPreauthRoute | SshChannelRoute, user: str | None
+) -> SshPreauthRoute | SshChannelRoute:
+    """route logging in as user when its rule names no ssh user (the client's ``-l``)."""
+    if user is None or route.target.login_user is not None:
+        return route
+    return replace(route, target=replace(route.target, login_user=user))
 
 
 def _relay(channel: Channel) -> None:
