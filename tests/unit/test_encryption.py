@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pinesh.transport.encryption import Encryption, command_encryption
-from pinesh.transport.routes import CommandRoute, is_secure
+from pinesh.transport.routes import CommandRoute, SshChannelRoute, SshTarget, is_secure
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,26 @@ def test_is_secure_counts_not_known_as_not_encrypted() -> None:
 def test_not_known_is_said_plainly() -> None:
     assert Encryption.NOT_KNOWN.describe() == "command, encryption not known"
     assert Encryption.CLEARTEXT.describe() == "cleartext"
+
+
+@pytest.mark.parametrize(
+    ("host", "private_hop", "secure"),
+    [
+        ("localhost", False, True),  # the login host itself: ssh all the way
+        ("LOCALHOST", False, True),
+        ("127.0.0.1", False, True),
+        ("127.0.1.1", False, True),
+        ("::1", False, True),
+        ("[::1]", False, True),
+        ("mail.example.org", False, False),  # plain TCP from the login host on
+        ("10.0.0.25", False, False),
+        ("shell.example.org", False, False),  # even the login host's name: see the docstring
+        ("localhost.example.org", False, False),
+        ("mail.example.org", True, True),  # the user's word that the hop is private
+    ],
+)
+def test_is_secure_for_a_channel_counts_only_ssh_to_the_login_host(
+    host: str, private_hop: bool, secure: bool
+) -> None:
+    route = SshChannelRoute(SshTarget("shell.example.org"), host, 143, private_hop)
+    assert is_secure(route) is secure

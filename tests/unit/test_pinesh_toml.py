@@ -179,6 +179,12 @@ def test_rule_defaults() -> None:
     assert rule.via is Via.SSH
 
 
+def test_private_hop_is_the_users_word_and_off_unless_said() -> None:
+    text = '[[rule]]\nservers = ["mail.example.org"]\nlogin = "shell"\nprivate_hop = true\n'
+    assert parse_settings(text, FILE).rules[0].private_hop is True
+    assert parse_settings('[[rule]]\nservers = ["h"]\n', FILE).rules[0].private_hop is False
+
+
 def test_server_names_are_lowercased() -> None:
     rule = parse_settings('[[rule]]\nservers = ["Mail.Example.ORG"]\n', FILE).rules[0]
     assert rule.servers == ("mail.example.org",)
@@ -323,6 +329,12 @@ def test_toml_syntax_error_names_the_line() -> None:
             "network",
         ),
         ('[[rule]]\nservers = ["a"]\nverify = "no"\n', 3, "rule[1].verify", "true or false"),
+        (
+            '[[rule]]\nservers = ["a"]\nprivate_hop = "yes"\n',
+            3,
+            "rule[1].private_hop",
+            "true or false",
+        ),
     ],
 )
 def test_setting_errors(text: str, line: int, setting: str, message: str) -> None:

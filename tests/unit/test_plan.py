@@ -346,6 +346,29 @@ def test_certificate_checking(spec: str, verify: bool, verified: bool) -> None:
     assert route.tls.verify is verified
 
 
+def test_a_channel_beyond_the_login_host_gets_the_rules_tls_and_private_hop() -> None:
+    rule = Rule(
+        servers=("mail.example.org",),
+        login="shell.example.org",
+        ca_file="/etc/ssl/ca.pem",
+        private_hop=True,
+        fallback=(),
+    )
+    [route] = plan("mail.example.org", IMAP, rule).routes
+    assert isinstance(route, SshChannelRoute)
+    assert route.private_hop and route.trusted_to_server
+    assert route.tls == TlsPolicy(verify=True, ca_file="/etc/ssl/ca.pem")
+
+
+def test_a_channel_beyond_the_login_host_is_not_trusted_unless_said() -> None:
+    [route] = plan("smtp.isp.example", SMTP, ISP_RULE).routes
+    assert isinstance(route, SshChannelRoute)
+    assert not route.ends_on_login_host and not route.trusted_to_server
+    rule = Rule(servers=("mail.example.org",), fallback=())
+    [route] = plan("mail.example.org", SMTP, rule).routes
+    assert isinstance(route, SshChannelRoute) and route.trusted_to_server  # localhost
+
+
 def test_rule_for_another_service_is_not_used() -> None:
     p = plan("mail.example.org", SMTP, MAIL_RULE)
     assert p.rule is None

@@ -1,10 +1,18 @@
-"""The pure reply parsers of STARTTLS: imap_tagged_result, smtp_reply_done, smtp_has_starttls."""
+"""The pure reply parsers of STARTTLS: imap_tagged_result, smtp_reply_done, smtp_has_starttls;
+and the EHLO address literal."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from pinesh.transport.starttls import imap_tagged_result, smtp_has_starttls, smtp_reply_done
+from pinesh.transport.starttls import (
+    ehlo_literal,
+    imap_tagged_result,
+    smtp_has_starttls,
+    smtp_reply_done,
+)
 
 TAG = b"p1"
 
@@ -143,3 +151,16 @@ def test_starttls_is_not_found(lines: list[bytes]) -> None:
 
 def test_server_named_starttls_does_not_offer_it() -> None:
     assert smtp_has_starttls([b"250-starttls\r\n", b"250 PIPELINING\r\n"]) is False
+
+
+def test_ehlo_literal_over_a_socketpair_has_no_address_to_give() -> None:
+    # An ssh channel is a socketpair: getsockname() is '' there, so no address of ours.
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert ehlo_literal(ours) == "[127.0.0.1]"
+
+
+def test_ehlo_literal_over_tcp_is_our_address() -> None:
+    with socket.socket(socket.AF_INET) as sock:
+        sock.bind(("127.0.0.1", 0))
+        assert ehlo_literal(sock) == "[127.0.0.1]"

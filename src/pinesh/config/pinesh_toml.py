@@ -259,6 +259,7 @@ def _rule(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Rule:
         ssh_options=r.words("ssh_options") or (),
         imap_command=imap_command,
         target_host=target,
+        private_hop=r.take("private_hop", bool, False),
         ports=dict(ports),
         fallback=fallback if fallback is not None else ("tls",),
         direct_when=DirectCondition(domain=when.get("domain"), reachable=when.get("reachable")),

@@ -52,6 +52,9 @@ class Rule:
     ssh_options: tuple[str, ...] = ()
     imap_command: tuple[str, ...] | None = None  # remote preauth IMAP server
     target_host: str | None = None  # the host the ssh channel connects to (seen from login)
+    # The user's word that the hop from the login host to target_host is private (one
+    # machine, a private link): then a password may cross the channel without TLS.
+    private_hop: bool = False
     ports: dict[str, int] = field(default_factory=dict)  # per service, the channel/direct port
     fallback: tuple[str, ...] = ("tls",)  # direct routes after ssh: tls, starttls, plain
     direct_when: DirectCondition = field(default_factory=DirectCondition)

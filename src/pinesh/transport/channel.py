@@ -46,7 +46,9 @@ class Channel:
     server: ServerSpec  # the server as named, carried from the mailbox name or setting
     route: Route
     greeting: Greeting
-    encrypted: bool  # known to be encrypted (ssh or TLS): a password may be sent
+    # Known to be encrypted (ssh or TLS) all the way, or over a hop the user called private:
+    # a password may be sent.
+    encrypted: bool
     shared_master: bool  # rode on an ssh master that was already up
     steps: Steps = field(default_factory=Steps)
     child: ChildChannel | None = None
@@ -68,7 +70,8 @@ class Channel:
         if isinstance(route, SshPreauthRoute):
             return f"ssh {route.target.label()} (preauth, {shared})"
         if isinstance(route, SshChannelRoute):
-            return f"ssh {route.target.label()} (channel to {route.host}:{route.port}, {shared})"
+            far = f"{route.host}:{route.port}{self._last_hop()}"
+            return f"ssh {route.target.label()} (channel to {far}, {shared})"
         if isinstance(route, CommandRoute):
             auth = "preauth" if self.preauthenticated else "login"
             trust = route.encryption
@@ -76,6 +79,18 @@ class Channel:
             return f"{route.label} {route.argv[0]} ({auth}{known})"
         assert isinstance(route, DirectRoute)
         return f"{route.security.value.upper()} {route.host}:{route.port}"
+
+    def _last_hop(self) -> str:
+        """For an ssh channel beyond the login host: how its last hop is protected."""
+        route = self.route
+        assert isinstance(route, SshChannelRoute)
+        if route.ends_on_login_host:
+            return ""
+        if self.starttls_done:
+            return ", STARTTLS"
+        if route.private_hop:
+            return ", private hop"
+        return f", cleartext beyond {route.target.host}"
 
     def close(self) -> None:
         """Close the socket and end the ssh child, if any (the master stays)."""

@@ -146,22 +146,29 @@ def _open_child(
         steps.ssh_handshake = launch.handshake_seconds
         # Time a person spent typing a passphrase is not the server's slowness.
         deadline += launch.user_wait_seconds
+    sock: socket.socket = child.sock
+    starttls_done = False
     try:
         greeting = read_greeting(child.sock, service, deadline, steps, began)
         _check_child_greeting(route, greeting)
+        if isinstance(route, SshChannelRoute) and not route.trusted_to_server:
+            sock, starttls_done = _last_hop_starttls(route, service, child.sock, deadline)
+            if starttls_done:
+                steps.tls = time.monotonic() - began
     except TimeoutError as exc:
         child.kill()
         raise RouteError(route, _child_reason(route, child, str(exc)), True, steps) from exc
-    except (GreetingError, OSError) as exc:
+    except (GreetingError, tls.TlsError, starttls.StartTlsError, OSError) as exc:
         child.kill()
         raise RouteError(route, _child_reason(route, child, str(exc)), steps=steps) from exc
     except BaseException:
         child.kill()
         raise
-    # A command whose encryption is not known is not encrypted, as far as passwords go.
-    encrypted = is_secure(route)
+    # A command whose encryption is not known is not encrypted, as far as passwords go;
+    # nor is an ssh channel whose last hop is plain TCP, unless STARTTLS took over it.
+    encrypted = is_secure(route) or starttls_done
     return Channel(
-        child.sock,
+        sock,
         service,
         server,
         route,
@@ -170,7 +177,24 @@ def _open_child(
         shared_master=shared,
         steps=steps,
         child=child,
+        starttls_done=starttls_done,
     )
+
+
+def _last_hop_starttls(
+    route: SshChannelRoute, service: Service, sock: socket.socket, deadline: float
+) -> tuple[socket.socket, bool]:
+    """STARTTLS over the plain TCP beyond the login host, where the server offers it.
+
+    A refusal leaves the channel in cleartext (then no password crosses it); a TLS
+    handshake that fails, or a certificate that does not check, fails the route.
+    """
+    try:
+        starttls.negotiate(sock, service, deadline)
+    except starttls.StartTlsRefusedError:
+        return sock, False
+    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+    return tls.wrap(sock, route.host.strip("[]"), route.tls), True
 
 
 def connect_before(host: str, port: int, deadline: float) -> socket.socket:

@@ -65,7 +65,7 @@ def _direct_when(rule: Rule, env: Environment) -> str | None:
     return None
 
 
-def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Route]:
+def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service, tls: TlsPolicy) -> list[Route]:
     # The ssh login user of every route of a rule is the rule's own, else ssh's config;
     # never the mailbox user (/user=): then the IMAP, SMTP and NNTP of one host share one
     # target and so one master. A preauth server serves whoever ssh logged in as, so a
@@ -78,7 +78,7 @@ def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service) -> list[Rou
         # Seen from the login host: the server itself is "localhost" when we log in to it.
         host = rule.target_host or ("localhost" if rule.login is None else spec.host)
         port = rule.ports.get(service.value, service.plain_port)
-        routes.append(SshChannelRoute(target, host, port))
+        routes.append(SshChannelRoute(target, host, port, rule.private_hop, tls))
     return routes
 
 
@@ -181,7 +181,7 @@ def plan_routes(
         if direct_reason:
             notes.append(direct_reason)
         elif rule.via is Via.SSH and not spec.norsh:
-            routes += _rule_ssh_routes(rule, spec, service)
+            routes += _rule_ssh_routes(rule, spec, service, tls)
         routes += _direct_routes(rule.fallback, spec, service, tls)
     else:
         if service is Service.IMAP and shells and spec.allows_remote_shell:

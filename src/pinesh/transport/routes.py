@@ -7,6 +7,7 @@ A route is a plain value; opening it is the opener's job. Every route has a ``ke
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass, field
 
 from pinesh.config.names import check_host, check_port, check_user
@@ -42,6 +43,16 @@ class SshTarget:
 
 
 @dataclass(frozen=True)
+class TlsPolicy:
+    """How a TLS peer is checked: the system CAs, a CA file, or a pinned fingerprint."""
+
+    verify: bool = True
+    ca_file: str | None = None
+    # sha256 of the server certificate (DER), lowercase hex without colons.
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
 class SshPreauthRoute:
     """Run a remote IMAP server over ssh through the shared master; it must greet PREAUTH."""
 
@@ -63,15 +74,37 @@ class SshPreauthRoute:
 
 @dataclass(frozen=True)
 class SshChannelRoute:
-    """A stdio channel through the shared master to host:port (ssh -W); no listening port."""
+    """A stdio channel through the shared master to host:port (ssh -W); no listening port.
+
+    ssh encrypts only as far as the login host; from there to host:port the bytes cross
+    plain TCP, unless host is the login host itself (localhost) or the user's rule says
+    that hop is private (``private_hop``). Over such a last hop the opener asks for
+    STARTTLS, checked by ``tls``, and no password crosses it without TLS.
+    """
 
     target: SshTarget
     host: str
     port: int
+    private_hop: bool = False  # the rule's word that the hop beyond the login host is private
+    tls: TlsPolicy = field(default_factory=TlsPolicy)  # for STARTTLS over the last hop
 
     def __post_init__(self) -> None:
         check_host(self.host)
         check_port(self.port)
+
+    @property
+    def ends_on_login_host(self) -> bool:
+        """Whether host:port is on the login host itself (localhost or a loopback address).
+
+        A name other than these counts as another machine, even the login host's own name:
+        the login host may be an ssh_config alias, and its resolver decides where a name goes.
+        """
+        return is_loopback(self.host)
+
+    @property
+    def trusted_to_server(self) -> bool:
+        """Whether the whole way to the server is trusted without TLS on the last hop."""
+        return self.ends_on_login_host or self.private_hop
 
     @property
     def key(self) -> str:
@@ -116,16 +149,6 @@ class Security(enum.Enum):
 
 
 @dataclass(frozen=True)
-class TlsPolicy:
-    """How a TLS peer is checked: the system CAs, a CA file, or a pinned fingerprint."""
-
-    verify: bool = True
-    ca_file: str | None = None
-    # sha256 of the server certificate (DER), lowercase hex without colons.
-    fingerprint: str | None = None
-
-
-@dataclass(frozen=True)
 class DirectRoute:
     """A TCP connection from this machine to host:port."""
 
@@ -154,14 +177,28 @@ def bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+def is_loopback(host: str) -> bool:
+    """Whether host names the machine itself: localhost or a loopback address (IPv4, IPv6)."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def is_secure(route: Route) -> bool:
     """Whether the route's channel is known to be encrypted (ssh, an ssh command, or TLS).
 
     A command whose encryption is not known counts as not encrypted here: no password
-    crosses it, and the route memory never promotes it.
+    crosses it, and the route memory never promotes it. Nor does an ssh channel whose
+    last hop, beyond the login host, is plain TCP (STARTTLS over it is only where offered).
     """
     if isinstance(route, CommandRoute):
         return route.encryption is Encryption.ENCRYPTED
     if isinstance(route, DirectRoute):
         return route.security is not Security.PLAIN
+    if isinstance(route, SshChannelRoute):
+        return route.trusted_to_server
     return True

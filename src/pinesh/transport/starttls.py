@@ -18,6 +18,10 @@ class StartTlsError(Exception):
     """The server would not switch to TLS."""
 
 
+class StartTlsRefusedError(StartTlsError):
+    """The server answered that it will not start TLS; the session goes on as before."""
+
+
 def read_line(sock: socket.socket, deadline: float) -> bytes:
     """One CRLF-terminated line, read a byte at a time so nothing after it is consumed.
 
@@ -58,8 +62,22 @@ def smtp_has_starttls(lines: list[bytes]) -> bool:
     return any(line[4:].strip().upper() == b"STARTTLS" for line in lines[1:])
 
 
+def ehlo_literal(sock: socket.socket) -> str:
+    """This end's address literal for EHLO: an ssh channel's socketpair has no address,
+    so over one it is 127.0.0.1 (the server sees the login host's address anyway)."""
+    if sock.family == socket.AF_INET6:
+        return f"[IPv6:{sock.getsockname()[0]}]"
+    if sock.family == socket.AF_INET:
+        return f"[{sock.getsockname()[0]}]"
+    return "[127.0.0.1]"
+
+
 def negotiate(sock: socket.socket, service: Service, deadline: float) -> None:
-    """Ask the server to start TLS; return when the TLS handshake may begin."""
+    """Ask the server to start TLS; return when the TLS handshake may begin.
+
+    StartTlsRefusedError when the server says no (or, for SMTP, does not offer it): the session
+    is then as it was. Any other StartTlsError leaves it unusable.
+    """
     if service is Service.IMAP:
         tag = b"p1"
         sock.sendall(tag + b" STARTTLS\r\n")
@@ -69,26 +87,24 @@ def negotiate(sock: socket.socket, service: Service, deadline: float) -> None:
             if result is True:
                 return
             if result is False:
-                raise StartTlsError(f"the IMAP server refused STARTTLS: {printable(line)}")
+                raise StartTlsRefusedError(f"the IMAP server refused STARTTLS: {printable(line)}")
     elif service is Service.SMTP:
-        local = sock.getsockname()
-        literal = f"[IPv6:{local[0]}]" if sock.family == socket.AF_INET6 else f"[{local[0]}]"
-        sock.sendall(f"EHLO {literal}\r\n".encode())
+        sock.sendall(f"EHLO {ehlo_literal(sock)}\r\n".encode())
         lines = [read_line(sock, deadline)]
         while not smtp_reply_done(lines[-1]):
             lines.append(read_line(sock, deadline))
         if not lines[0].startswith(b"250"):
-            raise StartTlsError(f"the SMTP server refused EHLO: {printable(lines[0])}")
+            raise StartTlsRefusedError(f"the SMTP server refused EHLO: {printable(lines[0])}")
         if not smtp_has_starttls(lines):
-            raise StartTlsError("the SMTP server does not offer STARTTLS")
+            raise StartTlsRefusedError("the SMTP server does not offer STARTTLS")
         sock.sendall(b"STARTTLS\r\n")
         reply = read_line(sock, deadline)
         while not smtp_reply_done(reply):
             reply = read_line(sock, deadline)
         if not reply.startswith(b"220"):
-            raise StartTlsError(f"the SMTP server refused STARTTLS: {printable(reply)}")
+            raise StartTlsRefusedError(f"the SMTP server refused STARTTLS: {printable(reply)}")
     else:
         sock.sendall(b"STARTTLS\r\n")
         reply = read_line(sock, deadline)
         if not reply.startswith(b"382"):
-            raise StartTlsError(f"the NNTP server refused STARTTLS: {printable(reply)}")
+            raise StartTlsRefusedError(f"the NNTP server refused STARTTLS: {printable(reply)}")
