@@ -452,18 +452,20 @@ _SERVER_CODE = (
 
 
 def server_argv(settings: ThinSettings) -> list[str]:
-    """The command that starts a server: this very Python, isolated (-I: neither the
-    current directory nor PYTHON* variables on its module path), on this very pinesh,
-    named by its absolute directory; every path in it absolute."""
+    """The command that starts a server: this very Python with no current directory on
+    its module path (-P), on this very pinesh, named by its absolute directory; every path
+    in it absolute. start_server runs it from /."""
     # Not a plain `python -c`: that puts the current directory first on the module path,
     # so a pinesh/ (or a json.py) planted where pinesh is started would run in the server,
-    # and in every client it forks after changing to the client's directory.
+    # and in every client it forks after changing to the client's directory. -P and not
+    # -I: PYTHONPATH is the user's own (Textual may be found through it); Python makes its
+    # entries absolute at start-up, against /, so none follows a client's directory.
     python = sys.executable or "python3"
     here = os.path.abspath(__file__)  # .../pinesh/cli/client_server.py
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(here)))
     return [
         python,
-        "-I",
+        "-P",
         "-c",
         _SERVER_CODE,
         package_parent,
