@@ -4,7 +4,8 @@ ssh runs it with the prompt as its one argument (and SSH_ASKPASS_PROMPT set for 
 question or a notice) and reads the answer from stdout. The question goes to the socket
 named by PINESH_ASKPASS_SOCKET; the exit status is 0 with an answer, 1 when the person
 cancelled or pinesh cannot be asked (ssh then fails and says why). Standard library only,
-so it starts quickly.
+so it starts quickly, and so it runs as a plain file in an isolated Python (``python -I
+FILE``: nothing of the directory it runs in is imported).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import socket
 import sys
 from collections.abc import Sequence
 
-SOCKET_ENV = "PINESH_ASKPASS_SOCKET"  # the same name as pinesh.transport.askpass's
+SOCKET_ENV = "PINESH_ASKPASS_SOCKET"  # names the askpass server's socket
 MAX_REPLY = 65536
 POLL = 0.5  # seconds between checks that ssh still waits for us
 

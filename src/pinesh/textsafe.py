@@ -10,13 +10,19 @@ from __future__ import annotations
 import unicodedata
 
 _KEEP = {"\n", "\t"}
+# Controls, format characters (bidi overrides), surrogates, private use, unassigned, and
+# the line and paragraph separators U+2028/U+2029 (Zl, Zp): str.splitlines (and what
+# splits text with it) breaks a line there, so one would split a one-line field in two.
+# The other line breaks of splitlines (VT, FF, FS, GS, RS, NEL) are all Cc already.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def safe_text(text: str, *, keep_newlines: bool = True) -> str:
     """text with control and format characters replaced by visible escapes.
 
-    C0/C1 controls (ESC, BEL, CSI...), DEL, and bidi overrides become ``\\xNN`` or
-    ``\\uNNNN``; newlines and tabs are kept (newlines only when keep_newlines).
+    C0/C1 controls (ESC, BEL, CSI, VT, FF, NEL...), DEL, bidi overrides and the line and
+    paragraph separators U+2028/U+2029 become ``\\xNN`` or ``\\uNNNN``; newlines and tabs
+    are kept (newlines only when keep_newlines).
     """
     out = []
     for ch in text:
@@ -24,7 +30,7 @@ def safe_text(text: str, *, keep_newlines: bool = True) -> str:
             out.append(ch)
         elif ch == "\r":
             continue
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch != "\u200d":
+        elif unicodedata.category(ch) in _ESCAPED_CATEGORIES and ch != "\u200d":
             code = ord(ch)
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
         else:

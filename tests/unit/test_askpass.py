@@ -72,6 +72,36 @@ def test_the_client_prints_the_handlers_answer(server: AskpassServer) -> None:
     assert [(r.prompt, r.kind) for r in asked] == [("Enter passphrase for key '/k': ", "")]
 
 
+def _plant(directory: Path, marker: Path, *modules: str) -> None:
+    """Modules in directory that write marker when imported (what another user could leave
+    in a shared /tmp or an unpacked archive)."""
+    code = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    for module in modules:
+        path = directory / module
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code)
+
+
+def test_a_package_planted_in_the_current_directory_never_runs(
+    server: AskpassServer, tmp_path: Path
+) -> None:
+    planted, marker = tmp_path / "planted", tmp_path / "ran"
+    _plant(planted, marker, "pinesh/__init__.py", "pinesh/askpass_client.py", "json.py")
+    server.set_handler(lambda request: "correct horse")
+    env = {**os.environ, **server.ssh_env()}
+    client = subprocess.Popen(
+        [server.ssh_env()["SSH_ASKPASS"], "Enter passphrase for key '/k': "],
+        env=env,
+        cwd=planted,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, _err = client.communicate(timeout=20)
+    assert not marker.exists(), marker.read_text()
+    assert (client.returncode, out) == (0, "correct horse\n")
+
+
 def test_cancel_exits_1_and_prints_nothing(server: AskpassServer) -> None:
     server.set_handler(lambda request: None)
     client = _client(server, "Password: ")

@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,29 @@ def test_a_request_without_the_terminal_fds_is_refused(tmp_path: Path) -> None:
         assert server._serve_one(ours) == "refused"
         assert theirs.recv(5) == cs.REPLY.pack(b"R", 0)
     assert "0 file descriptors, not 3" in (tmp_path / "log").read_text()
+
+
+def test_a_server_started_from_a_directory_imports_nothing_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server, and so every client it forks (they change to the client's directory),
+    imports nothing planted where pinesh was started: neither a pinesh/ nor a module with
+    a standard library name. Its control directory is unusable, so it ends at once."""
+    planted, marker = tmp_path / "planted", tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    for module in ("pinesh/__init__.py", "pinesh/cli/__init__.py", "json.py", "locale.py"):
+        (planted / module).parent.mkdir(parents=True, exist_ok=True)
+        (planted / module).write_text(code)
+    (tmp_path / "file").write_text("")
+    log = tmp_path / "state" / cs.LOG_NAME
+    monkeypatch.chdir(planted)
+    cs.start_server(cs.ThinSettings(True, str(tmp_path / "file" / "rt"), 60, str(log)))
+    for _ in range(600):  # the server imports pinesh.cli.main, then fails to start
+        if marker.exists() or (log.exists() and "cannot start" in log.read_text()):
+            break
+        time.sleep(0.1)
+    assert not marker.exists(), marker.read_text()
+    assert "cannot start" in log.read_text()
 
 
 def test_the_thin_path_imports_next_to_nothing() -> None:

@@ -436,11 +436,40 @@ def start_server(settings: ThinSettings) -> None:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, 256)
-        python = sys.executable or "python3"
-        code = "from pinesh.cli.fork_server import serve_main; serve_main()"
-        os.execv(  # noqa: S606 - this very Python, no shell
-            python,
-            [python, "-c", code, settings.directory, str(settings.idle), settings.log],
-        )
+        argv = server_argv(settings)
+        os.chdir("/")  # a daemon holds no directory; nothing is looked up relative to it
+        os.execv(argv[0], argv)  # noqa: S606 - this very Python, no shell
     finally:
         os._exit(1)
+
+
+# The server's program: put this pinesh's directory first only until the package is
+# imported (its submodules then come from the package's own path), then start serving.
+_SERVER_CODE = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); import pinesh; del sys.path[0]; "
+    "from pinesh.cli.fork_server import serve_main; serve_main()"
+)
+
+
+def server_argv(settings: ThinSettings) -> list[str]:
+    """The command that starts a server: this very Python with no current directory on
+    its module path (-P), on this very pinesh, named by its absolute directory; every path
+    in it absolute. start_server runs it from /."""
+    # Not a plain `python -c`: that puts the current directory first on the module path,
+    # so a pinesh/ (or a json.py) planted where pinesh is started would run in the server,
+    # and in every client it forks after changing to the client's directory. -P and not
+    # -I: PYTHONPATH is the user's own (Textual may be found through it); Python makes its
+    # entries absolute at start-up, against /, so none follows a client's directory.
+    python = sys.executable or "python3"
+    here = os.path.abspath(__file__)  # .../pinesh/cli/client_server.py
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+    return [
+        python,
+        "-P",
+        "-c",
+        _SERVER_CODE,
+        package_parent,
+        os.path.abspath(settings.directory),
+        str(settings.idle),
+        os.path.abspath(settings.log),
+    ]

@@ -2,10 +2,11 @@
 
 While the client runs, an AskpassServer listens on a Unix socket in the private runtime
 directory (0700; the socket 0600) and only same-uid peers are served (SO_PEERCRED). The
-ssh children it is given to get SSH_ASKPASS (a small script that runs
-``python -m pinesh.askpass_client``), SSH_ASKPASS_REQUIRE=force and PINESH_ASKPASS_SOCKET;
-the client sends ssh's prompt here and prints the answer a handler gives (the UI's
-dialog). Nothing is kept: an answer passes through once.
+ssh children it is given to get SSH_ASKPASS (a small script that runs askpass_client.py
+by its absolute path in an isolated Python, ``python -I FILE``),
+SSH_ASKPASS_REQUIRE=force and PINESH_ASKPASS_SOCKET; the client sends ssh's prompt
+here and prints the answer a handler gives (the UI's dialog). Nothing is kept: an
+answer passes through once.
 
 A request that comes before a handler is installed (the ssh login starts before the UI is
 built) waits for one, up to HANDLER_WAIT seconds. A request whose client went away (ssh
@@ -28,7 +29,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SOCKET_ENV = "PINESH_ASKPASS_SOCKET"
+from pinesh import askpass_client
+from pinesh.askpass_client import SOCKET_ENV
+
 MAX_REQUEST = 8192  # bytes of one request (ssh's prompts are a few lines)
 REQUEST_TIMEOUT = 5.0  # seconds a connected client may take to send its request
 HANDLER_WAIT = 60.0  # seconds a request waits for a handler to be installed
@@ -135,8 +138,14 @@ class AskpassServer:
         return server
 
     def _write_script(self) -> None:
-        python = sys.executable or "python3"
-        text = f'#!/bin/sh\nexec {shlex.quote(python)} -m pinesh.askpass_client "$@"\n'
+        python = shlex.quote(sys.executable or "python3")
+        # -I and the client's absolute file, not `-m pinesh.askpass_client`: -m looks the
+        # module up on a path that starts with the current directory, so a pinesh/ planted
+        # where pinesh (and so ssh) was started would run and be handed the passphrase.
+        # -I keeps the current directory, the script's own directory (whose modules would
+        # shadow the standard library's) and PYTHON* variables off the module path.
+        program = shlex.quote(os.path.abspath(askpass_client.__file__))
+        text = f'#!/bin/sh\nexec {python} -I {program} "$@"\n'
         tmp = self.script_path.with_name(self.script_path.name + ".tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
