@@ -39,7 +39,7 @@ from pinesh.stores.local.mbox_journal import (
     read_journal,
     write_journal,
 )
-from pinesh.stores.local.mbox_store import MboxStore
+from pinesh.stores.local.mbox_store import MboxStore, looks_like_mbox
 
 ONE = (
     b"From alice@x.org Mon Nov 13 10:00:00 2023\n"
@@ -703,3 +703,10 @@ def test_a_planted_journal_does_not_overwrite_the_mailbox(tmp_path: Path) -> Non
         subjects = [e.subject for e in folder.envelopes(folder.uids())]
     assert subjects == ["important"]
     assert b"keep me" in box.read_bytes()
+
+
+@pytest.mark.timeout(60)  # before the fix, opening the FIFO waited for a writer forever
+def test_a_fifo_in_the_folder_directory_is_not_a_mailbox(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "inbox")  # put there by another user of a shared directory
+    assert not looks_like_mbox(tmp_path / "inbox")
+    assert MboxStore(tmp_path).list_folders() == []

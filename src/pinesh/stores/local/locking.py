@@ -25,6 +25,13 @@ helper /usr/bin/mlock there; pinesh does not yet.)
 
 Waiting is by polling with a deadline, never an unbounded blocking call: a stuck peer makes
 a StoreError that names the lock and its holder.
+
+In a shared spool (mode 1777, as /tmp or some /var/mail), any local user can put a file at
+``PATH.lock``. A lock file is therefore read without blocking and without following a link,
+and only a regular file counts as a dot-lock: a FIFO, link or directory there is reported
+at once (opening a FIFO would wait forever for a writer). A stale lock that belongs to
+another user cannot be removed by us (the sticky bit): that too is reported, naming the
+file and its owner, rather than waited for.
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ import contextlib
 import errno
 import fcntl
 import os
+import pwd
 import secrets
 import socket
+import stat
 import struct
 import time
 from collections.abc import Iterator
@@ -62,13 +71,53 @@ def lock_path(path: Path) -> Path:
 
 
 def _holder(lock: Path) -> int | None:
-    """The pid a dot-lock names (c-client, liblockfile and we write one), if any."""
+    """The pid a dot-lock names (c-client, liblockfile and we write one), if any.
+
+    Read without blocking and never through a link: whoever can write the directory
+    decides what lies there.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        with open(lock, "rb") as handle:
-            text = handle.read(32).strip()
+        fd = os.open(lock, flags)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        text = os.read(fd, 32).strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return int(text) if text.isdigit() and 0 < int(text) < 2**31 else None
+
+
+def owner_name(uid: int) -> str:
+    """A file owner as people know it: "name (uid N)", or "uid N" without a name."""
+    try:
+        return f"{safe_line(pwd.getpwuid(uid).pw_name)} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
+
+
+def _not_a_lock_file(lock: Path, info: os.stat_result) -> StoreError:
+    kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+    return StoreError(
+        f"{safe_line(str(lock))} is not a lock file but {kind}, owned by "
+        f"{owner_name(info.st_uid)}: no mail program can lock the mailbox while it is there",
+        hint="ask its owner or the system administrator to remove it "
+        "(pinesh never removes what is not a lock file)",
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -88,6 +137,8 @@ def is_stale(lock: Path, now: float, stale_after: float = STALE_SECONDS) -> bool
         info = os.lstat(lock)
     except FileNotFoundError:
         return False  # gone already: just try again
+    if not stat.S_ISREG(info.st_mode):
+        return False  # not a lock file at all: never ours to break
     pid = _holder(lock)
     if pid is not None and not _alive(pid):
         return True
@@ -146,9 +197,14 @@ class DotLock:
                 info = os.lstat(self.path)
                 self._identity = (info.st_dev, info.st_ino)
                 return
+            try:
+                info = os.lstat(self.path)
+            except FileNotFoundError:
+                continue  # released meanwhile: try again at once
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_a_lock_file(self.path, info)
             if is_stale(self.path, time.time(), self.stale_after):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path)
+                self._break_stale(info)
                 continue
             if time.monotonic() > deadline:
                 pid = _holder(self.path)
@@ -159,11 +215,27 @@ class DotLock:
                 )
             time.sleep(pause)
 
+    def _break_stale(self, info: os.stat_result) -> None:
+        """Remove a stale lock; a StoreError when it is not ours to remove."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass  # someone else broke it first
+        except OSError as exc:
+            # A sticky directory: only the lock's owner (or root) may remove it, and it
+            # will not go away by waiting.
+            raise StoreError(
+                f"the stale lock file {safe_line(str(self.path))} of "
+                f"{owner_name(info.st_uid)} cannot be removed: {exc.strerror}",
+                hint="no program holds it any more; ask its owner or the system "
+                "administrator to remove it",
+            ) from exc
+
     def touch(self) -> None:
         """Refresh the lock, so that nobody breaks it as stale during a long rewrite."""
         if self._identity is not None:
             with contextlib.suppress(OSError):
-                os.utime(self.path)
+                os.utime(self.path, follow_symlinks=False)
 
     def release(self) -> None:
         """Remove the lock, if it is still ours (a peer may have broken it as stale)."""

@@ -39,6 +39,8 @@ mailbox is grown (posix_fallocate, so a full disk fails before anything is overw
 the tail written, fsynced, truncated, and the journal removed. After a crash, the next
 writer finds the journal and finishes the rewrite, keeping any mail an MTA appended after
 the crash (it lies after the end our rewrite had: see mbox_journal.appended_since()).
+Only a journal this user wrote counts: in a shared spool another user can put a file at
+the journal's name, and that file is left alone and named in ``journal_warning``.
 
 Readers take shared fcntl and flock locks, which keep an MTA from writing while we read;
 a change of the file (size, mtimes, inode) makes a re-scan that keeps the UIDs of
@@ -82,7 +84,7 @@ from pinesh.stores.local.mbox_format import (
     unquote_from,
 )
 from pinesh.stores.local.mbox_journal import (
-    journal_paths,
+    find_journals,
     plan_rewrite,
     recover,
     write_all,
@@ -95,12 +97,25 @@ def _nothing() -> None:
     """A tick that does nothing (no dot-lock to keep fresh)."""
 
 
+def _foreign_journals_warning(others: list[Path]) -> str | None:
+    """What to tell of files at our journal's names that we did not write (or None)."""
+    if not others:
+        return None
+    return (
+        "left alone, not a journal of yours: "
+        + ", ".join(safe_line(str(p)) for p in others)
+        + " (another user's file in the mailbox's directory; ask them or the system "
+        "administrator to remove it)"
+    )
+
+
 class MboxFolder(LocalFolder):
     """One mbox file, open. Not thread-safe (see Folder)."""
 
     def __init__(self, path: Path, read_only: bool = False, name: str | None = None) -> None:
         super().__init__(path, read_only, name)
         self.lock_warning: str | None = None  # set when the mailbox could not be dot-locked
+        self.journal_warning: str | None = None  # set when another's file sits at a journal
         self.uidvalidity = new_uidvalidity()
         self._fd = self._open()
         self._entries: list[tuple[int, MboxEntry]] = []  # file order; uid 0: hidden
@@ -157,7 +172,9 @@ class MboxFolder(LocalFolder):
                     continue  # replaced while we locked the old file: lock the new one
                 if lock.warning:
                     self.lock_warning = lock.warning
-                crashed = any(p.exists() for p in journal_paths(self.path))
+                ours, others = find_journals(self.path)
+                self.journal_warning = _foreign_journals_warning(others)
+                crashed = bool(ours)
                 if not crashed or exclusive:
                     if crashed:
                         self._recover(lock)
@@ -178,11 +195,19 @@ class MboxFolder(LocalFolder):
         try:
             recover(self._fd, self.path, lock.dot.touch if lock.dot else _nothing)
         except OSError as exc:
+            where = safe_line(exc.filename) if isinstance(exc.filename, str) else None
+            denied = exc.errno in (errno.EACCES, errno.EPERM)
+            remedy = (
+                f"check who may write {where or 'the mailbox directory'}"
+                if denied
+                else "free some disk space"
+            )
             raise StoreError(
-                f"cannot finish an interrupted rewrite of {self._shown()}: {exc.strerror}",
+                f"cannot finish an interrupted rewrite of {self._shown()}: {exc.strerror}"
+                + (f" ({where})" if where else ""),
                 hint="no mail is lost: the rewrite's journal is kept ("
-                + ", ".join(safe_line(str(p)) for p in journal_paths(self.path))
-                + "); free some disk space and open the folder again",
+                + ", ".join(safe_line(str(p)) for p in find_journals(self.path)[0])
+                + f"); {remedy} and open the folder again",
             ) from exc
 
     def _replaced(self) -> bool:

@@ -3,7 +3,12 @@ loses no mail.
 
 plan_rewrite() says what the new tail is made of. Before the first byte of the mailbox
 changes, the new tail is written to a journal and fsynced; recover() finishes an
-interrupted rewrite. See mbox.py for why and how.
+interrupted rewrite. See mbox_folder.py for why and how.
+
+The mailbox's directory may be a shared spool (mode 1777) where another user can put a
+file at our journal's name. Only a journal this user wrote (a regular file of our uid) is
+read, replaced or removed; another's is left where it is (the sticky bit forbids removing
+it, and it is not ours to judge), and the rewrite keeps its journal in our state directory.
 """
 
 from __future__ import annotations
@@ -101,6 +106,27 @@ def journal_paths(path: Path) -> list[Path]:
     ]
 
 
+def _is_ours(info: os.stat_result) -> bool:
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
+
+
+def find_journals(path: Path) -> tuple[list[Path], list[Path]]:
+    """The files at journal_paths(path): (ours, others). Ours are journals this user
+    wrote; others are anything else found there (another user's file, a FIFO, a link)."""
+    ours: list[Path] = []
+    others: list[Path] = []
+    for candidate in journal_paths(path):
+        try:
+            info = os.lstat(candidate)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            others.append(candidate)
+            continue
+        (ours if _is_ours(info) else others).append(candidate)
+    return ours, others
+
+
 @dataclass(frozen=True)
 class Journal:
     """A rewrite of a mailbox's tail: its bytes from offset on become the journal's data.
@@ -166,7 +192,10 @@ def write_journal(
         ).encode()
     )
     last_error: OSError | None = None
+    others = [] if target else find_journals(path)[1]
     for place in [target] if target else journal_paths(path):
+        if place in others:
+            continue  # another user's file: not ours to replace
         # A random name, created exclusively and never through a symlink: the mailbox's
         # directory may be writable by others (a sticky spool).
         temporary = place.with_name(f"{place.name}.{secrets.token_hex(8)}.tmp")
@@ -193,7 +222,14 @@ def write_journal(
                 os.unlink(temporary)
             raise
         os.close(out)
-        os.replace(temporary, place)
+        try:
+            os.replace(temporary, place)
+        except OSError as exc:
+            # Someone else's file appeared at place meanwhile (a sticky directory).
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            last_error = exc
+            continue
         sync_directory(place.parent)
         return Journal(
             place,
@@ -299,11 +335,11 @@ def appended_since(fd: int, journal: Journal) -> int:
 
 
 def recover(fd: int, path: Path, tick: Callable[[], None] = lambda: None) -> bool:
-    """Finish a rewrite that a crash interrupted (exclusive locks held); whether one was."""
+    """Finish a rewrite that a crash interrupted (exclusive locks held); whether one was.
+
+    Only our own journals count (find_journals): another user's file is left alone."""
     found = False
-    for candidate in journal_paths(path):
-        if not candidate.exists():
-            continue
+    for candidate in find_journals(path)[0]:
         found = True
         journal = read_journal(candidate)
         if journal is None:

@@ -1,7 +1,7 @@
 """The mbox store: a directory of mbox files (and subdirectories), one folder each.
 
 Listing, creating, renaming and deleting folders; an open folder is an ``MboxFolder``
-(``mbox.py``), a Maildir found among them a ``MaildirFolder``.
+(``mbox_folder.py``), a Maildir found among them a ``MaildirFolder``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,11 +26,19 @@ MAX_LIST_DEPTH = 16
 
 def looks_like_mbox(path: Path) -> bool:
     """An empty file, or one that starts with a From line."""
+    # Without blocking: in a shared directory a FIFO may take the file's place.
     try:
-        with open(path, "rb") as handle:
-            start = handle.read(5)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        start = os.read(fd, 5)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return start in (b"", b"From ")
 
 
@@ -157,6 +166,11 @@ def _exclusive(path: Path) -> Iterator[None]:
     """Hold an mbox file's write locks (for deleting or renaming it)."""
     fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StoreError(
+                f"{safe_line(str(path))} is not a mailbox file",
+                hint="it changed since it was listed; list the folders again",
+            )
         with locked_mailbox(path, fd, exclusive=True):
             yield
     finally:
