@@ -120,10 +120,10 @@ class ChannelIMAP4(imaplib.IMAP4):
         self.channel = channel
         self._timeout = timeout
         self._max_literal = max_literal
-        self.max_untagged = max_untagged
+        self._max_untagged = max_untagged
         # What untagged_responses holds (see _kept_size), counted at each command and
         # added to as responses come; never more than max_untagged.
-        self.untagged_kept = 0
+        self._untagged_kept = 0
         super().__init__(channel.server.host)
 
     def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
@@ -148,18 +148,18 @@ class ChannelIMAP4(imaplib.IMAP4):
     def _new_tag(self) -> bytes:
         # Every command takes a tag here, imaplib's own and IMAPClient's raw ones alike.
         # Counted afresh: what was taken (popped) since is no longer kept.
-        self.untagged_kept = sum(map(_kept_size, chain(*self.untagged_responses.values())))
+        self._untagged_kept = sum(map(_kept_size, chain(*self.untagged_responses.values())))
         tag: bytes = super()._new_tag()  # type: ignore[misc]  # imaplib's, not in typeshed
         return tag
 
     def _append_untagged(self, typ: str, dat: object) -> None:
         """Keep one untagged response, unless it takes what is kept past max_untagged."""
-        kept = self.untagged_kept + _kept_size(dat)
-        if kept > self.max_untagged:
+        kept = self._untagged_kept + _kept_size(dat)
+        if kept > self._max_untagged:
             raise ReplyTooLarge(
-                f"more than {self.max_untagged} bytes of untagged responses to one command"
+                f"more than {self._max_untagged} bytes of untagged responses to one command"
             )
-        self.untagged_kept = kept
+        self._untagged_kept = kept
         super()._append_untagged(typ, dat)  # type: ignore[misc]  # not in typeshed either
 
     def _log(self, line: str) -> None:
