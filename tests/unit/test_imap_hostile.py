@@ -13,14 +13,18 @@ import contextlib
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 
 from pinesh.config.server_spec import ServerSpec
 from pinesh.stores.base import Flag, SearchQuery, StoreError
-from pinesh.stores.imap.channel_client import MAX_LINE
-from pinesh.stores.imap.store import ImapStore
+from pinesh.stores.imap.channel_client import MAX_LINE, UNTAGGED_ENTRY_COST, ChannelIMAPClient
+from pinesh.stores.imap.connection import Connector
+from pinesh.stores.imap.folder import ImapFolder
+from pinesh.stores.imap.store import CHUNK_SIZE, ImapStore
 from pinesh.transport.channel import Channel
 from pinesh.transport.greeting import parse_greeting
 from pinesh.transport.routes import DirectRoute, Security
@@ -374,6 +378,141 @@ def test_search_strings_are_quoted_or_literals(stores: Callable[..., ImapStore])
     assert b'SUBJECT "a \\"b\\"  X1 DELETE INBOX"' in search
     assert b"CHARSET UTF-8" in search and "Grüße".encode() in search
     assert not any(line.startswith(b"X1") for line in server.sent())
+
+
+# ------------------------------------------------------------------ memory
+
+ALLOWANCE = 16 * 1024  # max_untagged of the folders below: a flood is cut off early
+
+
+class RecordingConnector(Connector):
+    """A Connector that keeps the clients it starts, to look at what they hold."""
+
+    def __init__(self, server: Server, **options: Any) -> None:
+        super().__init__(
+            server.open_channel,
+            label="IMAP server hostile.test",
+            user=None,
+            password=None,
+            timeout=2,
+            **options,
+        )
+        self.clients: list[ChannelIMAPClient] = []
+
+    def start(self, channel: Channel) -> tuple[ChannelIMAPClient, frozenset[str]]:
+        client, capabilities = super().start(channel)
+        self.clients.append(client)
+        return client, capabilities
+
+
+@pytest.fixture
+def folders() -> Iterator[Callable[..., tuple[ImapFolder, RecordingConnector]]]:
+    made: list[ImapFolder] = []
+
+    def make(server: Server, **options: Any) -> tuple[ImapFolder, RecordingConnector]:
+        connector = RecordingConnector(server, **options)
+        folder = ImapFolder("INBOX", connector, read_only=False, chunk_size=CHUNK_SIZE)
+        made.append(folder)
+        return folder, connector
+
+    yield make
+    for folder in made:
+        with contextlib.suppress(StoreError):
+            folder.close()
+
+
+def _held(untagged: Mapping[str, Sequence[bytes | tuple[bytes, bytes]]]) -> tuple[int, int]:
+    """(responses, bytes of their data) in imaplib's untagged responses."""
+    values = [data for kept in untagged.values() for data in kept]
+    sizes = (sum(map(len, data)) if isinstance(data, tuple) else len(data) for data in values)
+    return len(values), sum(sizes)
+
+
+def test_a_flood_of_untagged_responses_is_cut_off(
+    folders: Callable[..., tuple[ImapFolder, RecordingConnector]],
+) -> None:
+    flood = b"* OK still here\r\n" * 100_000 + b"* SEARCH 1\r\n{tag} OK done\r\n"
+    folder, connector = folders(Server({b"UID SEARCH": flood}, {}), max_untagged=ALLOWANCE)
+    with pytest.raises(StoreError) as failure:
+        folder.uids()
+    assert failure.value.message == (
+        "IMAP server hostile.test INBOX: cut off while listing messages: the server sent "
+        f"more than {ALLOWANCE} bytes of untagged responses to one command"
+    )
+    # What the client held when it stopped reading: within the allowance (each response
+    # counts 64 bytes beyond its data), nowhere near the 100,000 lines sent.
+    responses, data = _held(connector.clients[0].imap.untagged_responses)
+    assert responses <= ALLOWANCE // UNTAGGED_ENTRY_COST
+    assert data + responses * UNTAGGED_ENTRY_COST <= ALLOWANCE
+    # The program goes on, on a new connection.
+    assert folder.uids() == [1, 2, 3]
+    assert len(connector.clients) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % (2 * ALLOWANCE)
+        + b"x" * (2 * ALLOWANCE)
+        + b")\r\n{tag} OK done\r\n",
+        b"* 1 FETCH (UID 1 FLAGS (" + b"\\Seen " * ALLOWANCE + b"))\r\n{tag} OK done\r\n",
+    ],
+    ids=["literal", "line"],
+)
+def test_one_large_untagged_response_counts_in_full(
+    folders: Callable[..., tuple[ImapFolder, RecordingConnector]], reply: bytes
+) -> None:
+    folder, _ = folders(Server({b"UID FETCH": reply}), max_untagged=ALLOWANCE)
+    with pytest.raises(StoreError, match="cut off while reading envelopes"):
+        folder.envelopes([1])
+
+
+def test_the_allowance_is_per_command(
+    folders: Callable[..., tuple[ImapFolder, RecordingConnector]],
+) -> None:
+    chatter = b"* OK still here\r\n" * (ALLOWANCE // 2 // (64 + len(b"still here")))
+    search = chatter + b"* SEARCH 1 2 3\r\n{tag} OK done\r\n"
+    folder, connector = folders(Server({b"UID SEARCH": search}), max_untagged=ALLOWANCE)
+    for _ in range(4):  # each within the allowance, together well past it
+        assert folder.uids() == [1, 2, 3]
+    assert len(connector.clients) == 1
+
+
+def test_untagged_responses_are_not_kept_after_the_command(
+    folders: Callable[..., tuple[ImapFolder, RecordingConnector]],
+) -> None:
+    search = (
+        b"* 3 FOO bar\r\n* FLAGS (\\Seen $Junk)\r\n* OK [HIGHESTMODSEQ 9] x\r\n"
+        b'* LIST () "/" Other\r\n* SEARCH 1 2 3\r\n{tag} OK done\r\n'
+    )
+    folder, connector = folders(Server({b"UID SEARCH": search}))
+    assert folder.uids() == [1, 2, 3]
+    assert connector.clients[0].imap.untagged_responses == {}
+
+
+def test_read_only_news_still_refuses_the_next_change(
+    folders: Callable[..., tuple[ImapFolder, RecordingConnector]],
+) -> None:
+    search = b"* OK [READ-ONLY] now read-only\r\n* SEARCH 1\r\n{tag} OK done\r\n"
+    folder, _ = folders(Server({b"UID SEARCH": search}))
+    assert folder.uids() == [1]
+    with pytest.raises(StoreError, match="READ-ONLY"):
+        folder.set_flags([1], frozenset({Flag.SEEN}), True)
+
+
+def test_long_lines_are_not_kept_after_the_command(
+    folders: Callable[..., tuple[ImapFolder, RecordingConnector]],
+) -> None:
+    line = b"* OK " + b"\xff" * (1 << 20) + b"\r\n"
+    folder, _ = folders(Server({b"UID SEARCH": line * 4 + b"* SEARCH 1\r\n{tag} OK done\r\n"}))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert folder.uids() == [1]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1 << 20  # imaplib alone kept a repr() of each line: 16 MiB
 
 
 # ------------------------------------------------------------------ logins

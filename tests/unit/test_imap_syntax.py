@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -206,7 +207,9 @@ def test_hostile_thread_replies(line: bytes) -> None:
 
 # --- ESEARCH (RFC 4731) -----------------------------------------------------------------
 
+from pinesh.stores.imap.protocol import responses  # noqa: E402
 from pinesh.stores.imap.protocol.responses import (  # noqa: E402
+    MAX_SEARCH_UIDS,
     esearch_result,
     expand_sequence_set,
 )
@@ -242,3 +245,39 @@ def test_hostile_esearch_replies_are_refused(line: bytes) -> None:
 
 def test_sequence_set_overlaps_are_merged() -> None:
     assert expand_sequence_set(b"3:1,2,5") == [1, 2, 3, 5]
+
+
+def test_a_long_search_line_is_read_whole() -> None:
+    uids = list(range(1, 30_001))  # 170 KB: read in several pieces
+    assert search_result([" ".join(map(str, uids)).encode()]) == uids
+
+
+def test_a_compact_set_past_the_bound_is_refused_before_it_is_expanded() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImapSyntaxError, match=f"more than {MAX_SEARCH_UIDS} UIDs"):
+            esearch_result([b'(TAG "a1") UID ALL 1:9999999'])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # expanded, it was 650 MB
+
+
+def test_the_uid_bound_holds_in_either_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(responses, "MAX_SEARCH_UIDS", 1000)
+    assert esearch_result([b"UID ALL 1:1000"])[0] == list(range(1, 1001))
+    lines = [" ".join(map(str, range(start, start + 500))).encode() for start in (1, 501)]
+    assert search_result(lines) == list(range(1, 1001))
+    with pytest.raises(ImapSyntaxError, match="more than 1000 UIDs"):
+        esearch_result([b"UID ALL 1:1001"])
+    with pytest.raises(ImapSyntaxError, match="more than 1000 UIDs"):
+        esearch_result([b"UID ALL 1:600,401:801"])  # repeats count: no server sends them
+    with pytest.raises(ImapSyntaxError, match="more than 1000 UIDs"):
+        search_result([*lines, b"1001"])  # several lines add up
+
+
+def test_an_esearch_reply_of_endless_items_is_refused() -> None:
+    line = b'(TAG "a1") UID ALL 1:3 COUNT 3 MODSEQ 9 MIN 1 MAX 3'
+    assert esearch_result([line]) == ([1, 2, 3], 3)
+    with pytest.raises(ImapSyntaxError, match="more than 16 words"):
+        esearch_result([line + b" MODSEQ 9" * 100_000])

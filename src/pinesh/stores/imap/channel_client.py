@@ -4,6 +4,12 @@ imaplib reads the greeting itself when it connects, so the reader here first han
 greeting bytes the transport consumed, then reads the socket. The reader also bounds
 what a server may send: a line longer than MAX_LINE or a literal longer than the
 client's ``max_literal`` raises ReplyTooLarge before anything that large is allocated.
+
+imaplib keeps every untagged response until someone takes it, so a server that answers a
+command with endless "* OK" lines would fill the memory. ChannelIMAP4 counts what it
+keeps (each response's data plus UNTAGGED_ENTRY_COST) and raises ReplyTooLarge rather
+than keep more than ``max_untagged``; the Connection drops what is left after each
+command, so the allowance is in effect per command.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import imaplib
 import socket
 import ssl
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient  # type: ignore[import-untyped]
@@ -25,6 +32,12 @@ if TYPE_CHECKING:
 # (imaplib's own limit, 1 MB, would refuse folders past ~150,000 messages.)
 MAX_LINE = 16 * 1024 * 1024
 MAX_LITERAL = 16 * 1024 * 1024  # bytes; parts are fetched in chunks far smaller
+# Untagged responses kept for one command: the largest honest ones are one SEARCH line
+# (MAX_LINE) or one literal (MAX_LITERAL); four times that leaves room for the rest.
+MAX_UNTAGGED = 64 * 1024 * 1024
+# What Python spends to keep one response beyond its data (bytes object, list slot): a
+# flood of empty "* OK" lines costs memory even though its data is nothing.
+UNTAGGED_ENTRY_COST = 64
 _RECV = 65536
 
 
@@ -91,13 +104,26 @@ class SocketReader:
         return bytes(data)
 
 
+def _kept_size(data: object) -> int:
+    """What one untagged response costs to keep: its bytes (a literal's too) and objects."""
+    if isinstance(data, tuple):  # (line, literal)
+        return UNTAGGED_ENTRY_COST + sum(_kept_size(part) for part in data)
+    return UNTAGGED_ENTRY_COST + (len(data) if isinstance(data, bytes) else 0)
+
+
 class ChannelIMAP4(imaplib.IMAP4):
     """imaplib's IMAP4 on a Channel's socket, replaying the greeting the transport read."""
 
-    def __init__(self, channel: Channel, *, timeout: float | None, max_literal: int) -> None:
+    def __init__(
+        self, channel: Channel, *, timeout: float | None, max_literal: int, max_untagged: int
+    ) -> None:
         self.channel = channel
         self._timeout = timeout
         self._max_literal = max_literal
+        self._max_untagged = max_untagged
+        # What untagged_responses holds (see _kept_size), counted at each command and
+        # added to as responses come; never more than max_untagged.
+        self._untagged_kept = 0
         super().__init__(channel.server.host)
 
     def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
@@ -119,6 +145,39 @@ class ChannelIMAP4(imaplib.IMAP4):
     def send(self, data: ReadableBuffer) -> None:
         self.sock.sendall(data)
 
+    def _new_tag(self) -> bytes:
+        # Every command takes a tag here, imaplib's own and IMAPClient's raw ones alike.
+        # Counted afresh: what was taken (popped) since is no longer kept.
+        self._untagged_kept = sum(map(_kept_size, chain(*self.untagged_responses.values())))
+        tag: bytes = super()._new_tag()  # type: ignore[misc]  # imaplib's, not in typeshed
+        return tag
+
+    def _append_untagged(self, typ: str, dat: object) -> None:
+        """Keep one untagged response, unless it takes what is kept past max_untagged."""
+        kept = self._untagged_kept + _kept_size(dat)
+        if kept > self._max_untagged:
+            raise ReplyTooLarge(
+                f"more than {self._max_untagged} bytes of untagged responses to one command"
+            )
+        self._untagged_kept = kept
+        super()._append_untagged(typ, dat)  # type: ignore[misc]  # not in typeshed either
+
+    def _log(self, line: str) -> None:
+        # imaplib keeps the repr() of the last ten lines each way for print_log(): ten
+        # MAX_LINE lines of 8-bit bytes would hold 640 MB, and our LOGIN line is among
+        # them. Nothing is kept.
+        pass
+
+    def _get_line(self) -> bytes:
+        # imaplib's own makes that repr() of every line (four times a line of 8-bit
+        # bytes) even when nothing keeps it. Same checks, no repr.
+        line = self.readline()
+        if not line:
+            raise self.abort("socket error: EOF")
+        if not line.endswith(b"\r\n"):
+            raise self.abort(f"socket error: unterminated line: {line[:100]!r}")
+        return line[:-2]
+
     def shutdown(self) -> None:
         self.channel.close()
 
@@ -127,10 +186,16 @@ class ChannelIMAPClient(IMAPClient):  # type: ignore[misc]
     """IMAPClient whose connection is a Channel (UIDs everywhere, aware datetimes)."""
 
     def __init__(
-        self, channel: Channel, *, timeout: float | None, max_literal: int = MAX_LITERAL
+        self,
+        channel: Channel,
+        *,
+        timeout: float | None,
+        max_literal: int = MAX_LITERAL,
+        max_untagged: int = MAX_UNTAGGED,
     ) -> None:
         self._channel = channel
         self._max_literal = max_literal
+        self._max_untagged = max_untagged
         super().__init__(channel.server.host, ssl=False, timeout=timeout, use_uid=True)
         # IMAPClient turns imaplib's debug output on (every line, literals repr()'d, the
         # LOGIN line with the password): costly for 1 MiB chunks, and a leak into logs.
@@ -139,7 +204,10 @@ class ChannelIMAPClient(IMAPClient):  # type: ignore[misc]
 
     def _create_IMAP4(self) -> ChannelIMAP4:  # noqa: N802 - IMAPClient's name
         return ChannelIMAP4(
-            self._channel, timeout=self._timeout.read, max_literal=self._max_literal
+            self._channel,
+            timeout=self._timeout.read,
+            max_literal=self._max_literal,
+            max_untagged=self._max_untagged,
         )
 
     @property

@@ -28,12 +28,13 @@ from typing import TypeVar
 
 from pinesh.errors import PineshError
 from pinesh.stores.base import StoreError
-from pinesh.stores.imap.channel_client import MAX_LITERAL, ChannelIMAPClient
+from pinesh.stores.imap.channel_client import MAX_LITERAL, MAX_UNTAGGED, ChannelIMAPClient
 from pinesh.stores.imap.commands import FlagChange, store_flags
 from pinesh.stores.imap.errors import (
     Failure,
     ImapError,
     ImapUnsupported,
+    ReplyTooLarge,
     classify,
     server_words,
 )
@@ -63,6 +64,7 @@ class Connector:
         password: Callable[[], str] | None,
         timeout: float | None,
         max_literal: int = MAX_LITERAL,
+        max_untagged: int = MAX_UNTAGGED,
     ) -> None:
         self.open_channel = open_channel  # called again to reconnect
         self.label = label  # the server's name as shown in messages
@@ -70,6 +72,7 @@ class Connector:
         self._password = password  # a callback: asked at each login, never kept
         self._timeout = timeout
         self._max_literal = max_literal
+        self._max_untagged = max_untagged
 
     def __call__(self, mailbox: str | None, *, read_only: bool = False) -> Connection:
         """The (not yet opened) connection of mailbox; None: for commands outside one."""
@@ -84,6 +87,7 @@ class Connector:
             password=self._password,
             timeout=self._timeout,
             max_literal=self._max_literal,
+            max_untagged=self._max_untagged,
         )
 
 
@@ -290,6 +294,14 @@ class Connection:
                 hint="pinesh reconnects at the next command; if it keeps failing, check the "
                 "network and the ssh route (`pinesh doctor`)",
             )
+        if isinstance(exc, ReplyTooLarge):
+            self.drop()
+            return ImapError(
+                f"{self.where}: cut off while {what}: the server sent {words}",
+                Failure.BROKEN,
+                hint="pinesh reads no more than that from a server; if it happens again, "
+                "the server is broken or hostile",
+            )
         if kind is Failure.BROKEN:
             return self.broken(what, words)
         if kind is Failure.UNSUPPORTED:
@@ -352,13 +364,20 @@ class Connection:
 
     def _absorb(self, client: ChannelIMAPClient) -> None:
         """Take in what the server said on the side: new counts, expunges, flag changes
-        (with the lock held, as run() does)."""
+        (with the lock held, as run() does); the rest is dropped."""
         untagged = client.imap.untagged_responses
         exists = _last_int(untagged.pop("EXISTS", ()))
         recent = _last_int(untagged.pop("RECENT", ()))
         expunged = untagged.pop("EXPUNGE", None)
         fetched = untagged.pop("FETCH", None)
         validity = _last_int(untagged.pop("UIDVALIDITY", ()))
+        # Nothing reads the others later, and kept they would count against the next
+        # command's allowance (channel_client). READ-ONLY stays: imaplib refuses the
+        # next command of a read-write session with it, as it should.
+        read_only = untagged.get("READ-ONLY")
+        untagged.clear()
+        if read_only:
+            untagged["READ-ONLY"] = read_only[-1:]
         if exists is not None:
             self.exists = exists
             self.changed = self.uidnext_stale = True

@@ -76,6 +76,7 @@ def start_client(
     password: Callable[[], str] | None,
     timeout: float | None,
     max_literal: int,
+    max_untagged: int,
 ) -> tuple[ChannelIMAPClient, frozenset[str]]:
     """IMAP on a fresh channel, ready for SELECT, and what the server can do (its
     capabilities, upper case); raise StoreError saying what failed (the channel closed)."""
@@ -83,7 +84,9 @@ def start_client(
         channel.close()
         raise StoreError(f"{label}: the channel is for {channel.service.value}, not IMAP")
     try:
-        client = ChannelIMAPClient(channel, timeout=timeout, max_literal=max_literal)
+        client = ChannelIMAPClient(
+            channel, timeout=timeout, max_literal=max_literal, max_untagged=max_untagged
+        )
     except Exception as exc:
         channel.close()
         if classify(exc) is None:

@@ -11,7 +11,8 @@ TypeError or IndexError.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
 
 from pinesh.stores.base import Flag, FolderInfo, ThreadNode
 from pinesh.stores.headers import decode_words
@@ -19,7 +20,12 @@ from pinesh.stores.imap.errors import ImapSyntaxError
 from pinesh.stores.imap.protocol.arguments import FLAG_NAMES
 
 MAX_THREAD_DEPTH = 200  # nesting of parenthesized branches in a THREAD reply
-MAX_ESEARCH_UIDS = 10_000_000  # a set that expands to more is refused (a hostile server)
+# UIDs in one search result, in either form. A plain SEARCH line of at most
+# channel_client.MAX_LINE (16 MiB) holds about 2,000,000 UIDs; ESEARCH's compact form
+# ("1:9999999" is 9 bytes) gets no more. Kept as a list of ints, they cost ~40 bytes each.
+MAX_SEARCH_UIDS = 2_000_000
+MAX_ESEARCH_WORDS = 16  # an ESEARCH line: correlator, UID and a few pairs (ALL, COUNT...)
+_PIECE = 65536  # bytes of a SEARCH line split at once (split() of 16 MiB: millions of objects)
 
 _FLAGS_BY_NAME = {name.lower(): flag for flag, name in FLAG_NAMES.items()}
 # Anything but digits and spaces, or a number of more than 10 digits (> 2^32).
@@ -99,14 +105,32 @@ def body_section(item: Mapping[bytes, object], uid: int) -> bytes:
     raise ImapSyntaxError(f"no body section in the reply for UID {uid}")
 
 
+def _pieces(text: bytes) -> Iterator[bytes]:
+    """text in pieces of about _PIECE bytes, cut at spaces."""
+    start = 0
+    while start < len(text):
+        end = text.find(b" ", start + _PIECE)
+        end = len(text) if end < 0 else end
+        yield text[start:end]
+        start = end
+
+
+def _ascending(uids: list[int]) -> list[int]:
+    """uids ascending, no repeats: as they are when they already are (servers send them so)."""
+    if any(a >= b for a, b in pairwise(uids)):
+        return sorted(set(uids))
+    return uids
+
+
 def search_result(data: Sequence[object]) -> list[int]:
     """The UIDs of SEARCH replies (imaplib's list of their data), ascending, no repeats.
 
     Several "* SEARCH" lines are merged; a trailing "(MODSEQ n)" (RFC 7162) is skipped.
-    Anything else that is not a UID makes the reply unreadable. (IMAPClient's own parser
-    allows one line only, and its regular expression costs ~20 MB for 100,000 UIDs.)
+    Anything else that is not a UID makes the reply unreadable, and so do more than
+    MAX_SEARCH_UIDS UIDs. (IMAPClient's own parser allows one line only, and its regular
+    expression costs ~20 MB for 100,000 UIDs.)
     """
-    uids: set[int] = set()
+    uids: list[int] = []
     for item in data:
         if item is None:
             continue  # no SEARCH line at all: nothing matched
@@ -118,10 +142,14 @@ def search_result(data: Sequence[object]) -> list[int]:
         bad = _NOT_UIDS.search(numbers)
         if bad:
             raise ImapSyntaxError(f"not a UID in a SEARCH reply: {bad[0][:20]!r}")
-        uids.update(map(int, numbers.split()))
-    if uids and (min(uids) < 1 or max(uids) >= 1 << 32):
+        for piece in _pieces(numbers):
+            uids.extend(map(int, piece.split()))
+            if len(uids) > MAX_SEARCH_UIDS:
+                raise ImapSyntaxError(f"a SEARCH reply of more than {MAX_SEARCH_UIDS} UIDs")
+    uids = _ascending(uids)
+    if uids and (uids[0] < 1 or uids[-1] >= 1 << 32):
         raise ImapSyntaxError("a UID out of range in a SEARCH reply")
-    return sorted(uids)
+    return uids
 
 
 def appenduid(response: object) -> tuple[int, int] | None:
@@ -174,10 +202,17 @@ def threads_of(parsed: Sequence[object]) -> list[ThreadNode]:
 
 
 def expand_sequence_set(text: bytes) -> list[int]:
-    """'1:5,9,12:10' -> [1, 2, 3, 4, 5, 9, 10, 11, 12], ascending, no repeats."""
-    found: set[int] = set()
-    total = 0
-    for item in text.split(b","):
+    """'1:5,9,12:10' -> [1, 2, 3, 4, 5, 9, 10, 11, 12], ascending, no repeats.
+
+    A set naming more than MAX_SEARCH_UIDS UIDs (repeats counted) is refused before the
+    UIDs past that are made.
+    """
+    uids: list[int] = []
+    start = 0
+    while start >= 0:  # text.split(b","), an item at a time
+        end = text.find(b",", start)
+        item = text[start:] if end < 0 else text[start:end]
+        start = end if end < 0 else end + 1
         first, colon, last = item.partition(b":")
         try:
             low, high = int(first), int(last) if colon else int(first)
@@ -186,11 +221,10 @@ def expand_sequence_set(text: bytes) -> list[int]:
         low, high = min(low, high), max(low, high)
         if low < 1 or high >= 1 << 32:
             raise ImapSyntaxError("a UID out of range in a sequence set")
-        total += high - low + 1
-        if total > MAX_ESEARCH_UIDS:
-            raise ImapSyntaxError("a sequence set of more UIDs than any mailbox holds")
-        found.update(range(low, high + 1))
-    return sorted(found)
+        if len(uids) + high - low + 1 > MAX_SEARCH_UIDS:
+            raise ImapSyntaxError(f"a sequence set of more than {MAX_SEARCH_UIDS} UIDs")
+        uids.extend(range(low, high + 1))
+    return _ascending(uids)
 
 
 def esearch_result(data: Sequence[object]) -> tuple[list[int], int | None]:
@@ -207,7 +241,9 @@ def esearch_result(data: Sequence[object]) -> tuple[list[int], int | None]:
             continue
         if not isinstance(item, bytes):
             raise ImapSyntaxError("an ESEARCH reply with a literal in it")
-        words = item.split()
+        words = item.split(None, MAX_ESEARCH_WORDS)
+        if len(words) > MAX_ESEARCH_WORDS:
+            raise ImapSyntaxError(f"an ESEARCH reply of more than {MAX_ESEARCH_WORDS} words")
         if words and words[0].startswith(b"("):  # the (TAG "...") correlator
             while words and not words[0].endswith(b")"):
                 words.pop(0)
