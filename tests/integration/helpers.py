@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import tempfile
 import time
@@ -64,6 +66,18 @@ def connections(
 
 def stop_masters(conns: Connections) -> None:
     MasterPool(conns.settings.ssh).stop()
+
+
+def kill_masters(conns: Connections) -> int:
+    """kill -9 every running ssh master of conns (as a crash or the OOM killer would);
+    how many were killed. Their control sockets stay behind, stale."""
+    killed = 0
+    for info in MasterPool(conns.settings.ssh).status():
+        if info.running and info.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(info.pid, signal.SIGKILL)
+                killed += 1
+    return killed
 
 
 def exchange(sock: socket.socket, command: bytes, until: bytes, timeout: float = 10) -> bytes:

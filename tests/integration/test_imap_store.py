@@ -23,6 +23,7 @@ from pinesh.stores.base import (
     Capability,
     Envelope,
     Flag,
+    Reopened,
     SearchQuery,
     SortKey,
     StoreError,
@@ -536,6 +537,27 @@ def test_killed_ssh_during_envelope_windows(lab: Lab, filled: list[FilledMessage
     assert [e.uid for e in seen] == uids
     assert [e.message_id for e in seen] == [m.message_id for m in filled]
     assert folder.reconnects >= 1
+
+
+def test_a_reopened_connection_is_told_with_host_mailbox_and_reason(
+    lab: Lab, small: list[FilledMessage]
+) -> None:
+    told: list[Reopened] = []
+    store = ImapStore(lab.open_channel, name="lab", on_reopened=told.append)
+    lab.stores.append(store)
+    folder = store.open("INBOX")
+    assert len(folder.uids()) == 500 and told == []  # the first open is no reopen
+    _kill_ssh(folder)
+    assert len(folder.uids()) == 500  # lost, reopened, retried
+    assert len(told) == 1
+    text = told[0].describe()
+    assert text.startswith("Connection to lab (IMAP INBOX) dropped (") and text.endswith(
+        "); reopened"
+    ), text
+    assert told[0].reason not in ("", "closed")  # the error's own words, e.g. EOF
+    _kill_ssh(folder)
+    folder.set_flags([1], frozenset({Flag.FLAGGED}), True)
+    assert len(told) == 2 and folder.reconnects == 2  # one notice per drop
 
 
 def test_flag_change_while_the_connection_is_dead(lab: Lab, small: list[FilledMessage]) -> None:

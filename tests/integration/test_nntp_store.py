@@ -7,6 +7,7 @@ subjects of its own and looks for those only.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -19,7 +20,15 @@ import pytest
 from pinesh.config.server_spec import ServerSpec
 from pinesh.senders.compose import reply_threading
 from pinesh.services.connections import Connections
-from pinesh.stores.base import Envelope, Flag, SearchQuery, StoreError, ThreadNode, Unsupported
+from pinesh.stores.base import (
+    Envelope,
+    Flag,
+    Reopened,
+    SearchQuery,
+    StoreError,
+    ThreadNode,
+    Unsupported,
+)
 from pinesh.stores.nntp.folder import NntpFolder
 from pinesh.stores.nntp.newsrc import contains, parse_newsrc
 from pinesh.stores.nntp.store import NewsgroupInfo, NntpStore
@@ -296,3 +305,23 @@ def test_store_reconnects_when_the_server_drops_the_connection(news: News) -> No
     channel.close()  # as if the server had timed the idle reader out
     assert folder.status().count >= count  # a new connection, the group selected again
     assert store.run(lambda client: client.channel) is not channel
+
+
+def test_a_reopened_news_connection_is_told(news: News) -> None:
+    told: list[Reopened] = []
+    store = NntpStore(
+        news.open_channel, newsrc=news.newsrc, name=news.server, on_reopened=told.append
+    )
+    news.opened.append(store)
+    folder = store.open(GROUP)
+    count = len(folder.uids())
+    assert told == []
+    channel: Channel = store.run(lambda client: client.channel)
+    channel.sock.shutdown(socket.SHUT_RDWR)  # the server's end is gone: reads see EOF
+    assert folder.status().count >= count
+    assert len(told) == 1
+    host = channel.server.host
+    assert told[0].describe() == (
+        f"Connection to {host} (news) dropped ({told[0].reason}); reopened"
+    )
+    assert "closed" in told[0].reason or "failed" in told[0].reason, told[0].reason

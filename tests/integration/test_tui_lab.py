@@ -28,7 +28,14 @@ from pinesh.ui.compose_screen import ComposeScreen
 from pinesh.ui.index_screen import IndexScreen
 from pinesh.ui.message_screen import MessageScreen
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
-from tests.integration.helpers import PREAUTH_RULE, isp_rules, short_dir, stop_masters, write_config
+from tests.integration.helpers import (
+    PREAUTH_RULE,
+    isp_rules,
+    kill_masters,
+    short_dir,
+    stop_masters,
+    write_config,
+)
 from tests.lab.common import free_port
 from tests.lab.dovecot import LabDovecot
 from tests.lab.inn import LabInn
@@ -188,6 +195,32 @@ def test_read_a_mime_message_save_it_then_delete_and_expunge(
     saved = maildir_files(lab_maildir / ".Saved")
     assert len(saved) == 1 and subject.encode() in saved[0].read_bytes()
     assert PDF[:9] in saved[0].read_bytes() or b"JVBERi0xLjQK" in saved[0].read_bytes()
+
+
+def test_a_dropped_ssh_master_is_told_on_the_status_line(
+    lab: Lab, lab_maildir: Path, dovecot: LabDovecot
+) -> None:
+    fill_maildir(lab_maildir, 5, seed=22, owner=dovecot.user)
+    session = lab.session()
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_inbox(app, pilot)
+        assert "5 messages" in status(app), status(app)
+        assert kill_masters(session.connections) == 1
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        screen.check_mail()  # the new-mail check finds the connection gone
+        await settle(app, pilot)
+        line = status(app)
+        assert line.startswith("Connection to lab (IMAP INBOX) dropped ("), line
+        assert line.endswith("); reopened"), line
+        toasts = [n.message for n in app._notifications]
+        assert toasts == [line], toasts  # stays in view when a command's result follows
+        await keys(app, pilot, "q")
+        await keys(app, pilot, "y")
+
+    run_app(session, scenario)
+    assert session.reopened_count == 1
 
 
 def test_reply_goes_out_through_postfix_over_ssh(

@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from pinesh.services.mail import MailSession
+from pinesh.stores.base import Reopened
+
 
 def test_a_terminal_that_cannot_show_a_character_gets_an_escape(tmp_path: Path) -> None:
     box = tmp_path / "cjk"
@@ -22,3 +27,28 @@ def test_a_terminal_that_cannot_show_a_character_gets_an_escape(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert b"\\u65e5\\u672c" in done.stdout
+
+
+def test_a_reopened_connection_is_noted_on_stderr_beside_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pinesh.cli import folders, main
+
+    def folders_during_which_a_connection_dropped(
+        session: MailSession, label: str | None, as_json: bool
+    ) -> int:
+        # What a store's connection does from inside a command: tell the session.
+        session._tell_reopened(Reopened("mail.example.org", "IMAP INBOX", "EOF\x1b[2J"))
+        print("the folders")
+        return 0
+
+    monkeypatch.setattr(folders, "run_folders", folders_during_which_a_connection_dropped)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PINESH_CONFIG", raising=False)
+    assert main.main(["-p", "/dev/null", "folders"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "the folders\n"  # the result alone: scripts read it as before
+    assert err == (
+        "pinesh: note: Connection to mail.example.org (IMAP INBOX) dropped (EOF\\x1b[2J); "
+        "reopened\n"
+    )

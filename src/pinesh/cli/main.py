@@ -190,11 +190,12 @@ MAIL_COMMANDS = {"folders", "index", "show", "send", "post", "outbox"}
 
 def _run_mail(args: argparse.Namespace) -> int:
     from pinesh.cli.folders import run_folders, run_index, run_show
-    from pinesh.cli.output import tty_password
+    from pinesh.cli.output import note, tty_password
     from pinesh.cli.send import run_outbox, run_post, run_send
     from pinesh.services.mail import open_session
 
     session = open_session(args.config, args.pinerc, ask_password=tty_password)
+    session.listen_reopened(lambda notice: note(notice.describe()))
     try:
         if args.command == "folders":
             return run_folders(session, args.collection, args.json)

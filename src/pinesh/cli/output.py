@@ -45,6 +45,12 @@ def line(text: str) -> None:
     print(safe_line(text))
 
 
+def note(text: str) -> None:
+    """One line for people on stderr, beside the output (e.g. a connection reopened):
+    stdout stays the command's result, JSON or text."""
+    print(f"pinesh: note: {safe_line(text)}", file=sys.stderr, flush=True)
+
+
 def block(text: str) -> None:
     """A block of text (a message body): newlines kept, control characters made visible."""
     sys.stdout.write(safe_text(text))

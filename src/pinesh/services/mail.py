@@ -3,12 +3,17 @@
 The one place that turns a mailbox name into a driver (the stores never see the config):
 remote names get a channel factory from Connections, so every folder of a host shares
 its ssh master.
+
+A connection a store had to reopen is told upward: each store gets the session's
+listener, the session keeps the notices (``reopened``) and hands each to the listeners
+the UI or the command line added (``listen_reopened``) to show it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +23,7 @@ from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.paths import data_dir
 from pinesh.services.connections import Connections, load_connections
-from pinesh.stores.base import Folder, FolderInfo, Store
+from pinesh.stores.base import Folder, FolderInfo, Reopened, ReopenListener, Store
 from pinesh.stores.names import (
     Driver,
     MailboxName,
@@ -30,6 +35,8 @@ from pinesh.transport.channel import Channel
 from pinesh.transport.service import Service
 
 PasswordPrompt = Callable[[str], str]
+
+KEPT_NOTICES = 100  # reopened-connection notices a session keeps
 
 
 @dataclass
@@ -45,6 +52,37 @@ class MailSession:
     _stores_lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
+    # The latest notices (bounded: a flapping link must not grow memory) and their count.
+    _reopened: deque[Reopened] = field(
+        default_factory=lambda: deque(maxlen=KEPT_NOTICES), init=False, repr=False
+    )
+    reopened_count: int = field(default=0, init=False)
+    _reopen_listeners: list[ReopenListener] = field(default_factory=list, init=False, repr=False)
+    _reopened_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+
+    # -- connections reopened ---------------------------------------------------------
+
+    def listen_reopened(self, listener: ReopenListener) -> None:
+        """Call listener with each connection reopened from now on (from the worker
+        thread that reopened it: the listener must hand the notice on, not block)."""
+        with self._reopened_lock:
+            self._reopen_listeners.append(listener)
+
+    @property
+    def reopened(self) -> list[Reopened]:
+        """The connections reopened lately (the last KEPT_NOTICES), oldest first."""
+        with self._reopened_lock:
+            return list(self._reopened)
+
+    def _tell_reopened(self, notice: Reopened) -> None:
+        with self._reopened_lock:
+            self._reopened.append(notice)
+            self.reopened_count += 1
+            listeners = list(self._reopen_listeners)
+        for listener in listeners:
+            listener(notice)
 
     # -- names ------------------------------------------------------------------------
 
@@ -97,6 +135,7 @@ class MailSession:
                 user=spec.mailbox_user,
                 password=self.password_for(spec, Service.IMAP),
                 name="{" + spec.format() + "}",
+                on_reopened=self._tell_reopened,
             )
         if mailbox.driver is Driver.NNTP:
             from pinesh.stores.nntp.store import NntpStore
@@ -109,6 +148,7 @@ class MailSession:
                 user=spec.mailbox_user,
                 password=self.password_for(spec, Service.NNTP),
                 name="{" + replace(spec, service="nntp").format() + "}",
+                on_reopened=self._tell_reopened,
             )
         if mailbox.driver is Driver.MAILDIR:
             from pinesh.stores.local.maildir_store import MaildirStore

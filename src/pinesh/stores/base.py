@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pinesh.errors import PineshError
+from pinesh.textsafe import safe_line
 
 
 class StoreError(PineshError):
@@ -23,6 +24,31 @@ class StoreError(PineshError):
 
 class Unsupported(StoreError):  # noqa: N818 - reads better at call sites than UnsupportedError
     """The driver cannot do this (e.g. append to a newsgroup)."""
+
+
+@dataclass(frozen=True)
+class Reopened:
+    """A server connection that was lost and has been opened again, to tell the user.
+
+    A store repairs a dropped connection by itself (and replays what was in flight);
+    this is how it says so, through the listener its maker passed in (ReopenListener).
+    """
+
+    server: str  # the host, as the channel names it
+    what: str  # the store's side of it: "IMAP INBOX", "news"
+    reason: str  # why it dropped: the error's words, possibly a server's
+
+    def describe(self) -> str:
+        """One line for a status line or stderr, safe to show."""
+        return (
+            f"Connection to {safe_line(self.server)} ({safe_line(self.what)}) dropped "
+            f"({safe_line(self.reason)}); reopened"
+        )
+
+
+# Called from the thread that reopened the connection, with its lock held: it must not
+# block or call back into the store (hand the notice on, e.g. post a message).
+ReopenListener = Callable[[Reopened], None]
 
 
 class Flag(enum.Enum):

@@ -11,12 +11,14 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pinesh import __version__
 from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
+from pinesh.stores.base import Reopened
 from pinesh.textsafe import safe_line
 from pinesh.ui.askpass_dialog import install_askpass
 from pinesh.ui.help_screen import HelpScreen, key_label, screen_keys, screen_title
@@ -27,6 +29,16 @@ if TYPE_CHECKING:
     from pinesh.services.replying import ComposeRequest
 
 CLOSE_SECONDS = 3.0  # the longest quitting waits for servers to take their logout
+NOTICE_SECONDS = 10.0  # how long a reopened connection's notice stays up as a toast
+
+
+class ConnectionReopened(Message):
+    """A store reopened a dropped connection (posted from the worker that did it)."""
+
+    def __init__(self, notice: Reopened) -> None:
+        super().__init__()
+        self.notice = notice
+
 
 MENU = """
       ?     HELP               -  Get help using pinesh
@@ -102,6 +114,19 @@ class PineshApp(App[None]):
         self.previous_folder: str | None = None  # Goto offers it
         self.start_in_index = start_in_index
         self._askpass = ExitStack()
+        # Stores call this from worker threads with a connection's lock held: posting a
+        # message is thread-safe and never waits for the UI thread.
+        session.listen_reopened(self._reopened)
+
+    def _reopened(self, notice: Reopened) -> None:
+        self.post_message(ConnectionReopened(notice))
+
+    def on_connection_reopened(self, message: ConnectionReopened) -> None:
+        """Say on the status line that a connection dropped and was reopened; a toast
+        keeps it in view when the command's own result takes the status line."""
+        text = message.notice.describe()
+        status_of(self.screen, text)
+        self.notify(text, severity="warning", timeout=NOTICE_SECONDS)
 
     def on_mount(self) -> None:
         # Pine keeps to the terminal's own colours.

@@ -11,6 +11,10 @@ when the server has confirmed it, so a change made while the connection is down 
 in flight) is sent again after the reconnect. If UIDVALIDITY changed meanwhile, the
 UIDs in the journal name other messages: they are dropped, and the caller is told.
 
+A reconnect is not silent: the Connector's on_reopened listener gets a Reopened notice
+(the host, the mailbox, why the connection dropped) each time a connection that was up
+is opened again.
+
 Threads: a connection may be used by the UI's workers at once (the folder list asks
 STATUS on the store's connection while another worker lists folders). Each has a lock,
 held for the whole of ensure() (connect, SELECT, replay), of run() (the command, its
@@ -27,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from pinesh.errors import PineshError
-from pinesh.stores.base import StoreError
+from pinesh.stores.base import Reopened, ReopenListener, StoreError
 from pinesh.stores.imap.channel_client import MAX_LITERAL, MAX_UNTAGGED, ChannelIMAPClient
 from pinesh.stores.imap.commands import FlagChange, store_flags
 from pinesh.stores.imap.errors import (
@@ -65,8 +69,10 @@ class Connector:
         timeout: float | None,
         max_literal: int = MAX_LITERAL,
         max_untagged: int = MAX_UNTAGGED,
+        on_reopened: ReopenListener | None = None,
     ) -> None:
         self.open_channel = open_channel  # called again to reconnect
+        self.on_reopened = on_reopened
         self.label = label  # the server's name as shown in messages
         self._user = user
         self._password = password  # a callback: asked at each login, never kept
@@ -137,6 +143,7 @@ class Connection:
         self.exists = 0
         self.recent = 0
         self.reconnects = 0
+        self._lost_reason = "closed"  # why the connection was last dropped, for the notice
         self.closed = False
         self._connected_before = False
         self.changed = False  # EXISTS/EXPUNGE seen: the message list may differ now
@@ -201,6 +208,7 @@ class Connection:
         if self._connected_before:
             self.reconnects += 1
             self.changed = True  # mail may have come while we were away
+            self._tell_reopened(channel)
         self._connected_before = True
         if invalidated:
             lost = self.journal.clear()
@@ -217,6 +225,13 @@ class Connection:
                 Failure.REFUSED,
             )
         return client
+
+    def _tell_reopened(self, channel: Channel) -> None:
+        listener = self._connector.on_reopened
+        if listener is None:
+            return
+        what = "IMAP" if self.mailbox is None else f"IMAP {self.mailbox}"
+        listener(Reopened(channel.server.host, what, self._lost_reason))
 
     def _select(self, client: ChannelIMAPClient) -> bool:
         """SELECT (or EXAMINE) the mailbox; whether its UIDVALIDITY differs from before."""
@@ -259,10 +274,13 @@ class Connection:
             self.journal.confirm(change)
         return refused
 
-    def drop(self) -> None:
-        """Forget the connection (it is broken); the next command reconnects."""
+    def drop(self, reason: str = "closed after an unreadable reply") -> None:
+        """Forget the connection (it is broken, reason says how, safe to show); the next
+        command reconnects."""
         with self._lock:
             channel = self.channel
+            if channel is not None:
+                self._lost_reason = reason
             self.channel = self._client = self._capabilities = None
             if channel is not None:
                 channel.close()
@@ -287,7 +305,7 @@ class Connection:
         kind = classify(exc) or Failure.BROKEN
         words = server_words(exc)
         if kind is Failure.LOST:
-            self.drop()
+            self.drop(words)
             return ImapError(
                 f"{self.where}: the connection was lost while {what}: {words}",
                 kind,
@@ -295,7 +313,7 @@ class Connection:
                 "network and the ssh route (`pinesh doctor`)",
             )
         if isinstance(exc, ReplyTooLarge):
-            self.drop()
+            self.drop(f"cut off: {words}")
             return ImapError(
                 f"{self.where}: cut off while {what}: the server sent {words}",
                 Failure.BROKEN,
@@ -311,7 +329,7 @@ class Connection:
     def broken(self, what: str, words: str) -> ImapError:
         """The ImapError for a reply that could not be read (words: why, safe to show);
         the connection is dropped, since the stream may be out of step."""
-        self.drop()
+        self.drop(f"unreadable reply: {words}")
         return ImapError(
             f"{self.where}: the server's reply while {what} could not be read: {words}",
             Failure.BROKEN,
@@ -327,11 +345,11 @@ class Connection:
             raise
         except Exception as exc:
             if classify(exc) is None:
-                self.drop()  # a bug of ours, not the server's: show it as it is
-                raise
+                self.drop(f"closed after an error: {safe_line(type(exc).__name__)}")
+                raise  # a bug of ours, not the server's: show it as it is
             raise self.failed(what, exc) from exc
         except BaseException:
-            self.drop()  # interrupted mid-command: the stream is out of step
+            self.drop("interrupted mid-command")  # the stream is out of step
             raise
 
     def run(self, what: str, op: Callable[[ChannelIMAPClient], T], *, retry: bool = True) -> T:
@@ -391,7 +409,7 @@ class Connection:
             self.on_messages_changed()
         if validity is not None and self.uidvalidity is not None and validity != self.uidvalidity:
             # Mid-session UIDVALIDITY change: reconnecting makes _select report it.
-            self.drop()
+            self.drop("the server changed the mailbox's UIDVALIDITY")
 
 
 def _last_int(values: Sequence[object]) -> int | None:

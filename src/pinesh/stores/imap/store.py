@@ -26,7 +26,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 
-from pinesh.stores.base import FolderInfo, FolderStatus, Store, StoreError
+from pinesh.stores.base import FolderInfo, FolderStatus, ReopenListener, Store, StoreError
 from pinesh.stores.imap.channel_client import MAX_LITERAL
 from pinesh.stores.imap.connection import Connector
 from pinesh.stores.imap.errors import ImapSyntaxError
@@ -51,7 +51,9 @@ class ImapStore(Store):
         name: str = "",
         timeout: float = TIMEOUT,
         chunk_size: int = CHUNK_SIZE,
+        on_reopened: ReopenListener | None = None,
     ) -> None:
+        """on_reopened hears of each connection opened again after it was lost."""
         if not 0 < chunk_size <= MAX_LITERAL // 2:
             raise ValueError(f"chunk_size must be between 1 and {MAX_LITERAL // 2}")
         self.name = name
@@ -64,6 +66,7 @@ class ImapStore(Store):
             password=password,
             timeout=timeout,
             max_literal=MAX_LITERAL,
+            on_reopened=on_reopened,
         )
         self._connection = self._connector(None)
 

@@ -2,6 +2,7 @@
 
 - One connection per store (opened when first needed, reopened once if it was lost);
   folders share it and re-select their group (GROUP) when another one was used last.
+  A reopened connection is told to the on_reopened listener (a Reopened notice).
 - Threads: the UI's workers call the store and its folders at once (the folder list
   counts groups while the index reads one). Every exchange on the connection, and the
   GROUP that selects the group it needs, runs under the store's one lock (see run());
@@ -23,7 +24,7 @@ from typing import TypeVar
 
 from pinesh.atomic_file import replace_file
 from pinesh.errors import PineshError
-from pinesh.stores.base import FolderInfo, Store, StoreError
+from pinesh.stores.base import FolderInfo, Reopened, ReopenListener, Store, StoreError
 from pinesh.stores.headers import header_end, message_ids, parse_header_block
 from pinesh.stores.nntp import newsrc as marks
 from pinesh.stores.nntp.client import ConnectionLost, NntpClient
@@ -93,8 +94,11 @@ class NntpStore(Store):
         password: Callable[[], str] | None = None,
         name: str = "",
         timeout: float = 60.0,
+        on_reopened: ReopenListener | None = None,
     ) -> None:
         self._open_channel = open_channel
+        self._on_reopened = on_reopened
+        self._lost_reason: str | None = None  # set while a lost connection is not reopened
         self.newsrc_path = newsrc
         self.user = user
         self._password = password
@@ -129,6 +133,8 @@ class NntpStore(Store):
         """The live client, and whether it was opened just now (call with the lock held)."""
         if self._client is not None and not self._client.broken:
             return self._client, False
+        if self._client is not None and self._lost_reason is None:
+            self._lost_reason = "the connection was lost"
         self._client = None
         try:
             channel = self._open_channel()
@@ -154,6 +160,9 @@ class NntpStore(Store):
             client.quit()
             raise
         self._client = client
+        reason, self._lost_reason = self._lost_reason, None
+        if reason is not None and self._on_reopened is not None:
+            self._on_reopened(Reopened(channel.server.host, "news", reason))
         return client, True
 
     def run(self, action: Callable[[NntpClient], T]) -> T:
@@ -170,6 +179,7 @@ class NntpStore(Store):
             try:
                 return action(client)
             except ConnectionLost as exc:
+                self._lost_reason = exc.reason
                 self._drop()
                 if fresh or not exc.safe_to_retry:
                     raise
