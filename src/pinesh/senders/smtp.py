@@ -105,7 +105,19 @@ class SmtpSender:
             raise _refused(session, Stage.DATA, "refused to take the message (DATA)", reply)
         timeout = self._timeout + len(payload) / DATA_RATE_FLOOR
         session.send(payload, Stage.DATA, timeout=timeout)
-        reply = session.reply(Stage.DATA, timeout=timeout)
+        try:
+            reply = session.reply(Stage.DATA, timeout=timeout)
+        except SendError as exc:
+            # The whole message and its final dot went out: the server may have taken it,
+            # and SMTP has no way to ask. Kept and sent again it may arrive twice, which
+            # beats losing it; the user is told which.
+            raise SendError(
+                f"{exc.message}, after the whole message was sent",
+                stage=Stage.DATA,
+                temporary=True,
+                hint="the server may have taken it: it is kept, and sending it again may "
+                "deliver it twice; check with a recipient before you send it again",
+            ) from exc
         if not reply.positive:
             _quit(session)
             raise _refused(session, Stage.DATA, "refused the message", reply)

@@ -72,7 +72,9 @@ class SmtpSession:
         detail = f" (ssh said: {said})" if said else ""
         hint = None
         if stage is Stage.DATA:
-            hint = "the server may or may not have taken the message; it is kept to send again"
+            # Before the final dot the server drops what it got (RFC 5321 4.1.1.4); the
+            # reply after it is read apart, in SmtpSender._transact.
+            hint = "the server did not take the message; it is kept to send again"
         return SendError(
             f"{self.server}: {what} during {stage.value}{detail}",
             stage=stage,
