@@ -68,6 +68,15 @@ def stop_masters(conns: Connections) -> None:
     MasterPool(conns.settings.ssh).stop()
 
 
+def fault_rounds(default: int) -> int:
+    """How many times a fault test injects its fault: PINESH_FAULT_ROUNDS, else default
+    (the CI form; the recorded runs in docs/security.md set 100)."""
+    rounds = int(os.environ.get("PINESH_FAULT_ROUNDS", default))
+    if rounds < 1:
+        raise ValueError(f"PINESH_FAULT_ROUNDS must be at least 1, not {rounds}")
+    return rounds
+
+
 def kill_masters(conns: Connections) -> int:
     """kill -9 every running ssh master of conns (as a crash or the OOM killer would);
     how many were killed. Their control sockets stay behind, stale."""
