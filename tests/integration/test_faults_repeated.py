@@ -96,6 +96,7 @@ class Ledger:
     )
     asked_deleted: set[int] = field(default_factory=set)
     reported_expunged: set[int] = field(default_factory=set)
+    unsure: set[int] = field(default_factory=set)  # asked, then the expunge failed
     fetches: int = 0
     failures: list[str] = field(default_factory=list)  # StoreErrors the user was shown
     wrong: list[str] = field(default_factory=list)  # a fetch that returned another message
@@ -133,6 +134,7 @@ class Worker(threading.Thread):
                 self.folder.set_flags([uid], frozenset({Flag.DELETED}), True)
                 ledger.reported_expunged.update(self.folder.expunge())
             except StoreError as exc:
+                ledger.unsure |= ledger.asked_deleted - ledger.reported_expunged
                 ledger.failures.append(exc.message)
             return
         message = self.random.choice(self.keep)
@@ -239,6 +241,8 @@ def test_killed_ssh_master_loses_no_flag_change_or_message_and_each_drop_is_told
 
     lost_messages = sorted(set(everything) - present - ledger.asked_deleted)
     came_back = sorted(ledger.reported_expunged & present)
+    # Gone and not said so: the user's index would still list them.
+    unreported = sorted(set(everything) - present - ledger.reported_expunged - ledger.unsure)
     lost_flags = _lost_flag_changes(
         ledger, initial, {u: final.get(u, frozenset()) for u in initial}
     )
@@ -251,11 +255,13 @@ def test_killed_ssh_master_loses_no_flag_change_or_message_and_each_drop_is_told
             f"expunge_asked={len(ledger.asked_deleted)} "
             f"expunged_reported={len(ledger.reported_expunged)} "
             f"gone={len(set(everything) - present)} lost_flags={len(lost_flags)} "
-            f"lost_messages={len(lost_messages)} failures_shown={len(ledger.failures)}"
+            f"lost_messages={len(lost_messages)} gone_unreported={len(unreported)} "
+            f"failures_shown={len(ledger.failures)}"
         )
     assert not lost_flags, lost_flags[:5]
     assert not lost_messages, lost_messages[:5]
     assert not came_back, came_back[:5]
+    assert not unreported, unreported[:5]
     assert not ledger.wrong, ledger.wrong[:5]
     assert told == kills, [n.describe() for n in notices]
     assert all(n.server == "lab" and n.what == "IMAP INBOX" for n in notices)

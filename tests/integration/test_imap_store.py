@@ -29,6 +29,7 @@ from pinesh.stores.base import (
     StoreError,
     ThreadNode,
 )
+from pinesh.stores.imap.channel_client import ChannelIMAPClient
 from pinesh.stores.imap.folder import ImapFolder
 from pinesh.stores.imap.store import CHUNK_SIZE, ImapStore
 from pinesh.stores.ordering import base_subject, internal_time, sort_uids, unicode_casemap
@@ -558,6 +559,30 @@ def test_a_reopened_connection_is_told_with_host_mailbox_and_reason(
     _kill_ssh(folder)
     folder.set_flags([1], frozenset({Flag.FLAGGED}), True)
     assert len(told) == 2 and folder.reconnects == 2  # one notice per drop
+
+
+def test_an_expunge_whose_reply_was_lost_still_reports_what_went(
+    lab: Lab, small: list[FilledMessage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = lab.store().open("INBOX")
+    folder.set_flags([m.uid_hint for m in small], frozenset({Flag.DELETED}), False)
+    folder.set_flags([3, 4], frozenset({Flag.DELETED}), True)
+    expunge_uids = ImapFolder._expunge_uids
+    struck: list[int] = []
+
+    def expunge_then_lose_the_connection(
+        self: ImapFolder, client: ChannelIMAPClient, uids: list[int]
+    ) -> None:
+        expunge_uids(self, client, uids)  # done on the server
+        if not struck:
+            struck.append(1)
+            _kill_ssh(self)
+            client.noop()  # EOF: as if the reply had been lost with the connection
+
+    monkeypatch.setattr(ImapFolder, "_expunge_uids", expunge_then_lose_the_connection)
+    assert folder.expunge() == [3, 4]  # the retry found nothing left to expunge
+    assert folder.reconnects == 1
+    assert 3 not in folder.uids() and 4 not in folder.uids()
 
 
 def test_flag_change_while_the_connection_is_dead(lab: Lab, small: list[FilledMessage]) -> None:

@@ -334,15 +334,26 @@ class ImapFolder(Folder):
     def expunge(self) -> list[int]:
         self._writable("expunge")
 
+        searched: list[int] = []  # what each try found flagged, over both tries
+
         def op(client: ChannelIMAPClient) -> list[int]:
             deleted = uid_search(client, [b"DELETED"])
+            searched.extend(deleted)
             if deleted:
                 self._expunge_uids(client, deleted)
             return deleted
 
-        gone = self._connection.run("expunging", op)
-        self._cache.forget(gone)
-        return gone
+        gone = set(self._connection.run("expunging", op))
+        # A first try may have expunged before its reply was lost: the retry then finds
+        # those no more. They went too: ask which of them are still there.
+        earlier = set(searched) - gone
+        if earlier:
+            keys = [b"UID", uid_set(earlier).encode()]
+            still = self._connection.run("expunging", lambda c: uid_search(c, keys))
+            gone |= earlier - set(still)
+        removed = sorted(gone)
+        self._cache.forget(removed)
+        return removed
 
     def _same_server(self, dest: Folder) -> bool:
         return isinstance(dest, ImapFolder) and dest._connector is self._connector
