@@ -258,6 +258,8 @@ def test_killed_ssh_master_loses_no_flag_change_or_message_and_each_drop_is_told
             f"lost_messages={len(lost_messages)} gone_unreported={len(unreported)} "
             f"failures_shown={len(ledger.failures)}"
         )
+        for reason in sorted({n.reason for n in notices}):
+            print(f"  told: dropped ({reason}); reopened")
     assert not lost_flags, lost_flags[:5]
     assert not lost_messages, lost_messages[:5]
     assert not came_back, came_back[:5]
