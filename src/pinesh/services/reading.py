@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pinesh.services.html_input import MAX_HTML, bound_html
 from pinesh.stores import charsets
 from pinesh.stores.base import Address, Envelope, Flag, Folder, Part
 from pinesh.stores.headers import envelope_from_headers, header_end
@@ -87,7 +88,20 @@ class _HtmlToText(html.parser.HTMLParser):
 
 
 def html_to_text(markup: str) -> str:
-    """Readable text from HTML (never raises on broken markup)."""
+    """Readable text from HTML (never raises on broken markup), in time linear in its
+    size: the converter only ever sees what html_input.bound_html made of it."""
+    bounded = bound_html(markup)
+    text = _convert(bounded.html)
+    if bounded.cut:
+        text += (
+            f"\n[{bounded.cut // 1024 + 1} KB more of HTML not shown: cut at "
+            f"{MAX_HTML // 1024} KB; save the part to see it all]\n"
+        )
+    return text
+
+
+def _convert(markup: str) -> str:
+    """The HTML-to-text converter proper (markup is bound_html's output)."""
     parser = _HtmlToText()
     try:
         parser.feed(markup)
