@@ -65,6 +65,10 @@ ACCEPTED_NAMES = {
     "big5": "big5",
     "euc-kr": "euc_kr",
     "utf-16le": "utf-16-le",
+    "ISO-8859-8-I": "iso8859-8",
+    "windows-874": "cp874",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "windows-31j": "cp932",
 }
 
 

@@ -137,6 +137,26 @@ ACCEPTED: frozenset[str] = frozenset(
 # Names that say "no charset" or "ASCII": mail labelled so with stray 8-bit bytes is most
 # often UTF-8, and UTF-8 reads ASCII the same. Decoded as UTF-8 with no note.
 _PLAIN = frozenset({"", "us-ascii", "ascii", "unknown-8bit", "x-unknown", "unknown"})
+# Labels mail uses (the WHATWG Encoding Standard lists them) that Python does not know.
+_ALIASES = {
+    "iso-8859-6-e": "iso8859-6",
+    "iso-8859-6-i": "iso8859-6",
+    "iso-8859-8-e": "iso8859-8",
+    "iso-8859-8-i": "iso8859-8",
+    "windows-874": "cp874",
+    "x-cp1250": "cp1250",
+    "x-cp1251": "cp1251",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "x-mac-roman": "mac-roman",
+    "x-gbk": "gbk",
+    "gb_2312-80": "gb2312",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "x-euc-jp": "euc_jp",
+    "x-windows-949": "cp949",
+    "unicode-1-1-utf-8": "utf-8",
+    "x-unicode20utf8": "utf-8",
+}
 # RFC 2978 mime-charset characters, and ":" and "." that Python's aliases use.
 _NAME = re.compile(r"[A-Za-z0-9!#$%&+^_`{}~.:-]+")
 
@@ -155,7 +175,7 @@ def codec_for(charset: str | None) -> str | None:
     if len(name) > MAX_NAME or not _NAME.fullmatch(name):
         return None
     try:
-        canonical = codecs.lookup(name).name
+        canonical = codecs.lookup(_ALIASES.get(name, name)).name
     except (LookupError, ValueError):
         return None
     return canonical if canonical in ACCEPTED else None
