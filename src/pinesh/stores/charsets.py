@@ -220,9 +220,9 @@ def with_accepted_charsets(raw: bytes) -> bytes:
     named utf-8 instead.
 
     For code that hands a message to the stdlib ``email`` package, which decodes encoded
-    words and RFC 2231 values with whatever codec they name. A linear scan; body text that
-    reads like such a name (``charset=punycode``) changes too, which is harmless where
-    this is used: reading a message to reply to or forward it.
+    words and RFC 2231 values with whatever codec they name. A linear scan over the
+    whole message: text that reads like such a name (``charset=punycode``) changes too,
+    in a body and in a text attachment a forward carries (the name becomes utf-8).
     """
 
     def fixed(match: re.Match[bytes]) -> bytes:
