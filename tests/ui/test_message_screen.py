@@ -223,6 +223,26 @@ def test_html_is_shown_as_text(tmp_path: Path) -> None:
     run_index(make_session(maildir, tmp_path), scenario)
 
 
+NUL_CHARSET = (
+    b"From: a@example.org\nTo: bob@example.org\nSubject: nul charset\nMIME-Version: 1.0\n"
+    b"Content-Type: text/plain; charset*=us-ascii''utf%00-8\n\n"
+    b"Hello, NUL charset body. Red: \\u001b[31m\n"
+)
+
+
+def test_a_message_whose_charset_has_a_nul_reads_with_a_note(tmp_path: Path) -> None:
+    maildir = maildir_with(tmp_path, nul=NUL_CHARSET)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)
+        text = shown(app)
+        assert "Hello, NUL charset body. Red: \\u001b[31m" in text
+        assert "[charset 'utf\\x00-8' not accepted; shown as UTF-8]" in text
+        assert all("\x1b" not in line for line in drawn(app))
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
 def test_reply_and_forward_build_requests_and_a_sent_reply_is_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

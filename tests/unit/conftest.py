@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import encodings.punycode
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,18 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr("getpass.getuser", lambda: "me")
     return tmp_path
+
+
+@pytest.fixture
+def punycode_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The lengths of what the punycode codec is asked to decode (it then returns "")."""
+    runs: list[int] = []
+
+    def counted(text: bytes, errors: str) -> str:
+        runs.append(len(text))
+        return ""
+
+    monkeypatch.setattr(encodings.punycode, "punycode_decode", counted)
+    assert b"abc-".decode("punycode") == ""  # the patch holds: a run would be counted
+    runs.clear()
+    return runs

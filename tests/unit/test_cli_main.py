@@ -52,3 +52,23 @@ def test_a_reopened_connection_is_noted_on_stderr_beside_the_output(
         "pinesh: note: Connection to mail.example.org (IMAP INBOX) dropped (EOF\\x1b[2J); "
         "reopened\n"
     )
+
+
+def test_show_reads_a_message_whose_charset_has_a_nul(tmp_path: Path) -> None:
+    box = tmp_path / "nul"
+    box.write_bytes(
+        b"From a@b Mon Dec  7 10:00:00 2026\nFrom: a@example.org\nSubject: nul charset\n"
+        b"MIME-Version: 1.0\nContent-Type: text/plain; charset*=us-ascii''utf%00-8\n\n"
+        b"Hello, NUL charset body.\n\n"
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "pinesh"), "-p", "/dev/null", "show", str(box), "1"],
+        capture_output=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"Hello, NUL charset body." in done.stdout
+    assert b"[charset 'utf\\x00-8' not accepted; shown as UTF-8]" in done.stdout
+    assert b"Traceback" not in done.stderr

@@ -324,3 +324,16 @@ def test_an_attached_message_goes_byte_for_byte() -> None:
     assert b'Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="f.eml"' in (
         wire
     )
+
+
+def test_seven_bit_downgrade_leaves_a_message_naming_a_refused_codec(
+    punycode_runs: list[int],
+) -> None:
+    wire = (
+        b"From: me@pinesh.test\r\nTo: a@example.org\r\nMIME-Version: 1.0\r\n"
+        b"Subject: =?punycode?q?" + b"a" * 30_000 + b"-b?=\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        b"Gr\xc3\xbc\xc3\x9fe\r\n"
+    )
+    assert to_seven_bit(wire) == wire
+    assert punycode_runs == []

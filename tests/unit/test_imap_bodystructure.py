@@ -168,3 +168,18 @@ def test_odd_but_readable_values() -> None:
         b'("application" "octet-stream" NIL NIL NIL NIL -7 NIL "attachment" NIL NIL)',
     )
     assert (tree.encoding, tree.size, tree.disposition) == ("7bit", 0, "attachment")
+
+
+def test_a_hostile_parameter_charset_reads_as_utf8_and_is_not_run(
+    punycode_runs: list[int],
+) -> None:
+    tree = _tree(
+        b'("text" "plain" ("charset*" "us-ascii\'\'utf%00-8" "name*" "raw-unicode-escape\'\''
+        b'%5Cu001b%5B2J.txt" "x-long*" "punycode\'\'' + b"a" * 20_000 + b'-b") NIL NIL "7bit" 5 1'
+        b' NIL ("attachment" ("filename*" "unicode-escape\'\'%5Cx1b.txt")) NIL NIL)'
+    )
+    assert tree.charset == "utf\x00-8"  # the part's charset, refused where it is used
+    assert tree.params["name"] == "\\u001b[2J.txt"
+    assert tree.filename == "\\x1b.txt"
+    assert tree.params["x-long"] == "a" * 20_000 + "-b"
+    assert punycode_runs == []

@@ -442,3 +442,36 @@ def test_references_start_from_in_reply_to_when_there_are_none(home: Path) -> No
     # RFC 5322 3.6.4: no References in the parent, one id in its In-Reply-To: use that.
     draft = reply_request(session(home), REPLIED, to_all=False).draft
     assert draft.references == ("<parent@example.org>", "<child@example.org>")
+
+
+HOSTILE_CHARSETS = (
+    b"From: =?punycode?q?" + b"a" * 30_000 + b"-b?= <jane@example.org>\r\n"
+    b"To: me@pinesh.test\r\n"
+    b"Subject: =?raw-unicode-escape?q?\\u001b[2J?=\r\n"
+    b"Message-ID: <charsets@example.org>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n'
+    b"\r\n"
+    b"--b\r\n"
+    b"Content-Type: text/plain; charset*=punycode''" + b"a" * 30_000 + b"-b\r\n"
+    b"\r\n"
+    b"Plain \\u001b[31m text\r\n"
+    b"--b\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Disposition: attachment; filename*=punycode''" + b"c" * 30_000 + b"-d\r\n"
+    b"\r\n"
+    b"data\r\n"
+    b"--b--\r\n"
+)
+
+
+def test_refused_charsets_in_a_forwarded_message_are_never_run(
+    me: MailSession, punycode_runs: list[int]
+) -> None:
+    draft = forward_request(me, HOSTILE_CHARSETS, as_attachment=False).draft
+    assert "Plain \\u001b[31m text" in draft.body
+    assert "\x1b" not in draft.body + draft.subject
+    assert [len(a.data) for a in draft.attachments] == [4]
+    reply = reply_request(me, HOSTILE_CHARSETS, to_all=False).draft
+    assert "> Plain \\u001b[31m text" in reply.body
+    assert punycode_runs == []

@@ -21,6 +21,7 @@ from email.utils import format_datetime, make_msgid
 from pinesh import __version__
 from pinesh.senders.addresses import CONTROLS, ascii_domain, header_address
 from pinesh.senders.base import ComposeError, Outgoing, SmtpEnvelope
+from pinesh.stores import charsets
 from pinesh.stores.base import Address
 from pinesh.textsafe import safe_line
 
@@ -301,8 +302,12 @@ def to_seven_bit(data: bytes) -> bytes:
 
     A message that cannot be re-encoded (8-bit text with no charset, which compose never
     makes) comes back unchanged: most servers take it, and refusing would leave it in the
-    outbox for good.
+    outbox for good. So does one that names a charset the policy refuses (a forwarded
+    message's headers, say): email would run that codec (punycode is quadratic), and
+    rewriting the name would change the message.
     """
+    if charsets.names_refused_codec(data):
+        return data
     msg = message_from_bytes(data, policy=policy.SMTP)
     out = io.BytesIO()
     try:

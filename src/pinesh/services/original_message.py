@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from pinesh.errors import PineshError
 from pinesh.senders.compose import OutgoingAttachment
 from pinesh.services.reading import MAX_TEXT, decode_text, html_to_text
+from pinesh.stores import charsets
 from pinesh.stores.base import Address, Envelope
 from pinesh.stores.headers import (
     decode_words,
@@ -56,7 +57,10 @@ class OriginalMessage:
         except Exception as exc:  # the stdlib raises many kinds on hostile headers
             raise PineshError(f"cannot read the message's headers: {exc}") from None
         try:
-            message = email.message_from_bytes(raw, policy=policy.default)
+            # email decodes encoded words and RFC 2231 values with any codec they name
+            message = email.message_from_bytes(
+                charsets.with_accepted_charsets(raw), policy=policy.default
+            )
         except Exception:
             return cls(envelope, reply_to, followup_to, "", ())
         assert isinstance(message, EmailMessage)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pinesh.services.html_input import MAX_HTML, bound_html
+from pinesh.stores import charsets
 from pinesh.stores.base import Address, Envelope, Flag, Folder, Part
 from pinesh.stores.headers import envelope_from_headers, header_end
 from pinesh.stores.mime_structure import mime_structure, part_content
@@ -86,7 +88,20 @@ class _HtmlToText(html.parser.HTMLParser):
 
 
 def html_to_text(markup: str) -> str:
-    """Readable text from HTML (never raises on broken markup)."""
+    """Readable text from HTML (never raises on broken markup), in time linear in its
+    size: the converter only ever sees what html_input.bound_html made of it."""
+    bounded = bound_html(markup)
+    text = _convert(bounded.html)
+    if bounded.cut:
+        text += (
+            f"\n[{bounded.cut // 1024 + 1} KB more of HTML not shown: cut at "
+            f"{MAX_HTML // 1024} KB; save the part to see it all]\n"
+        )
+    return text
+
+
+def _convert(markup: str) -> str:
+    """The HTML-to-text converter proper (markup is bound_html's output)."""
     parser = _HtmlToText()
     try:
         parser.feed(markup)
@@ -103,15 +118,9 @@ def html_to_text(markup: str) -> str:
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
-    """Bytes of a text part as text; an unknown or wrong charset decodes with U+FFFD."""
-    for name in (charset, "utf-8"):
-        if not name:
-            continue
-        try:
-            return data.decode(name, "replace")
-        except (LookupError, UnicodeError):
-            continue  # unknown, or a codec that cannot "replace" (undefined, idna)
-    return data.decode("utf-8", "replace")
+    """Bytes of a text part as text, by the charset policy (stores/charsets.py): bad bytes
+    become U+FFFD, a charset not accepted reads as UTF-8."""
+    return charsets.decode(data, charset)
 
 
 def _is_attachment(part: Part) -> bool:
@@ -168,9 +177,11 @@ def _readable(structure: Part, fetch: Callable[[str], Iterable[bytes]]) -> Reada
             note = f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all"
             break
     text = decode_text(bytes(data[:MAX_TEXT]), part.charset)
+    notes = [note, charsets.charset_note(part.charset)]
     if part.content_type == "text/html":
         text = html_to_text(text)
-        note = note or "HTML shown as text"
+        notes.append("HTML shown as text")
+    note = "; ".join(n for n in notes if n) or None
     return Readable(text, part.part_id, attachments, note)
 
 

@@ -1,7 +1,7 @@
 """Pure functions from raw header bytes to decoded values (envelopes for local drivers).
 
 Built on the stdlib ``email`` package, and forgiving: a broken header decodes as far as it
-can (unknown charsets and bad bytes become U+FFFD), never raises.
+can (a charset not accepted reads as UTF-8, bad bytes become U+FFFD), never raises.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import re
 from datetime import datetime
 from email.message import Message
 
+from pinesh.stores import charsets
 from pinesh.stores.base import Address, Envelope, Flag
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 _MSGID = re.compile(r"<[^<>\s]+>")
+_ESCAPED = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
 
 
 def parse_header_block(data: bytes) -> Message:
@@ -25,14 +27,21 @@ def parse_header_block(data: bytes) -> Message:
     return _HEADER_PARSER.parsebytes(data)
 
 
-def _charset_ok(charset: str | None) -> str:
-    if not charset or charset.lower() == "unknown-8bit":
-        return "utf-8"
-    try:
-        "".encode(charset)
-        return charset
-    except (LookupError, ValueError):  # ValueError: a charset name with a NUL in it
-        return "utf-8"
+def _unencoded(data: bytes) -> str:
+    """Text decode_header gave back between encoded words, as it was.
+
+    decode_header returns it as ``str.encode("raw-unicode-escape")``: a character above
+    U+00FF became the six ASCII characters ``\\uXXXX``, one below is its Latin-1 byte.
+    Decoding with raw-unicode-escape would also turn a ``\\u001b`` written in the header
+    into an ESC; only escapes of characters above U+00FF are undone here (those are never
+    controls), the rest stays as written.
+    """
+    return _ESCAPED.sub(_unescaped, data.decode("latin-1"))
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    code = int(match[1] or match[2], 16)
+    return chr(code) if 0xFF < code <= 0x10FFFF else match[0]
 
 
 def decode_words(value: object) -> str:
@@ -51,14 +60,9 @@ def decode_words(value: object) -> str:
         if not isinstance(data, bytes):
             out.append(data)
         elif charset is None:
-            # decode_header returns the unencoded text between encoded words as
-            # raw-unicode-escape bytes; read as UTF-8 it lost every non-ASCII letter.
-            out.append(data.decode("raw-unicode-escape", "replace"))
+            out.append(_unencoded(data))
         else:
-            try:
-                out.append(data.decode(_charset_ok(charset), "replace"))
-            except UnicodeError:  # a codec that cannot "replace" (idna): never raise
-                out.append(data.decode("utf-8", "replace"))
+            out.append(charsets.decode(data, charset))
     text = "".join(out)
     return " ".join(text.split()) if "\n" in text or "\r" in text else text
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 
+from pinesh.stores import charsets
 from pinesh.stores.base import Part
 from pinesh.stores.headers import decode_words, header_text
 from pinesh.stores.mime import decode_chunks
@@ -88,12 +89,24 @@ _TEXT_PARSER = email.parser.Parser(policy=email.policy.compat32)
 def _param_text(value: object) -> str:
     """A parameter value: RFC 2231 (charset'lang'%XX) collapsed, then RFC 2047 words."""
     if isinstance(value, tuple):
-        try:
-            value = email.utils.collapse_rfc2231_value(value, errors="replace")
-        except Exception:  # an unknown charset or broken quoting: keep the raw text
-            value = value[2] if len(value) == 3 else str(value)
+        value = _rfc2231_text(value)
     text = header_text(value)
     return decode_words(text) if "=?" in text else text
+
+
+def _rfc2231_text(value: tuple[object, ...]) -> str:
+    """An RFC 2231 value compat32 gave as (charset, language, quoted text whose characters
+    are the bytes), decoded by the charset policy (not collapse_rfc2231_value: it runs any
+    codec the value names)."""
+    if len(value) != 3:
+        return str(value)
+    charset, _, quoted = value
+    text = email.utils.unquote(str(quoted))
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:  # not percent-encoded: raw UTF-8, already text
+        return text
+    return charsets.decode(data, str(charset) if charset else None)
 
 
 def _header_fields(
@@ -294,19 +307,6 @@ def part_bytes(data: ByteSource, part_id: str) -> bytes | None:
     return None if chunks is None else b"".join(chunks)
 
 
-def _codec(charset: str | None) -> str:
-    name = (charset or "us-ascii").strip().lower()
-    if name in ("", "unknown-8bit", "x-unknown", "us-ascii", "ascii"):
-        return "utf-8"  # ASCII mail with stray 8-bit bytes is most often UTF-8
-    try:
-        # With "replace" and a non-ASCII byte, as the callers decode: idna and
-        # undefined pass a strict ASCII check but raise on this.
-        b"x\xff".decode(name, "replace")
-    except (LookupError, UnicodeError):
-        return "utf-8"
-    return name
-
-
 def text_parts(data: ByteSource, limit: int = MAX_SEARCH_TEXT) -> Iterator[str]:
     """The decoded text of each text/* leaf of a message, up to limit bytes in all."""
     budget = limit
@@ -319,7 +319,7 @@ def text_parts(data: ByteSource, limit: int = MAX_SEARCH_TEXT) -> Iterator[str]:
             budget -= len(chunk)
             if budget <= 0:
                 break
-        yield bytes(raw).decode(_codec(node.params.get("charset")), "replace")
+        yield charsets.decode(bytes(raw), node.params.get("charset"))
 
 
 def _leaves(root: _Node) -> Iterator[_Node]:

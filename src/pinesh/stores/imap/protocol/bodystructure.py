@@ -17,6 +17,7 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 
+from pinesh.stores import charsets
 from pinesh.stores.base import Part
 from pinesh.stores.imap.errors import ImapSyntaxError
 from pinesh.stores.imap.protocol.responses import decoded, text_of
@@ -25,15 +26,6 @@ MAX_DEPTH = 64  # nesting of multiparts and messages; deeper is hostile
 MAX_SEGMENTS = 1000  # continuation segments of one RFC 2231 parameter
 
 _SEGMENT = re.compile(r"^(?P<name>[^*]+)\*(?P<index>\d{1,4})(?P<star>\*?)$")
-
-
-def _charset(name: str) -> str:
-    try:
-        "".encode(name)
-        b"x".decode(name, "replace")
-        return name
-    except (LookupError, UnicodeError):
-        return "utf-8"
 
 
 def _extended(value: str, *, first: bool) -> tuple[str | None, bytes]:
@@ -79,7 +71,7 @@ def decode_params(raw: object) -> dict[str, str]:
                 data += chunk
             else:
                 data += text.encode("utf-8", "replace")
-        out[name] = bytes(data).decode(_charset(charset or "utf-8"), "replace")
+        out[name] = charsets.decode(bytes(data), charset)
     return out
 
 
