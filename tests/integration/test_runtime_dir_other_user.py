@@ -86,7 +86,7 @@ def as_other_user(attempts: list[tuple[str, str]]) -> list[tuple[str, str, bool,
         cwd="/",
     )
     assert done.returncode == 0, f"setpriv as uid {NOBODY} failed: {done.stderr}"
-    return [tuple(row) for row in json.loads(done.stdout)]  # type: ignore[misc]
+    return [(str(k), str(p), bool(ok), str(why)) for k, p, ok, why in json.loads(done.stdout)]
 
 
 def _wait_for(path: Path, what: str, timeout: float = 30) -> None:
