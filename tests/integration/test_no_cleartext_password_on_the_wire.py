@@ -39,6 +39,7 @@ from pinesh.services.connections import Connections
 from pinesh.services.sending import smtp_sender
 from pinesh.stores.base import Address, StoreError
 from pinesh.stores.imap.store import ImapStore
+from pinesh.stores.nntp.store import NntpStore
 from pinesh.transport.channel import Channel
 from pinesh.transport.environment import Environment
 from pinesh.transport.opener import open_route
@@ -48,6 +49,8 @@ from tests.integration.helpers import connections, short_dir, stop_masters
 from tests.lab.capture import Capture, base64_forms, capture
 from tests.lab.common import LabError, LabUser, free_port, lab_failure, make_lab_dir
 from tests.lab.dovecot import LabDovecot, start_dovecot
+from tests.lab.inn import LabInn
+from tests.lab.nnrpd_auth import AuthNnrpd, start_auth_nnrpd
 from tests.lab.postfix import LabPostfix, Submission, start_postfix
 from tests.lab.sshd import LabSshd
 
@@ -253,12 +256,72 @@ def test_smtp_auth_on_submission_after_starttls(wire: WireLab) -> None:
     assert wire.leaks(result) == dict.fromkeys(wire.needles(), 0)
 
 
+@pytest.fixture(scope="module")
+def news_login(wire: WireLab, inn: LabInn) -> Iterator[AuthNnrpd]:
+    """An nnrpd that requires AUTHINFO with the lab user and SECRET (inn: its groups)."""
+    try:
+        server = start_auth_nnrpd(make_lab_dir("nnrpd"), wire.user.name, SECRET, "127.0.0.1")
+    except LabError as exc:
+        lab_failure(exc)
+        raise
+    yield server
+    server.stop()
+
+
+def _nntp_login(wire: WireLab, open_channel: Callable[[], Channel], asked: list[int]) -> int:
+    """Open local.test through open_channel, logging in when asked; its article count."""
+    store = NntpStore(
+        open_channel,
+        newsrc=wire.work / "newsrc",
+        user=wire.user.name,
+        password=_asker(asked),
+        name="news",
+    )
+    try:
+        return store.open("local.test").status().count
+    finally:
+        store.close()
+
+
+def test_nntp_authinfo_over_an_ssh_channel_to_the_login_host(
+    wire: WireLab, sshd: LabSshd, news_login: AuthNnrpd
+) -> None:
+    rule = f"""
+[[rule]]
+servers = ["lab"]
+services = ["nntp"]
+target = "{news_login.host}"
+ports = {{ nntp = {news_login.port} }}
+fallback = []
+"""
+    asked: list[int] = []
+    with short_dir() as work:
+        conns = connections(sshd, work, rule)
+        try:
+            with (
+                capture(wire.work, name="nntp-ssh-all-of-lo") as everything,
+                capture(wire.work, name="nntp-ssh", bpf=f"tcp port {sshd.port}") as result,
+            ):
+                _nntp_login(
+                    wire, lambda: conns.open(ServerSpec("lab"), Service.NNTP).channel, asked
+                )
+        finally:
+            stop_masters(conns)
+    assert asked == [1]  # the server required the login, and got it
+    assert result.packets > 10
+    assert wire.leaks(result) == dict.fromkeys(wire.needles(), 0)
+    assert wire.leaks(everything)["password"] >= 1  # AUTHINFO PASS on the inside hop
+
+
 # ------------------------------------------------------------------ controls
 
 
-def test_a_route_forced_to_cleartext_sends_no_password(wire: WireLab) -> None:
+def test_a_route_forced_to_cleartext_sends_no_password(
+    wire: WireLab, news_login: AuthNnrpd
+) -> None:
     imap_asked: list[int] = []
     smtp_asked: list[int] = []
+    nntp_asked: list[int] = []
     with capture(wire.work, name="forced-cleartext") as result:
         store = ImapStore(
             _direct_imap(wire.dovecot, Security.PLAIN),
@@ -272,14 +335,30 @@ def test_a_route_forced_to_cleartext_sends_no_password(wire: WireLab) -> None:
             conns = connections_direct(work, _smtp_rule(wire, "plain"))
             with pytest.raises(SendError, match="refusing to send the password"):
                 _send(conns, wire, smtp_asked)
-    assert imap_asked == [] and smtp_asked == []
+        with short_dir() as work:
+            rule = f"""
+[[rule]]
+servers = ["{news_login.host}"]
+services = ["nntp"]
+via = "direct"
+fallback = ["plain:{news_login.port}"]
+"""
+            conns = connections_direct(work, rule)
+            with pytest.raises(StoreError, match="password"):
+                _nntp_login(
+                    wire,
+                    lambda: conns.open(ServerSpec(news_login.host), Service.NNTP).channel,
+                    nntp_asked,
+                )
+    assert imap_asked == [] and smtp_asked == [] and nntp_asked == []
     # The servers were reached: their greetings are in the capture.
     assert result.count(b"* OK") >= 1
     assert result.count(b"220 mail.pinesh.test ESMTP") >= 1
+    assert result.count(b"480 Authentication required") >= 1
     assert wire.leaks(result) == dict.fromkeys(wire.needles(), 0)
 
 
-def test_the_capture_sees_a_password_sent_in_clear(wire: WireLab) -> None:
+def test_the_capture_sees_a_password_sent_in_clear(wire: WireLab, news_login: AuthNnrpd) -> None:
     """A raw client that logs in over plain TCP: the capture must show it."""
     user = wire.user.name
     plain_token = base64.b64encode(f"\0{user}\0{SECRET}".encode())
@@ -291,8 +370,12 @@ def test_the_capture_sees_a_password_sent_in_clear(wire: WireLab) -> None:
             _chat(sock, None, b"220 ")
             _chat(sock, b"EHLO control.pinesh.test\r\n", b"250 ")
             _chat(sock, b"AUTH PLAIN " + plain_token + b"\r\n", b"")
+        with socket.create_connection((news_login.host, news_login.port), 10) as sock:
+            _chat(sock, None, b"20")
+            _chat(sock, f"AUTHINFO USER {user}\r\n".encode(), b"381 ")
+            _chat(sock, f"AUTHINFO PASS {SECRET}\r\n".encode(), b"281 ")
     leaks = wire.leaks(result)
-    assert leaks["password"] >= 1
+    assert leaks["password"] >= 2  # IMAP LOGIN and AUTHINFO PASS
     assert leaks["AUTH PLAIN token"] >= 1
     assert max(leaks[f"base64 of the password, offset {n}"] for n in range(3)) >= 1
 
