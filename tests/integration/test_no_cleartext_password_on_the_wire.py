@@ -20,8 +20,12 @@ of all of loopback does see the login on that inside hop.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
+import json
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -46,10 +50,14 @@ from pinesh.transport.opener import open_route
 from pinesh.transport.routes import DirectRoute, Security, TlsPolicy
 from pinesh.transport.service import Service
 from tests.integration.helpers import connections, short_dir, stop_masters
+from tests.integration.netlab_helpers import write_home_files
 from tests.lab.capture import Capture, base64_forms, capture
 from tests.lab.common import LabError, LabUser, free_port, lab_failure, make_lab_dir
 from tests.lab.dovecot import LabDovecot, start_dovecot
 from tests.lab.inn import LabInn
+from tests.lab.netlab import NetLab
+from tests.lab.netlab_network import HOME_GATEWAY, ISP_GATEWAY, MAIL_GATEWAY, MAILHOST_ADDRESS
+from tests.lab.netns import socket_in
 from tests.lab.nnrpd_auth import AuthNnrpd, start_auth_nnrpd
 from tests.lab.postfix import LabPostfix, Submission, start_postfix
 from tests.lab.sshd import LabSshd
@@ -414,3 +422,150 @@ def _chat(sock: socket.socket, command: bytes | None, until: bytes, timeout: flo
         lines = data.split(b"\r\n")
         if any(line.startswith(until) for line in lines[:-1]):
             return data
+
+
+# ------------------------------------------------------------------ the lab's network
+
+# Run at home (in its namespace, with its /etc/hosts) by the test's Python: pinesh logs in to
+# the mail host's Dovecot over IMAP; the password comes on stdin. Prints what happened.
+NETLAB_LOGIN = r"""
+import json, sys
+from pinesh.config.server_spec import parse_server_spec
+from pinesh.services.connections import load_connections
+from pinesh.stores.imap.store import ImapStore
+from pinesh.transport.masters import MasterPool
+from pinesh.transport.service import Service
+
+config, pinerc, server, user = sys.argv[1:5]
+secret = sys.stdin.readline().rstrip("\n")
+conns = load_connections(config, pinerc)
+spec = parse_server_spec(server)
+asked, channels = [], []
+
+def password():
+    asked.append(1)
+    return secret
+
+def open_channel():
+    channel = conns.open(spec, Service.IMAP).channel
+    channels.append(channel)
+    return channel
+
+store = ImapStore(open_channel, user=user, password=password, name=server)
+try:
+    count = store.open("INBOX").status().count
+finally:
+    store.close()
+    MasterPool(conns.settings.ssh).stop()
+print(json.dumps({
+    "asked": len(asked),
+    "count": count,
+    "routes": [c.describe() for c in channels],
+    "starttls": [c.starttls_done for c in channels],
+}))
+"""
+
+
+@contextlib.contextmanager
+def _netlab_captures(lab: NetLab, work: Path, name: str) -> Iterator[dict[str, Capture]]:
+    """Captures of the link from home, the ISP's network and the mail host's network."""
+    net = lab.net
+    with contextlib.ExitStack() as stack:
+        yield {
+            where: stack.enter_context(
+                capture(
+                    work,
+                    interface=interface,
+                    namespace=namespace,
+                    name=f"{name}-{where}",
+                    sentinel_to=gateway,
+                )
+            )
+            for where, namespace, interface, gateway in (
+                ("home", net.home, f"{net.prefix}h", HOME_GATEWAY),
+                ("isp", net.isp, "isp0", ISP_GATEWAY),
+                ("mail", net.mail, "mail0", MAIL_GATEWAY),
+            )
+        }
+
+
+def _netlab_needles(lab: NetLab) -> dict[str, bytes]:
+    secret = lab.user.password.encode()
+    plain = base64.b64encode(f"\0{lab.user.name}\0{lab.user.password}".encode())
+    found = {"password": secret, "AUTH PLAIN token": plain}
+    for offset, form in enumerate(base64_forms(secret)):
+        found[f"base64 of the password, offset {offset}"] = form
+    return found
+
+
+def _netlab_leaks(lab: NetLab, result: Capture) -> dict[str, int]:
+    found = {what: result.count(needle) for what, needle in _netlab_needles(lab).items()}
+    print(f"\n{result.path.stem}: {result.packets} packets on {result.interface}; found {found}")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("route", "rule"),
+    [
+        (
+            "imaps",
+            'via = "direct"\nfallback = ["tls:993"]',
+        ),
+        (
+            # The ISP's shell is the login host; the hop from it to the mail host is
+            # another network, so pinesh asks for STARTTLS over it.
+            "ssh-shell-starttls",
+            'login = "shell.isp.example"\nfallback = []',
+        ),
+    ],
+)
+def test_imap_across_the_labs_network(netlab: NetLab, route: str, rule: str) -> None:
+    lab = netlab
+    rules = (
+        f'\n[[rule]]\nservers = ["{lab.mailhost_name}"]\nservices = ["imap"]\n{rule}\n'
+        f'ca_file = "{lab.dovecot.ca_file}"\n'
+    )
+    with short_dir() as work:
+        config = write_home_files(lab, work, rules, timeout=15)
+        logins = lab.dovecot.logins()
+        with _netlab_captures(lab, work, f"netlab-{route}") as captures:
+            argv = [sys.executable, "-I", "-c", NETLAB_LOGIN, str(config), str(work / "pinerc")]
+            argv += [lab.mailhost_name, lab.user.name]
+            done = subprocess.run(
+                lab.home(argv),
+                input=lab.user.password + "\n",
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["asked"] == 1
+    if route == "ssh-shell-starttls":
+        assert outcome["starttls"] == [True], outcome
+        assert "shell.isp.example" in outcome["routes"][0]
+    deadline = time.monotonic() + 5
+    while lab.dovecot.logins() == logins and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lab.dovecot.logins() == logins + 1
+    # What crossed each network: the link from home always; the ISP's and the mail host's
+    # networks both for the channel through the ISP's shell.
+    crossed = ("home", "mail") if route == "imaps" else ("home", "isp", "mail")
+    for where, result in captures.items():
+        if where in crossed:
+            assert result.packets > 10, (where, result.packets)
+        assert _netlab_leaks(lab, result) == dict.fromkeys(_netlab_needles(lab), 0), where
+
+
+def test_the_labs_network_captures_see_a_password_sent_in_clear(netlab: NetLab) -> None:
+    """The control on the lab's network: a raw LOGIN from home to the mail host's 143."""
+    lab = netlab
+    with short_dir() as work, _netlab_captures(lab, work, "netlab-control") as captures:
+        sock = socket_in(lab.net.home, MAILHOST_ADDRESS, 143)
+        with sock:
+            _chat(sock, None, b"* OK")
+            _chat(sock, f'a1 LOGIN {lab.user.name} "{lab.user.password}"\r\n'.encode(), b"a1 ")
+    assert _netlab_leaks(lab, captures["home"])["password"] >= 1
+    assert _netlab_leaks(lab, captures["mail"])["password"] >= 1
+    assert _netlab_leaks(lab, captures["isp"])["password"] == 0  # not on the ISP's way

@@ -81,10 +81,10 @@ def _read_until(process: subprocess.Popen[bytes], pattern: bytes, timeout: float
     return seen
 
 
-def _send_sentinel(token: bytes, namespace: str | None) -> None:
+def _send_sentinel(token: bytes, namespace: str | None, to: str) -> None:
     def send() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(token, ("127.0.0.1", SENTINEL_PORT))
+            sock.sendto(token, (to, SENTINEL_PORT))
 
     if namespace is None:
         send()
@@ -100,9 +100,11 @@ def capture(
     bpf: str = "",
     namespace: str | None = None,
     name: str = "capture",
+    sentinel_to: str = "127.0.0.1",
 ) -> Iterator[Capture]:
     """Capture on interface (in namespace) while the block runs; the result is filled in at
-    its end. bpf narrows what is kept; the sentinel's datagrams are always kept."""
+    its end. bpf narrows what is kept; the sentinel's datagrams are always kept. They go
+    to sentinel_to, an address reached through interface (from namespace)."""
     which(TCPDUMP, "tcpdump")
     path = directory / f"{name}.pcap"
     sentinel = f"udp port {SENTINEL_PORT}"
@@ -128,7 +130,7 @@ def capture(
         while token not in path.read_bytes():
             if time.monotonic() > deadline:
                 raise LabError(f"the capture on {interface} never saw its sentinel datagram")
-            _send_sentinel(token, namespace)
+            _send_sentinel(token, namespace, sentinel_to)
             time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGINT)
