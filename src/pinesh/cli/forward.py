@@ -52,8 +52,8 @@ def run_forward(
     if server is not None:
         if service is None:
             raise PineshError(
-                "give SERVER and SERVICE (and --listen, else a Unix socket), or no arguments "
-                "to set up every [[forward]] of the config"
+                "give SERVER and SERVICE (--listen is optional: a Unix socket by default), or no "
+                "arguments to set up every [[forward]] of the config"
             )
         return 0 if _one(connections, server, Service.parse(service), listen) else 1
     forwards = connections.settings.forwards

@@ -301,7 +301,7 @@ def _forward(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Forw
     )
     if not server or not service:
         raise ConfigError(
-            "a forward needs server and service (and listen, else a Unix socket)",
+            "a forward needs server and service",
             file=file,
             line=start,
             setting=f"forward[{index + 1}]",
