@@ -13,7 +13,7 @@ packages=(
   postfix
   inn2
   alpine mutt isync
-  tmux iproute2 iptables procps ca-certificates openssl
+  tmux iproute2 iptables procps ca-certificates openssl tcpdump
 )
 
 missing=()

@@ -291,6 +291,7 @@ def _daemon_config(
     log: Path,
     ports: tuple[int, int],
     host: str,
+    extra: str,
 ) -> str:
     imap_port, imaps_port = ports
     return f"""{_MARKER}
@@ -335,7 +336,7 @@ service stats {{
     mode = 0666
   }}
 }}
-"""
+{extra}"""
 
 
 def _disable_auth_penalty(server: ServerProcess, run_dir: Path, timeout: float = 10) -> None:
@@ -368,10 +369,11 @@ def start_dovecot(
     ports: tuple[int, int] | None = None,
     namespace: str | None = None,
     dns_names: tuple[str, ...] = SERVER_DNS_NAMES,
+    extra_config: str = "",
 ) -> LabDovecot:
     """Start `dovecot -F` with its own config: IMAP+STARTTLS and IMAPS on host (by default
     LAB_DOVECOT_HOST on free ports; with namespace, inside it), its certificate for
-    dns_names and host."""
+    dns_names and host; extra_config is appended to the config."""
     dovecot = which("/usr/sbin/dovecot", "dovecot-core")
     which(IMAP_BINARY, "dovecot-imapd")
     if ":" in user.password:
@@ -401,7 +403,7 @@ def start_dovecot(
         ports = (imap_port, imaps_port)
     log = directory / "dovecot.log"
     config = directory / "dovecot.conf"
-    config.write_text(_daemon_config(user, directory, ca, passwd, log, ports, host))
+    config.write_text(_daemon_config(user, directory, ca, passwd, log, ports, host, extra_config))
     # The master's own stderr (config errors before its log is open) goes to the same file.
     server = ServerProcess("dovecot", [dovecot, "-F", "-c", str(config)], log, namespace=namespace)
     _disable_auth_penalty(server, directory / "run")

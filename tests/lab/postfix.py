@@ -120,6 +120,40 @@ transport_maps = regexp:{config}/transport
 """
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A submission service (RFC 6409) with AUTH only after STARTTLS, checked by Dovecot.
+
+    sasl_path is Dovecot's auth client socket for Postfix (an absolute path: smtpd is not
+    chrooted here); cert_file and key_file are read by smtpd before it drops root.
+    """
+
+    port: int
+    sasl_path: Path
+    cert_file: Path
+    key_file: Path
+
+
+# The submission service: TLS required before anything, AUTH only inside it, and only
+# authenticated clients may send.
+SUBMISSION_MASTER_CF = """\
+{port}      inet  n       -       n       -       -       smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+"""
+
+SUBMISSION_MAIN_CF = """
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = {sasl_path}
+"""
+
+
 @dataclass
 class LabPostfix:
     """A running Postfix instance, its ports and the Maildir that receives all its mail."""
@@ -220,11 +254,13 @@ def start_postfix(
     mynetworks: str = "[::1]/128",
     port: int | None = None,
     namespace: str | None = None,
+    submission: Submission | None = None,
 ) -> LabPostfix:
     """Write a private Postfix instance under directory, start it and wait for its port.
 
     It listens on the outside and inside addresses (one address when they are the same)
-    and relays only for mynetworks; with namespace, it runs inside that namespace.
+    and relays only for mynetworks; with namespace, it runs inside that namespace. With
+    submission, it also offers submission with STARTTLS and AUTH on that port.
     """
     require_root()
     which(POSTFIX, "postfix")
@@ -249,7 +285,14 @@ def start_postfix(
 
     port = port or free_port(outside)
     listen = list(dict.fromkeys([outside, inside]))
-    (config / "master.cf").write_text(MASTER_CF.format(port=port))
+    master_cf = MASTER_CF.format(port=port)
+    main_extra = ""
+    if submission is not None:
+        master_cf += SUBMISSION_MASTER_CF.format(port=submission.port)
+        main_extra = SUBMISSION_MAIN_CF.format(
+            cert=submission.cert_file, key=submission.key_file, sasl_path=submission.sasl_path
+        )
+    (config / "master.cf").write_text(master_cf)
     (config / "main.cf").write_text(
         MAIN_CF.format(
             queue=queue,
@@ -264,6 +307,7 @@ def start_postfix(
             protocols="all" if any(":" in a for a in listen) else "ipv4",
             mynetworks=mynetworks,
         )
+        + main_extra
     )
     # Every recipient goes to the sink (MBOX_ADDRESS stays itself); an address that maps to
     # itself ends the expansion.
@@ -301,6 +345,8 @@ def start_postfix(
         run(start, what="start the lab postfix")
         for host in listen:
             wait_for_port(host, port, timeout=10, namespace=namespace)
+            if submission is not None:
+                wait_for_port(host, submission.port, timeout=10, namespace=namespace)
     except LabError as exc:
         lab.stop()
         raise LabError(f"{exc}\n--- postfix log ---\n{lab.log_text()}") from exc

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pinesh.errors import PineshError
-from pinesh.transport.forward import Listen, parse_listen
+from pinesh.transport.forward import Listen, default_socket, parse_listen
+from pinesh.transport.service import Service
 
 
 @pytest.mark.parametrize(
@@ -137,3 +138,23 @@ def test_bad_ports_are_refused(text: str) -> None:
 def test_superscript_digit_port_is_a_pinesh_error(text: str) -> None:
     with pytest.raises(PineshError):
         parse_listen(text)
+
+
+def test_the_default_is_a_unix_socket_in_the_runtime_directory() -> None:
+    listen = default_socket(Path("/run/user/1000/pinesh"), "smtp.isp.example", Service.SMTP)
+    assert listen == Listen(path=Path("/run/user/1000/pinesh/forward-smtp-smtp.isp.example.sock"))
+    assert (listen.host, listen.port) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "server", ["{mail:587/user=me}", "x" * 41, ".hidden", "a:b", "back\\slash", "ümlaut"]
+)
+def test_a_server_name_unfit_for_a_file_name_is_hashed(server: str) -> None:
+    listen = default_socket(Path("/d"), server, Service.NNTP)
+    assert listen.path is not None
+    name = listen.path.name
+    assert listen.path.parent == Path("/d")
+    assert name.startswith("forward-nntp-") and name.endswith(".sock")
+    assert len(name) == len("forward-nntp-") + 16 + len(".sock")
+    # What ssh's -L would split or unescape never reaches it.
+    assert ":" not in name and "\\" not in name and "/" not in name

@@ -350,8 +350,13 @@ def test_rule_without_servers_points_at_the_rule() -> None:
     assert "servers" in str(error)
 
 
-def test_forward_missing_listen() -> None:
-    text = '[[forward]]\nserver = "s"\nservice = "smtp"\n'
+def test_forward_without_listen_takes_the_default_socket() -> None:
+    settings = parse_settings('[[forward]]\nserver = "s"\nservice = "smtp"\n', "c.toml")
+    assert settings.forwards[0].listen is None
+
+
+def test_forward_missing_service() -> None:
+    text = '[[forward]]\nserver = "s"\nlisten = 2025\n'
     error = config_error(text)
     assert (error.line, error.setting) == (1, "forward[1]")
 

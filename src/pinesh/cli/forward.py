@@ -7,14 +7,23 @@ import sys
 from pinesh.config.server_spec import parse_server_spec
 from pinesh.errors import PineshError
 from pinesh.services.connections import Connections, load_connections
-from pinesh.transport.forward import ensure_forward, parse_listen
+from pinesh.transport.forward import TCP_WARNING, default_socket, ensure_forward, parse_listen
 from pinesh.transport.opener import RouteError
 from pinesh.transport.routes import SshChannelRoute
 from pinesh.transport.service import Service
 
 
-def _one(connections: Connections, server: str, service: Service, listen_text: str) -> bool:
-    listen = parse_listen(listen_text)
+def _one(connections: Connections, server: str, service: Service, listen_text: str | None) -> bool:
+    masters = connections.masters()
+    if listen_text is None:
+        listen = default_socket(masters.directory, server, service)
+    else:
+        listen = parse_listen(listen_text)
+    if listen.path is None:
+        print(
+            f"pinesh forward: warning: {TCP_WARNING.format(listen=listen.describe())}",
+            file=sys.stderr,
+        )
     plan = connections.plan(parse_server_spec(server), service)
     route = next((r for r in plan.routes if isinstance(r, SshChannelRoute)), None)
     if route is None:
@@ -23,7 +32,7 @@ def _one(connections: Connections, server: str, service: Service, listen_text: s
             hint='add a [[rule]] for it with via = "ssh"',
         )
     try:
-        result = ensure_forward(connections.masters(), route, service, listen, plan.timeout)
+        result = ensure_forward(masters, route, service, listen, plan.timeout)
     except RouteError as exc:
         print(f"pinesh forward: {exc}", file=sys.stderr)
         return False
@@ -41,17 +50,17 @@ def run_forward(
 ) -> int:
     connections = load_connections(config, pinerc)
     if server is not None:
-        if service is None or listen is None:
+        if service is None:
             raise PineshError(
-                "give SERVER, SERVICE and --listen, or no arguments to set up "
-                "every [[forward]] of the config"
+                "give SERVER and SERVICE (--listen is optional: a Unix socket by default), or no "
+                "arguments to set up every [[forward]] of the config"
             )
         return 0 if _one(connections, server, Service.parse(service), listen) else 1
     forwards = connections.settings.forwards
     if not forwards:
         raise PineshError(
             "no [[forward]] in the config",
-            hint="add one, or run: pinesh forward SERVER SERVICE --listen PORT",
+            hint="add one, or run: pinesh forward SERVER SERVICE",
         )
     results = [_one(connections, f.server, Service.parse(f.service), f.listen) for f in forwards]
     return 0 if all(results) else 1

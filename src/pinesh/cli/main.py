@@ -111,7 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     forward.add_argument("server", nargs="?")
     forward.add_argument("service", nargs="?", choices=["smtp", "nntp", "imap"])
-    forward.add_argument("--listen", help="PORT, 127.0.0.1:PORT or a Unix socket path")
+    forward.add_argument(
+        "--listen",
+        help="a Unix socket path (default: one in the runtime directory, which only you "
+        "can enter), or PORT / 127.0.0.1:PORT: a loopback port every local user can reach",
+    )
 
     ssh = sub.add_parser("ssh", help="the shared ssh masters: status, stop")
     ssh_sub = ssh.add_subparsers(dest="ssh_command", metavar="ACTION", required=True)

@@ -299,9 +299,9 @@ def _forward(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Forw
         r.take("service", str),
         r.take("listen", (str, int)),
     )
-    if not server or not service or listen is None:
+    if not server or not service:
         raise ConfigError(
-            "a forward needs server, service and listen",
+            "a forward needs server and service",
             file=file,
             line=start,
             setting=f"forward[{index + 1}]",
@@ -309,7 +309,8 @@ def _forward(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Forw
     if service not in SERVICES:
         raise r.fail("service", f"unknown service {service!r}", "use smtp, nntp or imap")
     r.finish()
-    return ForwardSpec(server.lower(), service, str(listen), line=start)
+    listen_text = None if listen is None else str(listen)
+    return ForwardSpec(server.lower(), service, listen_text, line=start)
 
 
 def parse_settings(text: str, file: str) -> Settings:

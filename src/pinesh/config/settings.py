@@ -71,7 +71,9 @@ class ForwardSpec:
 
     server: str
     service: str
-    listen: str  # "PORT", "127.0.0.1:PORT" or a Unix socket path
+    # "PORT", "127.0.0.1:PORT" or a Unix socket path; None: a Unix socket in the runtime
+    # directory (transport/forward.py, default_socket), which other local users cannot reach.
+    listen: str | None = None
     line: int | None = None
 
 

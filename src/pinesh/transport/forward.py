@@ -61,6 +61,27 @@ class Listen:
         return socket.create_connection((self.host, self.port), timeout=timeout)
 
 
+# The most of a server name a default socket's file name keeps as it is (sun_path is
+# 108 bytes with the directory); longer names, or names with other characters, are hashed.
+_NAME_IN_PATH = 40
+_PLAIN_NAME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+
+# What `pinesh forward` says when it listens on a TCP port (docs/transport.md#forwards).
+TCP_WARNING = (
+    "{listen} is a loopback TCP port: every local user can connect to it and use the "
+    "forward as you. A Unix socket (the default: leave out --listen or listen) keeps them out."
+)
+
+
+def default_socket(directory: Path, server: str, service: Service) -> Listen:
+    """The default listen place: a Unix socket in the runtime directory (mode 0700, so no
+    other local user can reach it), named for the service and the server."""
+    name = server.lower()
+    if len(name) > _NAME_IN_PATH or not set(name) <= _PLAIN_NAME or name.startswith("."):
+        name = hashlib.sha256(server.encode()).hexdigest()[:16]
+    return Listen(path=directory / f"forward-{service.value}-{name}.sock")
+
+
 def parse_listen(text: str) -> Listen:
     """'2025', '127.0.0.1:2025', '[::1]:2025' or a path containing '/'; loopback only."""
     if "/" in text:

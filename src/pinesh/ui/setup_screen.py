@@ -132,7 +132,9 @@ def settings_lines(settings: Settings) -> list[Line]:
         lines.append(_row(where, rule))
     for spec in settings.forwards:
         where = "forward" + (f" (line {spec.line})" if spec.line else "")
-        lines.append(_row(where, f"{spec.server} {spec.service} listen {spec.listen}"))
+        lines.append(
+            _row(where, f"{spec.server} {spec.service} listen {spec.listen or '(a Unix socket)'}")
+        )
     if not settings.rules:
         lines.append(("  no [[rule]]s: IMAP servers are reached the way Pine does it", ""))
     return lines
