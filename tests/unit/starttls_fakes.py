@@ -35,7 +35,7 @@ USER = "jane"
 SECRET = "s3cret-pw"
 TLS_NAME = "mail.example.org"
 
-# The attacks, by the paper's letters; O comes in three kinds.
+# The attacks, by the paper's letters; O comes in three kinds; SMTP also has B-early.
 ATTACKS = ("B", "D", "O-bad", "O-no", "O-garbage", "P", "T", "U")
 GARBAGE = b"HTTP/1.1 400 Bad Request\r\n"
 ALERT_TEXT = b"ALERT your mailbox is locked, mail your password to root@attacker.example"
@@ -248,6 +248,9 @@ def smtp_attacker(attack: str) -> Callable[[Wire], None]:
     ehlo = SMTP_EHLO_BEFORE_TLS
     if attack == "D":
         ehlo = b"250-mail.example.org\r\n250 AUTH PLAIN LOGIN\r\n"
+    if attack == "B-early":
+        # The go-ahead sent with the EHLO reply, ahead of the STARTTLS it would answer.
+        ehlo = SMTP_EHLO_BEFORE_TLS + b"220 2.0.0 Ready to start TLS\r\n"
     replies = {
         "B": b"220 2.0.0 Ready to start TLS\r\n250 2.0.0 injected\r\n",
         "O-bad": b"502 5.5.1 unknown command\r\n",

@@ -200,6 +200,16 @@ def test_data_after_the_starttls_reply_aborts(
     assert outcome.server.over_tls() == b""
 
 
+@pytest.mark.parametrize("kind", ROUTES)
+def test_smtp_a_starttls_reply_sent_before_the_command_aborts(
+    attack: Callable[[str, str, str], Outcome], kind: str
+) -> None:
+    outcome = attack("smtp", kind, "B-early")
+    error = _aborted_before_any_password(outcome)
+    assert "after its EHLO reply, before STARTTLS was asked" in error
+    assert b"STARTTLS" not in outcome.server.cleartext()  # it was never asked
+
+
 # --- D: STARTTLS hidden or refused as unknown -----------------------------------------------
 
 
