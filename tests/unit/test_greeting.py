@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from pinesh.transport.greeting import (
+    AFTER_STARTTLS,
     MAX_GREETING,
     GreetingError,
     GreetingState,
+    after_starttls,
     greeting_complete,
     parse_greeting,
     printable,
@@ -418,3 +420,26 @@ def test_greeting_state_does_not_leak_between_services() -> None:
         parse_greeting(IMAP, POSTFIX)
     with pytest.raises(GreetingError):
         parse_greeting(NNTP, DOVECOT_PREAUTH)
+
+
+# --- after STARTTLS ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", list(Service))
+def test_after_starttls_a_neutral_greeting_replaces_the_cleartext_one(service: Service) -> None:
+    hostile = {
+        IMAP: b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] [ALERT] send your password\r\n",
+        SMTP: b"220 ALERT send your password\r\n",
+        NNTP: b"201 ALERT send your password\r\n",
+    }[service]
+    after = after_starttls(service, parse_greeting(service, hostile))
+    assert after.raw == AFTER_STARTTLS[service]
+    assert b"password" not in after.raw
+    assert after.state is GreetingState.READY and after.posting_allowed
+    assert after.text.startswith("(before TLS, unauthenticated) ")
+    # The neutral greeting is itself one the client's parser accepts.
+    assert parse_greeting(service, after.raw).state is GreetingState.READY
+
+
+def test_after_starttls_an_empty_greeting_text_stays_empty() -> None:
+    assert after_starttls(SMTP, parse_greeting(SMTP, b"220\r\n")).text == ""

@@ -204,3 +204,38 @@ def test_a_last_hop_certificate_for_another_name_fails_the_route(tmp_path: Path)
             deadline=time.monotonic() + 10,
             masters=cast(MasterPool, masters),
         )
+
+
+# Greets, complains on stderr (as ssh does when it is killed), answers STARTTLS with the
+# go-ahead and something after it in the same write, then waits to be killed.
+INJECTING_SERVER = r"""
+import socket, sys, time
+sock = socket.socket(fileno=0)
+sock.sendall(b"* OK ready\r\n")
+line = b""
+while not line.endswith(b"\r\n"):
+    line += sock.recv(1)
+sys.stderr.write("Connection to shell.example.org closed by remote host.\n")
+sys.stderr.flush()
+sock.sendall(b"p1 OK begin TLS\r\n* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n")
+time.sleep(30)
+"""
+
+
+def test_a_starttls_failure_found_by_pinesh_is_named_before_what_ssh_said(
+    tmp_path: Path,
+) -> None:
+    masters = FakeMasters(Service.IMAP, tmp_path / "unused")
+    masters.argv = [sys.executable, "-I", "-c", INJECTING_SERVER]
+    route = SshChannelRoute(SHELL, "mail.example.org", 143)
+    with pytest.raises(RouteError) as caught:
+        open_route(
+            route,
+            Service.IMAP,
+            server=ServerSpec("mail.example.org"),
+            deadline=time.monotonic() + 10,
+            masters=cast(MasterPool, masters),
+        )
+    reason = caught.value.reason
+    assert reason.startswith("the server sent data after the STARTTLS reply")
+    assert reason.endswith("ssh said: Connection to shell.example.org closed by remote host.")

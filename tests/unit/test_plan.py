@@ -132,6 +132,15 @@ def test_nntp_via_login_host() -> None:
     )
 
 
+@pytest.mark.parametrize("service", [IMAP, SMTP, NNTP])
+def test_tls_in_the_server_name_requires_starttls_over_the_last_hop(service: Service) -> None:
+    rule = Rule(servers=("*.isp.example",), login="shell.isp.example", fallback=())
+    required = plan("mail.isp.example/tls", service, rule).routes[-1]
+    opportunistic = plan("mail.isp.example", service, rule).routes[-1]
+    assert isinstance(required, SshChannelRoute) and required.require_tls
+    assert isinstance(opportunistic, SshChannelRoute) and not opportunistic.require_tls
+
+
 def test_smtp_without_login_host_is_localhost_on_the_server() -> None:
     rule = Rule(servers=("mail.example.org",), fallback=())
     p = plan("mail.example.org", SMTP, rule)

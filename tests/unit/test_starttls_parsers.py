@@ -1,5 +1,5 @@
-"""The pure reply parsers of STARTTLS: imap_tagged_result, smtp_reply_done, smtp_has_starttls;
-and the EHLO address literal."""
+"""The pure reply parsers of STARTTLS: imap_tagged_result, smtp_reply_done, smtp_has_starttls,
+reply_code, starttls_answer; the EHLO address literal; and refuse_buffered on a socketpair."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ import socket
 
 import pytest
 
+from pinesh.transport.service import Service
 from pinesh.transport.starttls import (
+    Answer,
+    StartTlsError,
     ehlo_literal,
     imap_tagged_result,
+    refuse_buffered,
+    reply_code,
     smtp_has_starttls,
     smtp_reply_done,
+    starttls_answer,
 )
 
 TAG = b"p1"
@@ -164,3 +170,83 @@ def test_ehlo_literal_over_tcp_is_our_address() -> None:
     with socket.socket(socket.AF_INET) as sock:
         sock.bind(("127.0.0.1", 0))
         assert ehlo_literal(sock) == "[127.0.0.1]"
+
+
+# --- reply_code and starttls_answer -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"220 2.0.0 Ready to start TLS\r\n", 220),
+        (b"382 Continue with TLS negotiation\r\n", 382),
+        (b"454-4.7.0 TLS not available\r\n", 454),
+        (b"580\r\n", 580),
+        (b"HTTP/1.1 400 Bad Request\r\n", None),
+        (b"2200 too many digits\r\n", None),
+        (b"22 short\r\n", None),
+        (b"\r\n", None),
+    ],
+)
+def test_reply_code(line: bytes, code: int | None) -> None:
+    assert reply_code(line) == code
+
+
+@pytest.mark.parametrize(
+    ("service", "line", "answer"),
+    [
+        (Service.IMAP, b"p1 OK Begin TLS negotiation now.\r\n", Answer.GO),
+        (Service.IMAP, b"p1 BAD Unknown command\r\n", Answer.REFUSED),
+        (Service.IMAP, b"p1 NO STARTTLS not available\r\n", Answer.REFUSED),
+        (Service.IMAP, b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n", Answer.UNTAGGED),
+        (Service.IMAP, b"* PREAUTH logged in\r\n", Answer.UNTAGGED),  # dropped, not kept
+        (Service.IMAP, b"+ go ahead\r\n", Answer.OTHER),
+        (Service.IMAP, b"HTTP/1.1 400 Bad Request\r\n", Answer.OTHER),
+        (Service.IMAP, b"p2 OK not our tag\r\n", Answer.OTHER),
+        (Service.SMTP, b"220 2.0.0 Ready to start TLS\r\n", Answer.GO),
+        (Service.SMTP, b"454 4.7.0 TLS not available\r\n", Answer.REFUSED),
+        (Service.SMTP, b"502 5.5.1 unknown command\r\n", Answer.REFUSED),
+        (Service.SMTP, b"235 2.7.0 Authentication successful\r\n", Answer.OTHER),
+        (Service.SMTP, b"250 ok\r\n", Answer.OTHER),
+        (Service.SMTP, b"382 the NNTP go-ahead\r\n", Answer.OTHER),
+        (Service.SMTP, b"HTTP/1.1 400 Bad Request\r\n", Answer.OTHER),
+        (Service.NNTP, b"382 Continue with TLS negotiation\r\n", Answer.GO),
+        (Service.NNTP, b"580 Can not initiate TLS negotiation\r\n", Answer.REFUSED),
+        (Service.NNTP, b"500 What?\r\n", Answer.REFUSED),
+        (Service.NNTP, b"281 Authentication accepted\r\n", Answer.OTHER),
+        (Service.NNTP, b"220 the SMTP go-ahead\r\n", Answer.OTHER),
+        (Service.NNTP, b"\r\n", Answer.OTHER),
+    ],
+)
+def test_starttls_answer(service: Service, line: bytes, answer: Answer) -> None:
+    assert starttls_answer(service, line) is answer
+
+
+# --- refuse_buffered ------------------------------------------------------------------------
+
+
+def test_nothing_buffered_passes_and_keeps_the_timeout() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.settimeout(7.0)
+        refuse_buffered(ours, "after the STARTTLS reply")
+        assert ours.gettimeout() == 7.0
+
+
+def test_bytes_buffered_are_refused_and_shown_sanitized() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"* OK [ALERT] injected\x1b[2J\r\n")
+        with pytest.raises(StartTlsError, match="data after the STARTTLS reply") as caught:
+            refuse_buffered(ours, "after the STARTTLS reply")
+        assert "\x1b" not in str(caught.value) and "injected" in str(caught.value)
+        # Only peeked: the bytes are still there (the route is failed and closed anyway).
+        assert ours.recv(100).startswith(b"* OK")
+
+
+def test_a_close_after_the_reply_is_refused() -> None:
+    ours, theirs = socket.socketpair()
+    with ours:
+        theirs.close()
+        with pytest.raises(StartTlsError, match="closed the connection"):
+            refuse_buffered(ours, "after the STARTTLS reply")

@@ -37,8 +37,9 @@ class Channel:
     """A connection to one service of one server, ready for the protocol's next command.
 
     ``sock`` is a real socket: an ssh child's socketpair end, a TCP socket or a TLS socket.
-    The greeting has been read from it already (it is in ``greeting``); after STARTTLS the
-    protocol should ask for capabilities again.
+    The greeting has been read from it already (it is in ``greeting``). After STARTTLS
+    ``greeting`` is a neutral one (greeting.after_starttls): nothing said before TLS is
+    handed on, and the protocol asks for capabilities again.
     """
 
     sock: socket.socket

@@ -50,6 +50,28 @@ def printable(data: bytes, limit: int = 200) -> str:
     return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
+# What a client is handed as the greeting once STARTTLS is done: the cleartext one may have
+# been written by anyone on the path, so none of it is passed on (its capabilities, an
+# ALERT, a posting status); the client asks over TLS what it needs to know.
+AFTER_STARTTLS = {
+    Service.IMAP: b"* OK TLS started; the greeting sent before it is not repeated\r\n",
+    Service.SMTP: b"220 TLS started; the greeting sent before it is not repeated\r\n",
+    Service.NNTP: b"200 TLS started; the greeting sent before it is not repeated\r\n",
+}
+BEFORE_TLS_MARK = "(before TLS, unauthenticated) "
+
+
+def after_starttls(service: Service, before: Greeting) -> Greeting:
+    """The greeting of a session once STARTTLS is done: a neutral one in place of before.
+
+    before's text is kept for diagnosis only, marked as unauthenticated; its state is
+    READY (a PREAUTH before TLS is refused earlier) and NNTP posting is not ruled out
+    (the server says at POST, or in its reply to MODE READER over TLS).
+    """
+    text = BEFORE_TLS_MARK + before.text if before.text else ""
+    return Greeting(GreetingState.READY, AFTER_STARTTLS[service], text)
+
+
 def greeting_complete(service: Service, data: bytes) -> bool:
     """Whether data holds a whole greeting (so reading can stop)."""
     if service is not Service.SMTP:

@@ -21,6 +21,7 @@ from pinesh.transport.greeting import (
     Greeting,
     GreetingError,
     GreetingState,
+    after_starttls,
     greeting_complete,
     parse_greeting,
 )
@@ -74,10 +75,17 @@ def read_greeting(
     return greeting
 
 
-def _child_reason(route: Route, child: ChildChannel, what: str) -> str:
-    """Why the child's route failed: ssh's own words first, when it said any."""
+def _child_reason(route: Route, child: ChildChannel, what: str, *, found: bool = False) -> str:
+    """Why the child's route failed: ssh's own words first, when it said any.
+
+    found: pinesh found the cause itself, in what the server said over a channel that was
+    up (a STARTTLS reply, a certificate): then that comes first, and ssh's words (often
+    only its complaint at being killed for it) after.
+    """
     code = child.process.poll()
     said = child.stderr.text(wait=0.2)
+    if found:
+        return f"{what}; ssh said: {said}" if said else what
     if said and code not in (None, 0):
         reason = f"{said} (exit status {code})"
     elif said:
@@ -155,10 +163,15 @@ def _open_child(
             sock, starttls_done = _last_hop_starttls(route, service, child.sock, deadline)
             if starttls_done:
                 steps.tls = time.monotonic() - began
+                greeting = after_starttls(service, greeting)
     except TimeoutError as exc:
         child.kill()
         raise RouteError(route, _child_reason(route, child, str(exc)), True, steps) from exc
-    except (GreetingError, tls.TlsError, starttls.StartTlsError, OSError) as exc:
+    except (tls.TlsError, starttls.StartTlsError) as exc:
+        child.kill()
+        reason = _child_reason(route, child, str(exc), found=True)
+        raise RouteError(route, reason, steps=steps) from exc
+    except (GreetingError, OSError) as exc:
         child.kill()
         raise RouteError(route, _child_reason(route, child, str(exc)), steps=steps) from exc
     except BaseException:
@@ -186,12 +199,19 @@ def _last_hop_starttls(
 ) -> tuple[socket.socket, bool]:
     """STARTTLS over the plain TCP beyond the login host, where the server offers it.
 
-    A refusal leaves the channel in cleartext (then no password crosses it); a TLS
-    handshake that fails, or a certificate that does not check, fails the route.
+    A refusal leaves the channel in cleartext (then no password crosses it), unless the
+    route requires TLS (/tls); a reply that is neither the go-ahead nor a refusal, data
+    after the go-ahead, a TLS handshake that fails, or a certificate that does not check,
+    fails the route.
     """
     try:
         starttls.negotiate(sock, service, deadline)
-    except starttls.StartTlsRefusedError:
+    except starttls.StartTlsRefusedError as exc:
+        if route.require_tls:
+            raise starttls.StartTlsError(
+                f"{exc}; the server name asks for TLS (/tls), so pinesh does not go on in "
+                f"cleartext beyond {route.target.host}"
+            ) from exc
         return sock, False
     sock.settimeout(max(deadline - time.monotonic(), 0.001))
     return tls.wrap(sock, route.host.strip("[]"), route.tls), True
@@ -262,6 +282,7 @@ def _direct_session(
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 sock = tls.wrap(sock, route.host.strip("[]"), route.tls)
                 steps.tls = time.monotonic() - began
+                greeting = after_starttls(service, greeting)
         except TimeoutError as exc:
             raise RouteError(route, str(exc) or "timed out", True, steps) from exc
         except (GreetingError, tls.TlsError, starttls.StartTlsError) as exc:

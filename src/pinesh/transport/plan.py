@@ -78,7 +78,8 @@ def _rule_ssh_routes(rule: Rule, spec: ServerSpec, service: Service, tls: TlsPol
         # Seen from the login host: the server itself is "localhost" when we log in to it.
         host = rule.target_host or ("localhost" if rule.login is None else spec.host)
         port = rule.ports.get(service.value, service.plain_port)
-        routes.append(SshChannelRoute(target, host, port, rule.private_hop, tls))
+        # Pine's /tls asks for TLS: over a cleartext last hop, STARTTLS becomes required.
+        routes.append(SshChannelRoute(target, host, port, rule.private_hop, tls, spec.tls))
     return routes
 
 

@@ -79,7 +79,9 @@ class SshChannelRoute:
     ssh encrypts only as far as the login host; from there to host:port the bytes cross
     plain TCP, unless host is the login host itself (localhost) or the user's rule says
     that hop is private (``private_hop``). Over such a last hop the opener asks for
-    STARTTLS, checked by ``tls``, and no password crosses it without TLS.
+    STARTTLS, checked by ``tls``, and no password crosses it without TLS; with
+    ``require_tls`` (the server name's ``/tls``) a server that refuses or does not offer
+    STARTTLS fails the route instead of going on in cleartext.
     """
 
     target: SshTarget
@@ -87,6 +89,7 @@ class SshChannelRoute:
     port: int
     private_hop: bool = False  # the rule's word that the hop beyond the login host is private
     tls: TlsPolicy = field(default_factory=TlsPolicy)  # for STARTTLS over the last hop
+    require_tls: bool = False  # Pine's /tls: no cleartext last hop, even without a password
 
     def __post_init__(self) -> None:
         check_host(self.host)
