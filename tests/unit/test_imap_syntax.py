@@ -281,3 +281,109 @@ def test_an_esearch_reply_of_endless_items_is_refused() -> None:
     assert esearch_result([line]) == ([1, 2, 3], 3)
     with pytest.raises(ImapSyntaxError, match="more than 16 words"):
         esearch_result([line + b" MODSEQ 9" * 100_000])
+
+
+# --- opening a mailbox: the greeting's capabilities, SELECT, pipelined ESEARCH -----------
+
+from pinesh.stores.imap.protocol.responses import (  # noqa: E402
+    Selected,
+    esearch_by_tag,
+    greeting_capabilities,
+    selected,
+)
+
+
+@pytest.mark.parametrize(
+    ("greeting", "caps"),
+    [
+        (
+            b"* PREAUTH [CAPABILITY IMAP4rev1 SASL-IR ESEARCH CONDSTORE] Logged in as lab",
+            {"IMAP4REV1", "SASL-IR", "ESEARCH", "CONDSTORE"},
+        ),
+        (b"* OK [CAPABILITY imap4rev1 auth=plain] Dovecot ready.", {"IMAP4REV1", "AUTH=PLAIN"}),
+        (b"* PREAUTH ready", None),  # no code: CAPABILITY is asked
+        (b"* OK [ALERT] ready [CAPABILITY IMAP4rev1]", None),  # not the first code
+        (b"* PREAUTH [CAPABILITY ESEARCH IDLE] no IMAP4rev1 named", None),
+        (b"* PREAUTH [CAPABILITY IMAP4rev1 \x1b[2J] hostile", None),  # control bytes
+        (b"* BYE [CAPABILITY IMAP4rev1] go away", None),
+        (b"* PREAUTH [CAPABILITY IMAP4rev1 " + b"X" * 5000 + b"]", None),  # absurd
+    ],
+)
+def test_greeting_capabilities(greeting: bytes, caps: set[str] | None) -> None:
+    found = greeting_capabilities(greeting)
+    assert (None if found is None else set(found)) == caps
+
+
+# What imaplib files from a Dovecot SELECT: "* 300 EXISTS", "* OK [UIDVALIDITY 1796650636]".
+DOVECOT_SELECT: dict[str, list[object]] = {
+    "FLAGS": [b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"],
+    "OK": [
+        b"[PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted."
+    ],
+    "PERMANENTFLAGS": [b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"],
+    "EXISTS": [b"300"],
+    "RECENT": [b"0"],
+    "UIDVALIDITY": [b"1796650636"],
+    "UIDNEXT": [b"301"],
+    "HIGHESTMODSEQ": [b"12"],
+}
+
+
+def test_a_dovecot_select() -> None:
+    assert selected(DOVECOT_SELECT, b"[READ-WRITE] Select completed (0.011 secs).") == Selected(
+        exists=300,
+        recent=0,
+        uidvalidity=1796650636,
+        uidnext=301,
+        highestmodseq=12,
+        read_only=False,
+    )
+    state = selected({"UIDVALIDITY": [b"7"]}, b"[READ-ONLY] Examine completed")
+    assert (state.exists, state.uidnext, state.highestmodseq, state.read_only) == (
+        0,
+        None,
+        None,
+        True,
+    )
+    assert selected({**DOVECOT_SELECT, "EXISTS": [b"300", b"301"]}, b"").exists == 301  # the last
+
+
+@pytest.mark.parametrize(
+    "untagged",
+    [
+        {},  # no UIDVALIDITY
+        {"UIDVALIDITY": [b"0"]},
+        {"UIDVALIDITY": [b"4294967296"]},  # 2^32
+        {"UIDVALIDITY": [b"12abc"]},
+        {"UIDVALIDITY": [(b"literal", b"7")]},
+        {"UIDVALIDITY": [b"7"], "EXISTS": [b"-1"]},
+        {"UIDVALIDITY": [b"7"], "EXISTS": [b"9" * 40]},
+        {"UIDVALIDITY": [b"7"], "HIGHESTMODSEQ": [b"1" * 21]},
+    ],
+)
+def test_hostile_select_replies_are_refused(untagged: dict[str, list[object]]) -> None:
+    with pytest.raises(ImapSyntaxError):
+        selected(untagged, b"OK")
+
+
+def test_esearch_replies_are_told_apart_by_tag() -> None:
+    lines: list[object] = [
+        b'(TAG "IMKF2") UID ALL 100:105',
+        b'(TAG "IMKF1") UID ALL 1:300',
+        b"UID ALL 4",  # no correlator: not an answer to either
+    ]
+    replies = esearch_by_tag(lines)
+    assert set(replies) == {b"IMKF1", b"IMKF2"}
+    assert esearch_result([replies[b"IMKF2"]])[0] == list(range(100, 106))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b'(TAG "a1") UID ALL 1', b'(TAG "a1") UID ALL 2'],  # one command answered twice
+        [(b'(TAG "a1") UID ALL {1}', b"1")],  # a literal
+    ],
+)
+def test_hostile_esearch_correlators_are_refused(lines: list[object]) -> None:
+    with pytest.raises(ImapSyntaxError):
+        esearch_by_tag(lines)

@@ -1,5 +1,6 @@
 """What we read from IMAP replies into our types: strings, FLAGS, LIST entries, SEARCH and
-ESEARCH results, THREAD trees, the APPENDUID code, a FETCH body section.
+ESEARCH results, THREAD trees, the APPENDUID code, a FETCH body section, the greeting's
+capabilities and what SELECT said.
 
 IMAPClient hands over nested tuples of bytes, ints and None, exactly as the server sent
 them (strings that look like numbers come as ints); SEARCH and ESEARCH replies are read
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 from pinesh.stores.base import Flag, FolderInfo, ThreadNode
@@ -31,6 +33,10 @@ _FLAGS_BY_NAME = {name.lower(): flag for flag, name in FLAG_NAMES.items()}
 # Anything but digits and spaces, or a number of more than 10 digits (> 2^32).
 _NOT_UIDS = re.compile(rb"[^0-9 ]+|[0-9]{11,}")
 _MODSEQ = re.compile(rb"MODSEQ [0-9]{1,20}\) *", re.IGNORECASE)
+_GREETING_CAPABILITY = re.compile(
+    rb"^\* (?:OK|PREAUTH) \[CAPABILITY ([\x21-\x5a\x5e-\x7e ]{1,4000})\]", re.IGNORECASE
+)
+_CORRELATOR = re.compile(rb'^\(TAG "([\x21\x23-\x5b\x5d-\x7e]{1,40})"\)', re.IGNORECASE)
 _APPENDUID = re.compile(rb"^\s*\[APPENDUID (\d{1,10}) (\d{1,10})\]", re.IGNORECASE)
 
 
@@ -259,3 +265,78 @@ def esearch_result(data: Sequence[object]) -> tuple[list[int], int | None]:
                     raise ImapSyntaxError(f"not a count in an ESEARCH reply: {value[:20]!r}")
                 count = int(value)
     return uids, count
+
+
+def greeting_capabilities(greeting: bytes) -> frozenset[str] | None:
+    """The capabilities a greeting carries ("* PREAUTH [CAPABILITY IMAP4rev1 ...] ..."),
+    upper case; None when it carries none (or an unreadable list), so CAPABILITY is asked.
+    """
+    match = _GREETING_CAPABILITY.match(greeting)
+    if not match:
+        return None
+    words = match[1].upper().split()
+    if not any(w.startswith(b"IMAP4") for w in words):
+        return None  # RFC 3501: the list names IMAP4rev1; without it, it is not one
+    return frozenset(w.decode("ascii") for w in words)
+
+
+@dataclass(frozen=True)
+class Selected:
+    """What SELECT (or EXAMINE) said about the mailbox."""
+
+    exists: int
+    recent: int
+    uidvalidity: int
+    uidnext: int | None
+    highestmodseq: int | None  # with CONDSTORE (RFC 7162); None without
+    read_only: bool
+
+
+def _number(values: Sequence[object] | None, what: str, digits: int) -> int | None:
+    """The last of imaplib's values for one response (b"300" of "* 300 EXISTS")."""
+    if not values:
+        return None
+    value = values[-1]
+    if not isinstance(value, bytes):
+        raise ImapSyntaxError(f"{what} in the SELECT reply is not a number")
+    text = value.strip()
+    if not text.isdigit() or len(text) > digits:
+        raise ImapSyntaxError(f"{what} in the SELECT reply is not a number: {text[:24]!r}")
+    return int(text)
+
+
+def selected(untagged: Mapping[str, Sequence[object]], completion: bytes) -> Selected:
+    """SELECT's answer, from imaplib's untagged responses (response codes like
+    [UIDVALIDITY n] filed under their names) and the text of its tagged OK
+    ("[READ-WRITE] Select completed."). UIDVALIDITY must be there (RFC 3501 6.3.1)."""
+    validity = _number(untagged.get("UIDVALIDITY"), "UIDVALIDITY", 10)
+    if not validity or validity >= 1 << 32:
+        raise ImapSyntaxError("the SELECT reply has no usable UIDVALIDITY")
+    uidnext = _number(untagged.get("UIDNEXT"), "UIDNEXT", 10)
+    if uidnext is not None and not 0 < uidnext < 1 << 32:
+        uidnext = None
+    return Selected(
+        exists=_number(untagged.get("EXISTS"), "EXISTS", 10) or 0,
+        recent=_number(untagged.get("RECENT"), "RECENT", 10) or 0,
+        uidvalidity=validity,
+        uidnext=uidnext,
+        highestmodseq=_number(untagged.get("HIGHESTMODSEQ"), "HIGHESTMODSEQ", 20),
+        read_only=completion.lstrip().upper().startswith(b"[READ-ONLY]"),
+    )
+
+
+def esearch_by_tag(data: Sequence[object]) -> dict[bytes, bytes]:
+    """ESEARCH replies by the tag of the command they answer ("(TAG "a2") UID ALL 1:9"),
+    so that pipelined searches are told apart; replies without a correlator are left out.
+    A tag answered twice is unreadable."""
+    out: dict[bytes, bytes] = {}
+    for item in data:
+        if not isinstance(item, bytes):
+            raise ImapSyntaxError("an ESEARCH reply with a literal in it")
+        match = _CORRELATOR.match(item)
+        if not match:
+            continue
+        if match[1] in out:
+            raise ImapSyntaxError("two ESEARCH replies for one command")
+        out[match[1]] = item
+    return out
