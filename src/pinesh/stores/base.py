@@ -118,6 +118,16 @@ class FolderStatus:
 
 
 @dataclass(frozen=True)
+class FirstLook:
+    """What a driver learnt while opening a folder, in the same exchange: its status,
+    every UID in arrival order and the unseen ones (so a view starts without asking)."""
+
+    status: FolderStatus
+    uids: tuple[int, ...]
+    unseen: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class FolderInfo:
     """One entry of a folder listing."""
 
@@ -200,6 +210,11 @@ class Folder(abc.ABC):
     def uids(self) -> list[int]:
         """Every message's UID, in arrival order."""
 
+    def first_look(self) -> FirstLook | None:
+        """What opening told, given once and only while nothing has changed since; None
+        when the driver learnt nothing while opening (then ask status() and uids())."""
+        return None
+
     @abc.abstractmethod
     def envelopes(self, uids: Sequence[int]) -> list[Envelope]:
         """The envelopes of these messages only (the visible window), in the order asked.
@@ -266,6 +281,12 @@ class Folder(abc.ABC):
                 envelope.flags,
                 envelope.internal_date or envelope.date,
             )
+
+    def copy_into(self, uids: Sequence[int], store: Store, name: str) -> bool:
+        """Copy messages into folder name of store without opening it (c-client's
+        mail_copy takes a name too), when the driver can: a server copying between its
+        own mailboxes. False when it cannot; then open the folder and copy_to() it."""
+        return False
 
     def move_to(self, uids: Sequence[int], dest: Folder) -> None:
         """Copy to dest, then flag DELETED and expunge here."""

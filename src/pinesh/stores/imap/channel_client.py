@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 
 from pinesh.stores.imap.errors import ReplyTooLarge
+from pinesh.stores.imap.protocol.responses import greeting_capabilities
 from pinesh.transport.channel import Channel
 
 if TYPE_CHECKING:
@@ -138,6 +139,15 @@ class ChannelIMAP4(imaplib.IMAP4):
 
     def read(self, size: int) -> bytes:
         return self.reader.read(size)
+
+    def _get_capabilities(self) -> None:
+        # imaplib asks CAPABILITY after the greeting, always: a round trip for what a
+        # greeting with [CAPABILITY ...] (Dovecot's PREAUTH, most OKs) has said already.
+        told = greeting_capabilities(self.channel.greeting.raw.split(b"\r\n", 1)[0])
+        if told is None:
+            super()._get_capabilities()  # type: ignore[misc]  # imaplib's, not in typeshed
+            return
+        self.capabilities = tuple(sorted(told))
 
     def readline(self) -> bytes:
         return self.reader.readline()

@@ -1,5 +1,6 @@
 """The IMAP commands IMAPClient's own methods do not do our way, as functions of a client:
-SEARCH with our own quoting (and ESEARCH), STORE in batches, IDLE with a deadline.
+SELECT pipelined with the searches that open a mailbox, SEARCH with our own quoting (and
+ESEARCH), STORE in batches, IDLE with a deadline.
 
 Each runs on one connection and raises what IMAPClient/imaplib raise; the caller
 (Connection.run) turns that into an ImapError, reconnecting when the connection was lost.
@@ -10,14 +11,34 @@ from __future__ import annotations
 import imaplib
 import select
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pinesh.stores.base import Flag
 from pinesh.stores.imap.channel_client import ChannelIMAPClient
 from pinesh.stores.imap.protocol.arguments import FLAG_NAMES, needs_utf8
-from pinesh.stores.imap.protocol.responses import esearch_result, flags_of, search_result
+from pinesh.stores.imap.protocol.responses import (
+    Selected,
+    esearch_by_tag,
+    esearch_result,
+    flags_of,
+    search_result,
+    selected,
+)
 
 STORE_BATCH = 500  # UIDs per UID STORE / UID FETCH: command lines stay short
+# What SELECT answers with (imaplib files response codes under their names).
+_SELECT_RESPONSES = (
+    "OK",
+    "FLAGS",
+    "EXISTS",
+    "RECENT",
+    "UIDVALIDITY",
+    "UIDNEXT",
+    "HIGHESTMODSEQ",
+    "PERMANENTFLAGS",
+    "READ-WRITE",
+    "READ-ONLY",
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +48,74 @@ class FlagChange:
     uids: tuple[int, ...]
     flags: frozenset[Flag]
     value: bool
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What one exchange told on opening a mailbox: SELECT's counts, and with them the
+    UIDs of all messages and of the unseen ones (None: not asked, the server lacks
+    ESEARCH), as of time.monotonic() ``at``."""
+
+    state: Selected
+    uids: list[int] | None
+    unseen: list[int] | None
+    at: float = field(default_factory=time.monotonic)
+
+
+def _pipeline(
+    client: ChannelIMAPClient, lines: list[bytes]
+) -> tuple[list[tuple[str, bytes]], list[bytes]]:
+    """Send command lines (no literals) in one write, then read every tagged answer:
+    (OK/NO/BAD, its text) of each in order, and the tags. One wait for the server."""
+    imap = client.imap
+    tags = [imap._new_tag() for _ in lines]  # imaplib's primitives, as idle_until
+    burst = b"".join(tag + b" " + line + b"\r\n" for tag, line in zip(tags, lines, strict=True))
+    imap.send(burst)
+    out = []
+    for tag in tags:  # every one read, even after a refusal: the stream stays in step
+        typ, data = imap._get_tagged_response(tag)
+        text = data[-1] if data and isinstance(data[-1], bytes) else b""
+        out.append((str(typ), text))
+    return out, tags
+
+
+def open_mailbox(client: ChannelIMAPClient, mailbox: str, *, read_only: bool) -> Opening:
+    """SELECT (EXAMINE when read_only) the mailbox and, with ESEARCH, in the same write
+    the searches a view needs first: all UIDs and the unseen ones (RFC 4731 RETURN (ALL):
+    compact sets, told apart by their TAG correlators). One round trip in all.
+
+    Without ESEARCH, SELECT goes alone (plain SEARCH replies of two pipelined commands
+    cannot be told apart), and so do the searches that the server refuses here: the
+    Opening has no UIDs then, and the view asks later. A refused SELECT raises as
+    IMAPClient would ("select failed: ...").
+    """
+    imap = client.imap
+    caps = client.capabilities()  # cached since the greeting: nothing on the wire
+    verb = b"EXAMINE" if read_only else b"SELECT"
+    line = verb + b" " + client._normalise_folder(mailbox)
+    if b"CONDSTORE" in caps:
+        line += b" (CONDSTORE)"  # HIGHESTMODSEQ with the counts, for a cache to resync
+    lines = [line]
+    if b"ESEARCH" in caps:
+        lines += [b"UID SEARCH RETURN (ALL) ALL", b"UID SEARCH RETURN (ALL) UNSEEN"]
+    imap.untagged_responses.clear()  # the greeting's and earlier ones: not this mailbox's
+    answers, tags = _pipeline(client, lines)
+    typ, text = answers[0]
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"select failed: {text!r}")
+    untagged = imap.untagged_responses
+    state = selected(untagged, text)
+    imap.state = "SELECTED"  # what imaplib's select() would set
+    imap.is_readonly = read_only or state.read_only
+    uids = unseen = None
+    replies = esearch_by_tag(untagged.pop("ESEARCH", []))
+    if len(answers) == 3 and all(typ == "OK" for typ, _ in answers[1:]):
+        # No reply for a tag: nothing matched (RFC 4731 sends one even then; be lenient).
+        uids = esearch_result([replies.get(tags[1])])[0]
+        unseen = esearch_result([replies.get(tags[2])])[0]
+    for name in _SELECT_RESPONSES:
+        untagged.pop(name, None)  # read now; anything else is for Connection._absorb
+    return Opening(state, uids, unseen)
 
 
 def synced(client: ChannelIMAPClient) -> ChannelIMAPClient:

@@ -33,7 +33,7 @@ from typing import TypeVar
 from pinesh.errors import PineshError
 from pinesh.stores.base import Reopened, ReopenListener, StoreError
 from pinesh.stores.imap.channel_client import MAX_LITERAL, MAX_UNTAGGED, ChannelIMAPClient
-from pinesh.stores.imap.commands import FlagChange, store_flags
+from pinesh.stores.imap.commands import FlagChange, Opening, open_mailbox, store_flags
 from pinesh.stores.imap.errors import (
     Failure,
     ImapError,
@@ -140,6 +140,10 @@ class Connection:
         self.journal = FlagJournal()
         self.uidvalidity: int | None = None
         self.uidnext: int | None = None
+        self.highestmodseq: int | None = None  # with CONDSTORE
+        # What the last SELECT's exchange told (all UIDs, the unseen): good until the
+        # mailbox changes (forget_opening) or it grows old (see ImapFolder).
+        self.opening: Opening | None = None
         self.exists = 0
         self.recent = 0
         self.reconnects = 0
@@ -234,35 +238,34 @@ class Connection:
         listener(Reopened(channel.server.host, what, self._lost_reason))
 
     def _select(self, client: ChannelIMAPClient) -> bool:
-        """SELECT (or EXAMINE) the mailbox; whether its UIDVALIDITY differs from before."""
+        """SELECT (or EXAMINE) the mailbox, with the searches that open it in the same
+        write (commands.open_mailbox); whether its UIDVALIDITY differs from before."""
         assert self.mailbox is not None
         try:
-            try:
-                info = client.select_folder(self.mailbox, readonly=self.read_only)
-            except client.ReadOnlyError:
-                # The server lets us only read it: open it read-only, as Pine does.
-                self.read_only = True
-                info = client.select_folder(self.mailbox, readonly=True)
-            validity = int(info[b"UIDVALIDITY"])
-            exists = int(info.get(b"EXISTS", 0))
-            recent = int(info.get(b"RECENT", 0))
-            uidnext = info.get(b"UIDNEXT")
+            opening = open_mailbox(client, self.mailbox, read_only=self.read_only)
         except Exception as exc:
             if classify(exc) is None:
                 raise
             raise self.failed("opening", exc) from exc
-        client.imap.untagged_responses.clear()  # what SELECT said is read now
-        self.exists, self.recent = exists, recent
-        self.uidnext = uidnext if isinstance(uidnext, int) else None
+        state = opening.state
+        # A server that lets us only read it says so ([READ-ONLY]): open read-only, as Pine.
+        self.read_only = self.read_only or state.read_only
+        self.exists, self.recent = state.exists, state.recent
+        self.uidnext = state.uidnext
+        self.highestmodseq = state.highestmodseq
         self.uidnext_stale = False
-        changed = self.uidvalidity is not None and validity != self.uidvalidity
-        self.uidvalidity = validity
+        self.opening = opening
+        changed = self.uidvalidity is not None and state.uidvalidity != self.uidvalidity
+        self.uidvalidity = state.uidvalidity
         return changed
 
     def _replay(self, client: ChannelIMAPClient) -> list[ImapError]:
         """Send the journal's changes; those the server refuses are dropped and returned."""
         refused = []
-        for change in self.journal.pending():
+        pending = self.journal.pending()
+        if pending:
+            self.opening = None  # its unseen UIDs are about to change
+        for change in pending:
             try:
                 self._attempt(
                     client, "saving flag changes", functools.partial(store_flags, change=change)
@@ -405,6 +408,8 @@ class Connection:
             self.changed = True
             if exists is None:
                 self.exists = max(0, self.exists - len(expunged))
+        if exists is not None or expunged or fetched:
+            self.opening = None  # what opening said holds no more
         if expunged or fetched:
             self.on_messages_changed()
         if validity is not None and self.uidvalidity is not None and validity != self.uidvalidity:

@@ -1,6 +1,8 @@
 """An IMAP mailbox as a Folder: its own connection (one SELECT per connection), envelopes
 cached by UID, large parts streamed in chunks, flag changes that survive reconnects.
 
+- first_look(): what opening said: SELECT and, in the same write, UID SEARCH RETURN (ALL)
+  of ALL and of UNSEEN (ESEARCH), so a view starts after one round trip;
 - status(): SELECT's counts kept current from the server's untagged EXISTS/RECENT, unseen
   by UID SEARCH UNSEEN;
 - envelopes(): UID FETCH of only the UIDs asked for and not cached (MessageCache); the
@@ -21,12 +23,14 @@ from datetime import datetime
 from pinesh.stores.base import (
     Capability,
     Envelope,
+    FirstLook,
     Flag,
     Folder,
     FolderStatus,
     Part,
     SearchQuery,
     SortKey,
+    Store,
     StoreError,
     ThreadNode,
 )
@@ -78,7 +82,9 @@ class ImapFolder(Folder):
         # UIDs from here on are new to check(); without UIDNEXT, one past the last UID.
         mark = self._connection.uidnext
         if mark is None:
-            mark = max(self.uids(), default=0) + 1
+            opening = self._connection.opening
+            known = opening.uids if opening is not None else None
+            mark = max(self.uids() if known is None else known, default=0) + 1
         self._check_mark = mark
         self.capabilities = Capability.APPEND | Capability.SERVER_SEARCH | Capability.CREATE
         if not self._connection.read_only:
@@ -134,6 +140,25 @@ class ImapFolder(Folder):
             uidnext=connection.uidnext,
             read_only=connection.read_only,
         )
+
+    def first_look(self) -> FirstLook | None:
+        """SELECT's counts and the searches sent with it (commands.open_mailbox), once;
+        None after a change was seen, or without ESEARCH (the unseen were not asked)."""
+        connection = self._connection
+        opening, connection.opening = connection.opening, None
+        if opening is None or opening.uids is None or opening.unseen is None:
+            return None
+        state = opening.state
+        status = FolderStatus(
+            name=self.name,
+            count=state.exists,
+            recent=state.recent,
+            unseen=len(opening.unseen),
+            uidvalidity=state.uidvalidity,
+            uidnext=state.uidnext,
+            read_only=connection.read_only,
+        )
+        return FirstLook(status, tuple(opening.uids), tuple(opening.unseen))
 
     def uids(self) -> list[int]:
         return self._connection.run("listing messages", lambda c: uid_search(synced(c), [b"ALL"]))
@@ -367,6 +392,27 @@ class ImapFolder(Folder):
             return
         target = dest.name
         self._connection.run("copying messages", lambda c: c.copy(uid_set(wanted), target))
+
+    def copy_into(self, uids: Sequence[int], store: Store, name: str) -> bool:
+        """UID COPY to mailbox name of the same server, without a connection (and SELECT)
+        of its own; a mailbox not there yet ([TRYCREATE], RFC 3501 6.4.7) is created."""
+        if getattr(store, "connector", None) is not self._connector:
+            return False
+        wanted = [u for u in uids if u > 0]
+        if not wanted:
+            return True
+
+        def copy(client: ChannelIMAPClient) -> object:
+            return client.copy(uid_set(wanted), name)
+
+        try:
+            self._connection.run("copying messages", copy)
+        except ImapError as exc:
+            if exc.failure is not Failure.REFUSED or "TRYCREATE" not in exc.message.upper():
+                raise
+            store.create(name)
+            self._connection.run("copying messages", copy)
+        return True
 
     def move_to(self, uids: Sequence[int], dest: Folder) -> None:
         wanted = [u for u in uids if u > 0]

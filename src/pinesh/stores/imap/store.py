@@ -71,6 +71,11 @@ class ImapStore(Store):
         self._connection = self._connector(None)
 
     @property
+    def connector(self) -> Connector:
+        """How this server is reached: folders opened here share it (same server)."""
+        return self._connector
+
+    @property
     def label(self) -> str:
         """The server's name as shown in messages."""
         return f"IMAP server {safe_line(self.name)}" if self.name else "the IMAP server"
