@@ -17,7 +17,15 @@ from pinesh.config.settings import Settings
 from pinesh.services.connections import Connections
 from pinesh.services.folder_view import FolderView, flatten_threads
 from pinesh.services.mail import MailSession
-from pinesh.stores.base import Envelope, Flag, SortKey, StoreError, ThreadNode
+from pinesh.stores.base import (
+    Envelope,
+    FirstLook,
+    Flag,
+    FolderStatus,
+    SortKey,
+    StoreError,
+    ThreadNode,
+)
 from pinesh.stores.local.maildir_folder import MaildirFolder
 from pinesh.stores.ordering import base_subject, unicode_casemap
 from tests.lab.maildir_fill import FilledMessage, fill_maildir
@@ -55,6 +63,42 @@ def test_open_lists_in_arrival_order_and_reads_no_envelope(
     summary = view.summary()
     unseen = sum(1 for m in filled[1] if not m.flags)
     assert summary == f"INBOX local: 40 messages, {unseen} unseen"
+
+
+@pytest.mark.parametrize(("unseen_at", "start"), [((30, 7), 7), ((), 39)])
+def test_what_opening_told_starts_the_view_without_asking(
+    tmp_path: Path,
+    filled: tuple[Path, list[FilledMessage]],
+    monkeypatch: pytest.MonkeyPatch,
+    unseen_at: tuple[int, ...],
+    start: int,
+) -> None:
+    def first_look(folder: MaildirFolder) -> FirstLook:
+        uids = tuple(MaildirFolder.uids(folder))
+        unseen = tuple(uids[i] for i in unseen_at)
+        return FirstLook(FolderStatus("INBOX", 40, 0, len(unseen), 1), uids, unseen)
+
+    monkeypatch.setattr(MaildirFolder, "first_look", first_look)
+    view = FolderView.open(session_for(f"#md/{filled[0]}", tmp_path), "INBOX")
+    asked: list[str] = []
+    for name in ("uids", "status", "search"):
+        real = getattr(MaildirFolder, name)
+
+        def counted(self: MaildirFolder, *args: Any, _name: str = name, _real: Any = real) -> Any:
+            asked.append(_name)
+            return _real(self, *args)
+
+        monkeypatch.setattr(MaildirFolder, name, counted)
+    try:
+        assert view.count == 40
+        assert view.summary() == f"INBOX local: 40 messages, {len(unseen_at)} unseen"
+        assert view.opening_start() == start  # the first unseen, else the newest
+        assert asked == []
+        assert view.opening_start() is None  # told once: later, the folder is asked
+        view.summary()
+        assert asked == ["status"]
+    finally:
+        view.close()
 
 
 def test_window_reads_only_what_is_missing(

@@ -93,6 +93,10 @@ class FolderView:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closed: bool = False
     _unseen: int | None = None  # as of the last summary()
+    # What opening the folder told (Folder.first_look), each part used once: the status
+    # for summary(), the unseen UIDs for first_unseen().
+    _first_status: FolderStatus | None = None
+    _first_unseen: tuple[int, ...] | None = None
 
     @classmethod
     def open(cls, session: MailSession, name: str) -> FolderView:
@@ -108,7 +112,12 @@ class FolderView:
         view = cls(session, name, folder, driver)
         try:
             with view._locked():
-                view._order = Order(tuple(folder.uids()))
+                look = folder.first_look()
+                if look is None:
+                    view._order = Order(tuple(folder.uids()))
+                else:  # no round trip: opening asked already
+                    view._order = Order(look.uids)
+                    view._first_status, view._first_unseen = look.status, look.unseen
         except BaseException:
             folder.close()
             raise
@@ -154,7 +163,9 @@ class FolderView:
 
     def summary(self) -> str:
         """The status line after opening: 'INBOX via ssh lab (...): 26 messages, 3 unseen'."""
-        status = self.status()
+        status, self._first_status = self._first_status, None
+        if status is None:
+            status = self.status()
         self._unseen = status.unseen
         return (
             f"{safe_line(self.name)} {safe_line(self.route)}: {status.count} messages, "
@@ -245,8 +256,11 @@ class FolderView:
 
     def first_unseen(self) -> int | None:
         """The position of the first unseen message, where that is cheap to learn."""
+        known, self._first_unseen = self._first_unseen, None
         if self._unseen == 0:  # summary() said so: no need to ask again
             return None
+        if known is not None:  # opening asked already
+            return self._first_of(known)
         with self._locked() as folder:
             if (
                 not folder.capabilities & Capability.SERVER_SEARCH
@@ -254,8 +268,19 @@ class FolderView:
             ):
                 return None
             unseen = folder.search(SearchQuery(not_flags=SEEN))
-        positions = [p for p in map(self.index_of, unseen) if p is not None]
+        return self._first_of(unseen)
+
+    def _first_of(self, uids: Sequence[int]) -> int | None:
+        positions = [p for p in map(self.index_of, uids) if p is not None]
         return min(positions, default=None)
+
+    def opening_start(self) -> int | None:
+        """Where the index starts, when opening told it without asking (the first unseen
+        message, else the newest); None when that takes a question (ask first_unseen())."""
+        if self._first_unseen is None:
+            return None
+        first = self.first_unseen()
+        return first if first is not None else self.count - 1
 
     # -- commands on messages
 
@@ -303,6 +328,9 @@ class FolderView:
         if dest_box == self.session.parse(self.name):
             raise StoreError(f"cannot save {safe_line(self.name)} into itself")
         with self._locked() as folder:
+            # Within one server: UID COPY by name, the folder never opened.
+            if folder.copy_into(uids, self.session.store_for(dest_box), dest_box.mailbox):
+                return
             try:
                 dest = self.session.open_folder(dest_name, create=True)
             except StoreError:

@@ -151,10 +151,14 @@ class IndexScreen(CommandScreen):
             if view.is_news:
                 view.set_threaded()  # news reads by thread, as in Pine
             summary = view.summary()
+            start = view.opening_start()
         except (PineshError, OSError, ValueError) as exc:
             self._back(self._failed, failure_text(exc))
             return
-        self._back_or_close(view, summary)
+        # Known from opening: the window fetched first is the one shown.
+        self._back_or_close(view, summary, start)
+        if start is not None:
+            return
         try:
             first = view.first_unseen()
         except (PineshError, OSError, ValueError):
@@ -162,10 +166,10 @@ class IndexScreen(CommandScreen):
         if first is not None:
             self._back(self._start_at, first)
 
-    def _back_or_close(self, view: FolderView, summary: str) -> None:
+    def _back_or_close(self, view: FolderView, summary: str, start: int | None) -> None:
         def opened() -> None:
             if self.is_attached:
-                self._opened(view, summary)
+                self._opened(view, summary, start)
             else:
                 close_later(view)
 
@@ -178,9 +182,11 @@ class IndexScreen(CommandScreen):
         self.open_error = error
         self.set_status(error)
 
-    def _opened(self, view: FolderView, summary: str) -> None:
+    def _opened(self, view: FolderView, summary: str, start: int | None) -> None:
         self.view = view
-        self.index.attach(view, view.count - 1)  # Pine starts on the newest...
+        # Pine starts on the first unseen, else on the newest: where opening told it, at
+        # once; else on the newest, then (_start_at) on the first unseen once searched.
+        self.index.attach(view, view.count - 1 if start is None else start)
         self.set_status(summary)
 
     def _start_at(self, position: int) -> None:
