@@ -11,7 +11,7 @@ from __future__ import annotations
 import imaplib
 import select
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pinesh.stores.base import Flag
 from pinesh.stores.imap.channel_client import ChannelIMAPClient
@@ -53,13 +53,11 @@ class FlagChange:
 @dataclass(frozen=True)
 class Opening:
     """What one exchange told on opening a mailbox: SELECT's counts, and with them the
-    UIDs of all messages and of the unseen ones (None: not asked, the server lacks
-    ESEARCH), as of time.monotonic() ``at``."""
+    UIDs of all messages and of the unseen ones (None: not asked, or refused)."""
 
     state: Selected
     uids: list[int] | None
     unseen: list[int] | None
-    at: float = field(default_factory=time.monotonic)
 
 
 def _pipeline(

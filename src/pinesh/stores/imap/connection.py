@@ -141,8 +141,8 @@ class Connection:
         self.uidvalidity: int | None = None
         self.uidnext: int | None = None
         self.highestmodseq: int | None = None  # with CONDSTORE
-        # What the last SELECT's exchange told (all UIDs, the unseen): good until the
-        # mailbox changes (forget_opening) or it grows old (see ImapFolder).
+        # What the last SELECT's exchange told (all UIDs, the unseen): taken once by
+        # ImapFolder.first_look(), dropped when the server tells of a change (_absorb).
         self.opening: Opening | None = None
         self.exists = 0
         self.recent = 0
