@@ -117,12 +117,3 @@ def test_copy_by_name_on_the_same_server_creates_on_trycreate_and_selects_nothin
     assert verbs(server).count(b"SELECT") == 1  # INBOX only: Archive was never opened
     other = stores(Server(greeting=GREETING))
     assert folder.copy_into([1], other, "Archive") is False  # another server: the caller copies
-
-
-def test_no_noop_before_the_first_search_after_select(stores: Callable[..., ImapStore]) -> None:
-    server = Server()  # no ESEARCH: the view lists the messages after opening
-    folder = stores(server).open("INBOX")
-    assert folder.uids() == [1, 2, 3]
-    assert verbs(server) == [b"CAPABILITY", b"SELECT", b"UID SEARCH"]
-    folder.uids()  # later, new mail is looked for first
-    assert verbs(server)[3:] == [b"NOOP", b"UID SEARCH"]

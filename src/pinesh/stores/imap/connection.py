@@ -151,7 +151,6 @@ class Connection:
         self.closed = False
         self._connected_before = False
         self.changed = False  # EXISTS/EXPUNGE seen: the message list may differ now
-        self.fresh = False  # no command since SELECT (so no NOOP is needed to sync)
         self.uidnext_stale = False  # EXISTS seen since UIDNEXT was read
         self.on_invalidated: Callable[[], None] = lambda: None  # UIDVALIDITY changed
         self.on_messages_changed: Callable[[], None] = lambda: None  # expunges, flags
@@ -256,7 +255,6 @@ class Connection:
         self.highestmodseq = state.highestmodseq
         self.uidnext_stale = False
         self.opening = opening
-        self.fresh = True
         changed = self.uidvalidity is not None and state.uidvalidity != self.uidvalidity
         self.uidvalidity = state.uidvalidity
         return changed
@@ -267,7 +265,6 @@ class Connection:
         pending = self.journal.pending()
         if pending:
             self.opening = None  # its unseen UIDs are about to change
-            self.fresh = False
         for change in pending:
             try:
                 self._attempt(
@@ -375,7 +372,6 @@ class Connection:
                     raise
                 client = self.ensure()
                 result = self._attempt(client, what, op)
-            self.fresh = False
             self._absorb(client)
             return result
 

@@ -110,11 +110,6 @@ class ImapFolder(Folder):
         """The current channel (for the status line: channel.describe()), None when down."""
         return self._connection.channel
 
-    def _synced(self, client: ChannelIMAPClient) -> ChannelIMAPClient:
-        """client after a NOOP (commands.synced), unless nothing was asked since SELECT:
-        the server has just told all it knows."""
-        return client if self._connection.fresh else synced(client)
-
     def _broken(self, what: str, exc: Exception) -> StoreError:
         return self._connection.broken(what, safe_line(str(exc)))
 
@@ -166,9 +161,7 @@ class ImapFolder(Folder):
         return FirstLook(status, tuple(opening.uids), tuple(opening.unseen))
 
     def uids(self) -> list[int]:
-        return self._connection.run(
-            "listing messages", lambda c: uid_search(self._synced(c), [b"ALL"])
-        )
+        return self._connection.run("listing messages", lambda c: uid_search(synced(c), [b"ALL"]))
 
     def envelopes(self, uids: Sequence[int]) -> list[Envelope]:
         wanted = list(dict.fromkeys(u for u in uids if isinstance(u, int) and u > 0))
@@ -191,15 +184,13 @@ class ImapFolder(Folder):
         if "SORT" in self._connection.capabilities():
             criteria = sort_criteria(key, reverse)
             return self._connection.run(
-                "sorting", lambda c: [int(u) for u in self._synced(c).sort(criteria)]
+                "sorting", lambda c: [int(u) for u in synced(c).sort(criteria)]
             )
         return sort_uids(self.envelopes(self.uids()), key, reverse, arrival=internal_time)
 
     def thread(self) -> list[ThreadNode]:
         if "THREAD=REFERENCES" in self._connection.capabilities():
-            parsed = self._connection.run(
-                "threading", lambda c: self._synced(c).thread("REFERENCES")
-            )
+            parsed = self._connection.run("threading", lambda c: synced(c).thread("REFERENCES"))
             try:
                 return threads_of(parsed)
             except ImapSyntaxError as exc:
@@ -279,7 +270,7 @@ class ImapFolder(Folder):
 
     def search(self, query: SearchQuery) -> list[int]:
         keys = search_keys(query)
-        return self._connection.run("searching", lambda c: uid_search(self._synced(c), keys))
+        return self._connection.run("searching", lambda c: uid_search(synced(c), keys))
 
     # ---- changing
 
