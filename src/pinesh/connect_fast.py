@@ -306,17 +306,21 @@ def _answers(path: str) -> bool:
     return True
 
 
-def _spawn(argv: list[str]) -> tuple[int, int, int]:
-    """argv in a session of its own: stdin the client's, stdout and stderr piped to us.
+def _spawn(argv: list[str]) -> tuple[int, int, int, int]:
+    """argv in a session of its own, stdin, stdout and stderr piped to us: (pid, in, out, err).
 
     As transport.process.spawn_on_socketpair: no shell, every other descriptor closed.
+    Not the client's stdin itself: until the greeting checks, nothing the client sent may
+    be taken, so that the full path, if it must take over, still gets all of it.
     """
+    in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: only async-signal-safe work until exec
         try:
             os.setsid()
+            os.dup2(in_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             os.closerange(3, os.sysconf("SC_OPEN_MAX"))
@@ -325,9 +329,9 @@ def _spawn(argv: list[str]) -> tuple[int, int, int]:
             os.write(2, b"pinesh connect: cannot start ssh\n")
         finally:
             os._exit(127)
-    os.close(out_w)
-    os.close(err_w)
-    return pid, out_r, err_r
+    for fd in (in_r, out_w, err_w):
+        os.close(fd)
+    return pid, in_w, out_r, err_r
 
 
 def _end(pid: int) -> None:
@@ -368,30 +372,46 @@ def _read_greeting(out_r: int, err_r: int, timeout: float) -> bytes | None:
 
 def _serve(route: Route) -> int | None:
     """Run route's ssh; relay once the greeting checks; None: let the full path try."""
-    pid, out_r, err_r = _spawn(route.argv)
+    pid, in_w, out_r, err_r = _spawn(route.argv)
     greeting = _read_greeting(out_r, err_r, route.timeout)
     if greeting is None or not greeting_ok(greeting, route.expect):
         # Whatever went wrong, the full path tries this route again, and says why with
         # ssh's own words; it also forgets what no longer works.
         _end(pid)
-        os.close(out_r)
-        os.close(err_r)
+        for fd in (in_w, out_r, err_r):
+            os.close(fd)
         return None
-    _relay(greeting, out_r, err_r)
+    _relay(greeting, in_w, out_r, err_r)
     _end(pid)
     return 0
 
 
-def _relay(greeting: bytes, out_r: int, err_r: int) -> None:
-    """The greeting, then ssh's stdout to ours until it ends; its stderr read and dropped.
+def _client_to_server(in_w: int) -> None:
+    """stdin to ssh until the client is done (then ssh sees EOF) or ssh is gone."""
+    try:
+        while data := os.read(0, 65536):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(in_w, view) :]
+    except OSError:
+        pass
+    finally:
+        os.close(in_w)
 
-    The client's stdin is ssh's own stdin, so only one direction passes through us. Once
-    the greeting checked, ssh's stderr is not shown, as on the full path.
+
+def _relay(greeting: bytes, in_w: int, out_r: int, err_r: int) -> None:
+    """The greeting, then both directions until the server's side ends.
+
+    As services.relay: one thread per direction, blocking I/O (no O_NONBLOCK on the
+    descriptors we share with the client). ssh's stderr is read and dropped once the
+    greeting checked, as on the full path.
     """
+    import _thread
     import select
 
     try:
         _write_all(greeting)
+        _thread.start_new_thread(_client_to_server, (in_w,))
         watched = [out_r, err_r]
         while out_r in watched:
             ready, _, _ = select.select(watched, [], [])
