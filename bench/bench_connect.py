@@ -112,8 +112,15 @@ def _measure(lab: LabSshd, work: Path, rounds: int) -> dict[str, list[float]]:
     ]  # fmt: skip
     # The floor for any entry point written in Python: the interpreter's start, then ssh.
     exec_raw = [sys.executable, "-c", f"import os; os.execvp('ssh', {raw!r})"]
+    # The same lean start without pip's console-script wrapper (which imports re first).
+    unwrapped = [
+        sys.executable, "-c",
+        "import sys\nfrom pinesh.cli.main import connect_main\n"
+        f"sys.argv[1:] = {connect[1:]!r}\nsys.exit(connect_main())",
+    ]  # fmt: skip
     samples: dict[str, list[float]] = {
         "python": [],
+        "unwrapped": [],
         "exec": [],
         "raw": [],
         "lean": [],
@@ -127,6 +134,7 @@ def _measure(lab: LabSshd, work: Path, rounds: int) -> dict[str, list[float]]:
             samples["exec"].append(_to_greeting(exec_raw, env))
             samples["raw"].append(_to_greeting(raw, env))
             samples["lean"].append(_to_greeting(connect, env))
+            samples["unwrapped"].append(_to_greeting(unwrapped, env))
             samples["full"].append(_to_greeting(connect, full))
             samples["none-lean"].append(_to_exit(elsewhere, env))
             samples["none-full"].append(_to_exit(elsewhere, full))
@@ -158,6 +166,7 @@ def main() -> None:
         ("`python -c 'os.execvp(\"ssh\", raw)'`, to the greeting", "exec"),
         ("raw `ssh -S SOCKET lab exec imap`, to the greeting", "raw"),
         ("`pinesh-connect lab USER imap`, lean start, to the greeting", "lean"),
+        ("the same lean start without pip's script wrapper (`python -c`)", "unwrapped"),
         ("`pinesh-connect lab USER imap`, full path (PINESH_CONNECT_FAST=0)", "full"),
         ("no route: `pinesh-connect elsewhere ...`, lean start, to exit 1", "none-lean"),
         ("no route: `pinesh-connect elsewhere ...`, full path, to exit 1", "none-full"),
