@@ -173,13 +173,24 @@ def write_entry(directory: str, key: list[str], record: list[str] | None) -> Non
     text = MAGIC + "\n" + "".join("\t".join(fields) + "\n" for fields in kept)
     if len(text.encode()) > MAX_PLAN_BYTES:
         text = MAGIC + "\n" + ("\t".join(kept[-1]) + "\n" if record is not None else "")
+    import contextlib  # here: the lean start never writes
+
+    # Named by our pid: no live process shares it, so one left by a dead one is stale.
     tmp = os.path.join(directory, f"{PLAN_FILE}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        os.write(fd, text.encode())
-    finally:
+        data = text.encode()
+        if os.write(fd, data) != len(data):
+            raise OSError(f"short write to {tmp}")
         os.close(fd)
-    os.replace(tmp, os.path.join(directory, PLAN_FILE))
+        os.replace(tmp, os.path.join(directory, PLAN_FILE))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        os.unlink(tmp)
+        raise
 
 
 # -- decisions ------------------------------------------------------------------------
