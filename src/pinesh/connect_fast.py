@@ -182,13 +182,14 @@ def write_entry(directory: str, key: list[str], record: list[str] | None) -> Non
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         data = text.encode()
-        if os.write(fd, data) != len(data):
-            raise OSError(f"short write to {tmp}")
+        written = os.write(fd, data)
+    finally:
         os.close(fd)
+    try:
+        if written != len(data):
+            raise OSError(f"short write to {tmp}")
         os.replace(tmp, os.path.join(directory, PLAN_FILE))
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
         os.unlink(tmp)
         raise
 
