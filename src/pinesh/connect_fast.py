@@ -180,17 +180,18 @@ def write_entry(directory: str, key: list[str], record: list[str] | None) -> Non
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    data = text.encode()
     try:
-        data = text.encode()
-        written = os.write(fd, data)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            written = os.write(fd, data)
+        finally:
+            os.close(fd)
         if written != len(data):
             raise OSError(f"short write to {tmp}")
         os.replace(tmp, os.path.join(directory, PLAN_FILE))
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
 
 
