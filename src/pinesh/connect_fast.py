@@ -35,6 +35,9 @@ MAX_ENTRIES = 64
 MAX_GREETING = 8192  # as transport.greeting.MAX_GREETING
 STDERR_KEEP = 16384  # as transport.process.STDERR_KEEP
 NO_SSH_ROUTE = 1
+# Not signal.SIGTERM: the signal module imports enum, and with it collections, functools,
+# operator... (eight modules). 15 on every Unix.
+SIGTERM = 15
 EXPECT_PREAUTH = "preauth"  # an SshPreauthRoute: the greeting must be * PREAUTH
 EXPECT_READY = "ready"  # a trusted SshChannelRoute: * OK, and PREAUTH is refused
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]")
@@ -349,10 +352,8 @@ def _spawn(argv: list[str]) -> tuple[int, int, int, int]:
 
 def _end(pid: int) -> None:
     """SIGTERM the ssh child and reap it (a master it rode on is another process)."""
-    import signal
-
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, SIGTERM)
         os.waitpid(pid, 0)
     except (OSError, ChildProcessError):
         pass

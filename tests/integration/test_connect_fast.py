@@ -146,3 +146,37 @@ def test_a_remembered_route_whose_greeting_does_not_check_is_not_relayed(
     _preauth_session_ok(done)
     assert b"forged" not in done.stdout
     assert connect_fast.read_entries(directory)[0][-1] != "'* OK forged\\r\\n'"  # rewritten
+
+
+LEAN_RUN = """
+import sys
+before = set(sys.modules)
+from pinesh.cli.main import connect_main
+sys.argv[1:] = {words!r}
+code = connect_main()
+print(sorted(set(sys.modules) - before), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_the_lean_start_relays_a_session_importing_no_layer(
+    sshd: LabSshd, dovecot: LabDovecot, work: Path
+) -> None:
+    write_config(sshd, work, PREAUTH_RULE)
+    _preauth_session_ok(_connect(work, "lab", sshd.user.name, "imap"))
+    done = subprocess.run(
+        [sys.executable, "-c", LEAN_RUN.format(words=["lab", sshd.user.name, "imap"])],
+        input=IMAP_SESSION,
+        capture_output=True,
+        env=_env(work),
+        timeout=30,
+        check=False,
+    )
+    _preauth_session_ok(done)
+    imported = done.stderr.decode().strip().splitlines()[-1]
+    added = [name.strip(" '") for name in imported.strip("[]").split(",")]
+    assert [m for m in added if m.startswith("pinesh")] == [
+        "pinesh", "pinesh.cli", "pinesh.cli.main", "pinesh.connect_fast",
+    ]  # fmt: skip
+    # today also __future__, itertools, _socket, select (time and _thread are loaded at start)
+    assert len(added) <= 10, added

@@ -439,3 +439,9 @@ def test_the_lean_start_exits_1_importing_no_layer(tmp_path: Path) -> None:
         assert heavy not in modules
     # Six today: pinesh, pinesh.cli, its main, connect_fast, __future__, itertools.
     assert len(modules) - int(bare.stdout) <= 8, modules
+
+
+def test_the_signal_number_is_sigterm() -> None:
+    import signal
+
+    assert connect_fast.SIGTERM == signal.SIGTERM
