@@ -445,3 +445,43 @@ def test_the_signal_number_is_sigterm() -> None:
     import signal
 
     assert connect_fast.SIGTERM == signal.SIGTERM
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--config", "{config}"], ["--config", "{config}", "-p", "{pinerc}"], ["-p", "{pinerc}"]],
+)
+def test_pinesh_connect_after_its_options_is_served_by_the_lean_start(
+    options: list[str], tmp_path: Path
+) -> None:
+    """The full path would rewrite the cache (a new inode); the lean start only reads it."""
+    run = tmp_path / "pinesh"
+    run.mkdir(mode=0o700)
+    config, pinerc = tmp_path / "config.toml", tmp_path / "pinerc"
+    config.write_text("")
+    pinerc.write_text("")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "LOGNAME": "jane",
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "PINESH_CONFIG": str(config),
+        "PINERC": str(pinerc),
+    }
+    words = [w.format(config=config, pinerc=pinerc) for w in options]
+    key = connect_fast.request_key("elsewhere", "jane", "imap", str(config), str(pinerc), "jane")
+    idents = [connect_fast.identity(str(config)), connect_fast.identity(str(pinerc))]
+    connect_fast.write_entry(str(run), key, [*idents, "none"])
+    before = (run / "connect-plans").stat().st_ino
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "pinesh"), *words, "connect", "elsewhere", "jane"],
+        capture_output=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        b"pinesh connect: no ssh route to elsewhere for imap; the client should go on\n"
+    )
+    assert (run / "connect-plans").stat().st_ino == before

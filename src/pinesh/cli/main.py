@@ -141,7 +141,7 @@ def _connect_help() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `pinesh`."""
     if argv is None:  # the command line itself (a fork server's child passes its argv)
-        if "connect" in sys.argv[1:4]:
+        if "connect" in sys.argv[1:6]:  # after --config FILE -p PINERC at most
             from pinesh.connect_fast import try_connect
 
             fast = try_connect(sys.argv[1:])
