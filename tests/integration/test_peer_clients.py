@@ -190,3 +190,83 @@ def test_alpine_opens_inbox_through_pinesh_connect_without_a_rule(
         assert dovecot.logins() == logins
     finally:
         screen.close()
+
+
+def _warm_lean_start(sshd: LabSshd, work: Path, env: dict[str, str]) -> tuple[Path, int, int]:
+    """One `pinesh-connect` by hand: the full path starts the master and writes the plan
+    cache; returns the cache and its (inode, mtime), which only the full path changes."""
+    done = subprocess.run(
+        [str(BIN / "pinesh-connect"), "lab", sshd.user.name, "imap"],
+        input=b"a1 LOGOUT\r\n",
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.startswith(b"* PREAUTH "), done.stderr
+    cache = work / "run" / "pinesh" / "connect-plans"
+    info = cache.stat()
+    return cache, info.st_ino, info.st_mtime_ns
+
+
+def test_alpine_opens_inbox_through_the_lean_start_of_pinesh_connect(
+    sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
+) -> None:
+    config = write_config(sshd, work, PREAUTH_RULE)
+    (work / "run").mkdir(mode=0o700)
+    pinerc = work / "pinerc"
+    pinerc.write_text(
+        "user-domain=pinesh.test\n"
+        f"inbox-path={{lab/user={sshd.user.name}}}INBOX\n"
+        f"ssh-path={BIN / 'pinesh-connect'}\n"
+        "ssh-command=%s %s %s %s\n"
+        "ssh-open-timeout=10\n"
+        "rsh-open-timeout=0\n"
+        "feature-list=quit-without-confirm\n"
+    )
+    env = {"PINESH_CONFIG": str(config), "HOME": str(work), "XDG_RUNTIME_DIR": str(work / "run")}
+    auths, logins = sshd.authentications(), dovecot.logins()
+    cache, inode, mtime = _warm_lean_start(sshd, work, env)
+    screen = TmuxScreen(["alpine", "-p", str(pinerc), "-i"], env=env)
+    try:
+        first = screen.wait_for("ALPINE")
+        if "GREETING TEXT" in first or "Exit this greeting" in first:
+            screen.send("E")
+        text = screen.wait_for("MESSAGE INDEX")
+        text = screen.wait_for(inbox)
+        assert "Folder: INBOX" in text
+        assert " of 5" in text.splitlines()[0]
+        assert (cache.stat().st_ino, cache.stat().st_mtime_ns) == (inode, mtime)
+        assert sshd.authentications() - auths == 1
+        assert dovecot.logins() == logins
+    finally:
+        screen.close()
+
+
+def test_mutt_opens_inbox_through_the_lean_start_of_pinesh_connect(
+    sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
+) -> None:
+    config = write_config(sshd, work, PREAUTH_RULE)
+    (work / "run").mkdir(mode=0o700)
+    muttrc = work / "muttrc"
+    muttrc.write_text(
+        f'set tunnel="{BIN / "pinesh"} connect lab {sshd.user.name} imap"\n'
+        f'set folder="imap://{sshd.user.name}@lab/"\n'
+        'set spoolfile="+INBOX"\n'
+        "set tunnel_is_secure=yes\n"
+        "set ssl_starttls=no\n"
+        'set header_cache=""\n'
+        "set move=no\nset mbox_type=Maildir\nset sort=date\n"
+    )
+    env = {"PINESH_CONFIG": str(config), "HOME": str(work), "XDG_RUNTIME_DIR": str(work / "run")}
+    auths, logins = sshd.authentications(), dovecot.logins()
+    cache, inode, mtime = _warm_lean_start(sshd, work, env)
+    screen = TmuxScreen(["mutt", "-n", "-F", str(muttrc)], env=env)
+    try:
+        text = screen.wait_for(inbox)
+        assert "INBOX" in text
+        assert (cache.stat().st_ino, cache.stat().st_mtime_ns) == (inode, mtime)
+        assert sshd.authentications() - auths == 1
+        assert dovecot.logins() == logins
+    finally:
+        screen.close()

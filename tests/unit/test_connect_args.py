@@ -13,6 +13,12 @@ from pinesh.cli.main import main
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(autouse=True)
+def private_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `pinesh connect` remembers (connect_fast's plan cache) stays in tmp_path."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+
+
 @pytest.mark.parametrize(
     ("words", "refused"),
     [

@@ -141,6 +141,12 @@ def _connect_help() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `pinesh`."""
     if argv is None:  # the command line itself (a fork server's child passes its argv)
+        if "connect" in sys.argv[1:6]:  # after --config FILE -p PINERC at most
+            from pinesh.connect_fast import try_connect
+
+            fast = try_connect(sys.argv[1:])
+            if fast is not None:
+                return fast
         from pinesh.cli.client_server import try_server
 
         served = try_server(sys.argv[1:])
@@ -294,4 +300,8 @@ def _dialog_password(askpass: AskpassServer | None) -> Callable[[str], str]:
 
 def connect_main() -> int:
     """Entry point of `pinesh-connect SERVER USER METHOD` (for Pine's rsh-path/ssh-path)."""
-    return main(["connect", *sys.argv[1:]])
+    from pinesh.connect_fast import try_connect
+
+    # A remembered decision first, served with the standard library alone (connect_fast).
+    fast = try_connect(["connect", *sys.argv[1:]])
+    return fast if fast is not None else main(["connect", *sys.argv[1:]])
