@@ -32,7 +32,7 @@ def _charset(name: str) -> str:
         "".encode(name)
         b"x".decode(name, "replace")
         return name
-    except (LookupError, UnicodeError):
+    except (LookupError, ValueError):  # ValueError: a name with a NUL (UnicodeError is one)
         return "utf-8"
 
 
