@@ -12,7 +12,7 @@ from pinesh.stores.local.maildir_store import MaildirStore
 from pinesh.stores.mime_structure import _codec
 
 
-@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "x-bogus"])
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "x-bogus", "utf\x00-8"])
 def test_a_charset_whose_codec_cannot_replace_decodes_anyway(charset: str) -> None:
     assert decode_text(b"caf\xc3\xa9 \xff", charset).startswith("caf")
     assert _codec(charset) in ("utf-8", charset)

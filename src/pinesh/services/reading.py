@@ -109,8 +109,10 @@ def decode_text(data: bytes, charset: str | None) -> str:
             continue
         try:
             return data.decode(name, "replace")
-        except (LookupError, UnicodeError):
-            continue  # unknown, or a codec that cannot "replace" (undefined, idna)
+        except (LookupError, ValueError):
+            # unknown, a codec that cannot "replace" (undefined, idna: UnicodeError), or a
+            # name with a NUL in it (ValueError)
+            continue
     return data.decode("utf-8", "replace")
 
 

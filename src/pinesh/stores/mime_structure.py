@@ -302,7 +302,7 @@ def _codec(charset: str | None) -> str:
         # With "replace" and a non-ASCII byte, as the callers decode: idna and
         # undefined pass a strict ASCII check but raise on this.
         b"x\xff".decode(name, "replace")
-    except (LookupError, UnicodeError):
+    except (LookupError, ValueError):  # ValueError: a name with a NUL (UnicodeError is one)
         return "utf-8"
     return name
 
