@@ -90,8 +90,11 @@ class NameContext:
 
 
 def _local_driver(path: Path) -> Driver:
-    if (path / "cur").is_dir() or (path.is_dir() and not path.is_file()):
-        return Driver.MAILDIR
+    try:
+        if (path / "cur").is_dir() or (path.is_dir() and not path.is_file()):
+            return Driver.MAILDIR
+    except OSError:  # e.g. a name too long for the file system: no Maildir there
+        pass
     return Driver.MBOX
 
 
@@ -149,6 +152,9 @@ def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
     name = text.strip()
     if not name:
         raise PineshError("empty mailbox name")
+    if "\0" in name:
+        # No file or server mailbox can be named so; the path functions raise ValueError.
+        raise PineshError(f"mailbox {text!r}: a name cannot hold a NUL character")
     remote = _remote(text, name, context)
     if remote is not None:
         if remote.driver is Driver.IMAP and not remote.mailbox:
