@@ -50,7 +50,8 @@ class MailboxName:
         News on the context's nntp-server is written ``#news.group``, as Pine does; local
         names are written as absolute paths (``#md/`` before a Maildir). An IMAP
         collection's empty prefix is written ``{server}``, which parse_collection_name
-        reads back (parse_mailbox_name reads it as INBOX).
+        reads back (parse_mailbox_name reads it as INBOX). Hazard: white space at the end
+        of a mailbox or path does not read back (names are stripped when parsed).
         """
         if self.driver is Driver.NNTP:
             assert self.server is not None, "a newsgroup always has a server"
