@@ -125,6 +125,12 @@ def test_parameters(params: tuple[object, ...] | None, expected: dict[str, str])
     assert decode_params(params) == expected
 
 
+def test_a_charset_with_a_nul_decodes_as_utf8() -> None:
+    # codecs.lookup raises ValueError (not LookupError) for a name with a NUL in it.
+    tree = _tree(b'("application" "pdf" ("name*" "utf\x00-8\'\'caf%C3%A9") NIL NIL "base64" 1)')
+    assert tree.filename == "café"
+
+
 def test_a_huge_segment_count_is_bounded() -> None:
     params: list[bytes] = []
     for index in range(5000):

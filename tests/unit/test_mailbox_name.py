@@ -126,3 +126,18 @@ def test_news_on_an_nntp_server_that_did_not_parse_says_which_setting_to_fix() -
     # A group on a server named in full is no group of the unparsed nntp-server.
     mailbox = MailboxName(Driver.NNTP, "comp.lang", NEWS)
     assert mailbox.format(context) == "{news.example.org}#news.comp.lang"
+
+
+@pytest.mark.parametrize("text", ["~\x00x/saved", "saved\x00messages", "#md/Mail\x00dir"])
+def test_a_name_with_a_nul_is_refused_with_a_pinesh_error(text: str) -> None:
+    with pytest.raises(PineshError, match="NUL"):
+        parse_mailbox_name(text, CONTEXT)
+
+
+def test_a_name_too_long_for_the_file_system_is_a_local_mailbox(tmp_path: Path) -> None:
+    # A component over 255 bytes under a home that exists: the lookup fails with
+    # ENAMETOOLONG, which is no Maildir (as a missing directory is none).
+    (tmp_path / "mail").mkdir()
+    context = NameContext(tmp_path, local_user="jane")
+    name = parse_mailbox_name("x" * 300, context)
+    assert (name.driver, name.mailbox) == (Driver.MBOX, str(tmp_path / "mail" / ("x" * 300)))

@@ -153,6 +153,16 @@ def test_a_record_quotes_adds_status_and_ends_with_an_empty_line() -> None:
     assert mbox_record(b"Subject: s\n\nx\n").startswith(b"From MAILER-DAEMON ")
 
 
+def test_flags_of_headers_ending_in_a_lone_cr_stay_in_the_headers() -> None:
+    # Headers only, the last line a lone CR: the LF the record adds made it an empty
+    # line, so Status landed in the body and the flags were lost on reading.
+    message = b"Subject: s\r\n\r"
+    record = mbox_record(message, frozenset({Flag.FLAGGED}), datetime(2025, 6, 5, tzinfo=UTC))
+    [entry] = scan_bytes(record)
+    assert entry.flags == frozenset({Flag.FLAGGED})
+    assert message_bytes(lambda at, n: record[at : at + n], entry) == message + b"\n"
+
+
 def test_scan_finds_messages_separators_and_flags() -> None:
     entries = scan_bytes(MBOX)
     assert [e.start for e in entries] == [0, len(ONE), len(ONE + TWO)]

@@ -226,6 +226,12 @@ def test_nul_bytes_wrong_charsets_and_unknown_encodings_do_not_stop_parsing() ->
     assert list(text_parts(message)) == ["body\x00with \ufffd nul\n"]
 
 
+def test_a_charset_name_with_a_nul_decodes_as_utf8() -> None:
+    # The codec registry raises ValueError (not LookupError) for a name with a NUL.
+    message = b'Content-Type: text/plain; charset="x-\x00no"\n\ncaf\xc3\xa9\n'
+    assert list(text_parts(message)) == ["caf\u00e9\n"]
+
+
 def test_a_2_mb_header_line_still_gives_a_structure() -> None:
     message = (
         b"Subject: " + b"x" * (2 * 1024 * 1024) + b"\n"

@@ -384,6 +384,14 @@ def test_password_command_allows_spaces_not_line_breaks() -> None:
         assert bad not in str(caught.value) or bad == ""
 
 
+def test_arguments_that_are_not_utf8_text_are_refused() -> None:
+    # A lone surrogate (a file name read with surrogateescape) cannot be encoded.
+    with pytest.raises(BadArgument):
+        command_line("GROUP", "local.\udcff")
+    with pytest.raises(BadArgument):
+        password_command("pw\udcff")
+
+
 def test_wildmat_and_one_level_patterns() -> None:
     assert wildmat("*") == "*"
     assert wildmat("comp.%") == "comp.*"

@@ -14,7 +14,7 @@ from pinesh.stores.local.mbox_store import MboxStore
 from pinesh.stores.mime_structure import text_parts
 
 
-@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "x-bogus"])
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "x-bogus", "utf\x00-8"])
 def test_a_charset_whose_codec_cannot_replace_decodes_anyway(charset: str) -> None:
     assert decode_text(b"caf\xc3\xa9 \xff", charset).startswith("caf")
     assert codec_for(charset) is None

@@ -22,6 +22,7 @@ from pinesh.senders.smtp_protocol import (
     MAX_LINES,
     SmtpProtocolError,
     auth_plain,
+    base64_line,
     data_payload,
     has_8bit,
     helo_name_ok,
@@ -220,6 +221,18 @@ def test_auth_plain_token() -> None:
     assert auth_plain("jane", "secret") == b"AUTH PLAIN AGphbmUAc2VjcmV0\r\n"
     with pytest.raises(SmtpProtocolError):
         auth_plain("jane", "se\0cret")
+
+
+def test_text_that_is_not_utf8_is_refused_by_every_command_builder() -> None:
+    # A lone surrogate (a file name's undecodable byte kept by surrogateescape).
+    with pytest.raises(SmtpProtocolError):
+        auth_plain("jane", "se\udcffcret")
+    with pytest.raises(SmtpProtocolError):
+        base64_line("jane\udcff")
+    with pytest.raises(SmtpProtocolError):
+        mail_from("jane\udcff@example.org")
+    with pytest.raises(SmtpProtocolError):
+        rcpt_to("bob@example.org\udcff")
 
 
 def test_data_payload_stuffs_dots_and_ends_with_a_dot_line() -> None:

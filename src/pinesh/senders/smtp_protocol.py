@@ -172,12 +172,21 @@ def check_mailbox(address: str, what: str, *, empty_ok: bool = False) -> str:
         if empty_ok:
             return address
         raise SmtpProtocolError(f"the {what} address is empty")
-    if _FORBIDDEN_IN_PATH.search(address) or "@" not in address:
+    if _FORBIDDEN_IN_PATH.search(address) or "@" not in address or not _encodable(address):
         raise SmtpProtocolError(
             f"the {what} address {safe_line(address)!r} cannot be sent to an SMTP server",
             hint="an address is local@domain, without spaces, control characters or <>",
         )
     return address
+
+
+def _encodable(text: str) -> bool:
+    """Whether text is UTF-8 text (not lone surrogates, as a file name's bad bytes give)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def helo_name_ok(name: str) -> bool:
@@ -216,12 +225,16 @@ def auth_plain(user: str, password: str) -> bytes:
     """AUTH PLAIN with its initial response (RFC 4616): base64 of NUL user NUL password."""
     if "\0" in user or "\0" in password:
         raise SmtpProtocolError("the user name or password holds a NUL character")
+    if not (_encodable(user) and _encodable(password)):
+        raise SmtpProtocolError("the user name or password is not UTF-8 text")
     token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
     return b"AUTH PLAIN " + token + b"\r\n"
 
 
 def base64_line(text: str) -> bytes:
     """One SASL response line (AUTH LOGIN's user name, then password)."""
+    if not _encodable(text):
+        raise SmtpProtocolError("the user name or password is not UTF-8 text")
     return base64.b64encode(text.encode()) + b"\r\n"
 
 

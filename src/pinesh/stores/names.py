@@ -50,7 +50,8 @@ class MailboxName:
         News on the context's nntp-server is written ``#news.group``, as Pine does; local
         names are written as absolute paths (``#md/`` before a Maildir). An IMAP
         collection's empty prefix is written ``{server}``, which parse_collection_name
-        reads back (parse_mailbox_name reads it as INBOX).
+        reads back (parse_mailbox_name reads it as INBOX). Hazard: white space at the end
+        of a mailbox or path does not read back (names are stripped when parsed).
         """
         if self.driver is Driver.NNTP:
             assert self.server is not None, "a newsgroup always has a server"
@@ -90,8 +91,11 @@ class NameContext:
 
 
 def _local_driver(path: Path) -> Driver:
-    if (path / "cur").is_dir() or (path.is_dir() and not path.is_file()):
-        return Driver.MAILDIR
+    try:
+        if (path / "cur").is_dir() or (path.is_dir() and not path.is_file()):
+            return Driver.MAILDIR
+    except OSError:  # e.g. a name too long for the file system: no Maildir there
+        pass
     return Driver.MBOX
 
 
@@ -149,6 +153,9 @@ def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
     name = text.strip()
     if not name:
         raise PineshError("empty mailbox name")
+    if "\0" in name:
+        # No file or server mailbox can be named so; the path functions raise ValueError.
+        raise PineshError(f"mailbox {text!r}: a name cannot hold a NUL character")
     remote = _remote(text, name, context)
     if remote is not None:
         if remote.driver is Driver.IMAP and not remote.mailbox:

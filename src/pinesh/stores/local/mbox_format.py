@@ -137,6 +137,11 @@ def with_status(block: bytes, flags: frozenset[Flag]) -> bytes:
     writes them); the message is marked old (O), as any MUA that has seen it does."""
     newline = b"\r\n" if block.endswith(b"\r\n") else b"\n"
     kept = b"".join(w for n, w in _fields(block) if n not in (b"status", b"x-status"))
+    tail = b""
+    if kept == b"\r" or kept.endswith(b"\n\r"):
+        # A last line that is a lone CR becomes an empty line (the end of the headers)
+        # once a line feed follows it: Status goes before it, not into the body.
+        kept, tail = kept[:-1], b"\r"
     if kept and not kept.endswith(b"\n"):
         kept += newline
     status = (b"R" if Flag.SEEN in flags else b"") + b"O"
@@ -153,7 +158,7 @@ def with_status(block: bytes, flags: frozenset[Flag]) -> bytes:
     out = kept + b"Status: " + status + newline
     if xstatus:
         out += b"X-Status: " + xstatus + newline
-    return out
+    return out + tail
 
 
 def identity(from_line: bytes, block: bytes) -> bytes:

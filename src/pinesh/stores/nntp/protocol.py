@@ -278,7 +278,7 @@ def command_line(verb: str, *args: str | int) -> bytes:
         if not text or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
             raise BadArgument(f"{verb}: argument {safe_line(text)!r} holds spaces or controls")
         words.append(text)
-    line = " ".join(words).encode("utf-8") + b"\r\n"
+    line = _utf8(" ".join(words), f"{verb}: an argument") + b"\r\n"
     if len(line) > MAX_COMMAND:
         raise BadArgument(f"{verb}: the command is longer than {MAX_COMMAND} bytes")
     return line
@@ -288,7 +288,15 @@ def password_command(password: str) -> bytes:
     """AUTHINFO PASS: the rest of the line is the password (spaces allowed, not CR/LF/NUL)."""
     if not password or any(ch in "\r\n\0" for ch in password):
         raise BadArgument("the password is empty or holds a line break or NUL")
-    return b"AUTHINFO PASS " + password.encode("utf-8") + b"\r\n"
+    return b"AUTHINFO PASS " + _utf8(password, "the password") + b"\r\n"
+
+
+def _utf8(text: str, what: str) -> bytes:
+    """text as UTF-8; BadArgument when it holds lone surrogates (undecodable file bytes)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadArgument(f"{what} is not UTF-8 text") from None
 
 
 def wildmat(pattern: str) -> str:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Fuzz every parser family (tests/fuzz) for N inputs each (default 100000); more flags go
+# to tests/fuzz/run.py (--family F, --seed S, --findings DIR). Prints per family: inputs,
+# crashes, inputs over 1 s, broken invariants, elapsed; exits 1 on any finding, with the
+# input saved under fuzz-findings/. The recorded run (docs/security.md) is
+#   nice -n 19 scripts/fuzz.sh 1000000 --seed 1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+inputs="${1:-100000}"
+shift || true
+PYTHONPATH="$PWD:$PWD/src${PYTHONPATH:+:$PYTHONPATH}" exec .venv/bin/python -m tests.fuzz.run --inputs "$inputs" "$@"

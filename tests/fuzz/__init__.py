@@ -1,0 +1,1 @@
+"""Fuzz targets over pinesh's pure parsers, one module per family (see docs/security.md)."""
