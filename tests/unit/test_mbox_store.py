@@ -163,6 +163,15 @@ def test_flags_of_headers_ending_in_a_lone_cr_stay_in_the_headers() -> None:
     assert message_bytes(lambda at, n: record[at : at + n], entry) == message + b"\n"
 
 
+def test_a_bare_cr_does_not_start_a_header_line() -> None:
+    # Header lines end at LF: "\rstatus" after a bare CR was taken for a Status field,
+    # and dropped when the flags were written.
+    message = b"Subject: s\rstatus: kept\n\nbody\n"
+    record = mbox_record(message, frozenset({Flag.DELETED}), datetime(2025, 6, 5, tzinfo=UTC))
+    [entry] = scan_bytes(record)
+    assert message_bytes(lambda at, n: record[at : at + n], entry) == message
+
+
 def test_scan_finds_messages_separators_and_flags() -> None:
     entries = scan_bytes(MBOX)
     assert [e.start for e in entries] == [0, len(ONE), len(ONE + TWO)]

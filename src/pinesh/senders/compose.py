@@ -183,6 +183,10 @@ def _add_extra(msg: EmailMessage, name: str, value: str) -> None:
             f"customized header {name}: set by the composer itself",
             hint="remove it from customized-hdrs (From, To, Subject... have their own fields)",
         )
+    if not value.strip():
+        # Nothing to send (as parse_custom_header); and the email package's folding
+        # raises IndexError for an empty value after a name longer than a line.
+        return
     try:
         msg[name] = _header_text(value, name)
     except (ValueError, IndexError, email_errors.HeaderParseError):

@@ -27,6 +27,7 @@ _FROM_DATE = re.compile(
     rb"[ \t]+(\d{1,2})[ \t]+(\d{1,2}):(\d\d)(?::(\d\d))?[ \t]+"
     rb"(?:([+-]\d{4}|[A-Z]{1,5})[ \t]+)?(\d{4})"
 )
+_LINE = re.compile(rb"[^\n]*\n|[^\n]+")
 _QUOTE = re.compile(rb"^(>*From )", re.MULTILINE)
 _UNQUOTE = re.compile(rb"^>(>*From )", re.MULTILINE)
 # Headers that other mail programs rewrite with the flags: not part of a message's identity.
@@ -101,7 +102,8 @@ def _fields(block: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(lowercase name, whole field with continuation lines) of each header field."""
     name = b""
     lines: list[bytes] = []
-    for line in block.splitlines(keepends=True):
+    # Lines end at LF only: splitlines() would also cut at a bare CR inside a value.
+    for line in _LINE.findall(block):
         if line[:1] in (b" ", b"\t") and lines:
             lines.append(line)
             continue
