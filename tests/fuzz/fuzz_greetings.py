@@ -15,7 +15,14 @@ from pinesh.transport.greeting import (
     printable,
 )
 from pinesh.transport.service import Service
-from pinesh.transport.starttls import imap_tagged_result, smtp_has_starttls, smtp_reply_done
+from pinesh.transport.starttls import (
+    Answer,
+    imap_tagged_result,
+    reply_code,
+    smtp_has_starttls,
+    smtp_reply_done,
+    starttls_answer,
+)
 from tests.fuzz.common import check, check_safe, pick
 
 _SERVICES = (Service.IMAP, Service.SMTP, Service.NNTP)
@@ -42,7 +49,7 @@ SEEDS = [
 
 
 def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name fuzzing engines call
-    which, rest = pick(data, 6)
+    which, rest = pick(data, 7)
     if which < 3:
         service = _SERVICES[which]
         greeting_complete(service, rest)
@@ -65,6 +72,18 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name fuzzing engines 
         for line in lines:
             smtp_reply_done(line)
         smtp_has_starttls(lines)
+    elif which == 6:
+        code = reply_code(rest)
+        check(code is None or 0 <= code <= 999, "a reply code that is not three digits")
+        for service in _SERVICES:
+            answer = starttls_answer(service, rest)
+            if answer is Answer.GO:
+                check(
+                    rest.startswith(b"p1 ") and rest[3:5].upper() == b"OK"
+                    if service is Service.IMAP
+                    else code in (220, 382),
+                    f"a go-ahead to STARTTLS read from {rest[:40]!r}",
+                )
     else:
         shown = printable(rest, 50)
         check(len(shown) <= 53, "printable() longer than its limit")

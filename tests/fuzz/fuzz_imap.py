@@ -1,5 +1,6 @@
 """Family 2: IMAP responses: SEARCH and ESEARCH, BODYSTRUCTURE, THREAD, FETCH and ENVELOPE,
-LIST entries, APPENDUID (stores/imap/protocol/).
+LIST entries, APPENDUID, the greeting's CAPABILITY code, SELECT's answer and pipelined
+ESEARCH replies told apart by tag (stores/imap/protocol/).
 
 The bytes go through IMAPClient's parser first, as they do in pinesh: what it raises is
 allowed when errors.classify() calls it a broken reply (the connection then drops the
@@ -28,11 +29,14 @@ from pinesh.stores.imap.protocol.responses import (
     MAX_SEARCH_UIDS,
     appenduid,
     body_section,
+    esearch_by_tag,
     esearch_result,
     expand_sequence_set,
     flags_of,
     folder_info,
+    greeting_capabilities,
     search_result,
+    selected,
     threads_of,
 )
 from tests.fuzz.common import SEP, check, pick
@@ -73,6 +77,10 @@ SEEDS = [
     b"\x05() NIL {5}",
     b"\x06 [APPENDUID 38505 3955] APPEND completed",
     b"\x07 1:5,9,12:10",
+    b"\x08* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ ESEARCH CONDSTORE] Logged in as jane",
+    b"\x08* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] Dovecot ready.",
+    b'\x09(TAG "a2") UID ALL 1:9\x00\xff(TAG "a3") UID ALL 4\x00\xff(TAG "a2") UID',
+    b"\x0a1234567\x00\xff301\x00\xff300\x00\xff0\x00\xff17\x00\xff[READ-WRITE] Select completed.",
 ]
 
 
@@ -135,8 +143,39 @@ def _fetch(rest: bytes) -> None:
                 _check_tree(part_tree(item[b"BODYSTRUCTURE"]))
 
 
+_SELECT_CODES = ("UIDVALIDITY", "UIDNEXT", "EXISTS", "RECENT", "HIGHESTMODSEQ")
+
+
+def _selected(rest: bytes) -> None:
+    *values, completion = rest.split(SEP)
+    untagged: dict[str, list[object]] = {}
+    for name, value in zip(_SELECT_CODES, values, strict=False):
+        untagged.setdefault(name, []).append(value)
+    answer = selected(untagged, completion)
+    check(0 < answer.uidvalidity < 1 << 32, "a SELECT answer with UIDVALIDITY out of range")
+    check(answer.uidnext is None or 0 < answer.uidnext < 1 << 32, "UIDNEXT out of range")
+    check(answer.exists >= 0 and answer.recent >= 0, "a negative count in a SELECT answer")
+
+
+def _greeting_capabilities(rest: bytes) -> None:
+    found = greeting_capabilities(rest)
+    if found is not None:
+        check(any(word.startswith("IMAP4") for word in found), "capabilities without IMAP4")
+        check(
+            all(word and word.isascii() and word == word.upper() and " " not in word
+                for word in found),
+            "a capability that is not one upper-case ASCII word",
+        )  # fmt: skip
+
+
+def _esearch_by_tag(rest: bytes) -> None:
+    items = _imaplib_items(rest)
+    for tag, reply in esearch_by_tag(items).items():
+        check(reply in items and tag in reply, "an ESEARCH reply filed under another tag")
+
+
 def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name fuzzing engines call
-    which, rest = pick(data, 8)
+    which, rest = pick(data, 11)
     try:
         if which == 0:
             lines = [piece or None for piece in rest.split(SEP)]
@@ -160,7 +199,13 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name fuzzing engines 
         elif which == 6:
             found = appenduid(rest)
             check(found is None or min(found) > 0, "an APPENDUID of zero")
-        else:
+        elif which == 7:
             _check_uids(expand_sequence_set(rest), "expand_sequence_set")
+        elif which == 8:
+            _greeting_capabilities(rest)
+        elif which == 9:
+            _esearch_by_tag(rest)
+        else:
+            _selected(rest)
     except ImapSyntaxError:
         pass
