@@ -203,6 +203,9 @@ def test_reply_code(line: bytes, code: int | None) -> None:
         (Service.IMAP, b"+ go ahead\r\n", Answer.OTHER),
         (Service.IMAP, b"HTTP/1.1 400 Bad Request\r\n", Answer.OTHER),
         (Service.IMAP, b"p2 OK not our tag\r\n", Answer.OTHER),
+        (Service.IMAP, b"p1 PREAUTH you are in\r\n", Answer.OTHER),  # a refusal is NO or BAD
+        (Service.IMAP, b"p1 HTTP/1.1 400\r\n", Answer.OTHER),
+        (Service.IMAP, b"p1\r\n", Answer.OTHER),
         (Service.SMTP, b"220 2.0.0 Ready to start TLS\r\n", Answer.GO),
         (Service.SMTP, b"454 4.7.0 TLS not available\r\n", Answer.REFUSED),
         (Service.SMTP, b"502 5.5.1 unknown command\r\n", Answer.REFUSED),

@@ -92,10 +92,14 @@ def reply_code(line: bytes) -> int | None:
 def starttls_answer(service: Service, line: bytes, tag: bytes = b"p1") -> Answer:
     """Classify one reply line to STARTTLS (for SMTP: the last line of the reply)."""
     if service is Service.IMAP:
-        result = imap_tagged_result(line, tag)
-        if result is not None:
-            return Answer.GO if result else Answer.REFUSED
-        return Answer.UNTAGGED if line.startswith(b"* ") else Answer.OTHER
+        if imap_tagged_result(line, tag) is None:
+            return Answer.UNTAGGED if line.startswith(b"* ") else Answer.OTHER
+        status = line.rstrip(b"\r\n")[len(tag) + 1 :].split(b" ", 1)[0].upper()
+        if status == b"OK":
+            return Answer.GO
+        # Only NO and BAD are refusals (RFC 3501 7.1): a refusal leaves the session in
+        # clear over an ssh channel's last hop, so anything else must fail the route.
+        return Answer.REFUSED if status in (b"NO", b"BAD") else Answer.OTHER
     code = reply_code(line)
     if code == (220 if service is Service.SMTP else 382):
         return Answer.GO
