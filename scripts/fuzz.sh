@@ -3,7 +3,8 @@
 # to tests/fuzz/run.py (--family F, --seed S, --findings DIR). Prints per family: inputs,
 # crashes, inputs over 1 s, broken invariants, elapsed; exits 1 on any finding, with the
 # input saved under fuzz-findings/. The recorded run (docs/security.md) is
-#   nice -n 19 scripts/fuzz.sh 1000000 --seed 1
+#   scripts/fuzz.sh 1000000 --seed 1   (at normal priority on an otherwise idle machine:
+#   the 1 s limit is wall-clock, so a starved worker reports inputs as slow that are not)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 inputs="${1:-100000}"
