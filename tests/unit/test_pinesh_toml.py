@@ -510,3 +510,24 @@ def test_control_characters_in_imap_command_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="control characters") as failure:
         parse_settings(text, "c.toml")
     assert failure.value.line == 3
+
+
+def test_the_header_cache_is_on_by_default_in_the_xdg_cache_directory() -> None:
+    settings = parse_settings("", "c.toml")
+    assert settings.cache.enabled and settings.cache.directory is None
+    assert settings.cache.bodies_mb == 64
+
+
+def test_the_cache_table_sets_its_directory_size_and_switch() -> None:
+    settings = parse_settings(
+        '[cache]\nenabled = false\ndir = "~/cachehere"\nbodies_mb = 0\n', "c.toml"
+    )
+    assert not settings.cache.enabled
+    assert settings.cache.directory == Path("~/cachehere").expanduser()
+    assert settings.cache.bodies_mb == 0
+
+
+def test_a_negative_cache_size_is_refused_with_its_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("\n[cache]\nbodies_mb = -1\n", "c.toml")
+    assert caught.value.line == 3 and "bodies_mb" in str(caught.value)

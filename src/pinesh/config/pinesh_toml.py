@@ -21,7 +21,9 @@ from pinesh.config.names import (
     normalize_fingerprint,
 )
 from pinesh.config.settings import (
+    DEFAULT_CACHE_BODIES_MB,
     DEFAULT_SERVER_IDLE,
+    CacheSettings,
     ClientSettings,
     DirectCondition,
     ForwardSpec,
@@ -164,6 +166,21 @@ def _client(data: dict[str, Any], file: str, loc: _Locator) -> ClientSettings:
     if idle < 1:
         raise r.fail("server_idle", "must be 1 or more seconds")
     settings = ClientSettings(server=r.take("server", bool, False), server_idle=idle)
+    r.finish()
+    return settings
+
+
+def _cache(data: dict[str, Any], file: str, loc: _Locator) -> CacheSettings:
+    r = _Reader(data, file, loc, "cache.", loc.table("cache", 0))
+    directory = r.take("dir", str)
+    bodies = r.take("bodies_mb", int, DEFAULT_CACHE_BODIES_MB)
+    if bodies < 0:
+        raise r.fail("bodies_mb", "must be 0 or more megabytes", "0 keeps no message text")
+    settings = CacheSettings(
+        enabled=r.take("enabled", bool, True),
+        directory=Path(directory).expanduser() if directory else None,
+        bodies_mb=bodies,
+    )
     r.finish()
     return settings
 
@@ -326,6 +343,7 @@ def parse_settings(text: str, file: str) -> Settings:
     top = _Reader(data, file, loc, "", None)
     ssh = _ssh(top.take("ssh", dict, {}), file, loc)
     client = _client(top.take("client", dict, {}), file, loc)
+    cache = _cache(top.take("cache", dict, {}), file, loc)
     rules = tuple(_rule(d, i, file, loc) for i, d in enumerate(_tables(top, "rule")))
     forwards = tuple(_forward(d, i, file, loc) for i, d in enumerate(_tables(top, "forward")))
     timeout = top.take("open_timeout", (int, float), 15)
@@ -340,6 +358,7 @@ def parse_settings(text: str, file: str) -> Settings:
         open_timeout=float(timeout),
         state_dir=Path(state).expanduser() if state else None,
         client=client,
+        cache=cache,
         source=Path(file),
     )
 

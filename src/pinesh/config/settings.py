@@ -9,6 +9,7 @@ from pathlib import Path
 DEFAULT_PERSIST = 600  # seconds a master stays up after its last channel closes
 DEFAULT_OPEN_TIMEOUT = 15.0  # seconds, Pine's rsh-open-timeout default
 DEFAULT_SERVER_IDLE = 600  # seconds the client fork server waits for a client before it ends
+DEFAULT_CACHE_BODIES_MB = 64  # MB of message text the header cache keeps per server
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class CacheSettings:
+    """The persistent header cache of IMAP folders (stores/cache)."""
+
+    enabled: bool = True
+    directory: Path | None = None  # None: $XDG_CACHE_HOME/pinesh
+    bodies_mb: int = DEFAULT_CACHE_BODIES_MB  # message text kept for offline reading
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything in pinesh's own config file."""
 
@@ -95,4 +105,5 @@ class Settings:
     open_timeout: float = DEFAULT_OPEN_TIMEOUT
     state_dir: Path | None = None  # None: $XDG_STATE_HOME/pinesh
     client: ClientSettings = field(default_factory=ClientSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     source: Path | None = None
