@@ -121,6 +121,13 @@ def test_from_line_dates() -> None:
     assert from_line_date(b"From a sometime") is None
 
 
+def test_a_from_line_zone_beyond_a_day_means_no_date() -> None:
+    # Found by fuzzing: "+6311" made datetime.timezone raise ValueError.
+    assert from_line_date(b"From a Mon Jan  1 00:01:00 +6311 2024") is None
+    assert from_line_date(b"From a Mon Jan  1 00:01:00 +0160 2024") is None
+    assert from_line_date(b"From a Mon Jan  1 00:01:00 -2359 2024") is not None
+
+
 def test_from_quoting_round_trips_mboxrd() -> None:
     body = b"From the start\n>From quoted once\n>>From twice\nnot From here\nFrom"
     quoted = quote_from(body)

@@ -64,9 +64,14 @@ def from_line_date(line: bytes) -> datetime | None:
     zone = match[6]
     if zone and zone[:1] in b"+-":
         sign = -1 if zone[:1] == b"-" else 1
-        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-        return moment.replace(tzinfo=timezone(sign * offset))
-    return moment.astimezone()
+        hours, minutes = int(zone[1:3]), int(zone[3:5])
+        if hours > 23 or minutes > 59:  # "+6311": no such zone, so no trustworthy date
+            return None
+        return moment.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
+    try:
+        return moment.astimezone()
+    except (OverflowError, ValueError):  # year 1 west of UTC: before datetime.min
+        return None
 
 
 def quote_from(data: bytes) -> bytes:
