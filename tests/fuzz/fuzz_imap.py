@@ -1,12 +1,14 @@
 """Family 2: IMAP responses: SEARCH and ESEARCH, BODYSTRUCTURE, THREAD, FETCH and ENVELOPE,
-LIST entries, APPENDUID, the greeting's CAPABILITY code, SELECT's answer and pipelined
-ESEARCH replies told apart by tag (stores/imap/protocol/).
+LIST entries, APPENDUID, the greeting's CAPABILITY code, SELECT's answer, pipelined
+ESEARCH replies told apart by tag, and a resynchronisation's VANISHED sets and FETCH
+FLAGS MODSEQ responses (stores/imap/protocol/).
 
 The bytes go through IMAPClient's parser first, as they do in pinesh: what it raises is
 allowed when errors.classify() calls it a broken reply (the connection then drops the
 server with that error). pinesh's own functions may raise ImapSyntaxError only.
 Invariants: search results ascending, without repeats, every UID in 1..2**32-1, at most
-MAX_SEARCH_UIDS; a Part tree's section numbers unique and found again by find_part.
+MAX_SEARCH_UIDS; a Part tree's section numbers unique and found again by find_part;
+VANISHED sets of UIDs in range below the UIDNEXT given, at most the limit.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pinesh.stores.imap.protocol.responses import (
     selected,
     threads_of,
 )
+from pinesh.stores.imap.protocol.resync import changed_flags, vanished
 from tests.fuzz.common import SEP, check, pick
 
 T = TypeVar("T")
@@ -81,7 +84,13 @@ SEEDS = [
     b"\x08* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] Dovecot ready.",
     b'\x09(TAG "a2") UID ALL 1:9\x00\xff(TAG "a3") UID ALL 4\x00\xff(TAG "a2") UID',
     b"\x0a1234567\x00\xff301\x00\xff300\x00\xff0\x00\xff17\x00\xff[READ-WRITE] Select completed.",
+    b"\x0b(EARLIER) 1:5,9,12:10\x00\xff41:40",
+    b"\x0b(EARLIER) 1:4294967295\x00\xff3",
+    b"\x0c1 (UID 5 FLAGS (\\Seen \\Flagged $Junk) MODSEQ (917162500))\x00\xff2 (FLAGS ())",
+    b'\x0c3 (MODSEQ (7) X ("a" NIL (1 2)) UID 8 FLAGS (\\Answered))',
 ]
+
+VANISHED_LIMIT = 100_000  # small enough for a fuzzing run's inputs to stay fast
 
 
 def _parsed(parse: Callable[[], T]) -> T | None:
@@ -174,8 +183,24 @@ def _esearch_by_tag(rest: bytes) -> None:
         check(reply in items and tag in reply, "an ESEARCH reply filed under another tag")
 
 
+def _vanished(rest: bytes) -> None:
+    *items, below = rest.split(SEP)
+    mark = int(below) if below.isdigit() and 0 < len(below) < 11 else None
+    told = vanished(items, below=mark, limit=VANISHED_LIMIT)
+    every = told.earlier | told.now
+    check(len(every) <= VANISHED_LIMIT, "a VANISHED set past its limit")
+    check(all(0 < u < 1 << 32 for u in every), "a vanished UID out of range")
+    check(mark is None or all(u < mark for u in every), "a vanished UID at or past UIDNEXT")
+
+
+def _changed_flags(rest: bytes) -> None:
+    for uid, flags in changed_flags(_imaplib_items(rest)).items():
+        check(0 < uid < 1 << 32, "a changed UID out of range")
+        check(isinstance(flags, frozenset), "changed flags that are not a set")
+
+
 def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name fuzzing engines call
-    which, rest = pick(data, 11)
+    which, rest = pick(data, 13)
     try:
         if which == 0:
             lines = [piece or None for piece in rest.split(SEP)]
@@ -205,7 +230,11 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name fuzzing engines 
             _greeting_capabilities(rest)
         elif which == 9:
             _esearch_by_tag(rest)
-        else:
+        elif which == 10:
             _selected(rest)
+        elif which == 11:
+            _vanished(rest)
+        else:
+            _changed_flags(rest)
     except ImapSyntaxError:
         pass

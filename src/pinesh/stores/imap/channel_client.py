@@ -211,6 +211,10 @@ class ChannelIMAPClient(IMAPClient):  # type: ignore[misc]
         # LOGIN line with the password): costly for 1 MiB chunks, and a leak into logs.
         self._imap.debug = 0
         self.normalise_times = False
+        # ENABLE QRESYNC (RFC 7162) holds for the connection: sent once (commands.open_mailbox);
+        # refused is a server that offers it but would not enable it.
+        self.qresync_enabled = False
+        self.qresync_refused = False
 
     def _create_IMAP4(self) -> ChannelIMAP4:  # noqa: N802 - IMAPClient's name
         return ChannelIMAP4(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import imaplib
 import select
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pinesh.stores.base import Flag
@@ -23,6 +24,13 @@ from pinesh.stores.imap.protocol.responses import (
     flags_of,
     search_result,
     selected,
+)
+from pinesh.stores.imap.protocol.resync import (
+    MAX_MODSEQ,
+    VanishedTooLarge,
+    changed_flags,
+    is_earlier,
+    vanished,
 )
 
 STORE_BATCH = 500  # UIDs per UID STORE / UID FETCH: command lines stay short
@@ -51,13 +59,48 @@ class FlagChange:
 
 
 @dataclass(frozen=True)
+class Known:
+    """What a cache holds of a mailbox, sent with the opening to learn only what changed."""
+
+    uidvalidity: int
+    highestmodseq: int | None  # None: the cache has none (server without CONDSTORE, or first time)
+
+    def __post_init__(self) -> None:
+        # Written into the command line: only numbers IMAP can carry get there.
+        if type(self.uidvalidity) is not int or not 0 < self.uidvalidity < 1 << 32:
+            raise ValueError(f"not a UIDVALIDITY: {self.uidvalidity!r}")
+        modseq = self.highestmodseq
+        if modseq is not None and (type(modseq) is not int or not 0 <= modseq <= MAX_MODSEQ):
+            raise ValueError(f"not a mod-sequence: {modseq!r}")
+
+
+@dataclass(frozen=True)
+class Resync:
+    """What changed since Known, as the opening exchange told. Apply in this order:
+    flag_sets, then changed."""
+
+    method: str  # "qresync", "condstore" or "flag-searches"
+    # Full new flags of messages changed since highestmodseq (new ones too).
+    changed: dict[int, frozenset[Flag]]
+    # For each flag listed: exactly these UIDs carry it (flag-searches method); {} otherwise.
+    flag_sets: dict[Flag, frozenset[int]]
+    # UIDs the server said are gone (QRESYNC VANISHED (EARLIER)); may be a superset of
+    # what was cached.
+    vanished: frozenset[int]
+    highestmodseq: int | None  # to remember for next time
+
+
+@dataclass(frozen=True)
 class Opening:
     """What one exchange told on opening a mailbox: SELECT's counts, and with them the
-    UIDs of all messages and of the unseen ones (None: not asked, or refused)."""
+    UIDs of all messages and of the unseen ones (None: not asked, or refused), and what
+    changed since a cache's Known (None: no Known given, another UIDVALIDITY, or the
+    server could not tell)."""
 
     state: Selected
     uids: list[int] | None
     unseen: list[int] | None
+    resync: Resync | None = None
 
 
 def _pipeline(
@@ -77,43 +120,166 @@ def _pipeline(
     return out, tags
 
 
-def open_mailbox(client: ChannelIMAPClient, mailbox: str, *, read_only: bool) -> Opening:
+def resync_method(caps: frozenset[bytes], known: Known | None) -> str | None:
+    """How the opening learns what changed since known, with these capabilities: "qresync",
+    "condstore", "flag-searches", or None (no Known, or nothing better than a cold open)."""
+    if known is None:
+        return None
+    modseq = known.highestmodseq is not None and known.highestmodseq > 0
+    if modseq and b"QRESYNC" in caps and b"ENABLE" in caps:
+        return "qresync"
+    if modseq and (b"CONDSTORE" in caps or b"QRESYNC" in caps):  # QRESYNC implies it
+        return "condstore"
+    if b"ESEARCH" in caps:
+        return "flag-searches"
+    return None
+
+
+# The flags whose holders the flag-searches method asks for (\Seen: UNSEEN says).
+FLAG_SEARCHES = (Flag.FLAGGED, Flag.DELETED, Flag.ANSWERED)
+
+
+def open_mailbox(
+    client: ChannelIMAPClient, mailbox: str, *, read_only: bool, known: Known | None = None
+) -> Opening:
     """SELECT (EXAMINE when read_only) the mailbox and, with ESEARCH, in the same write
     the searches a view needs first: all UIDs and the unseen ones (RFC 4731 RETURN (ALL):
     compact sets, told apart by their TAG correlators). One round trip in all.
+
+    With known (what a cache holds), the same write also asks what changed since
+    (resync_method): QRESYNC's SELECT parameter (with ENABLE QRESYNC first, once per
+    connection), CONDSTORE's UID FETCH CHANGEDSINCE, or searches for each flag; the
+    Opening's resync says what they told. Still one round trip.
 
     Without ESEARCH, SELECT goes alone (plain SEARCH replies of two pipelined commands
     cannot be told apart), and so do the searches that the server refuses here: the
     Opening has no UIDs then, and the view asks later. A refused SELECT raises as
     IMAPClient would ("select failed: ...").
     """
+    caps = frozenset(client.capabilities())  # cached since the greeting: nothing on the wire
+    if client.qresync_refused:
+        caps -= {b"QRESYNC"}
+    try:
+        return _open(client, mailbox, read_only, caps, known, resync_method(caps, known))
+    except _QresyncRefused:
+        # ENABLE QRESYNC did not take (a server that offers it but refuses it): SELECT
+        # with its parameter was refused too. Once more without; a second round trip.
+        client.qresync_refused = True
+        caps -= {b"QRESYNC"}
+        return _open(client, mailbox, read_only, caps, known, resync_method(caps, known))
+
+
+class _QresyncRefused(Exception):  # noqa: N818 - a signal, not an error shown
+    """SELECT (QRESYNC ...) refused after ENABLE QRESYNC did not enable it."""
+
+
+def _open(
+    client: ChannelIMAPClient,
+    mailbox: str,
+    read_only: bool,
+    caps: frozenset[bytes],
+    known: Known | None,
+    method: str | None,
+) -> Opening:
     imap = client.imap
-    caps = client.capabilities()  # cached since the greeting: nothing on the wire
     verb = b"EXAMINE" if read_only else b"SELECT"
-    line = verb + b" " + client._normalise_folder(mailbox)
-    if b"CONDSTORE" in caps:
-        line += b" (CONDSTORE)"  # HIGHESTMODSEQ with the counts, for a cache to resync
-    lines = [line]
+    select = verb + b" " + client._normalise_folder(mailbox)
+    lines: list[bytes] = []
+    if method == "qresync":
+        assert known is not None and known.highestmodseq is not None
+        if not client.qresync_enabled:
+            lines.append(b"ENABLE QRESYNC")
+        select += b" (QRESYNC (%d %d))" % (known.uidvalidity, known.highestmodseq)
+    elif b"CONDSTORE" in caps or method == "condstore":
+        select += b" (CONDSTORE)"  # HIGHESTMODSEQ with the counts, for a cache to resync
+    at = {"select": len(lines)}
+    lines.append(select)
+    if method == "condstore":
+        assert known is not None and known.highestmodseq is not None
+        at["changed"] = len(lines)
+        lines.append(b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % known.highestmodseq)
     if b"ESEARCH" in caps:
+        at["all"] = len(lines)
         lines += [b"UID SEARCH RETURN (ALL) ALL", b"UID SEARCH RETURN (ALL) UNSEEN"]
+    if method == "flag-searches":
+        at["flags"] = len(lines)
+        lines += [b"UID SEARCH RETURN (ALL) " + FLAG_NAMES[f][1:].upper() for f in FLAG_SEARCHES]
     imap.untagged_responses.clear()  # the greeting's and earlier ones: not this mailbox's
     answers, tags = _pipeline(client, lines)
-    typ, text = answers[0]
-    if typ != "OK":
-        raise imaplib.IMAP4.error(f"select failed: {text!r}")
     untagged = imap.untagged_responses
+    if lines[0] == b"ENABLE QRESYNC":
+        enabled = b" ".join(d for d in untagged.pop("ENABLED", []) if isinstance(d, bytes))
+        client.qresync_enabled = answers[0][0] == "OK" and b"QRESYNC" in enabled.upper().split()
+    typ, text = answers[at["select"]]
+    if typ != "OK":
+        if method == "qresync" and not client.qresync_enabled:
+            raise _QresyncRefused()
+        raise imaplib.IMAP4.error(f"select failed: {text!r}")
+    if method == "qresync":
+        client.qresync_enabled = True  # its SELECT parameter taken: it is on
+    # VANISHED (EARLIER) answers the SELECT; a plain VANISHED is an expunge during the
+    # exchange (another session's), left for Connection._absorb as an EXPUNGE would be.
+    told_vanished = untagged.pop("VANISHED", [])
+    later = [item for item in told_vanished if not is_earlier(item)]
+    if later:
+        untagged["VANISHED"] = later
     state = selected(untagged, text)
     imap.state = "SELECTED"  # what imaplib's select() would set
     imap.is_readonly = read_only or state.read_only
     uids = unseen = None
     replies = esearch_by_tag(untagged.pop("ESEARCH", []))
-    if len(answers) == 3 and all(typ == "OK" for typ, _ in answers[1:]):
+
+    def searched(index: int) -> list[int] | None:
+        if answers[index][0] != "OK":
+            return None
         # No reply for a tag: nothing matched (RFC 4731 sends one even then; be lenient).
-        uids = esearch_result([replies.get(tags[1])])[0]
-        unseen = esearch_result([replies.get(tags[2])])[0]
+        return esearch_result([replies.get(tags[index])])[0]
+
+    if "all" in at:
+        uids, unseen = searched(at["all"]), searched(at["all"] + 1)
+        if uids is None or unseen is None:
+            uids = unseen = None
+    resync = None
+    if method is not None and known is not None:
+        earlier = [item for item in told_vanished if is_earlier(item)]
+        resync = _resync(untagged, earlier, answers, at, searched, state, known, method)
     for name in _SELECT_RESPONSES:
         untagged.pop(name, None)  # read now; anything else is for Connection._absorb
-    return Opening(state, uids, unseen)
+    if method in ("qresync", "condstore"):
+        untagged.pop("FETCH", None)  # the changes, read by _resync
+    return Opening(state, uids, unseen, resync)
+
+
+def _resync(
+    untagged: Mapping[str, Sequence[object]],
+    earlier: Sequence[object],
+    answers: list[tuple[str, bytes]],
+    at: dict[str, int],
+    searched: Callable[[int], list[int] | None],
+    state: Selected,
+    known: Known,
+    method: str,
+) -> Resync | None:
+    """What the opening exchange told of the changes since known (see Resync)."""
+    if state.uidvalidity != known.uidvalidity:
+        return None  # the cache names other messages; the server ignored QRESYNC's data
+    modseq = state.highestmodseq
+    if method == "flag-searches":
+        found = {flag: searched(at["flags"] + i) for i, flag in enumerate(FLAG_SEARCHES)}
+        sets = {flag: frozenset(uids) for flag, uids in found.items() if uids is not None}
+        if len(sets) != len(FLAG_SEARCHES):
+            return None  # a search refused: the caller reads the flags itself
+        return Resync(method, {}, sets, frozenset(), modseq)
+    if modseq is None:
+        return None  # [NOMODSEQ]: the mailbox keeps none, the changes cannot be told
+    if method == "condstore" and answers[at["changed"]][0] != "OK":
+        return None
+    try:
+        gone = vanished(earlier, below=state.uidnext)
+    except VanishedTooLarge:
+        return None  # more than a cache is worth: the caller reads the mailbox afresh
+    changed = changed_flags(untagged.get("FETCH", []))
+    return Resync(method, changed, {}, gone.earlier, modseq)
 
 
 def synced(client: ChannelIMAPClient) -> ChannelIMAPClient:

@@ -33,16 +33,25 @@ from typing import TypeVar
 from pinesh.errors import PineshError
 from pinesh.stores.base import Reopened, ReopenListener, StoreError
 from pinesh.stores.imap.channel_client import MAX_LITERAL, MAX_UNTAGGED, ChannelIMAPClient
-from pinesh.stores.imap.commands import FlagChange, Opening, open_mailbox, store_flags
+from pinesh.stores.imap.commands import (
+    FlagChange,
+    Known,
+    Opening,
+    Resync,
+    open_mailbox,
+    store_flags,
+)
 from pinesh.stores.imap.errors import (
     Failure,
     ImapError,
+    ImapSyntaxError,
     ImapUnsupported,
     ReplyTooLarge,
     classify,
     server_words,
 )
 from pinesh.stores.imap.login import start_client
+from pinesh.stores.imap.protocol.resync import vanished
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.transport.channel import Channel
 from pinesh.transport.opener import RouteError
@@ -144,6 +153,10 @@ class Connection:
         # What the last SELECT's exchange told (all UIDs, the unseen): taken once by
         # ImapFolder.first_look(), dropped when the server tells of a change (_absorb).
         self.opening: Opening | None = None
+        # What changed since known() said, as the last SELECT's exchange told: taken once
+        # by ImapFolder.resync(). Kept apart from opening, which news drops: what it
+        # tells stays true, and news comes on top of it.
+        self.resync: Resync | None = None
         self.exists = 0
         self.recent = 0
         self.reconnects = 0
@@ -154,6 +167,11 @@ class Connection:
         self.uidnext_stale = False  # EXISTS seen since UIDNEXT was read
         self.on_invalidated: Callable[[], None] = lambda: None  # UIDVALIDITY changed
         self.on_messages_changed: Callable[[], None] = lambda: None  # expunges, flags
+        # What a cache holds of the mailbox, asked at each (re)select: the opening then
+        # also learns what changed since (commands.open_mailbox), a reconnect too.
+        self.known: Callable[[], Known | None] = lambda: None
+        # The UIDs of "* VANISHED" (expunges once QRESYNC is on), before on_messages_changed.
+        self.on_vanished: Callable[[frozenset[int]], None] = lambda uids: None
         self._lock = threading.RLock()  # one command/reply exchange at a time (see above)
 
     @property
@@ -241,8 +259,9 @@ class Connection:
         """SELECT (or EXAMINE) the mailbox, with the searches that open it in the same
         write (commands.open_mailbox); whether its UIDVALIDITY differs from before."""
         assert self.mailbox is not None
+        known = self.known()  # outside the try: a cache's error is not the server's
         try:
-            opening = open_mailbox(client, self.mailbox, read_only=self.read_only)
+            opening = open_mailbox(client, self.mailbox, read_only=self.read_only, known=known)
         except Exception as exc:
             if classify(exc) is None:
                 raise
@@ -255,6 +274,7 @@ class Connection:
         self.highestmodseq = state.highestmodseq
         self.uidnext_stale = False
         self.opening = opening
+        self.resync = opening.resync
         changed = self.uidvalidity is not None and state.uidvalidity != self.uidvalidity
         self.uidvalidity = state.uidvalidity
         return changed
@@ -372,7 +392,10 @@ class Connection:
                     raise
                 client = self.ensure()
                 result = self._attempt(client, what, op)
-            self._absorb(client)
+            try:
+                self._absorb(client)
+            except ImapSyntaxError as exc:
+                raise self.broken(what, safe_line(str(exc))) from exc
             return result
 
     def fetch(
@@ -390,6 +413,9 @@ class Connection:
         exists = _last_int(untagged.pop("EXISTS", ()))
         recent = _last_int(untagged.pop("RECENT", ()))
         expunged = untagged.pop("EXPUNGE", None)
+        # Once QRESYNC is on, expunges come as "* VANISHED <uids>" instead (RFC 7162
+        # 3.2.10); a VANISHED (EARLIER) names messages gone before: no count changes.
+        told = vanished(untagged.pop("VANISHED", ()))
         fetched = untagged.pop("FETCH", None)
         validity = _last_int(untagged.pop("UIDVALIDITY", ()))
         # Nothing reads the others later, and kept they would count against the next
@@ -404,13 +430,16 @@ class Connection:
             self.changed = self.uidnext_stale = True
         if recent is not None:
             self.recent = recent
-        if expunged:
+        gone = len(expunged or ()) + len(told.now)
+        if gone:
             self.changed = True
             if exists is None:
-                self.exists = max(0, self.exists - len(expunged))
-        if exists is not None or expunged or fetched:
+                self.exists = max(0, self.exists - gone)
+        if exists is not None or gone or fetched:
             self.opening = None  # what opening said holds no more
-        if expunged or fetched:
+        if told.now or told.earlier:
+            self.on_vanished(told.now | told.earlier)
+        if gone or fetched:
             self.on_messages_changed()
         if validity is not None and self.uidvalidity is not None and validity != self.uidvalidity:
             # Mid-session UIDVALIDITY change: reconnecting makes _select report it.

@@ -3,6 +3,8 @@ cached by UID, large parts streamed in chunks, flag changes that survive reconne
 
 - first_look(): what opening said: SELECT and, in the same write, UID SEARCH RETURN (ALL)
   of ALL and of UNSEEN (ESEARCH), so a view starts after one round trip;
+- resync(): what changed since a cache's Known (the connection's known()), asked in that
+  same write (QRESYNC, CONDSTORE or flag searches);
 - status(): SELECT's counts kept current from the server's untagged EXISTS/RECENT, unseen
   by UID SEARCH UNSEEN;
 - envelopes(): UID FETCH of only the UIDs asked for and not cached (MessageCache); the
@@ -39,6 +41,7 @@ from pinesh.stores.imap.channel_client import ChannelIMAPClient
 from pinesh.stores.imap.commands import (
     STORE_BATCH,
     FlagChange,
+    Resync,
     idle_until,
     store_flags,
     synced,
@@ -78,6 +81,7 @@ class ImapFolder(Folder):
         self._cache = MessageCache()
         self._connection.on_invalidated = self._cache.clear
         self._connection.on_messages_changed = self._cache.clear
+        self._connection.on_vanished = self._cache.forget
         caps = self._connection.capabilities()
         # UIDs from here on are new to check(); without UIDNEXT, one past the last UID.
         mark = self._connection.uidnext
@@ -159,6 +163,14 @@ class ImapFolder(Folder):
             read_only=connection.read_only,
         )
         return FirstLook(status, tuple(opening.uids), tuple(opening.unseen))
+
+    def resync(self) -> Resync | None:
+        """What changed since the connection's known() said, as the opening exchange told
+        (commands.open_mailbox), once; None without a Known, after a UIDVALIDITY change
+        or when the server could not tell. A reconnect brings a new one."""
+        connection = self._connection
+        resync, connection.resync = connection.resync, None
+        return resync
 
     def uids(self) -> list[int]:
         return self._connection.run("listing messages", lambda c: uid_search(synced(c), [b"ALL"]))
