@@ -282,6 +282,22 @@ def test_parts_stay_within_the_limit_dropping_the_least_recently_read(root: Path
     cache.close()
 
 
+def test_a_part_is_read_while_another_process_holds_the_write_lock(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(header_cache, "BUSY_TIMEOUT_MS", 50)
+    cache = HeaderCache.open(root, KEY)
+    box = cache.mailbox("INBOX")
+    box.put_part(1, "1", b"body")
+    blocker = sqlite3.connect(cache.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    assert box.part(1, "1") == b"body"  # its use is not recorded, and that is all
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert cache.problem is None
+    cache.close()
+
+
 def test_a_part_put_again_replaces_the_old(inbox: MailboxCache) -> None:
     inbox.put_part(1, "1.2", b"old")
     inbox.put_part(1, "1.2", b"new")
@@ -314,6 +330,13 @@ def test_pending_changes_are_applied_and_survive_reopening(root: Path) -> None:
     assert again.flags([3]) == {3: SEEN | FLAGGED}
 
 
+def test_pending_change_of_a_generator_of_uids_keeps_them_all(inbox: MailboxCache) -> None:
+    inbox.set_uids([1, 2, 3], unseen=[1, 2, 3])
+    inbox.add_pending((uid for uid in (1, 3)), SEEN, True)  # type: ignore[arg-type]
+    assert inbox.pending()[0].uids == (1, 3)
+    assert inbox.unseen() == [2]
+
+
 def test_pending_changes_belong_to_their_mailbox(cache: HeaderCache) -> None:
     one, two = cache.mailbox("one"), cache.mailbox("two")
     change = one.add_pending([1], SEEN, True)
@@ -332,6 +355,9 @@ def test_the_file_is_named_by_the_hash_of_the_key_and_is_private(
     for directory in (root, root / "imap"):
         assert stat.S_IMODE(os.lstat(directory).st_mode) == 0o700
     assert stat.S_IMODE(os.lstat(cache.path).st_mode) == 0o600
+    cache.mailbox("INBOX").apply_flags({1: SEEN})  # the WAL is made with the file's mode
+    wal = cache.path.with_name(cache.path.name + "-wal")
+    assert stat.S_IMODE(os.lstat(wal).st_mode) == 0o600
 
 
 def test_mailbox_names_stay_inside_the_database(root: Path, cache: HeaderCache) -> None:

@@ -62,7 +62,12 @@ def ensure_private_dir(path: Path) -> None:
             f" run `chmod 700 {_shown(path)}` to use the header cache"
         )
     if info.st_mode & 0o077:
-        os.chmod(path, 0o700)  # ours and closed to writers: only reading to close
+        try:
+            os.chmod(path, 0o700)  # ours and closed to writers: only reading to close
+        except OSError as exc:
+            raise CacheUnavailable(
+                f"cannot make the cache directory {_shown(path)} private: {exc.strerror}"
+            ) from exc
 
 
 def _check_file(path: Path, info: os.stat_result) -> None:

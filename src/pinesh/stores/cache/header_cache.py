@@ -49,6 +49,7 @@ BUSY_TIMEOUT_MS = 2000
 _CHUNK = 500  # UIDs per "IN (...)" query
 # More runs of consecutive UIDs than this and set_uids compares row by row instead.
 RUNS_LIMIT = 20_000
+_SQLITE_BUSY = 5
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 
@@ -733,12 +734,18 @@ class MailboxCache:
             ).fetchone()
             if row is None:
                 return None
-            with _transaction(conn):
-                conn.execute(
-                    "UPDATE parts SET used = (SELECT coalesce(max(used), 0) + 1 FROM parts)"
-                    " WHERE id = ?",
-                    (row[0],),
-                )
+            try:
+                with _transaction(conn):
+                    conn.execute(
+                        "UPDATE parts SET used = (SELECT coalesce(max(used), 0) + 1 FROM parts)"
+                        " WHERE id = ?",
+                        (row[0],),
+                    )
+            except sqlite3.OperationalError as exc:
+                # Another process writing for long: the part is read all the same, only its
+                # place in the eviction order is not refreshed.
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _SQLITE_BUSY:
+                    raise
             return bytes(row[1])
 
         return self._cache._run(None, work)
@@ -778,15 +785,17 @@ class MailboxCache:
         """Keep a flag change the server has not confirmed, and apply it to the rows.
         Returns its id for confirm(); 0 when it could not be kept (cache off)."""
 
+        listed = list(uids)  # used twice below
+
         def work(conn: sqlite3.Connection) -> int:
             bits = flags_to_bits(flags)
             with _transaction(conn):
                 mailbox = self._make(conn)
                 cursor = conn.execute(
                     "INSERT INTO pending (mailbox, uids, flags, value) VALUES (?, ?, ?, ?)",
-                    (mailbox, encode_uid_set(uids), bits, int(value)),
+                    (mailbox, encode_uid_set(listed), bits, int(value)),
                 )
-                self._change(conn, mailbox, uids, bits, value)
+                self._change(conn, mailbox, listed, bits, value)
                 return int(cursor.lastrowid or 0)
 
         return self._cache._run(0, work)
