@@ -5,11 +5,12 @@
 - state_dir: $XDG_STATE_HOME/pinesh (the setting ``state_dir`` overrides it): the route
   and preauth memory, the client fork server's log; mbox_journal_dir below it.
 - data_dir: $XDG_DATA_HOME/pinesh: outbox_dir below it.
+- cache_dir: $XDG_CACHE_HOME/pinesh: the header cache (stores/cache).
 - runtime_dir: $XDG_RUNTIME_DIR/pinesh, else /tmp/pinesh-UID (the setting
   ``ssh.control_dir`` overrides it): ssh control sockets, locks, forwards, the fork server.
 
 An unset or empty XDG variable means its default below the home directory (~/.config,
-~/.local/state, ~/.local/share), as the XDG base directory specification says.
+~/.local/state, ~/.local/share, ~/.cache), as the XDG base directory specification says.
 
 One exception: the client fork server's thin client (cli/client_server.py, ``thin_settings``)
 finds the runtime and state directories and the config file with ``os.path`` alone, by the
@@ -64,6 +65,11 @@ def mbox_journal_dir() -> Path:
 def data_dir() -> Path:
     """$XDG_DATA_HOME/pinesh, else ~/.local/share/pinesh."""
     return _xdg_home("XDG_DATA_HOME", ".local/share") / APP
+
+
+def cache_dir() -> Path:
+    """$XDG_CACHE_HOME/pinesh, else ~/.cache/pinesh: what can be fetched again."""
+    return _xdg_home("XDG_CACHE_HOME", ".cache") / APP
 
 
 def outbox_dir(data: Path | None = None) -> Path:

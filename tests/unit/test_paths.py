@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.paths import config_file, default_config_file, outbox_dir, state_dir
+from pinesh.paths import cache_dir, config_file, default_config_file, outbox_dir, state_dir
 
 
 def test_the_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -62,3 +62,11 @@ def test_the_outbox_is_in_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert outbox_dir() == tmp_path / "home" / ".local" / "share" / "pinesh" / "outbox"
+
+
+def test_the_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert cache_dir() == tmp_path / "cache" / "pinesh"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "pinesh"
