@@ -19,6 +19,16 @@ pytest_plugins = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def private_header_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test's own $XDG_CACHE_HOME: the IMAP header cache is on by default, and a
+    cache left warm by another test (or by the user's own pinesh) changes what goes on
+    the wire. Tests that want a warm cache fill their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def lab_user() -> LabUser:
     try:

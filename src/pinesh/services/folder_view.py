@@ -97,6 +97,9 @@ class FolderView:
     # for summary(), the unseen UIDs for first_unseen().
     _first_status: FolderStatus | None = None
     _first_unseen: tuple[int, ...] | None = None
+    # Read from the header cache, not the server (from_cache): shown until the live view
+    # replaces it, or kept while the server cannot be reached.
+    provisional: bool = False
 
     @classmethod
     def open(cls, session: MailSession, name: str) -> FolderView:
@@ -121,6 +124,23 @@ class FolderView:
         except BaseException:
             folder.close()
             raise
+        return view
+
+    @classmethod
+    def from_cache(cls, session: MailSession, name: str, reason: str) -> FolderView | None:
+        """The folder as the header cache last saw it, without the network (an IMAP folder
+        read before); None when nothing is cached. reason (safe to show) says why it is not
+        live: "cached, not yet confirmed by the server", "offline: ...". Its flag changes
+        are kept in the cache and sent when the folder is next opened on the server."""
+        folder = session.cached_folder(name, reason)
+        if folder is None:
+            return None
+        view = cls(session, name, folder, Driver.IMAP, provisional=True)
+        look = folder.first_look()
+        if look is None or not look.uids:
+            return None
+        view._order = Order(look.uids)
+        view._first_status, view._first_unseen = look.status, look.unseen
         return view
 
     @contextmanager
@@ -148,6 +168,9 @@ class FolderView:
     @property
     def route(self) -> str:
         """How the folder is reached, for the status line: 'via ssh lab (preauth, shared)'."""
+        reason = getattr(self.folder, "reason", None)
+        if self.provisional and isinstance(reason, str):
+            return f"({reason})"
         channel = getattr(self.folder, "channel", None)
         describe = getattr(channel, "describe", None)
         if callable(describe):
@@ -293,6 +316,13 @@ class FolderView:
                 if envelope is not None:
                     changed = envelope.flags | flags if value else envelope.flags - flags
                     self._cache[uid] = replace(envelope, flags=changed)
+
+    def send_kept_changes(self) -> int:
+        """Send the flag changes kept in the header cache while the folder was shown from
+        it (offline, or before the server answered); how many were sent."""
+        with self._locked() as folder:
+            send = getattr(folder, "send_kept_changes", None)
+            return int(send()) if callable(send) else 0
 
     def deleted_count(self) -> int:
         """How many messages carry the DELETED flag (what expunge would remove).

@@ -17,11 +17,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pinesh.config.pine_settings import Collection, PineSettings, pine_settings
 from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
-from pinesh.paths import data_dir
+from pinesh.paths import cache_dir, data_dir
 from pinesh.services.connections import Connections, load_connections
 from pinesh.stores.base import Folder, FolderInfo, Reopened, ReopenListener, Store
 from pinesh.stores.names import (
@@ -31,8 +32,12 @@ from pinesh.stores.names import (
     parse_collection_name,
     parse_mailbox_name,
 )
+from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
 from pinesh.transport.service import Service
+
+if TYPE_CHECKING:
+    from pinesh.stores.cache.header_cache import HeaderCache
 
 PasswordPrompt = Callable[[str], str]
 
@@ -57,6 +62,13 @@ class MailSession:
         default_factory=lambda: deque(maxlen=KEPT_NOTICES), init=False, repr=False
     )
     reopened_count: int = field(default=0, init=False)
+    # The header cache of each IMAP server (None: off, or it could not be opened; then
+    # cache_problem says why, once, for the status line).
+    _caches: dict[str, HeaderCache | None] = field(default_factory=dict, init=False, repr=False)
+    cache_problem: str | None = field(default=None, init=False)
+    _caches_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
     _reopen_listeners: list[ReopenListener] = field(default_factory=list, init=False, repr=False)
     _reopened_lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
@@ -104,6 +116,47 @@ class MailSession:
     def _channel_factory(self, spec: ServerSpec, service: Service) -> Callable[[], Channel]:
         return lambda: self.connections.open(spec, service).channel
 
+    # -- the header cache ---------------------------------------------------------------
+
+    def header_cache(self, spec: ServerSpec) -> HeaderCache | None:
+        """The header cache of an IMAP server (opened once per session; None when the
+        cache is off or its file cannot be used, which cache_problem then tells)."""
+        settings = self.connections.settings.cache
+        if not settings.enabled:
+            return None
+        key = f"imap:{spec.identity()}"
+        with self._caches_lock:  # not _stores_lock: store_for() holds that while it calls us
+            if key in self._caches:
+                return self._caches[key]
+            from pinesh.stores.cache.header_cache import CacheUnavailable, HeaderCache
+
+            root = settings.directory or cache_dir()
+            try:
+                cache: HeaderCache | None = HeaderCache.open(
+                    root, key, body_limit=settings.bodies_mb * 2**20
+                )
+            except CacheUnavailable as exc:
+                cache, self.cache_problem = None, f"header cache off: {safe_line(str(exc))}"
+            self._caches[key] = cache
+            return cache
+
+    def cached_folder(self, name: str, reason: str) -> Folder | None:
+        """An IMAP folder as its cache last saw it (no network; stores/cache/cache_folder),
+        or None: not IMAP, the cache off, or nothing cached for it."""
+        mailbox = self.parse(name)
+        if mailbox.driver is not Driver.IMAP or mailbox.server is None:
+            return None
+        cache = self.header_cache(mailbox.server)
+        if cache is None:
+            return None
+        box = cache.mailbox(mailbox.mailbox)
+        if box.state() is None:
+            return None
+        from pinesh.stores.cache.cache_folder import CacheFolder
+
+        label = f"IMAP server {{{mailbox.server.format()}}} {safe_line(mailbox.mailbox)}"
+        return CacheFolder(label, box, reason)
+
     # -- stores -----------------------------------------------------------------------
 
     def store_for(self, mailbox: MailboxName) -> Store:
@@ -136,6 +189,7 @@ class MailSession:
                 password=self.password_for(spec, Service.IMAP),
                 name="{" + spec.format() + "}",
                 on_reopened=self._tell_reopened,
+                cache=self.header_cache(spec),
             )
         if mailbox.driver is Driver.NNTP:
             from pinesh.stores.nntp.store import NntpStore
@@ -226,9 +280,16 @@ class MailSession:
 
     def close(self) -> None:
         with self._stores_lock:
-            for store in self._stores.values():
-                store.close()
-            self._stores.clear()
+            try:
+                for store in self._stores.values():
+                    store.close()
+            finally:
+                self._stores.clear()
+                with self._caches_lock:
+                    for cache in self._caches.values():
+                        if cache is not None:
+                            cache.close()
+                    self._caches.clear()
 
 
 def open_session(

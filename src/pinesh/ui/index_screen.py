@@ -7,6 +7,7 @@ and every command run in workers. Only the rows on screen are read (see index_li
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable
 from typing import ClassVar
@@ -36,6 +37,7 @@ from pinesh.ui.message_screen import MessageScreen
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 
 NEW_MAIL_SECONDS = 60.0  # how often the open folder is checked for new mail
+CACHED = "cached, not yet confirmed by the server"  # the status of a view from the cache
 
 SORTS = {
     "a": SortKey.ARRIVAL,
@@ -145,6 +147,7 @@ class IndexScreen(CommandScreen):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_folder(self) -> None:
         """Open the folder and list its messages (I/O: never on the UI thread)."""
+        cached = None if self._given is not None else self._paint_from_cache()
         try:
             view = self._given or FolderView.open(self.session, self.folder_name)
             self._given = None
@@ -153,6 +156,9 @@ class IndexScreen(CommandScreen):
             summary = view.summary()
             start = view.opening_start()
         except (PineshError, OSError, ValueError) as exc:
+            if cached is not None:  # the cache stays readable: say why it is all there is
+                self._back(functools.partial(self._offline, cached), failure_text(exc))
+                return
             self._back(self._failed, failure_text(exc))
             return
         # Known from opening: the window fetched first is the one shown.
@@ -165,6 +171,28 @@ class IndexScreen(CommandScreen):
             return  # only a starting place: the index is there already
         if first is not None:
             self._back(self._start_at, first)
+
+    def _paint_from_cache(self) -> FolderView | None:
+        """Show the folder as the header cache last saw it while the server is asked
+        (I/O on the local disk only); the view shown, or None when nothing is cached."""
+        try:
+            cached = FolderView.from_cache(self.session, self.folder_name, CACHED)
+            if cached is None:
+                return None
+            summary = cached.summary()
+            start = cached.opening_start()
+        except (PineshError, OSError, ValueError):
+            return None  # only a head start: the server's answer follows
+        self._back_or_close(cached, summary, start)
+        return cached
+
+    def _offline(self, cached: FolderView, error: str) -> None:
+        folder = cached.folder
+        if hasattr(folder, "reason"):
+            folder.reason = "offline"
+        if self.view is cached:
+            self.set_status(f"Offline: showing what was read before. {error}")
+            self.index.refresh_rows()
 
     def _back_or_close(self, view: FolderView, summary: str, start: int | None) -> None:
         def opened() -> None:
@@ -183,11 +211,30 @@ class IndexScreen(CommandScreen):
         self.set_status(error)
 
     def _opened(self, view: FolderView, summary: str, start: int | None) -> None:
+        shown = self.view
+        if shown is not None and shown.provisional and not view.provisional:
+            # The server's answer replaces the cache's: same place if the user moved.
+            uid = self.current_uid() if self._moved else None
+            self.view = view
+            close_later(shown)
+            moved_to = view.index_of(uid) if uid is not None else None
+            if moved_to is not None:
+                start = moved_to
+            self.index.attach(view, view.count - 1 if start is None else start)
+            self.set_status(summary)
+            # Changes made on the cached view went to the cache: send them now.
+            self.background(view.send_kept_changes, self._sent_kept)
+            return
         self.view = view
         # Pine starts on the first unseen, else on the newest: where opening told it, at
         # once; else on the newest, then (_start_at) on the first unseen once searched.
         self.index.attach(view, view.count - 1 if start is None else start)
         self.set_status(summary)
+
+    def _sent_kept(self, count: int) -> None:
+        if count:
+            self.index.refresh_rows()
+            self.set_status(f"{count} flag change(s) made offline saved on the server")
 
     def _start_at(self, position: int) -> None:
         if not self._moved:  # ...or the first unseen, unless the user has moved since
@@ -200,8 +247,22 @@ class IndexScreen(CommandScreen):
 
     def check_mail(self) -> None:
         view = self.view
-        if view is not None:
+        if view is not None and view.provisional:
+            self.reconnect()  # offline: try the server again
+        elif view is not None:
             self.background(view.refresh, self._refreshed)
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def reconnect(self) -> None:
+        """Open the folder on the server again after it could not be reached; on success
+        the live view replaces the cached one and the changes kept meanwhile are sent."""
+        try:
+            view = FolderView.open(self.session, self.folder_name)
+            summary = view.summary()
+            start = view.opening_start()
+        except (PineshError, OSError, ValueError):
+            return  # still offline: the status line says so already
+        self._back_or_close(view, summary, start)
 
     def _refreshed(self, changed: bool) -> None:
         if changed and self.view is not None:

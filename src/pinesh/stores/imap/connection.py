@@ -167,6 +167,9 @@ class Connection:
         self.uidnext_stale = False  # EXISTS seen since UIDNEXT was read
         self.on_invalidated: Callable[[], None] = lambda: None  # UIDVALIDITY changed
         self.on_messages_changed: Callable[[], None] = lambda: None  # expunges, flags
+        # Each (re)selection's Opening, before any other command (the header cache
+        # takes it in); called with the lock held, it must not run commands.
+        self.on_selected: Callable[[Opening], None] = lambda opening: None
         # What a cache holds of the mailbox, asked at each (re)select: the opening then
         # also learns what changed since (commands.open_mailbox), a reconnect too.
         self.known: Callable[[], Known | None] = lambda: None
@@ -277,6 +280,7 @@ class Connection:
         self.resync = opening.resync
         changed = self.uidvalidity is not None and state.uidvalidity != self.uidvalidity
         self.uidvalidity = state.uidvalidity
+        self.on_selected(opening)
         return changed
 
     def _replay(self, client: ChannelIMAPClient) -> list[ImapError]:

@@ -14,13 +14,22 @@ cached by UID, large parts streamed in chunks, flag changes that survive reconne
 - fetch_part(): BODY.PEEK[section]<offset.size> in chunks of ``chunk_size``, decoded as
   they come (base64, quoted-printable), so a 50 MB attachment is never held whole;
 - check(): IDLE for up to the timeout when the server offers it, else NOOP.
+
+With a header cache (stores/cache, one MailboxCache of this mailbox) the folder reads
+through it and writes to it: each opening's UIDs, unseen set and resync (what changed
+since the cache's HIGHESTMODSEQ, commands.Resync) go into it, envelopes, structures and
+the text read are kept there, and a read of something kept costs no command. A new
+UIDVALIDITY empties it. Flag changes made while the folder was shown from the cache alone
+(CacheFolder, offline) are sent at each opening (send_kept_changes).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pinesh.stores.base import (
     Capability,
@@ -41,6 +50,8 @@ from pinesh.stores.imap.channel_client import ChannelIMAPClient
 from pinesh.stores.imap.commands import (
     STORE_BATCH,
     FlagChange,
+    Known,
+    Opening,
     Resync,
     idle_until,
     store_flags,
@@ -60,28 +71,49 @@ from pinesh.stores.imap.protocol.arguments import (
 )
 from pinesh.stores.imap.protocol.bodystructure import find_part, part_tree
 from pinesh.stores.imap.protocol.envelope import ENVELOPE_ITEMS, envelope_of
-from pinesh.stores.imap.protocol.responses import appenduid, body_section, threads_of
+from pinesh.stores.imap.protocol.responses import appenduid, body_section, flags_of, threads_of
 from pinesh.stores.mime import IdentityDecoder, StreamDecoder, decoder_for
 from pinesh.stores.ordering import internal_time, sort_uids, thread_envelopes
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
+
+if TYPE_CHECKING:  # sqlite3 is imported only when a cache is opened
+    from pinesh.stores.cache.header_cache import MailboxCache
+
+
+KEEP_PART_MAX = 8 * 2**20  # bytes of one part copied for the header cache while streaming
 
 
 class ImapFolder(Folder):
     """One selected IMAP mailbox on a connection of its own."""
 
     def __init__(
-        self, name: str, connector: Connector, *, read_only: bool, chunk_size: int
+        self,
+        name: str,
+        connector: Connector,
+        *,
+        read_only: bool,
+        chunk_size: int,
+        cache: MailboxCache | None = None,
     ) -> None:
-        """Open mailbox name on a new connection from connector (its server's)."""
+        """Open mailbox name on a new connection from connector (its server's); cache:
+        this mailbox's header cache, read through and kept current."""
         self.name = name
         self._connector = connector
         self._chunk_size = chunk_size
         self._connection = connector(name, read_only=read_only)
         self._cache = MessageCache()
-        self._connection.on_invalidated = self._cache.clear
-        self._connection.on_messages_changed = self._cache.clear
-        self._connection.on_vanished = self._cache.forget
+        self._kept = cache
+        # Flags in the header cache are current as of the opening; once the server tells
+        # of changes mid-session, kept envelopes get their flags asked again (_flags_fresh).
+        self._flags_current = True
+        self._flags_fresh: set[int] = set()
+        self._connection.on_invalidated = self._invalidated
+        self._connection.on_messages_changed = self._messages_changed
+        self._connection.on_vanished = self._vanished
+        if cache is not None:
+            self._connection.known = self._known
+            self._connection.on_selected = self._selected
         caps = self._connection.capabilities()
         # UIDs from here on are new to check(); without UIDNEXT, one past the last UID.
         mark = self._connection.uidnext
@@ -97,6 +129,91 @@ class ImapFolder(Folder):
             self.capabilities |= Capability.SERVER_SORT
         if "IDLE" in caps:
             self.capabilities |= Capability.IDLE
+        if cache is not None and not self._connection.read_only:
+            self.send_kept_changes()
+
+    # ---- the header cache
+
+    def _known(self) -> Known | None:
+        assert self._kept is not None
+        state = self._kept.state()
+        return None if state is None else Known(state.uidvalidity, state.highestmodseq)
+
+    def _selected(self, opening: Opening) -> None:
+        """Bring the header cache up to what this opening told (with the lock held)."""
+        kept = self._kept
+        assert kept is not None
+        state, told = kept.state(), opening.state
+        if state is None or state.uidvalidity != told.uidvalidity:
+            kept.reset(told.uidvalidity)  # other messages now: pending changes go too
+        resync = opening.resync
+        if resync is not None:
+            kept.apply_flag_sets(resync.flag_sets)
+            kept.forget(resync.vanished)
+            kept.apply_flags(resync.changed)
+        if opening.uids is not None and opening.unseen is not None:
+            kept.set_uids(opening.uids, opening.unseen)
+        # The modseq is kept only when every change up to it is in the cache: the resync
+        # told them, or nothing was cached before (each envelope comes with its flags).
+        modseq = told.highestmodseq if resync is not None or state is None else None
+        kept.set_state(uidnext=told.uidnext, highestmodseq=modseq)
+        self._flags_current, self._flags_fresh = True, set()
+
+    def _vanished(self, uids: frozenset[int]) -> None:
+        self._cache.forget(uids)
+        if self._kept is not None:
+            self._kept.forget(uids)
+
+    def _invalidated(self) -> None:
+        # The header cache was emptied already, in _selected (it saw the new UIDVALIDITY).
+        self._cache.clear()
+
+    def _messages_changed(self) -> None:
+        self._cache.clear()
+        self._flags_current, self._flags_fresh = False, set()
+
+    def send_kept_changes(self) -> int:
+        """Send the flag changes kept in the header cache while the folder was read from
+        it alone; how many. Each leaves the cache once the server has it (or refused it)."""
+        if self._kept is None:
+            return 0
+        sent = 0
+        for change in self._kept.pending():
+            try:
+                self.set_flags(change.uids, change.flags, change.value)
+            except StoreError as exc:
+                if not isinstance(exc, ImapError) or exc.failure not in (
+                    Failure.REFUSED,
+                    Failure.UNSUPPORTED,
+                ):
+                    raise  # kept: sent at the next opening
+            self._kept.confirm(change.id)
+            sent += 1
+        return sent
+
+    def _from_kept(self, uids: list[int]) -> dict[int, Envelope]:
+        """The envelopes of uids in the header cache, with current flags (asked of the
+        server, one command, when it told of changes since the opening)."""
+        if self._kept is None or not uids:
+            return {}
+        found = self._kept.envelopes(uids)
+        stale = [u for u in found if not self._flags_current and u not in self._flags_fresh]
+        if stale:
+            reply = self._connection.fetch("reading flags", stale, ["FLAGS"])
+            try:
+                now = {uid: flags_of(item.get(b"FLAGS")) for uid, item in reply.items()}
+            except ImapSyntaxError as exc:
+                raise self._broken("reading flags", exc) from exc
+            self._kept.apply_flags(now)
+            for uid in stale:
+                if uid in now:
+                    found[uid] = replace(found[uid], flags=now[uid])
+                else:
+                    del found[uid]  # gone meanwhile: the server will say so
+            self._flags_fresh.update(now)
+        for envelope in found.values():
+            self._cache.remember(envelope)
+        return found
 
     # ---- what callers may look at
 
@@ -178,6 +295,7 @@ class ImapFolder(Folder):
     def envelopes(self, uids: Sequence[int]) -> list[Envelope]:
         wanted = list(dict.fromkeys(u for u in uids if isinstance(u, int) and u > 0))
         found = self._cache.envelopes(wanted)
+        found.update(self._from_kept([u for u in wanted if u not in found]))
         missing = [u for u in wanted if u not in found]
         for start in range(0, len(missing), STORE_BATCH):
             batch = missing[start : start + STORE_BATCH]
@@ -189,6 +307,9 @@ class ImapFolder(Folder):
                     raise self._broken("reading envelopes", exc) from exc
                 self._cache.remember(envelope)
                 found[uid] = envelope
+            if self._kept is not None:
+                self._kept.put_envelopes(found[u] for u in batch if u in found)
+                self._flags_fresh.update(batch)
         self._cache.touch(wanted)
         return [found[u] for u in wanted if u in found]
 
@@ -211,6 +332,8 @@ class ImapFolder(Folder):
 
     def structure(self, uid: int) -> Part:
         cached = self._cache.structure(uid)
+        if cached is None and self._kept is not None:
+            cached = self._kept.structure(uid)
         if cached is not None:
             return cached
         reply = self._connection.fetch("reading the message structure", [uid], ["BODYSTRUCTURE"])
@@ -222,6 +345,8 @@ class ImapFolder(Folder):
         except ImapSyntaxError as exc:
             raise self._broken("reading the message structure", exc) from exc
         self._cache.remember_structure(uid, part)
+        if self._kept is not None:
+            self._kept.put_structure(uid, part)
         return part
 
     def _gone(self, uid: int) -> StoreError:
@@ -246,6 +371,23 @@ class ImapFolder(Folder):
         return chunk
 
     def _stream(self, uid: int, section: str, decoder: StreamDecoder) -> Iterator[bytes]:
+        kept = self._kept
+        if kept is not None:
+            data = kept.part(uid, section)
+            if data is not None:
+                yield data
+                return
+        copy: bytearray | None = bytearray() if kept is not None else None
+        for out in self._stream_server(uid, section, decoder):
+            if copy is not None:
+                copy += out
+                if len(copy) > KEEP_PART_MAX:
+                    copy = None  # too big to keep: header_cache would refuse it anyway
+            yield out
+        if kept is not None and copy is not None:
+            kept.put_part(uid, section, bytes(copy))
+
+    def _stream_server(self, uid: int, section: str, decoder: StreamDecoder) -> Iterator[bytes]:
         # Each chunk is one whole UID FETCH under the connection's lock (_fetch_chunk: run());
         # the lock is free while this generator waits for its reader between chunks, so
         # a slow reader holds no connection, and other threads' commands go in between.
@@ -315,6 +457,8 @@ class ImapFolder(Folder):
             ) from exc
         connection.journal.confirm(change)
         self._cache.set_flags(confirmed)
+        if self._kept is not None:
+            self._kept.apply_flags(confirmed)
 
     def append(
         self, message: bytes, flags: frozenset[Flag] = frozenset(), date: datetime | None = None
@@ -389,7 +533,7 @@ class ImapFolder(Folder):
             still = self._connection.run("expunging", lambda c: uid_search(c, keys))
             gone |= earlier - set(still)
         removed = sorted(gone)
-        self._cache.forget(removed)
+        self._vanished(frozenset(removed))
         return removed
 
     def _same_server(self, dest: Folder) -> bool:
@@ -439,7 +583,7 @@ class ImapFolder(Folder):
             self.copy_to(wanted, dest)
             self.set_flags(wanted, frozenset({Flag.DELETED}), True)
             self._connection.run("expunging", lambda c: self._expunge_uids(c, wanted))
-        self._cache.forget(wanted)
+        self._vanished(frozenset(wanted))
 
     # ---- new mail
 

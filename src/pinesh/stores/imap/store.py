@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pinesh.stores.base import FolderInfo, FolderStatus, ReopenListener, Store, StoreError
 from pinesh.stores.imap.channel_client import MAX_LITERAL
@@ -34,6 +35,10 @@ from pinesh.stores.imap.folder import ImapFolder
 from pinesh.stores.imap.protocol.responses import folder_info
 from pinesh.textsafe import safe_line
 from pinesh.transport.channel import Channel
+
+if TYPE_CHECKING:  # sqlite3 is imported only when a cache is opened
+    from pinesh.stores.cache.header_cache import HeaderCache
+
 
 CHUNK_SIZE = 1024 * 1024  # bytes of a part fetched per command
 TIMEOUT = 60.0  # seconds a reply may take before the connection counts as lost
@@ -52,12 +57,15 @@ class ImapStore(Store):
         timeout: float = TIMEOUT,
         chunk_size: int = CHUNK_SIZE,
         on_reopened: ReopenListener | None = None,
+        cache: HeaderCache | None = None,
     ) -> None:
-        """on_reopened hears of each connection opened again after it was lost."""
+        """on_reopened hears of each connection opened again after it was lost; cache:
+        the server's header cache, which its folders read through (stores/cache)."""
         if not 0 < chunk_size <= MAX_LITERAL // 2:
             raise ValueError(f"chunk_size must be between 1 and {MAX_LITERAL // 2}")
         self.name = name
         self._chunk_size = chunk_size
+        self._header_cache = cache
         self._folders: weakref.WeakSet[ImapFolder] = weakref.WeakSet()
         self._connector = Connector(
             open_channel,
@@ -91,7 +99,10 @@ class ImapStore(Store):
             ) from exc
 
     def open(self, name: str, read_only: bool = False) -> ImapFolder:
-        folder = ImapFolder(name, self._connector, read_only=read_only, chunk_size=self._chunk_size)
+        kept = self._header_cache.mailbox(name) if self._header_cache is not None else None
+        folder = ImapFolder(
+            name, self._connector, read_only=read_only, chunk_size=self._chunk_size, cache=kept
+        )
         self._folders.add(folder)
         return folder
 

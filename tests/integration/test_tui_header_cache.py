@@ -1,0 +1,111 @@
+"""The terminal client with a warm IMAP header cache, against the lab's real Dovecot: the
+index appears from the cache before the server answers, marked as such, then the server's
+answer replaces it; with the server unreachable it stays, says "Offline", and messages
+read before open."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from pinesh.services.mail import MailSession
+from pinesh.ui.app import PineshApp
+from pinesh.ui.index_screen import IndexScreen
+from pinesh.ui.message_screen import MessageScreen
+from tests.integration.helpers import stop_masters
+from tests.integration.test_imap_header_cache import MESSAGES, _first_look, _session, filled
+from tests.lab.imap_wire import install_relay
+from tests.lab.sshd import LabSshd
+from tests.ui.test_index_screen import answer, index_of, rows, settle, status
+
+pytestmark = pytest.mark.lab
+__all__ = ["filled"]  # the fixture, used by name
+
+SERVER_DELAY = 4  # seconds the server waits before its greeting
+
+
+def _run(session: MailSession, scenario: object) -> None:
+    app = PineshApp(session)
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            await scenario(app, pilot)  # type: ignore[operator]
+
+    try:
+        asyncio.run(main())
+    finally:
+        session.close()
+        stop_masters(session.connections)
+
+
+async def _until(pilot: Pilot[None], ready: object, tries: int = 30) -> None:
+    for _ in range(tries):
+        if ready():  # type: ignore[operator]
+            return
+        await pilot.pause(0.1)
+
+
+def test_the_index_paints_from_the_cache_before_the_server_answers(
+    sshd: LabSshd, filled: tuple[Path, Path, Path]
+) -> None:
+    work, relay_dir, _ = filled
+    command, _ = install_relay(relay_dir)
+    first = _session(sshd, work, command, "one")
+    try:
+        _first_look(first)
+    finally:
+        first.close()
+    slow = ["/bin/sh", "-c", f"sleep {SERVER_DELAY}; exec " + " ".join(command)]
+    seen: dict[str, object] = {}
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await pilot.press("i")
+        await _until(pilot, lambda: "cached" in status(app))
+        seen["early status"] = status(app)
+        assert isinstance(app.screen, IndexScreen)
+        seen["early count"] = index_of(app).count
+        seen["early row"] = rows(app)[index_of(app).cursor]
+        await settle(app, pilot)  # the server's answer
+        seen["late status"] = status(app)
+
+    _run(_session(sshd, work, slow, "slow"), scenario)
+    assert "cached, not yet confirmed by the server" in str(seen["early status"])
+    assert seen["early count"] == MESSAGES
+    assert str(seen["early row"]).strip()
+    assert "cached" not in str(seen["late status"])
+    assert f"{MESSAGES} messages" in str(seen["late status"])
+
+
+def test_offline_the_cached_index_stays_and_a_message_read_before_opens(
+    sshd: LabSshd, filled: tuple[Path, Path, Path]
+) -> None:
+    work, relay_dir, _ = filled
+    command, _ = install_relay(relay_dir)
+    first = _session(sshd, work, command, "one")
+    try:
+        uids, read = _first_look(first)
+    finally:
+        first.close()
+    seen: dict[str, object] = {}
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await pilot.press("i")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IndexScreen)
+        seen["status"] = status(app)
+        seen["count"] = index_of(app).count
+        await pilot.press("j")
+        await settle(app, pilot)
+        await answer(app, pilot, str(uids.index(read) + 1))  # the message read before
+        await pilot.press("enter")
+        await settle(app, pilot)
+        seen["screen"] = type(app.screen).__name__
+
+    _run(_session(sshd, work, ["/bin/false"], "off"), scenario)
+    assert str(seen["status"]).startswith("Offline"), seen
+    assert seen["count"] == MESSAGES
+    assert seen["screen"] == MessageScreen.__name__
