@@ -298,6 +298,15 @@ def test_a_part_is_read_while_another_process_holds_the_write_lock(
     cache.close()
 
 
+def test_a_section_sqlite_cannot_store_is_not_kept(cache: HeaderCache) -> None:
+    box = cache.mailbox("INBOX")
+    box.put_part(1, "1.\ud800", b"x")  # a lone surrogate: SQLite takes only UTF-8
+    assert box.part(1, "1.\ud800") is None
+    box.put_part(1, "1", b"y")
+    assert box.part(1, "1") == b"y"
+    assert cache.problem is None
+
+
 def test_a_part_put_again_replaces_the_old(inbox: MailboxCache) -> None:
     inbox.put_part(1, "1.2", b"old")
     inbox.put_part(1, "1.2", b"new")
