@@ -17,7 +17,7 @@ import pytest
 
 from pinesh import paths
 from pinesh.stores.base import Address, Envelope, Flag, Part
-from pinesh.stores.cache import header_cache
+from pinesh.stores.cache import database, header_cache
 from pinesh.stores.cache.header_cache import (
     CachedState,
     CacheUnavailable,
@@ -285,7 +285,7 @@ def test_parts_stay_within_the_limit_dropping_the_least_recently_read(root: Path
 def test_a_part_is_read_while_another_process_holds_the_write_lock(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(header_cache, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
     cache = HeaderCache.open(root, KEY)
     box = cache.mailbox("INBOX")
     box.put_part(1, "1", b"body")
@@ -296,6 +296,15 @@ def test_a_part_is_read_while_another_process_holds_the_write_lock(
     blocker.close()
     assert cache.problem is None
     cache.close()
+
+
+def test_a_section_sqlite_cannot_store_is_not_kept(cache: HeaderCache) -> None:
+    box = cache.mailbox("INBOX")
+    box.put_part(1, "1.\ud800", b"x")  # a lone surrogate: SQLite takes only UTF-8
+    assert box.part(1, "1.\ud800") is None
+    box.put_part(1, "1", b"y")
+    assert box.part(1, "1") == b"y"
+    assert cache.problem is None
 
 
 def test_a_part_put_again_replaces_the_old(inbox: MailboxCache) -> None:
@@ -485,7 +494,7 @@ def test_tables_of_another_program_are_moved_aside(root: Path) -> None:
 def test_a_lock_held_too_long_turns_the_cache_off_with_a_problem(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(header_cache, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
     cache = HeaderCache.open(root, KEY)
     box = cache.mailbox("INBOX")
     box.set_uids([1, 2], unseen=[2])

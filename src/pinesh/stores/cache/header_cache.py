@@ -31,6 +31,13 @@ from pinesh.stores.cache.codec import (
     encode_part,
     flags_to_bits,
 )
+from pinesh.stores.cache.database import (
+    SQLITE_BUSY,
+    ForeignFileError,
+    connect,
+    is_corruption,
+    transaction,
+)
 from pinesh.stores.cache.files import CacheUnavailable, cache_file, move_aside, prepare_file
 from pinesh.stores.cache.uidsets import (
     ascending,
@@ -44,69 +51,9 @@ from pinesh.textsafe import safe_line
 
 __all__ = ["CacheUnavailable", "CachedState", "HeaderCache", "MailboxCache", "PendingChange"]
 
-SCHEMA_VERSION = 1  # PRAGMA user_version; a file with another is moved aside
-BUSY_TIMEOUT_MS = 2000
 _CHUNK = 500  # UIDs per "IN (...)" query
 # More runs of consecutive UIDs than this and set_uids compares row by row instead.
 RUNS_LIMIT = 20_000
-_SQLITE_BUSY = 5
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
-
-# Names are BLOBs of UTF-8 (surrogatepass): exact for any str a server's name decodes to,
-# NUL and lone surrogates included. They never become part of a path.
-# Envelopes, structures and parts are rowid tables: their rows are too big for WITHOUT
-# ROWID (whose interior pages would hold whole rows). Envelopes always have a messages
-# row (put_envelopes makes one); structures and parts may not.
-_SCHEMA = f"""
-CREATE TABLE mailboxes (
-    id INTEGER PRIMARY KEY,
-    name BLOB NOT NULL UNIQUE,
-    uidvalidity INTEGER NOT NULL,
-    uidnext INTEGER,
-    highestmodseq INTEGER
-);
-CREATE TABLE messages (
-    mailbox INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    flags INTEGER NOT NULL,
-    PRIMARY KEY (mailbox, uid)
-) WITHOUT ROWID;
--- "flags & 1 = 0" (1: SEEN_BIT) exactly as the queries say it, or SQLite will not use it;
--- flags in it too, or SQLite looks each row up in the table to test that again
-CREATE INDEX messages_unseen ON messages (mailbox, uid, flags) WHERE flags & 1 = 0;
-CREATE TABLE envelopes (
-    mailbox INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (mailbox, uid)
-);
-CREATE TABLE structures (
-    mailbox INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (mailbox, uid)
-);
-CREATE TABLE parts (
-    id INTEGER PRIMARY KEY,
-    mailbox INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    section TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    used INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    UNIQUE (mailbox, uid, section)
-);
-CREATE INDEX parts_used ON parts (used, size);
-CREATE TABLE pending (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    mailbox INTEGER NOT NULL,
-    uids TEXT NOT NULL,
-    flags INTEGER NOT NULL,
-    value INTEGER NOT NULL
-);
-PRAGMA user_version = {SCHEMA_VERSION};
-"""
 
 T = TypeVar("T")
 
@@ -128,70 +75,6 @@ class PendingChange:
     uids: tuple[int, ...]
     flags: frozenset[Flag]
     value: bool
-
-
-class _ForeignFileError(Exception):
-    """The file is SQLite but not a pinesh cache of this schema version."""
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    # IMMEDIATE: take the write lock at BEGIN, where busy_timeout waits for it; a deferred
-    # transaction that upgrades later fails at once with SQLITE_BUSY in WAL mode.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _connect(uri: str) -> sqlite3.Connection:
-    """A connection to the checked file at uri, its schema made or verified.
-
-    Raises _ForeignFileError, or sqlite3.Error (DatabaseError: the file is no database).
-    """
-    conn = sqlite3.connect(
-        uri,
-        uri=True,
-        timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None,  # autocommit; writes use _transaction
-        check_same_thread=False,  # HeaderCache's lock serialises every use
-    )
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]  # NOTADB shows here
-        if version not in (0, SCHEMA_VERSION):
-            raise _ForeignFileError(f"schema version {version}, not {SCHEMA_VERSION}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("PRAGMA journal_size_limit = 33554432")  # a WAL shrinks back to 32 MiB
-        if version == 0:
-            with _transaction(conn):  # another process may be making it too: ask again
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if version == 0 and objects == 0:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                elif version != SCHEMA_VERSION:
-                    raise _ForeignFileError("tables of another program")
-        conn.execute("SELECT count(*) FROM mailboxes").fetchone()
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _is_corruption(exc: sqlite3.Error) -> bool:
-    """Whether exc says the file is damaged or no database (not: busy, full, read-only)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-        return True
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
 
 
 def _chunks(uids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -239,13 +122,13 @@ class HeaderCache:
         uri = prepare_file(path)
         try:
             try:
-                conn = _connect(uri)
-            except (_ForeignFileError, sqlite3.Error) as exc:
-                if isinstance(exc, sqlite3.Error) and not _is_corruption(exc):
+                conn = connect(uri)
+            except (ForeignFileError, sqlite3.Error) as exc:
+                if isinstance(exc, sqlite3.Error) and not is_corruption(exc):
                     raise
                 move_aside(path)
-                conn = _connect(prepare_file(path))
-        except (_ForeignFileError, sqlite3.Error, OSError) as exc:
+                conn = connect(prepare_file(path))
+        except (ForeignFileError, sqlite3.Error, OSError) as exc:
             raise CacheUnavailable(
                 f"cannot use the header cache {safe_line(str(path))}: {safe_line(str(exc))}"
                 " (pinesh works without it; remove the file if this persists)"
@@ -294,7 +177,7 @@ class HeaderCache:
     def _disable(self, exc: sqlite3.Error) -> None:
         self._problem = safe_line(f"the header cache {self.path} is off for this session: {exc}")
         self.close()
-        if _is_corruption(exc):
+        if is_corruption(exc):
             # Moved aside now, so the next start makes a new one instead of failing again.
             with contextlib.suppress(OSError):
                 move_aside(self.path)
@@ -356,7 +239,7 @@ class MailboxCache:
         Returns how many pending changes were dropped."""
 
         def work(conn: sqlite3.Connection) -> int:
-            with _transaction(conn):
+            with transaction(conn):
                 mailbox = self._make(conn)
                 for table in ("messages", "envelopes", "structures", "parts"):
                     conn.execute(f"DELETE FROM {table} WHERE mailbox = ?", (mailbox,))  # noqa: S608 - fixed names
@@ -374,7 +257,7 @@ class MailboxCache:
         """Keep UIDNEXT and HIGHESTMODSEQ (after the cache caught up with the server)."""
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(
                     "UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?",
                     (uidnext, highestmodseq, self._make(conn)),
@@ -409,7 +292,7 @@ class MailboxCache:
         not_seen = set(ascending(unseen))
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 mailbox = self._make(conn)
                 if runs is None:
                     self._set_uids_by_rows(conn, mailbox, listed)
@@ -570,7 +453,7 @@ class MailboxCache:
         """Full new flag sets (FETCH FLAGS); rows are made for UIDs not cached yet."""
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 mailbox = self._make(conn)
                 conn.executemany(
                     "INSERT INTO messages (mailbox, uid, flags) VALUES (?, ?, ?)"
@@ -586,7 +469,7 @@ class MailboxCache:
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS flagged (uid INTEGER PRIMARY KEY)")
-            with _transaction(conn):
+            with transaction(conn):
                 mailbox = self._make(conn)
                 for flag, uids in sets.items():
                     bit = flags_to_bits((flag,))
@@ -623,7 +506,7 @@ class MailboxCache:
         """Set (value True) or clear flags on the cached rows of uids."""
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 self._change(conn, self._make(conn), uids, flags_to_bits(flags), value)
 
         self._cache._run(None, work)
@@ -633,7 +516,7 @@ class MailboxCache:
 
         def work(conn: sqlite3.Connection) -> None:
             gone = [(uid,) for uid in uids]
-            with _transaction(conn):
+            with transaction(conn):
                 mailbox = self._make(conn)
                 for table in ("messages", "envelopes", "structures", "parts"):
                     conn.executemany(
@@ -674,7 +557,7 @@ class MailboxCache:
 
         def work(conn: sqlite3.Connection) -> None:
             rows = [(e.uid, flags_to_bits(e.flags), encode_envelope(e)) for e in envelopes]
-            with _transaction(conn):
+            with transaction(conn):
                 mailbox = self._make(conn)
                 conn.executemany(
                     "INSERT INTO messages (mailbox, uid, flags) VALUES (?, ?, ?)"
@@ -710,7 +593,7 @@ class MailboxCache:
             return
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(
                     "INSERT OR REPLACE INTO structures (mailbox, uid, data) VALUES (?, ?, ?)",
                     (self._make(conn), uid, data),
@@ -735,7 +618,7 @@ class MailboxCache:
             if row is None:
                 return None
             try:
-                with _transaction(conn):
+                with transaction(conn):
                     conn.execute(
                         "UPDATE parts SET used = (SELECT coalesce(max(used), 0) + 1 FROM parts)"
                         " WHERE id = ?",
@@ -744,7 +627,7 @@ class MailboxCache:
             except sqlite3.OperationalError as exc:
                 # Another process writing for long: the part is read all the same, only its
                 # place in the eviction order is not refreshed.
-                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _SQLITE_BUSY:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != SQLITE_BUSY:
                     raise
             return bytes(row[1])
 
@@ -758,7 +641,7 @@ class MailboxCache:
             return
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(
                     "INSERT INTO parts (mailbox, uid, section, size, used, data)"
                     " VALUES (?, ?, ?, ?, (SELECT coalesce(max(used), 0) + 1 FROM parts), ?)"
@@ -789,7 +672,7 @@ class MailboxCache:
 
         def work(conn: sqlite3.Connection) -> int:
             bits = flags_to_bits(flags)
-            with _transaction(conn):
+            with transaction(conn):
                 mailbox = self._make(conn)
                 cursor = conn.execute(
                     "INSERT INTO pending (mailbox, uids, flags, value) VALUES (?, ?, ?, ?)",
@@ -826,7 +709,7 @@ class MailboxCache:
         def work(conn: sqlite3.Connection) -> None:
             mailbox = self._find(conn)
             if mailbox is not None:
-                with _transaction(conn):
+                with transaction(conn):
                     conn.execute(
                         "DELETE FROM pending WHERE id = ? AND mailbox = ?", (change_id, mailbox)
                     )
