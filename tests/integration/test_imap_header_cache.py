@@ -150,7 +150,8 @@ def test_what_another_client_changed_is_resynced_at_the_next_opening(
         other = FolderView.open(another, "INBOX")
         other.set_flags([MESSAGES], FLAGGED, True)
         other.set_flags([3], frozenset({Flag.DELETED}), True)
-        assert other.expunge() == [3]
+        gone = set(other.expunge())  # 3, and those fill_maildir marked deleted (T)
+        assert 3 in gone
         other.close()
     finally:
         another.close()
@@ -162,15 +163,16 @@ def test_what_another_client_changed_is_resynced_at_the_next_opening(
         assert cached is not None and cached.provisional
         view = FolderView.open(second, "INBOX")
         assert not view.provisional
-        assert view.count == MESSAGES + 1  # one gone, two new
-        assert view.index_of(3) is None
+        assert view.count == MESSAGES - len(gone) + 2  # two new
+        assert all(view.index_of(uid) is None for uid in gone)
         newest = view.window(view.count - 3, view.count)
         by_uid = {e.uid: e for e in newest}
         assert Flag.FLAGGED in by_uid[MESSAGES].flags  # from the cache, flags resynced
         assert len(by_uid) == 3
         view.close()
         again = FolderView.from_cache(second, "INBOX", "cached")
-        assert again is not None and again.count == MESSAGES + 1 and again.index_of(3) is None
+        assert again is not None and again.count == MESSAGES - len(gone) + 2
+        assert all(again.index_of(uid) is None for uid in gone)
     finally:
         second.close()
         stop_masters(second.connections)

@@ -418,7 +418,8 @@ class FolderView:
         """The message made readable; marks it SEEN (unless the folder is read-only)."""
         with self._locked() as folder:
             readable = read_message(folder, uid)
-        envelope = self._cache.get(uid)
+        # Its flags as kept (a cached envelope costs nothing): no STORE for a message seen.
+        envelope = self.envelope(uid)
         if not self.read_only and (envelope is None or Flag.SEEN not in envelope.flags):
             self.set_flags([uid], SEEN, True)
         return readable
