@@ -190,10 +190,20 @@ class FolderView:
         if status is None:
             status = self.status()
         self._unseen = status.unseen
-        return (
+        line = (
             f"{safe_line(self.name)} {safe_line(self.route)}: {status.count} messages, "
             f"{status.unseen} unseen"
         )
+        problem = self.cache_problem
+        return f"{line}; {problem}" if problem else line
+
+    @property
+    def cache_problem(self) -> str | None:
+        """Why the header cache is off for this folder's server (safe to show), if it is."""
+        if self.driver is not Driver.IMAP:
+            return None
+        problem = getattr(self.folder, "cache_problem", None)
+        return problem if isinstance(problem, str) else self.session.cache_problem
 
     # -- the order shown (read without the lock: see the module's note)
 

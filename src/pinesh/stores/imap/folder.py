@@ -134,6 +134,11 @@ class ImapFolder(Folder):
 
     # ---- the header cache
 
+    @property
+    def cache_problem(self) -> str | None:
+        """Why this folder's header cache went off while in use (safe to show), if it did."""
+        return self._kept.problem if self._kept is not None else None
+
     def _known(self) -> Known | None:
         assert self._kept is not None
         state = self._kept.state()
