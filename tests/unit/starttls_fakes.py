@@ -21,15 +21,11 @@ import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
-from pinesh.transport.masters import Launch
-from pinesh.transport.routes import SshTarget
-
-SpawnedT = TypeVar("SpawnedT")
+from tests.unit.command_masters import CommandMasters
 
 USER = "jane"
 SECRET = "s3cret-pw"
@@ -382,24 +378,10 @@ while True:
 """
 
 
-class RelayMasters:
-    """Stands in for MasterPool: each channel is a relay to the fake server's port, on the
-    socketpair a real ssh -W would have, so the opener's ssh-channel code runs as it is."""
-
-    def __init__(self, port: int) -> None:
-        self.argv = [sys.executable, "-I", "-c", RELAY, str(port)]
-
-    def ssh_argv(self, target: SshTarget, tail: Sequence[str]) -> list[str]:
-        return self.argv
-
-    def launch(
-        self,
-        target: SshTarget,
-        argv: list[str],
-        deadline: float,
-        start: Callable[[list[str]], SpawnedT],
-    ) -> tuple[SpawnedT, Launch]:
-        return start(argv), Launch(reused_master=True, handshake_seconds=None)
+def relay_masters(port: int) -> CommandMasters:
+    """Each channel is a relay to the fake server's port, on the socketpair a real ssh -W
+    would have, so the opener's ssh-channel code runs as it is."""
+    return CommandMasters([sys.executable, "-I", "-c", RELAY, str(port)])
 
 
 @contextlib.contextmanager

@@ -10,20 +10,18 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import cast
 
 import pytest
 
 from pinesh.config.server_spec import ServerSpec
 from pinesh.transport.channel import Channel
-from pinesh.transport.masters import Launch, MasterPool
+from pinesh.transport.masters import MasterPool
 from pinesh.transport.opener import RouteError, open_route
 from pinesh.transport.routes import SshChannelRoute, SshTarget, TlsPolicy
 from pinesh.transport.service import Service
-
-SpawnedT = TypeVar("SpawnedT")
+from tests.unit.command_masters import CommandMasters
 
 # Greets, then logs each line it reads and answers it as a server without STARTTLS would.
 FAKE_SERVER = r"""
@@ -50,23 +48,9 @@ GREETINGS = {
 }
 
 
-class FakeMasters:
-    """Stands in for MasterPool: every channel is the fake server, on a socketpair."""
-
-    def __init__(self, service: Service, log: Path) -> None:
-        self.argv = [sys.executable, "-I", "-c", FAKE_SERVER, GREETINGS[service], str(log)]
-
-    def ssh_argv(self, target: SshTarget, tail: Sequence[str]) -> list[str]:
-        return self.argv
-
-    def launch(
-        self,
-        target: SshTarget,
-        argv: list[str],
-        deadline: float,
-        start: Callable[[list[str]], SpawnedT],
-    ) -> tuple[SpawnedT, Launch]:
-        return start(argv), Launch(reused_master=True, handshake_seconds=None)
+def fake_masters(service: Service, log: Path) -> CommandMasters:
+    """Every channel is the fake server of service, logging to log."""
+    return CommandMasters([sys.executable, "-I", "-c", FAKE_SERVER, GREETINGS[service], str(log)])
 
 
 def _open(route: SshChannelRoute, service: Service, log: Path) -> Channel:
@@ -75,7 +59,7 @@ def _open(route: SshChannelRoute, service: Service, log: Path) -> Channel:
         service,
         server=ServerSpec("mail.example.org"),
         deadline=time.monotonic() + 10,
-        masters=cast(MasterPool, FakeMasters(service, log)),
+        masters=cast(MasterPool, fake_masters(service, log)),
     )
 
 
@@ -171,7 +155,7 @@ def _self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_starttls_over_the_last_hop_makes_the_channel_carry_a_password(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path, "mail.example.org")
-    masters = FakeMasters(Service.IMAP, tmp_path / "unused")
+    masters = fake_masters(Service.IMAP, tmp_path / "unused")
     masters.argv = [sys.executable, "-I", "-c", TLS_SERVER, str(cert), str(key)]
     route = SshChannelRoute(SHELL, "mail.example.org", 143, tls=TlsPolicy(ca_file=str(cert)))
     channel = open_route(
@@ -193,7 +177,7 @@ def test_starttls_over_the_last_hop_makes_the_channel_carry_a_password(tmp_path:
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_a_last_hop_certificate_for_another_name_fails_the_route(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path, "elsewhere.example.org")
-    masters = FakeMasters(Service.IMAP, tmp_path / "unused")
+    masters = fake_masters(Service.IMAP, tmp_path / "unused")
     masters.argv = [sys.executable, "-I", "-c", TLS_SERVER, str(cert), str(key)]
     route = SshChannelRoute(SHELL, "mail.example.org", 143, tls=TlsPolicy(ca_file=str(cert)))
     with pytest.raises(RouteError):
@@ -225,7 +209,7 @@ time.sleep(30)
 def test_a_starttls_failure_found_by_pinesh_is_named_before_what_ssh_said(
     tmp_path: Path,
 ) -> None:
-    masters = FakeMasters(Service.IMAP, tmp_path / "unused")
+    masters = fake_masters(Service.IMAP, tmp_path / "unused")
     masters.argv = [sys.executable, "-I", "-c", INJECTING_SERVER]
     route = SshChannelRoute(SHELL, "mail.example.org", 143)
     with pytest.raises(RouteError) as caught:

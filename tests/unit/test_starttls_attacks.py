@@ -46,10 +46,10 @@ from .starttls_fakes import (
     TLS_NAME,
     USER,
     FakeServer,
-    RelayMasters,
     fake_server,
     make_certificate,
     password_forms,
+    relay_masters,
 )
 
 PROTOCOLS = ("imap", "smtp", "nntp")
@@ -106,7 +106,7 @@ def _opener(kind: str, service: Service, server: FakeServer, cert: Path) -> Call
             service,
             server=ServerSpec(TLS_NAME),
             deadline=time.monotonic() + 5,
-            masters=cast(MasterPool, RelayMasters(server.port)),
+            masters=cast(MasterPool, relay_masters(server.port)),
         )
 
     return open_channel
