@@ -107,13 +107,22 @@ def exchange(sock: socket.socket, command: bytes, until: bytes, timeout: float =
 
 
 # The lab user's Dovecot, preauthenticated over ssh to the lab host.
-PREAUTH_RULE = """
+def imap_command_rule(command: list[str]) -> str:
+    """A rule: the lab host's IMAP is command run over ssh (a preauth imapd, or a relay in
+    front of one), with no fallback. Words with a double quote or backslash are refused
+    here (none of the lab's need them)."""
+    assert not any('"' in w or "\\" in w for w in command)
+    words = ", ".join(f'"{w}"' for w in command)
+    return f"""
 [[rule]]
 servers = ["lab"]
 services = ["imap"]
-imap_command = ["/usr/lib/dovecot/imap"]
+imap_command = [{words}]
 fallback = []
 """
+
+
+PREAUTH_RULE = imap_command_rule(["/usr/lib/dovecot/imap"])
 
 
 def isp_rules(smtp_host: str, smtp_port: int, nntp_host: str, nntp_port: int) -> str:

@@ -22,7 +22,7 @@ from pinesh.services.connections import load_connections
 from pinesh.services.folder_view import FolderView
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Flag
-from tests.integration.helpers import short_dir, stop_masters, write_config
+from tests.integration.helpers import imap_command_rule, short_dir, stop_masters, write_config
 from tests.lab.dovecot import LabDovecot
 from tests.lab.imap_wire import WireLog, install_relay
 from tests.lab.maildir_fill import fill_maildir
@@ -54,14 +54,7 @@ def _session(
     """A session whose IMAP runs command on the lab host (no fallback); its own config
     directory per name, the cache shared (the test's $XDG_CACHE_HOME) unless cache is
     False (another mail client, which changes the mailbox behind the cache's back)."""
-    words = ", ".join(f'"{w}"' for w in command)
-    rule = f"""
-[[rule]]
-servers = ["lab"]
-services = ["imap"]
-imap_command = [{words}]
-fallback = []
-"""
+    rule = imap_command_rule(command)
     if not cache:
         rule += "\n[cache]\nenabled = false\n"
     home = work / name
@@ -89,6 +82,16 @@ def _first_look(session: MailSession) -> tuple[list[int], int]:
         return list(view.order.uids), read
     finally:
         view.close()
+
+
+def _warmed(sshd: LabSshd, work: Path, command: list[str]) -> tuple[list[int], int]:
+    """A first session that reads INBOX as the client does (_first_look), then ends."""
+    first = _session(sshd, work, command, "one")
+    try:
+        return _first_look(first)
+    finally:
+        first.close()
+        stop_masters(first.connections)
 
 
 def _maildir_flags(maildir: Path) -> dict[int, str]:
@@ -138,11 +141,7 @@ def test_what_another_client_changed_is_resynced_at_the_next_opening(
 ) -> None:
     work, relay_dir, maildir = filled
     command, _ = install_relay(relay_dir)
-    first = _session(sshd, work, command, "one")
-    try:
-        _first_look(first)
-    finally:
-        first.close()
+    _warmed(sshd, work, command)
     # Another client, meanwhile: flags the newest message, deletes and expunges message
     # 3, and new mail comes.
     another = _session(sshd, work, command, "other", cache=False)
@@ -183,12 +182,7 @@ def test_offline_the_cached_index_and_messages_read_and_flag_changes_are_kept(
 ) -> None:
     work, relay_dir, maildir = filled
     command, _ = install_relay(relay_dir)
-    first = _session(sshd, work, command, "one")
-    try:
-        uids, read = _first_look(first)
-    finally:
-        first.close()
-        stop_masters(first.connections)
+    uids, read = _warmed(sshd, work, command)
 
     offline = _session(sshd, work, ["/bin/false"], "off")
     try:

@@ -26,7 +26,7 @@ from pinesh.stores.imap.folder import ImapFolder
 from pinesh.stores.imap.store import CHUNK_SIZE, ImapStore
 from pinesh.transport.channel import Channel
 from pinesh.transport.service import Service
-from tests.integration.helpers import connections, short_dir, stop_masters
+from tests.integration.helpers import connections, imap_command_rule, short_dir, stop_masters
 from tests.lab.dovecot import LabDovecot
 from tests.lab.imap_wire import Tally, WireLog, install_relay
 from tests.lab.maildir_fill import FilledMessage, fill_maildir
@@ -77,14 +77,7 @@ def wired(sshd: LabSshd, advertised: str | None) -> Iterator[Wired]:
     command, logs = install_relay(relay_dir)
     if advertised is not None:
         command += ["-o", f"imap_capability={advertised}"]
-    words = ", ".join(f'"{w}"' for w in command)
-    rule = f"""
-[[rule]]
-servers = ["lab"]
-services = ["imap"]
-imap_command = [{words}]
-fallback = []
-"""
+    rule = imap_command_rule(command)
     try:
         with short_dir() as work:
             conns = connections(sshd, work, rule)

@@ -25,7 +25,7 @@ from pinesh.ui.app import PineshApp
 from pinesh.ui.index_screen import IndexScreen
 from pinesh.ui.message_screen import MessageScreen
 from pinesh.ui.prompts import PromptScreen
-from tests.integration.helpers import short_dir, stop_masters, write_config
+from tests.integration.helpers import imap_command_rule, short_dir, stop_masters, write_config
 from tests.lab.dovecot import LabDovecot
 from tests.lab.imap_wire import Tally, WireLog, install_relay
 from tests.lab.maildir_fill import fill_maildir
@@ -65,14 +65,7 @@ def wired(sshd: LabSshd, dovecot: LabDovecot, lab_maildir: Path) -> Iterator[tup
 
 
 def _session(sshd: LabSshd, work: Path, command: list[str]) -> MailSession:
-    words = ", ".join(f'"{w}"' for w in command)
-    rule = f"""
-[[rule]]
-servers = ["lab"]
-services = ["imap"]
-imap_command = [{words}]
-fallback = []
-"""
+    rule = imap_command_rule(command)
     config = write_config(sshd, work, rule)
     pinerc = work / "pinerc"
     pinerc.write_text(f"user-domain=pinesh.test\ninbox-path={{lab/user={sshd.user.name}}}INBOX\n")

@@ -16,7 +16,7 @@ from pinesh.ui.app import PineshApp
 from pinesh.ui.index_screen import IndexScreen
 from pinesh.ui.message_screen import MessageScreen
 from tests.integration.helpers import stop_masters
-from tests.integration.test_imap_header_cache import MESSAGES, _first_look, _session, filled
+from tests.integration.test_imap_header_cache import MESSAGES, _session, _warmed, filled
 from tests.lab.imap_wire import install_relay
 from tests.lab.sshd import LabSshd
 from tests.ui.test_index_screen import answer, index_of, rows, settle, status
@@ -54,11 +54,7 @@ def test_the_index_paints_from_the_cache_before_the_server_answers(
 ) -> None:
     work, relay_dir, _ = filled
     command, _ = install_relay(relay_dir)
-    first = _session(sshd, work, command, "one")
-    try:
-        _first_look(first)
-    finally:
-        first.close()
+    _warmed(sshd, work, command)
     slow = ["/bin/sh", "-c", f"sleep {SERVER_DELAY}; exec " + " ".join(command)]
     seen: dict[str, object] = {}
 
@@ -85,11 +81,7 @@ def test_offline_the_cached_index_stays_and_a_message_read_before_opens(
 ) -> None:
     work, relay_dir, _ = filled
     command, _ = install_relay(relay_dir)
-    first = _session(sshd, work, command, "one")
-    try:
-        uids, read = _first_look(first)
-    finally:
-        first.close()
+    uids, read = _warmed(sshd, work, command)
     seen: dict[str, object] = {}
 
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
