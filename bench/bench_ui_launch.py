@@ -134,7 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--only", help="run only variants whose name contains this")
+    parser.add_argument(
+        "--only", help="run only variants whose name matches this regular expression"
+    )
     parser.add_argument("--show", action="store_true", help="print each screen to stderr")
     args = parser.parse_args()
     user = ensure_lab_user()
@@ -155,7 +157,9 @@ def main() -> None:
             fill_maildir(reset_maildir(user), args.messages, owner=user)
             time.sleep(3)  # see bench_imap_open: a real mailbox was not filled just now
         chosen = [
-            v for v in variants(lab, work, args.messages) if not args.only or args.only in v.name
+            v
+            for v in variants(lab, work, args.messages)
+            if not args.only or re.search(args.only, v.name)
         ]
         overhead = tmux_overhead(args.rounds)
         for variant in chosen:  # not measured: Dovecot's index, bytecode, first-run files

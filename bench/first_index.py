@@ -1,0 +1,112 @@
+"""The client's start, headless, up to its first index with rows: what it imported, how long.
+
+    .venv/bin/python -m bench.first_index -p PINERC [-f FOLDER] [--config FILE]
+        [--modules FILE] [--profile FILE]
+
+Runs what `pinesh -p PINERC -f FOLDER` runs (cli.main's argument parsing, then the client's
+start: the early open of the folder in a thread, then Textual), with the App headless on a
+150x45 screen, and stops it as soon as the index shows the envelope under its cursor (the
+first index with rows). Prints the seconds from this module's start to that moment and the
+number of modules loaded; --modules writes their sorted names, --profile a cProfile of the
+whole run (pstats format). For the import tree, run it under `python -X importtime` (the
+headless App writes nothing to stderr). tests/unit/test_lean_start.py runs it on a small
+local Maildir and checks what is not loaded by then.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+BEGAN = time.perf_counter()
+LOADED: list[str] = []  # the modules loaded when the first index showed rows
+
+
+def _headless_run(app: object) -> None:
+    """PineshApp.run, headless, ending at the first index with rows (the seconds on stdout)."""
+    from textual.app import App
+
+    from pinesh.ui.index_list import IndexList
+
+    assert isinstance(app, App)
+    shown: list[float] = []
+
+    def check() -> None:
+        try:
+            index = app.screen.query_one(IndexList)
+        except Exception:
+            return
+        view = index.view
+        if view is None or not view.count:
+            return
+        uids = view.order.uids
+        if index.cursor < len(uids) and view.cached(uids[index.cursor]) is not None:
+            shown.append(time.perf_counter())
+            LOADED[:] = sorted(sys.modules)
+            app.exit()
+
+    def mounted() -> None:
+        app.set_interval(0.002, check)
+
+    app.call_later(mounted)
+    App.run(app, headless=True, size=(150, 45))
+    if not shown:
+        raise SystemExit("the index never showed rows")
+    print(f"first index after {shown[0] - BEGAN:.3f} s; {len(sys.modules)} modules loaded")
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    modules_out = _option(args, "--modules")
+    profile_out = _option(args, "--profile")
+    # Replace PineshApp.run when pinesh.ui.app is imported, not before: importing it here
+    # would move Textual's import ahead of the early open, which is what is measured.
+    import importlib.machinery
+
+    import pinesh.cli.main as cli
+
+    class Hook:  # a meta path finder (not importlib.abc's: that import costs 35 ms)
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            if name == "pinesh.ui.app":
+                sys.meta_path.remove(self)
+                spec = importlib.machinery.PathFinder.find_spec(name, path)  # type: ignore[arg-type]
+                assert spec is not None and spec.loader is not None
+                loader = spec.loader
+                exec_module = loader.exec_module  # type: ignore[attr-defined]
+
+                def patched(module: object) -> None:
+                    exec_module(module)
+                    module.PineshApp.run = _headless_run  # type: ignore[attr-defined]
+
+                loader.exec_module = patched  # type: ignore[attr-defined]
+                return spec  # type: ignore[return-value]
+            return None
+
+    sys.meta_path.insert(0, Hook())  # type: ignore[arg-type]
+    if profile_out:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        code = cli.main(args)
+        profiler.disable()
+        profiler.dump_stats(profile_out)
+    else:
+        code = cli.main(args)
+    if modules_out:
+        with open(modules_out, "w", encoding="utf-8") as file:
+            file.write("\n".join(LOADED) + "\n")
+    return code
+
+
+def _option(args: list[str], name: str) -> str | None:
+    if name in args:
+        at = args.index(name)
+        value = args[at + 1]
+        del args[at : at + 2]
+        return value
+    return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
