@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import socket
     from collections.abc import Sequence
 
-MAGIC = b"pinesh-fork-1"
+MAGIC = b"pinesh-fork-2"  # 2: the umask field
 HEADER = struct.Struct(">4sI")
 HEADER_TAG = b"PNSH"
 REPLY = struct.Struct(">ci")
@@ -64,7 +64,7 @@ CLIENT_OPTIONS = ("-p", "-f", "--config")
 class Request:
     """What a thin client hands over (besides its three fds)."""
 
-    __slots__ = ("argv", "columns", "cwd", "env", "fingerprint", "pid", "rows")
+    __slots__ = ("argv", "columns", "cwd", "env", "fingerprint", "pid", "rows", "umask")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Request:
         cwd: bytes,
         columns: int,
         rows: int,
+        umask: int = 0o022,
         argv: Sequence[bytes],
         env: Sequence[tuple[bytes, bytes]],
     ) -> None:
@@ -82,6 +83,7 @@ class Request:
         self.cwd = cwd
         self.columns = columns
         self.rows = rows
+        self.umask = umask
         self.argv = list(argv)
         self.env = list(env)
 
@@ -94,7 +96,8 @@ class Request:
 
 
 def encode_request(request: Request) -> bytes:
-    """The payload: MAGIC, fingerprint, pid, cwd, columns, rows, len(argv), argv..., env..."""
+    """The payload: MAGIC, fingerprint, pid, cwd, columns, rows, umask, len(argv), argv...,
+    env..."""
     fields = [
         MAGIC,
         request.fingerprint,
@@ -102,6 +105,7 @@ def encode_request(request: Request) -> bytes:
         request.cwd,
         b"%d" % request.columns,
         b"%d" % request.rows,
+        b"%d" % request.umask,
         b"%d" % len(request.argv),
         *request.argv,
     ]
@@ -150,16 +154,16 @@ def decode_request(payload: bytes) -> Request:
         offset += length
     if offset != len(payload):
         raise ValueError("trailing bytes after the request")
-    if len(fields) < 7 or fields[0] != MAGIC:
+    if len(fields) < 8 or fields[0] != MAGIC:
         raise ValueError("not a pinesh fork request")
-    argc = _number(fields[6], 0, len(fields) - 7)
+    argc = _number(fields[7], 0, len(fields) - 8)
     env: list[tuple[bytes, bytes]] = []
-    for item in fields[7 + argc :]:
+    for item in fields[8 + argc :]:
         key, sep, value = item.partition(b"=")
         if not sep or not key or b"\0" in item:
             raise ValueError("malformed environment entry")
         env.append((key, value))
-    for word in fields[7 : 7 + argc]:
+    for word in fields[8 : 8 + argc]:
         if b"\0" in word:
             raise ValueError("NUL in an argument")
     if b"\0" in fields[3] or not fields[3].startswith(b"/"):
@@ -170,14 +174,18 @@ def decode_request(payload: bytes) -> Request:
         cwd=fields[3],
         columns=_number(fields[4], 0, 1 << 16),
         rows=_number(fields[5], 0, 1 << 16),
-        argv=fields[7 : 7 + argc],
+        umask=_number(fields[6], 0, 0o777),
+        argv=fields[8 : 8 + argc],
         env=env,
     )
 
 
 def package_fingerprint() -> bytes:
-    """The version, and the count, total size and newest mtime of the package's files:
-    an upgraded (or edited) pinesh never talks to a server running the old code."""
+    """The version, and the count, total size and newest mtime of the package's files, the
+    interpreter, and the mtimes of the site-packages directories on the module path (pip
+    changes one whenever it installs, upgrades or removes a package: a new Textual): an
+    upgraded (or edited) pinesh, or one on upgraded libraries, never talks to a server
+    running the old code."""
     from pinesh import __version__
 
     root = os.path.dirname(os.path.abspath(__file__))
@@ -195,7 +203,16 @@ def package_fingerprint() -> bytes:
                     count += 1
                     size += info.st_size
                     newest = max(newest, info.st_mtime_ns)
-    return f"{__version__}:{count}:{size}:{newest}:{sys.version_info[:3]}".encode()
+    libraries = 0
+    for entry in sys.path:
+        if entry.endswith(("site-packages", "dist-packages")):
+            try:  # noqa: SIM105 - contextlib costs the thin path 3 ms
+                libraries = max(libraries, os.stat(entry).st_mtime_ns)
+            except OSError:
+                pass
+    return (
+        f"{__version__}:{count}:{size}:{newest}:{sys.version_info[:3]}:{sys.executable}:{libraries}"
+    ).encode()
 
 
 # -- the thin client -------------------------------------------------------------------------
@@ -370,6 +387,8 @@ def _hand_over(conn: _socket.socket, argv: Sequence[str]) -> tuple[bytes, int]:
         columns, rows = size.columns, size.lines
     except OSError:
         columns = rows = 0
+    umask = os.umask(0o077)  # read by setting it: put back at once
+    os.umask(umask)
     payload = encode_request(
         Request(
             fingerprint=package_fingerprint(),
@@ -377,6 +396,7 @@ def _hand_over(conn: _socket.socket, argv: Sequence[str]) -> tuple[bytes, int]:
             cwd=os.getcwdb(),
             columns=columns,
             rows=rows,
+            umask=umask,
             argv=[os.fsencode(a) for a in argv],
             env=list(os.environb.items()),
         )
