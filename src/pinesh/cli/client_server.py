@@ -436,6 +436,7 @@ def _wait_for_child(conn: _socket.socket, child: int) -> int:
 def start_server(settings: ThinSettings) -> None:
     """Start a detached server (double fork, setsid, exec); it gives up at once if another
     holds the lock. Failing to start one is not an error: the launch goes on in-process."""
+    launcher = os.getpid()  # this launch: the server lets it run before it preloads
     try:
         pid = os.fork()
     except OSError:
@@ -456,7 +457,7 @@ def start_server(settings: ThinSettings) -> None:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, 256)
-        argv = server_argv(settings)
+        argv = server_argv(settings, launcher)
         os.chdir("/")  # a daemon holds no directory; nothing is looked up relative to it
         os.execv(argv[0], argv)  # noqa: S606 - this very Python, no shell
     finally:
@@ -471,10 +472,11 @@ _SERVER_CODE = (
 )
 
 
-def server_argv(settings: ThinSettings) -> list[str]:
+def server_argv(settings: ThinSettings, launcher: int = 0) -> list[str]:
     """The command that starts a server: this very Python with no current directory on
     its module path (-P), on this very pinesh, named by its absolute directory; every path
-    in it absolute. start_server runs it from /."""
+    in it absolute; last, this launch's pid (the server lets it run first). start_server
+    runs it from /."""
     # Not a plain `python -c`: that puts the current directory first on the module path,
     # so a pinesh/ (or a json.py) planted where pinesh is started would run in the server,
     # and in every client it forks after changing to the client's directory. -P and not
@@ -492,4 +494,5 @@ def server_argv(settings: ThinSettings) -> list[str]:
         os.path.abspath(settings.directory),
         str(settings.idle),
         os.path.abspath(settings.log),
+        str(launcher),
     ]
