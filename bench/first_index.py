@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
 
 BEGAN = time.perf_counter()
 LOADED: list[str] = []  # the modules loaded when the first index showed rows
@@ -100,25 +104,27 @@ def main() -> int:
     import pinesh.cli.main as cli
 
     class Hook:  # a meta path finder (not importlib.abc's: that import costs 35 ms)
-        def find_spec(self, name: str, path: object, target: object = None) -> None:
+        def find_spec(
+            self, name: str, path: Sequence[str] | None, target: object = None
+        ) -> ModuleSpec | None:
             if name == "pinesh.ui.app":
                 sys.meta_path.remove(self)
-                spec = importlib.machinery.PathFinder.find_spec(name, path)  # type: ignore[arg-type]
+                spec = importlib.machinery.PathFinder.find_spec(name, path)
                 assert spec is not None and spec.loader is not None
-                loader = spec.loader
-                exec_module = loader.exec_module  # type: ignore[attr-defined]
+                loader: Any = spec.loader
+                exec_module = loader.exec_module
 
-                def patched(module: object) -> None:
+                def patched(module: ModuleType) -> None:
                     _mark("import pinesh.ui.app (Textual): begins")
                     exec_module(module)
                     _mark("import pinesh.ui.app (Textual): done")
-                    module.PineshApp.run = _headless_run  # type: ignore[attr-defined]
+                    module.PineshApp.run = _headless_run
 
-                loader.exec_module = patched  # type: ignore[attr-defined]
-                return spec  # type: ignore[return-value]
+                loader.exec_module = patched
+                return spec
             return None
 
-    sys.meta_path.insert(0, Hook())  # type: ignore[arg-type]
+    sys.meta_path.insert(0, Hook())
     timeline = "--timeline" in args
     if timeline:
         args.remove("--timeline")

@@ -325,7 +325,7 @@ def test_a_new_server_preloads_only_once_the_launch_that_started_it_has_ended(
         assert len(naps) < 400, "still waiting for a launch that has ended"
         real_sleep(seconds)
 
-    monkeypatch.setattr(fork_server.time, "sleep", nap)
+    monkeypatch.setattr(time, "sleep", nap)  # the time module fork_server uses
     # Not reaped while the server waits: it must see a zombie as ended.
     launch = subprocess.Popen([sys.executable, "-c", "pass"])
     server = ForkServer(str(tmp_path), 60, str(tmp_path / "log"), lambda argv: 0)

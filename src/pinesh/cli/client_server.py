@@ -204,10 +204,10 @@ def package_fingerprint() -> bytes:
                     size += info.st_size
                     newest = max(newest, info.st_mtime_ns)
     libraries = 0
-    for entry in sys.path:
-        if entry.endswith(("site-packages", "dist-packages")):
+    for directory in sys.path:
+        if directory.endswith(("site-packages", "dist-packages")):
             try:  # noqa: SIM105 - contextlib costs the thin path 3 ms
-                libraries = max(libraries, os.stat(entry).st_mtime_ns)
+                libraries = max(libraries, os.stat(directory).st_mtime_ns)
             except OSError:
                 pass
     return (

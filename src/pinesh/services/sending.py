@@ -15,7 +15,7 @@ from pinesh.senders.outbox import Attempt, Outbox
 from pinesh.senders.sendmail import SendmailSender
 from pinesh.senders.smtp import SmtpSender
 from pinesh.services.connections import Connections
-from pinesh.services.identity import user_address
+from pinesh.services.identity import user_address as user_address  # its old home
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Flag
 from pinesh.transport.service import Service
