@@ -311,12 +311,10 @@ def test_the_fingerprint_follows_the_interpreter_and_the_installed_libraries(
     assert cs.package_fingerprint() != before
 
 
-def test_a_new_server_preloads_only_once_the_launch_that_started_it_has_ended(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_new_server_starts_only_once_the_launch_that_started_it_has_ended(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pinesh.cli import fork_server
-
-    monkeypatch.setattr(fork_server, "LAUNCH_GRACE", float("inf"))
+    monkeypatch.setattr(cs, "LAUNCH_GRACE", float("inf"))
     naps: list[float] = []
     real_sleep = time.sleep
 
@@ -325,35 +323,24 @@ def test_a_new_server_preloads_only_once_the_launch_that_started_it_has_ended(
         assert len(naps) < 400, "still waiting for a launch that has ended"
         real_sleep(seconds)
 
-    monkeypatch.setattr(time, "sleep", nap)  # the time module fork_server uses
-    # Not reaped while the server waits: it must see a zombie as ended.
+    monkeypatch.setattr(time, "sleep", nap)  # the time module the wait imports
+    # Not reaped while it waits: a zombie must count as ended.
     launch = subprocess.Popen([sys.executable, "-c", "pass"])
-    server = ForkServer(str(tmp_path), 60, str(tmp_path / "log"), lambda argv: 0)
-    server.launcher = launch.pid
     try:
-        server.let_the_launch_go_first()  # returns: the zombie counts as ended
+        cs.let_the_launch_go_first(launch.pid)  # returns
     finally:
         launch.kill()
         launch.wait()
 
 
-def test_a_launch_that_runs_on_delays_the_preload_no_longer_than_the_grace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_launch_that_runs_on_delays_the_server_no_longer_than_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pinesh.cli import fork_server
-
-    monkeypatch.setattr(fork_server, "LAUNCH_GRACE", 0.2)
+    monkeypatch.setattr(cs, "LAUNCH_GRACE", 0.2)
     launch = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        server = ForkServer(str(tmp_path), 60, str(tmp_path / "log"), lambda argv: 0)
-        server.launcher = launch.pid
-        server.let_the_launch_go_first()
+        cs.let_the_launch_go_first(launch.pid)
         assert launch.poll() is None  # still running: the server went on without it
     finally:
         launch.kill()
         launch.wait()
-
-
-def test_the_server_is_told_which_launch_started_it() -> None:
-    argv = cs.server_argv(cs.ThinSettings(True, "/run/x", 60, "/s/log"), 4242)
-    assert argv[-4:] == ["/run/x", "60", "/s/log", "4242"]

@@ -436,7 +436,7 @@ def _wait_for_child(conn: _socket.socket, child: int) -> int:
 def start_server(settings: ThinSettings) -> None:
     """Start a detached server (double fork, setsid, exec); it gives up at once if another
     holds the lock. Failing to start one is not an error: the launch goes on in-process."""
-    launcher = os.getpid()  # this launch: the server lets it run before it preloads
+    launcher = os.getpid()  # this launch: the server starts once it has run (see below)
     try:
         pid = os.fork()
     except OSError:
@@ -457,11 +457,43 @@ def start_server(settings: ThinSettings) -> None:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, 256)
-        argv = server_argv(settings, launcher)
+        let_the_launch_go_first(launcher)
+        argv = server_argv(settings)
         os.chdir("/")  # a daemon holds no directory; nothing is looked up relative to it
         os.execv(argv[0], argv)  # noqa: S606 - this very Python, no shell
     finally:
         os._exit(1)
+
+
+# Seconds the detached process lets the launch that started it run before it execs the
+# server: on two cores the server's start and preload (0.5-0.8 s of CPU) beside that launch
+# made it 27 % slower (docs/benchmarks.md, "The client's lean start"). It goes on at once
+# when that launch ends.
+LAUNCH_GRACE = 5.0
+
+
+def let_the_launch_go_first(launcher: int) -> None:
+    """Wait while the process launcher runs, LAUNCH_GRACE seconds at most (in the detached
+    process, before the server's interpreter even starts)."""
+    import time
+
+    deadline = time.monotonic() + LAUNCH_GRACE
+    while time.monotonic() < deadline and _running(launcher):
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """pid is a live process (not one that ended and waits to be reaped)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:  # gone, or not ours to signal: another process has the pid now
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return False
+    return stat.rpartition(b")")[2].split()[:1] != [b"Z"]
 
 
 # The server's program: put this pinesh's directory first only until the package is
@@ -472,11 +504,10 @@ _SERVER_CODE = (
 )
 
 
-def server_argv(settings: ThinSettings, launcher: int = 0) -> list[str]:
+def server_argv(settings: ThinSettings) -> list[str]:
     """The command that starts a server: this very Python with no current directory on
     its module path (-P), on this very pinesh, named by its absolute directory; every path
-    in it absolute; last, this launch's pid (the server lets it run first). start_server
-    runs it from /."""
+    in it absolute. start_server runs it from /."""
     # Not a plain `python -c`: that puts the current directory first on the module path,
     # so a pinesh/ (or a json.py) planted where pinesh is started would run in the server,
     # and in every client it forks after changing to the client's directory. -P and not
@@ -494,5 +525,4 @@ def server_argv(settings: ThinSettings, launcher: int = 0) -> list[str]:
         os.path.abspath(settings.directory),
         str(settings.idle),
         os.path.abspath(settings.log),
-        str(launcher),
     ]

@@ -38,10 +38,6 @@ LOCK_NAME = "client-server.lock"
 REQUEST_TIMEOUT = 3.0  # seconds the server waits for a client's request
 GO_TIMEOUT = 5.0  # seconds a new child waits for the client's go-ahead
 LOCK_WAIT = 3.0  # seconds a new server waits for a stale one to let go of the lock
-# Seconds a new server lets the launch that started it run before it preloads: on two
-# cores the preload (0.5-0.8 s of CPU) beside that launch made it 27 % slower
-# (docs/benchmarks.md, "The client's lean start"). It starts earlier if the launch ends.
-LAUNCH_GRACE = 5.0
 # What the server imports before it waits (the rest of a launch's imports hang off these).
 PRELOAD = (
     "textual.app",
@@ -58,29 +54,20 @@ PRELOAD = (
 
 
 def serve_main() -> None:
-    """Entry of the detached server: argv is DIRECTORY IDLE LOGFILE [LAUNCHER_PID]."""
+    """Entry of the detached server: argv is DIRECTORY IDLE LOGFILE."""
     directory, idle, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    launcher = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     from pinesh.cli.main import main
 
-    server = ForkServer(directory, idle, log, lambda argv: main(list(argv)), launcher=launcher)
-    raise SystemExit(server.serve())
+    raise SystemExit(ForkServer(directory, idle, log, lambda argv: main(list(argv))).serve())
 
 
 class ForkServer:
     """Listen, check, fork a child per client; end when idle (or replaced, or stale)."""
 
     def __init__(
-        self,
-        directory: str,
-        idle: float,
-        log: str,
-        run: Callable[[list[str]], int],
-        *,
-        launcher: int = 0,
+        self, directory: str, idle: float, log: str, run: Callable[[list[str]], int]
     ) -> None:
         self.directory = directory
-        self.launcher = launcher  # the pid of the launch that started this server, if any
         self.path = os.path.join(directory, SOCKET_NAME)
         self.idle = idle
         self.log_path = log
@@ -114,7 +101,6 @@ class ForkServer:
         if not flock_until(self._lock_fd, time.monotonic() + LOCK_WAIT):
             self.log("another server holds the lock; not starting")
             return 0
-        self.let_the_launch_go_first()
         began = time.monotonic()
         self.fingerprint = package_fingerprint()
         try:
@@ -148,15 +134,6 @@ class ForkServer:
             return self._loop(listener)
         finally:
             self._shutdown()
-
-    def let_the_launch_go_first(self) -> None:
-        """Wait (LAUNCH_GRACE at most) while the launch that started this server runs: it
-        and the preload would share the CPU, and that launch is the one the user waits on."""
-        if self.launcher <= 1:
-            return
-        deadline = time.monotonic() + LAUNCH_GRACE
-        while time.monotonic() < deadline and _running(self.launcher):
-            time.sleep(0.05)
 
     def _preload(self) -> None:
         import gc
@@ -394,20 +371,6 @@ class ForkServer:
         for name, stream in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr)):
             setattr(sys, name, stream)
             setattr(sys, f"__{name}__", stream)
-
-
-def _running(pid: int) -> bool:
-    """pid is a live process of ours (not one that ended and waits to be reaped)."""
-    try:
-        os.kill(pid, 0)
-    except OSError:  # gone, or not ours to signal: another process has the pid now
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            stat = file.read()
-    except OSError:
-        return False
-    return stat.rpartition(b")")[2].split()[:1] != [b"Z"]
 
 
 def _exit_with_client(conn: socket.socket) -> None:
