@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from pinesh.services.html_input import MAX_HTML
-from pinesh.services.reading import _convert, html_to_text
+from pinesh.services.html_text import _convert, html_to_text
 
 PATTERNS = [
     "<a",

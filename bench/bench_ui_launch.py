@@ -116,6 +116,8 @@ def variants(lab: LabSshd, work: Path, count: int) -> list[Variant]:
                 count_shown(LOCAL_MESSAGES), None, forked=True),
         Variant("pinesh cold (no master)", pinesh, env, title, False),
         Variant("pinesh warm (master up)", pinesh, env, title, True),
+        Variant("pinesh, fork server on but not up (master up; the launch starts it)", pinesh,
+                served, title, True, server_down=True),
         Variant("pinesh via fork server, warm (server and master up)", pinesh, served, title,
                 True, forked=True),
         Variant("pinesh via fork server, cold (server up, no master)", pinesh, served, title,
@@ -134,7 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--only", help="run only variants whose name contains this")
+    parser.add_argument(
+        "--only", help="run only variants whose name matches this regular expression"
+    )
     parser.add_argument("--show", action="store_true", help="print each screen to stderr")
     args = parser.parse_args()
     user = ensure_lab_user()
@@ -155,7 +159,9 @@ def main() -> None:
             fill_maildir(reset_maildir(user), args.messages, owner=user)
             time.sleep(3)  # see bench_imap_open: a real mailbox was not filled just now
         chosen = [
-            v for v in variants(lab, work, args.messages) if not args.only or args.only in v.name
+            v
+            for v in variants(lab, work, args.messages)
+            if not args.only or re.search(args.only, v.name)
         ]
         overhead = tmux_overhead(args.rounds)
         for variant in chosen:  # not measured: Dovecot's index, bytecode, first-run files
@@ -168,9 +174,14 @@ def main() -> None:
                     subprocess.run(
                         start, capture_output=True, check=True, env={**os.environ, **variant.env}
                     )
+                listening = _listening(log)
+                if variant.server_down:
+                    _stop_fork_servers(log, wait=True)
                 results.setdefault(variant.name, []).append(
                     launch(variant, show=args.show, log=log)
                 )
+                if variant.server_down:  # the next variants need the server it started
+                    _wait_listening(log, listening + 1)
     finally:
         subprocess.run(stop, capture_output=True, check=False)
         _stop_fork_servers(log)
@@ -190,15 +201,38 @@ def main() -> None:
         )
 
 
-def _stop_fork_servers(log: Path) -> None:
-    """End the fork servers the run started (their pids are in the log)."""
+def _stop_fork_servers(log: Path, wait: bool = False) -> None:
+    """End the fork servers the run started (their pids are in the log); wait: until gone."""
     text = log.read_text() if log.exists() else ""
     for pid in {int(p) for p in re.findall(r"\[(\d+)\] listening on", text)}:
         try:
             if b"serve_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 os.kill(pid, 15)
         except OSError:
-            pass
+            continue
+        deadline = time.monotonic() + 10
+        while wait and _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    """pid runs (a zombie nobody reaps, as in a container without init, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _listening(log: Path) -> int:
+    return log.read_text().count("listening on") if log.exists() else 0
+
+
+def _wait_listening(log: Path, count: int, timeout: float = 60) -> None:
+    """Wait until count servers in all have listened (one was started just now)."""
+    deadline = time.monotonic() + timeout
+    while _listening(log) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Variant:
     ready: Callable[[str], bool]
     master: bool | None  # pinesh's master: False stopped first, True started first
     forked: bool = False  # through the fork server: the RSS is the child's
+    server_down: bool = False  # the fork server stopped first: this launch starts one
 
 
 SERVER_LOG = "client-server.log"

@@ -82,10 +82,10 @@ def _wait(predicate: Callable[[], object], what: str, timeout: float = 20) -> No
         time.sleep(0.05)
 
 
-def _pinesh(sshd: LabSshd, work: Path) -> TmuxScreen:
-    """pinesh under tmux, in a shell that prints its exit status (STATUS=N), writes it to
-    work/pinesh.status, and stays: a pane whose process ends may keep it as a zombie,
-    without a status, in tmux."""
+def _pinesh(sshd: LabSshd, work: Path, umask: str = "022") -> TmuxScreen:
+    """pinesh under tmux, in a shell (with that umask) that prints its exit status
+    (STATUS=N), writes it to work/pinesh.status, and stays: a pane whose process ends may
+    keep it as a zombie, without a status, in tmux."""
     (work / "pinesh.status").unlink(missing_ok=True)  # a launch before this one's
     pinerc = work / "pinerc"
     pinerc.write_text(f"user-domain=pinesh.test\ninbox-path={{lab/user={sshd.user.name}}}INBOX\n")
@@ -100,7 +100,7 @@ def _pinesh(sshd: LabSshd, work: Path) -> TmuxScreen:
     # COLUMNS/LINES from the tmux server's environment would fix the size (shutil's rule).
     # The status also goes to a file: a forked child still drawing for a moment after its
     # thin client was killed can paint over the shell's line on the screen.
-    script = '"$@"; s=$?; echo "STATUS=$s."; echo "$s" > "$0.status"; sleep 60'
+    script = f'umask {umask}; "$@"; s=$?; echo "STATUS=$s."; echo "$s" > "$0.status"; sleep 60'
     shell = ["env", "-u", "COLUMNS", "-u", "LINES", "sh", "-c", script]
     shell = [*shell, str(work / "pinesh"), *argv]
     return TmuxScreen(shell, env=env)
@@ -171,8 +171,8 @@ def test_second_run_is_forked_resizes_and_exits_with_its_status(
     sshd: LabSshd, dovecot: LabDovecot, lab_maildir: Path, work: Path
 ) -> None:
     fill_maildir(lab_maildir, 80, seed=31, owner=dovecot.user)  # more than fit
-    server = _first_run(sshd, work, 80)
-    screen = _pinesh(sshd, work)
+    server = _first_run(sshd, work, 80)  # started from a shell with umask 022
+    screen = _pinesh(sshd, work, umask="027")
     try:
         text = screen.wait_for("of 80", timeout=30)
         assert "MESSAGE INDEX" in text
@@ -182,6 +182,7 @@ def test_second_run_is_forked_resizes_and_exits_with_its_status(
         assert _parent(child) == server  # a fork of the server, not a process of the pane
         assert b"serve_main" in Path(f"/proc/{child}/cmdline").read_bytes()
         assert _parent(client) != server and not _is_server(client)
+        assert "Umask:\t0027" in Path(f"/proc/{child}/status").read_text()  # the client's
         assert _menu_row(text) == 44, text  # the index fills the screen: the menu is last
         _tmux(screen, "resize-window", "-t", screen.name, "-x", "160", "-y", "60")
         # SIGWINCH went to the thin client (the pane's process group) and on to the child,

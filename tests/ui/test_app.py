@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from textual.widgets import Static
@@ -68,3 +71,54 @@ def test_a_folder_that_cannot_open_says_why(tmp_path: Path) -> None:
             assert "refusing host name" in status
 
     asyncio.run(scenario())
+
+
+# Loaded when first used, never by the client's start: none is there when the first index
+# shows rows (docs/benchmarks.md, "The client's lean start").
+NOT_BEFORE_THE_FIRST_INDEX = frozenset(
+    {
+        "argparse",  # the plain client's command line is read without it
+        "email.policy",  # the modern policy (headerregistry...): the stores use compat32
+        "email.headerregistry",
+        "email.generator",
+        "html.parser",  # HTML to text: when a message has HTML
+        "pinesh.services.html_text",
+        "pinesh.services.sending",  # sending and composing: when a message is sent
+        "pinesh.services.replying",
+        "pinesh.services.postponed",
+        "pinesh.services.addressbook",
+        "pinesh.senders.compose",
+        "pinesh.senders.smtp",
+        "pinesh.senders.outbox",
+        "pinesh.ui.compose_screen",  # the other screens: when opened
+        "pinesh.ui.addressbook_screen",
+        "pinesh.ui.folder_list_screen",
+        "pinesh.ui.setup_screen",
+        "smtplib",
+    }
+)
+
+
+def test_the_first_index_loads_none_of_the_modules_it_does_not_need(tmp_path: Path) -> None:
+    fill_maildir(tmp_path / "Maildir", 5, seed=3)
+    pinerc = tmp_path / "pinerc"
+    pinerc.write_text(f"inbox-path=#md/{tmp_path / 'Maildir'}\n")
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PINESH_"))}
+    env.update(HOME=str(tmp_path), XDG_RUNTIME_DIR=str(runtime), PINESH_CLIENT_SERVER="0")
+    loaded = tmp_path / "modules.txt"
+    harness = [sys.executable, "-m", "bench.first_index", "--modules", str(loaded)]
+    done = subprocess.run(  # a process of its own: this one has imported everything
+        [*harness, "-p", str(pinerc), "-f", "INBOX"],
+        cwd=Path(__file__).parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = set(loaded.read_text().split())
+    assert {"pinesh.ui.index_screen", "textual.app"} <= modules  # the index was up
+    assert sorted(NOT_BEFORE_THE_FIRST_INDEX & modules) == []

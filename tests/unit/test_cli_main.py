@@ -72,3 +72,41 @@ def test_show_reads_a_message_whose_charset_has_a_nul(tmp_path: Path) -> None:
     assert b"Hello, NUL charset body." in done.stdout
     assert b"[charset 'utf\\x00-8' not accepted; shown as UTF-8]" in done.stdout
     assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], (None, None, None)),
+        (["-f", "INBOX"], (None, None, "INBOX")),
+        (["-p", "rc", "-f", "{lab}INBOX", "--config", "c.toml"], ("c.toml", "rc", "{lab}INBOX")),
+        (["--config=c.toml", "-f", "a", "-f", "b"], ("c.toml", None, "b")),  # the last wins
+    ],
+)
+def test_a_plain_client_command_line_is_read_without_argparse(
+    argv: list[str], expected: tuple[str | None, str | None, str | None]
+) -> None:
+    from pinesh.cli.main import _plain_client
+
+    assert _plain_client(argv) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["index", "INBOX"],
+        ["--version"],
+        ["-h"],
+        ["-f"],  # argparse reports the missing value
+        ["-f", "-p"],  # ...and an option where a value should be
+        ["-fINBOX"],  # forms argparse reads its own way are left to it
+        ["-f=INBOX"],
+        ["--conf", "c.toml"],  # an abbreviation
+        ["--json"],
+        ["-f", "INBOX", "connect", "lab"],
+    ],
+)
+def test_anything_but_a_plain_client_command_line_goes_to_argparse(argv: list[str]) -> None:
+    from pinesh.cli.main import _plain_client
+
+    assert _plain_client(argv) is None

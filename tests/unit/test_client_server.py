@@ -61,7 +61,8 @@ def test_environment_entries_that_cannot_exist_are_left_out() -> None:
 def test_the_payload_starts_with_the_magic_and_the_fingerprint() -> None:
     fields = _fields(cs.encode_request(_request()))
     assert fields[:3] == [cs.MAGIC, b"0.1.0:1:2:3", b"4242"]
-    assert fields[6] == b"5" and fields[7:12] == [b"-p", b"/x/pinerc", b"-f", b"INBOX", b""]
+    assert fields[6] == b"18"  # the umask, 0o022
+    assert fields[7] == b"5" and fields[8:13] == [b"-p", b"/x/pinerc", b"-f", b"INBOX", b""]
 
 
 @pytest.mark.parametrize(
@@ -69,12 +70,12 @@ def test_the_payload_starts_with_the_magic_and_the_fingerprint() -> None:
     [
         (lambda f: [b"pinesh-fork-0", *f[1:]], "not a pinesh fork request"),
         (lambda f: f[:5], "not a pinesh fork request"),
-        (lambda f: [*f[:6], b"99", *f[7:]], "out of range"),
-        (lambda f: [*f[:6], b"-1", *f[7:]], "not a number"),
+        (lambda f: [*f[:7], b"99", *f[8:]], "out of range"),
+        (lambda f: [*f[:7], b"-1", *f[8:]], "not a number"),
         (lambda f: [*f[:2], b"0", *f[3:]], "out of range"),
         (lambda f: [*f[:3], b"relative/dir", *f[4:]], "bad working directory"),
         (lambda f: [*f, b"NOEQUALS"], "malformed environment"),
-        (lambda f: [*f[:7], b"a\0b", *f[8:]], "NUL in an argument"),
+        (lambda f: [*f[:8], b"a\0b", *f[9:]], "NUL in an argument"),
     ],
 )
 def test_a_malformed_request_is_refused(mangle: object, reason: str) -> None:
@@ -284,3 +285,62 @@ def test_the_thin_path_imports_next_to_nothing() -> None:
         "pinesh.cli.main",
         "pinesh.cli.client_server",
     }
+
+
+def test_the_request_carries_the_clients_umask() -> None:
+    request = _request(umask=0o027)
+    assert cs.decode_request(cs.encode_request(request)).umask == 0o027
+    fields = _fields(cs.encode_request(request))
+    fields[6] = b"%d" % 0o1777  # more than permission bits
+    with pytest.raises(ValueError, match="out of range"):
+        cs.decode_request(_pack(fields))
+
+
+def test_the_fingerprint_follows_the_interpreter_and_the_installed_libraries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library upgraded under a waiting server (pip adds and removes entries in
+    site-packages, which changes its mtime) makes the server stale, as pinesh's own files do."""
+    site = tmp_path / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(site)])
+    before = cs.package_fingerprint()
+    assert sys.executable.encode() in before
+    (site / "textual-9.0.0.dist-info").mkdir()
+    os.utime(site, ns=(0, os.stat(site).st_mtime_ns + 1_000_000))
+    assert cs.package_fingerprint() != before
+
+
+def test_a_new_server_starts_only_once_the_launch_that_started_it_has_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cs, "LAUNCH_GRACE", float("inf"))
+    naps: list[float] = []
+    real_sleep = time.sleep
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        assert len(naps) < 400, "still waiting for a launch that has ended"
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", nap)  # the time module the wait imports
+    # Not reaped while it waits: a zombie must count as ended.
+    launch = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        cs.let_the_launch_go_first(launch.pid)  # returns
+    finally:
+        launch.kill()
+        launch.wait()
+
+
+def test_a_launch_that_runs_on_delays_the_server_no_longer_than_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cs, "LAUNCH_GRACE", 0.2)
+    launch = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        cs.let_the_launch_go_first(launch.pid)
+        assert launch.poll() is None  # still running: the server went on without it
+    finally:
+        launch.kill()
+        launch.wait()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pinesh.services import reading
+from pinesh.services import html_text
 from pinesh.services.html_input import MAX_HTML, READ_AGAIN_BUDGET, bound_html
 from pinesh.services.reading import html_to_text
 
@@ -76,13 +76,13 @@ def test_a_huge_document_is_cut_before_a_tag_and_the_rest_counted() -> None:
 
 def test_the_converter_is_handed_only_bounded_plain_html(monkeypatch: pytest.MonkeyPatch) -> None:
     handed: list[str] = []
-    convert = reading._convert
+    convert = html_text._convert
 
     def recorded(markup: str) -> str:
         handed.append(markup)
         return convert(markup)
 
-    monkeypatch.setattr(reading, "_convert", recorded)
+    monkeypatch.setattr(html_text, "_convert", recorded)
     text = html_to_text("<a\n" * 300_000)
     assert len(handed) == 1 and len(handed[0]) <= 4 * MAX_HTML
     assert PLAIN.fullmatch(handed[0])
@@ -117,7 +117,7 @@ def test_html_parser_given_the_plain_form_meets_no_unfinished_construct(
         monkeypatch.setattr(html.parser.HTMLParser, method.__name__, counted)
     html_to_text(_hostile(unit, 3_000))  # small: without the bound this is quadratic
     assert unfinished == []
-    reading._convert("<a x " * 20)  # not rewritten, such markup is counted
+    html_text._convert("<a x " * 20)  # not rewritten, such markup is counted
     assert unfinished
 
 

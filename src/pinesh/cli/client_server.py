@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import socket
     from collections.abc import Sequence
 
-MAGIC = b"pinesh-fork-1"
+MAGIC = b"pinesh-fork-2"  # 2: the umask field
 HEADER = struct.Struct(">4sI")
 HEADER_TAG = b"PNSH"
 REPLY = struct.Struct(">ci")
@@ -64,7 +64,7 @@ CLIENT_OPTIONS = ("-p", "-f", "--config")
 class Request:
     """What a thin client hands over (besides its three fds)."""
 
-    __slots__ = ("argv", "columns", "cwd", "env", "fingerprint", "pid", "rows")
+    __slots__ = ("argv", "columns", "cwd", "env", "fingerprint", "pid", "rows", "umask")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Request:
         cwd: bytes,
         columns: int,
         rows: int,
+        umask: int = 0o022,
         argv: Sequence[bytes],
         env: Sequence[tuple[bytes, bytes]],
     ) -> None:
@@ -82,6 +83,7 @@ class Request:
         self.cwd = cwd
         self.columns = columns
         self.rows = rows
+        self.umask = umask
         self.argv = list(argv)
         self.env = list(env)
 
@@ -94,7 +96,8 @@ class Request:
 
 
 def encode_request(request: Request) -> bytes:
-    """The payload: MAGIC, fingerprint, pid, cwd, columns, rows, len(argv), argv..., env..."""
+    """The payload: MAGIC, fingerprint, pid, cwd, columns, rows, umask, len(argv), argv...,
+    env..."""
     fields = [
         MAGIC,
         request.fingerprint,
@@ -102,6 +105,7 @@ def encode_request(request: Request) -> bytes:
         request.cwd,
         b"%d" % request.columns,
         b"%d" % request.rows,
+        b"%d" % request.umask,
         b"%d" % len(request.argv),
         *request.argv,
     ]
@@ -150,16 +154,16 @@ def decode_request(payload: bytes) -> Request:
         offset += length
     if offset != len(payload):
         raise ValueError("trailing bytes after the request")
-    if len(fields) < 7 or fields[0] != MAGIC:
+    if len(fields) < 8 or fields[0] != MAGIC:
         raise ValueError("not a pinesh fork request")
-    argc = _number(fields[6], 0, len(fields) - 7)
+    argc = _number(fields[7], 0, len(fields) - 8)
     env: list[tuple[bytes, bytes]] = []
-    for item in fields[7 + argc :]:
+    for item in fields[8 + argc :]:
         key, sep, value = item.partition(b"=")
         if not sep or not key or b"\0" in item:
             raise ValueError("malformed environment entry")
         env.append((key, value))
-    for word in fields[7 : 7 + argc]:
+    for word in fields[8 : 8 + argc]:
         if b"\0" in word:
             raise ValueError("NUL in an argument")
     if b"\0" in fields[3] or not fields[3].startswith(b"/"):
@@ -170,14 +174,18 @@ def decode_request(payload: bytes) -> Request:
         cwd=fields[3],
         columns=_number(fields[4], 0, 1 << 16),
         rows=_number(fields[5], 0, 1 << 16),
-        argv=fields[7 : 7 + argc],
+        umask=_number(fields[6], 0, 0o777),
+        argv=fields[8 : 8 + argc],
         env=env,
     )
 
 
 def package_fingerprint() -> bytes:
-    """The version, and the count, total size and newest mtime of the package's files:
-    an upgraded (or edited) pinesh never talks to a server running the old code."""
+    """The version, and the count, total size and newest mtime of the package's files, the
+    interpreter, and the mtimes of the site-packages directories on the module path (pip
+    changes one whenever it installs, upgrades or removes a package: a new Textual): an
+    upgraded (or edited) pinesh, or one on upgraded libraries, never talks to a server
+    running the old code."""
     from pinesh import __version__
 
     root = os.path.dirname(os.path.abspath(__file__))
@@ -195,7 +203,16 @@ def package_fingerprint() -> bytes:
                     count += 1
                     size += info.st_size
                     newest = max(newest, info.st_mtime_ns)
-    return f"{__version__}:{count}:{size}:{newest}:{sys.version_info[:3]}".encode()
+    libraries = 0
+    for directory in sys.path:
+        if directory.endswith(("site-packages", "dist-packages")):
+            try:  # noqa: SIM105 - contextlib costs the thin path 3 ms
+                libraries = max(libraries, os.stat(directory).st_mtime_ns)
+            except OSError:
+                pass
+    return (
+        f"{__version__}:{count}:{size}:{newest}:{sys.version_info[:3]}:{sys.executable}:{libraries}"
+    ).encode()
 
 
 # -- the thin client -------------------------------------------------------------------------
@@ -370,6 +387,8 @@ def _hand_over(conn: _socket.socket, argv: Sequence[str]) -> tuple[bytes, int]:
         columns, rows = size.columns, size.lines
     except OSError:
         columns = rows = 0
+    umask = os.umask(0o077)  # read by setting it: put back at once
+    os.umask(umask)
     payload = encode_request(
         Request(
             fingerprint=package_fingerprint(),
@@ -377,6 +396,7 @@ def _hand_over(conn: _socket.socket, argv: Sequence[str]) -> tuple[bytes, int]:
             cwd=os.getcwdb(),
             columns=columns,
             rows=rows,
+            umask=umask,
             argv=[os.fsencode(a) for a in argv],
             env=list(os.environb.items()),
         )
@@ -416,6 +436,7 @@ def _wait_for_child(conn: _socket.socket, child: int) -> int:
 def start_server(settings: ThinSettings) -> None:
     """Start a detached server (double fork, setsid, exec); it gives up at once if another
     holds the lock. Failing to start one is not an error: the launch goes on in-process."""
+    launcher = os.getpid()  # this launch: the server starts once it has run (see below)
     try:
         pid = os.fork()
     except OSError:
@@ -436,11 +457,43 @@ def start_server(settings: ThinSettings) -> None:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, 256)
+        let_the_launch_go_first(launcher)
         argv = server_argv(settings)
         os.chdir("/")  # a daemon holds no directory; nothing is looked up relative to it
         os.execv(argv[0], argv)  # noqa: S606 - this very Python, no shell
     finally:
         os._exit(1)
+
+
+# Seconds the detached process lets the launch that started it run before it execs the
+# server: on two cores the server's start and preload (0.5-0.8 s of CPU) beside that launch
+# made it 27 % slower (docs/benchmarks.md, "The client's lean start"). It goes on at once
+# when that launch ends.
+LAUNCH_GRACE = 5.0
+
+
+def let_the_launch_go_first(launcher: int) -> None:
+    """Wait while the process launcher runs, LAUNCH_GRACE seconds at most (in the detached
+    process, before the server's interpreter even starts)."""
+    import time
+
+    deadline = time.monotonic() + LAUNCH_GRACE
+    while time.monotonic() < deadline and _running(launcher):
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """pid is a live process (not one that ended and waits to be reaped)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:  # gone, or not ours to signal: another process has the pid now
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return False
+    return stat.rpartition(b")")[2].split()[:1] != [b"Z"]
 
 
 # The server's program: put this pinesh's directory first only until the package is

@@ -325,6 +325,7 @@ class ForkServer:
                 os.close(fd)
         fds.clear()
         os.chdir(request.cwd)
+        os.umask(request.umask)  # the client's, not the one the server was started with
         os.environ.clear()
         for key, value in request.env:
             os.environb[key] = value

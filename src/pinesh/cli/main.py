@@ -160,8 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
-    args = _parser().parse_args(argv)
+    client = _plain_client(sys.argv[1:] if argv is None else argv)
     try:
+        if client is not None:  # the terminal client: no argparse (its import, its parser)
+            return _run_client(*client)
+        args = _parser().parse_args(argv)
         if args.command == "connect":
             from pinesh.cli.connect import run_connect
 
@@ -184,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pinesh.cli.doctor import run_doctor
 
             return run_doctor(args.config, args.pinerc, args.servers, args.service)
-        return _run_client(args)
+        return _run_client(args.config, args.pinerc, args.folder)
     except PineshError as exc:
         print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
         return 2
@@ -193,6 +196,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+CLIENT_OPTIONS = {"--config": "config", "-p": "pinerc", "-f": "folder"}
+
+
+def _plain_client(argv: Sequence[str]) -> tuple[str | None, str | None, str | None] | None:
+    """(config, pinerc, folder) of a plain `pinesh [--config FILE] [-p PINERC] [-f FOLDER]`
+    (each option a word of its own, or --config=FILE), as argparse would read it; None for
+    anything else, which argparse then parses (and reports)."""
+    found: dict[str, str | None] = dict.fromkeys(CLIENT_OPTIONS.values())
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        option, value = word, None
+        if word.startswith("--config="):
+            option, value = "--config", word.partition("=")[2]
+        elif word in CLIENT_OPTIONS and words and not words[0].startswith("-"):
+            value = words.pop(0)
+        if option not in CLIENT_OPTIONS or value is None:
+            return None
+        found[CLIENT_OPTIONS[option]] = value
+    return found["config"], found["pinerc"], found["folder"]
 
 
 MAIL_COMMANDS = {"folders", "index", "show", "send", "post", "outbox"}
@@ -232,7 +257,7 @@ def _run_mail(args: argparse.Namespace) -> int:
 GC_PAUSE_SECONDS = 3.0
 
 
-def _run_client(args: argparse.Namespace) -> int:
+def _run_client(config: str | None, pinerc: str | None, folder: str | None) -> int:
     """The terminal client. The folder's server is opened (ssh login included) in a thread
     before Textual is imported, so the two overlap; see services.prewarm."""
     import gc
@@ -243,24 +268,23 @@ def _run_client(args: argparse.Namespace) -> int:
     resume.daemon = True
     resume.start()
     try:
-        return _start_client(args)
+        return _start_client(config, pinerc, folder)
     finally:
         resume.cancel()
         gc.enable()
 
 
-def _start_client(args: argparse.Namespace) -> int:
+def _start_client(config: str | None, pinerc: str | None, folder: str | None) -> int:
     from pinesh.services.prewarm import discard_early, early_session
 
-    folder = args.folder or "INBOX"
-    session = early_session(args.config, args.pinerc)
+    session = early_session(config, pinerc)
     askpass = _start_askpass(session)
     session.ask_password = _dialog_password(askpass)
-    early = session.open_early(folder)
+    early = session.open_early(folder or "INBOX")
     try:
         from pinesh.ui.app import PineshApp
 
-        PineshApp(session, folder, start_in_index=args.folder is not None).run()
+        PineshApp(session, folder or "INBOX", start_in_index=folder is not None).run()
     finally:
         discard_early(early)
         if askpass is not None:

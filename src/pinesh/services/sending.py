@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from pinesh.senders.outbox import Attempt, Outbox
 from pinesh.senders.sendmail import SendmailSender
 from pinesh.senders.smtp import SmtpSender
 from pinesh.services.connections import Connections
+from pinesh.services.identity import user_address as user_address  # its old home
 from pinesh.services.mail import MailSession
-from pinesh.stores.base import Address, Flag
+from pinesh.stores.base import Flag
 from pinesh.transport.service import Service
 
 DEFAULT_SENDMAIL = "/usr/sbin/sendmail -oi -t"
@@ -56,12 +56,6 @@ def _helo(session: MailSession) -> str | None:
     if "." in name:
         return name
     return f"{name}.{session.pine.user_domain}" if session.pine.user_domain else None
-
-
-def user_address(session: MailSession) -> Address:
-    """From: personal-name and login@user-domain (Pine's defaults)."""
-    domain = session.pine.user_domain or socket.gethostname()
-    return Address(session.pine.personal_name or "", f"{getpass.getuser()}@{domain}")
 
 
 def outbox(session: MailSession) -> Outbox:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import email.header
 import email.parser
-import email.policy
 import email.utils
 import re
 from datetime import datetime
+from email._policybase import compat32  # email.policy would load the modern policy's modules
 from email.message import Message
 
 from pinesh.stores import charsets
 from pinesh.stores.base import Address, Envelope, Flag
 
-_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+_HEADER_PARSER = email.parser.BytesHeaderParser(policy=compat32)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _ESCAPED = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
 

@@ -21,12 +21,12 @@ its parts 2.1, 2.2.
 from __future__ import annotations
 
 import email.parser
-import email.policy
 import email.utils
 import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email._policybase import compat32  # email.policy would load the modern policy's modules
 from email.message import Message
 
 from pinesh.stores import charsets
@@ -83,7 +83,7 @@ class _Node:
         return built[id(self)]
 
 
-_TEXT_PARSER = email.parser.Parser(policy=email.policy.compat32)
+_TEXT_PARSER = email.parser.Parser(policy=compat32)
 
 
 def _param_text(value: object) -> str:

@@ -20,8 +20,8 @@ from textual.widgets import Footer, Static
 
 from pinesh.errors import PineshError
 from pinesh.services.folder_view import FolderView
+from pinesh.services.identity import user_address
 from pinesh.services.mail import MailSession
-from pinesh.services.sending import user_address
 from pinesh.stores.base import Flag, SortKey
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import failure_text
