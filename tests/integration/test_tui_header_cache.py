@@ -101,3 +101,26 @@ def test_offline_the_cached_index_stays_and_a_message_read_before_opens(
     assert str(seen["status"]).startswith("Offline"), seen
     assert seen["count"] == MESSAGES
     assert seen["screen"] == MessageScreen.__name__
+
+
+def test_goto_a_folder_whose_server_is_unreachable_opens_it_from_the_cache(
+    sshd: LabSshd, filled: tuple[Path, Path, Path]
+) -> None:
+    work, relay_dir, _ = filled
+    command, _ = install_relay(relay_dir)
+    _warmed(sshd, work, command)
+    seen: dict[str, object] = {}
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await pilot.press("g")
+        await settle(app, pilot)
+        await answer(app, pilot, "INBOX")
+        await settle(app, pilot)
+        seen["screen"] = type(app.screen).__name__
+        seen["status"] = status(app)
+        seen["count"] = index_of(app).count if isinstance(app.screen, IndexScreen) else None
+
+    _run(_session(sshd, work, ["/bin/false"], "off"), scenario)
+    assert seen["screen"] == IndexScreen.__name__, seen
+    assert "(offline: " in str(seen["status"]) and f"{MESSAGES} messages" in str(seen["status"])
+    assert seen["count"] == MESSAGES

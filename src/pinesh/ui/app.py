@@ -292,7 +292,13 @@ def open_named(session: MailSession, name: str, current: str | None) -> FolderVi
             return f"Already in {safe_line(name)}"
         return FolderView.open(session, name)
     except FAILURES as exc:
-        return f"Cannot open {safe_line(name)}: {failure_text(exc)}"
+        why = failure_text(exc)
+    # A folder read before is still there, from the header cache: offline, and saying why.
+    try:
+        cached = FolderView.from_cache(session, name, f"offline: {why}")
+    except FAILURES:
+        cached = None
+    return cached if cached is not None else f"Cannot open {safe_line(name)}: {why}"
 
 
 def same_folder(session: MailSession, one: str, other: str) -> bool:
