@@ -222,6 +222,8 @@ ca_file = "{dovecot.ca_file}"
             ]
             assert " FAIL " in dovecot_rows[0] and "no-such-imapd" in dovecot_rows[0]
             assert " ok " in dovecot_rows[1] and "TLS" in dovecot_rows[1]
+            cache_lines = [line for line in out.splitlines() if line.startswith("header cache")]
+            assert cache_lines and all(line.endswith(".sqlite") for line in cache_lines), out
             assert done.returncode == 0, out
         finally:
             _stop(config)

@@ -10,7 +10,7 @@ from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.server_spec import ServerSpec
 from pinesh.config.settings import CacheSettings, Settings
 from pinesh.services.connections import Connections
-from pinesh.services.mail import MailSession
+from pinesh.services.mail import MailSession, header_cache_line
 from pinesh.stores.names import NameContext, parse_mailbox_name
 
 
@@ -56,3 +56,17 @@ def test_a_cache_directory_others_may_write_turns_the_cache_off_with_a_reason(
     assert session.cache_problem is not None
     assert session.cache_problem.startswith("header cache off:")
     assert str(shared) in session.cache_problem
+
+
+def test_doctor_names_each_servers_cache_file_or_why_it_is_off(tmp_path: Path) -> None:
+    spec = _server()
+    line = header_cache_line(CacheSettings(directory=tmp_path / "c"), spec)
+    assert line.startswith("header cache for me@mail.example.org: ")
+    assert line.endswith(".sqlite") and str(tmp_path / "c" / "imap") in line
+    off = header_cache_line(CacheSettings(enabled=False), spec)
+    assert off.endswith("off ([cache] enabled = false)")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    unsafe = header_cache_line(CacheSettings(directory=shared), spec)
+    assert ": off: " in unsafe and str(shared) in unsafe

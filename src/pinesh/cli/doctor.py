@@ -11,7 +11,9 @@ from pinesh.services.diagnosis import (
     table_row,
     trials,
 )
+from pinesh.services.mail import header_cache_line
 from pinesh.services.servers import configured_servers
+from pinesh.transport.service import Service
 
 
 def run_doctor(config: str | None, pinerc: str | None, only: list[str], service: str | None) -> int:
@@ -42,4 +44,7 @@ def run_doctor(config: str | None, pinerc: str | None, only: list[str], service:
         all_ok = all_ok and server_ok
         for note in plan.notes:
             print(note_row(note))
+    imap = {s.spec.identity(): s.spec for s in servers if s.service is Service.IMAP}
+    for spec in imap.values():
+        print(header_cache_line(connections.settings.cache, spec))
     return 0 if all_ok else 1

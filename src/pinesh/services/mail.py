@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from pinesh.config.pine_settings import Collection, PineSettings, pine_settings
 from pinesh.config.server_spec import ServerSpec
+from pinesh.config.settings import CacheSettings
 from pinesh.errors import PineshError
 from pinesh.paths import cache_dir, data_dir
 from pinesh.services.connections import Connections, load_connections
@@ -124,17 +125,14 @@ class MailSession:
         settings = self.connections.settings.cache
         if not settings.enabled:
             return None
-        key = f"imap:{spec.identity()}"
+        key = cache_key(spec)
         with self._caches_lock:  # not _stores_lock: store_for() holds that while it calls us
             if key in self._caches:
                 return self._caches[key]
-            from pinesh.stores.cache.header_cache import CacheUnavailable, HeaderCache
+            from pinesh.stores.cache.header_cache import CacheUnavailable
 
-            root = settings.directory or cache_dir()
             try:
-                cache: HeaderCache | None = HeaderCache.open(
-                    root, key, body_limit=settings.bodies_mb * 2**20
-                )
+                cache: HeaderCache | None = open_header_cache(settings, spec)
             except CacheUnavailable as exc:
                 cache, self.cache_problem = None, f"header cache off: {safe_line(str(exc))}"
             self._caches[key] = cache
@@ -290,6 +288,36 @@ class MailSession:
                         if cache is not None:
                             cache.close()
                     self._caches.clear()
+
+
+def cache_key(spec: ServerSpec) -> str:
+    """The name of an IMAP server's header cache (hashed into its file name)."""
+    return f"imap:{spec.identity()}"
+
+
+def open_header_cache(settings: CacheSettings, spec: ServerSpec) -> HeaderCache:
+    """Open the header cache of an IMAP server (CacheUnavailable: it cannot be used)."""
+    from pinesh.stores.cache.header_cache import HeaderCache
+
+    root = settings.directory or cache_dir()
+    return HeaderCache.open(root, cache_key(spec), body_limit=settings.bodies_mb * 2**20)
+
+
+def header_cache_line(settings: CacheSettings, spec: ServerSpec) -> str:
+    """One line for `pinesh doctor`: where an IMAP server's header cache is, or why not."""
+    from pinesh.stores.cache.header_cache import CacheUnavailable
+
+    who = safe_line(spec.identity())
+    if not settings.enabled:
+        return f"header cache for {who}: off ([cache] enabled = false)"
+    try:
+        cache = open_header_cache(settings, spec)
+    except CacheUnavailable as exc:
+        return f"header cache for {who}: off: {safe_line(str(exc))}"
+    try:
+        return f"header cache for {who}: {safe_line(str(cache.path))}"
+    finally:
+        cache.close()
 
 
 def open_session(
