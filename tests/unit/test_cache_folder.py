@@ -98,3 +98,15 @@ def test_expunge_and_append_need_the_server(kept: MailboxCache) -> None:
 def test_sorting_puts_messages_never_read_first_in_arrival_order(kept: MailboxCache) -> None:
     folder = CacheFolder("INBOX", kept, "offline")
     assert folder.sort(SortKey.SUBJECT) == [1, 5, 3, 2]
+
+
+def test_a_flag_change_the_cache_cannot_keep_is_refused_aloud(tmp_path: Path) -> None:
+    cache = HeaderCache.open(tmp_path, "imap:me@mail.example.org")
+    box = cache.mailbox("INBOX")
+    box.reset(7)
+    box.set_uids([1, 2], unseen=[])
+    folder = CacheFolder("IMAP server mail INBOX", box, "offline")
+    cache.close()  # as the cache does itself after a disk error
+    with pytest.raises(StoreError, match="could not be kept") as caught:
+        folder.set_flags([2], FLAGGED, True)
+    assert caught.value.hint

@@ -153,8 +153,13 @@ class CacheFolder(Folder):
 
     def set_flags(self, uids: Sequence[int], flags: frozenset[Flag], value: bool) -> None:
         targets = tuple(dict.fromkeys(u for u in uids if u > 0))
-        if targets and flags:
-            self._cache.add_pending(targets, frozenset(flags), value)
+        if targets and flags and not self._cache.add_pending(targets, frozenset(flags), value):
+            # The cache went off (disk full, a broken file): say so, never drop it silently.
+            raise StoreError(
+                f"{self.label}: the flag change could not be kept for later "
+                f"({safe_line(self._cache.problem or 'the header cache is off')})",
+                hint="make it again when the server can be reached",
+            )
 
     def append(
         self, message: bytes, flags: frozenset[Flag] = frozenset(), date: datetime | None = None
