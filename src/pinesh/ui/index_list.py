@@ -146,14 +146,19 @@ class IndexList(ScrollView):
             self.position = position
 
     class Loaded(Message):
-        """A window of envelopes arrived."""
+        """A window of envelopes arrived (from view)."""
+
+        def __init__(self, view: FolderView) -> None:
+            super().__init__()
+            self.view = view
 
     class LoadFailed(Message):
         """Reading a window failed: what to show on the status line."""
 
-        def __init__(self, error: str) -> None:
+        def __init__(self, error: str, view: FolderView) -> None:
             super().__init__()
             self.error = error
+            self.view = view
 
     def __init__(self, me: Collection[str] = (), *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -172,6 +177,7 @@ class IndexList(ScrollView):
 
     def attach(self, view: FolderView, cursor: int) -> None:
         self.view = view
+        self._loading = None  # a load from the view before (the cache's) is not this one
         self.refresh_rows()
         self.move_cursor(cursor)
 
@@ -244,16 +250,21 @@ class IndexList(ScrollView):
         try:
             view.window(start, stop)
         except (PineshError, OSError, ValueError) as exc:
-            self.post_message(self.LoadFailed(safe_line(str(exc))))
+            self.post_message(self.LoadFailed(safe_line(str(exc)), view))
         else:
-            self.post_message(self.Loaded())
+            self.post_message(self.Loaded(view))
 
     def on_index_list_loaded(self, event: Loaded) -> None:
-        self._loading = None
+        if event.view is self.view:
+            self._loading = None
         self.refresh()
         self.fetch_visible()
 
     def on_index_list_load_failed(self, event: LoadFailed) -> None:
+        if event.view is not self.view:  # a view replaced meanwhile (and closed): not ours
+            event.stop()
+            self.fetch_visible()
+            return
         self._loading = None  # the screen shows the error; scrolling asks again
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:

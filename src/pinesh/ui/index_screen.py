@@ -147,10 +147,17 @@ class IndexScreen(CommandScreen):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_folder(self) -> None:
         """Open the folder and list its messages (I/O: never on the UI thread)."""
-        cached = None if self._given is not None else self._paint_from_cache()
+        cached = None
         try:
-            view = self._given or FolderView.open(self.session, self.folder_name)
-            self._given = None
+            if self._given is not None:
+                view, self._given = self._given, None
+            else:
+                # The server is asked at once, in its own thread; the cache is drawn only
+                # if that answer has not come by the time the cache is read (with the
+                # master up and the early open done, the live index needs no head start).
+                live = LiveOpen(self.session, self.folder_name)
+                cached = self._paint_from_cache(unless=live.done)
+                view = live.result()
             if view.is_news:
                 view.set_threaded()  # news reads by thread, as in Pine
             summary = view.summary()
@@ -172,9 +179,10 @@ class IndexScreen(CommandScreen):
         if first is not None:
             self._back(self._start_at, first)
 
-    def _paint_from_cache(self) -> FolderView | None:
+    def _paint_from_cache(self, unless: Callable[[], bool]) -> FolderView | None:
         """Show the folder as the header cache last saw it while the server is asked
-        (I/O on the local disk only); the view shown, or None when nothing is cached."""
+        (I/O on the local disk only), unless the server's answer is there by then; the
+        view shown, or None."""
         try:
             cached = FolderView.from_cache(self.session, self.folder_name, CACHED)
             if cached is None:
@@ -183,6 +191,9 @@ class IndexScreen(CommandScreen):
             start = cached.opening_start()
         except (PineshError, OSError, ValueError):
             return None  # only a head start: the server's answer follows
+        if unless():
+            cached.close()
+            return None
         self._back_or_close(cached, summary, start)
         return cached
 
@@ -523,6 +534,36 @@ class IndexScreen(CommandScreen):
                 self.mark(uids, frozenset({Flag.FLAGGED}), True, "flagged")
 
         self.app.push_screen(ChoiceScreen(f"APPLY to {len(uids)} selected:", choices), chosen)
+
+
+class LiveOpen:
+    """FolderView.open of a folder in a thread of its own, so that the header cache is
+    read meanwhile (IndexScreen.open_folder)."""
+
+    def __init__(self, session: MailSession, name: str) -> None:
+        self._view: FolderView | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(session, name), name="open-live", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, session: MailSession, name: str) -> None:
+        try:
+            self._view = FolderView.open(session, name)
+        except BaseException as exc:  # raised again by result(), in the worker
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> FolderView:
+        """The open folder once opened; the open's error, raised, if it failed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._view is not None
+        return self._view
 
 
 def close_later(view: FolderView) -> None:

@@ -1,0 +1,58 @@
+"""The index's virtual list when the view under it is replaced (the header cache's view by
+the server's): what a load of the view before says is not shown, and the new view loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from pinesh.services.folder_view import FolderView
+from pinesh.ui.app import PineshApp
+from pinesh.ui.index_list import IndexList
+from tests.ui.test_index_screen import (
+    filled_maildir,
+    index_of,
+    make_session,
+    rows,
+    run_index,
+    settle,
+    status,
+)
+
+
+def test_a_failed_load_of_a_view_replaced_meanwhile_is_not_shown(tmp_path: Path) -> None:
+    maildir, _ = filled_maildir(tmp_path)
+    session = make_session(maildir, tmp_path)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        before = status(app)
+        replaced = FolderView.open(session, "INBOX")
+        replaced.close()
+        index_of(app).post_message(IndexList.LoadFailed("INBOX is closed", replaced))
+        await settle(app, pilot)
+        assert status(app) == before
+        assert "closed" not in status(app)
+
+    run_index(session, scenario)
+
+
+def test_a_view_attached_while_a_window_loads_loads_that_window_itself(tmp_path: Path) -> None:
+    maildir, _ = filled_maildir(tmp_path)
+    session = make_session(maildir, tmp_path)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        index = index_of(app)
+        shown = index.view
+        assert shown is not None
+        fresh = FolderView.open(session, "INBOX")
+        height = max(index.scrollable_content_region.height, 1)
+        top = round(index.scroll_offset.y)
+        # As if the view before were still loading the very window the new one shows.
+        index._loading = (max(0, top - height // 2), min(fresh.count, top + height + height // 2))
+        index.attach(fresh, index.cursor)
+        await settle(app, pilot)
+        assert all(line.strip() and "..." not in line for line in rows(app)[:5]), rows(app)
+        shown.close()
+
+    run_index(session, scenario)
