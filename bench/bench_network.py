@@ -23,12 +23,14 @@ is what the variant says: cold (emptied before each launch) or warm (kept by the
 before; an unmeasured launch fills it when empty). pinesh launches get a second time,
 "confirmed": the status line shows the server's count and no longer "cached, not yet
 confirmed by the server"; the first time is the first index, from the cache when one
-was painted before the server answered (counted per variant). Command-line steps (pinesh index, send, post) are timed from the start of the
-process to its exit; a send is then checked to have reached the ISP's Postfix, a post to
-have been accepted. The ssh logins of each measurement are the difference of sshd's
-"Accepted publickey" lines on the mail host and on the ISP's shell server, before and
-after it. Results go to stdout as Markdown, with ratios against Alpine with its own ssh
-at the same RTT (for the second folder: Alpine -f bench); docs/benchmarks.md quotes a run.
+was painted before the server answered (counted per variant). Command-line steps
+(pinesh index, send, post) are timed from the start of the process to its exit; a send
+is then checked to have reached the ISP's Postfix, a post to have been accepted. The ssh
+logins of each measurement are the difference of sshd's "Accepted publickey" lines on
+the mail host and on the ISP's shell server, before and after it. --wire then counts the
+IMAP round trips of one launch per client (the relay of tests/lab/imap_wire.py). Results
+go to stdout as Markdown, with ratios against Alpine with its own ssh at the same RTT (for
+the second folder: Alpine -f bench); docs/benchmarks.md quotes a run.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from pathlib import Path
 from tests.integration.netlab_helpers import ISP_RULES, write_home_files
 from tests.lab.common import ensure_lab_user
 from tests.lab.dovecot import reset_maildir
+from tests.lab.imap_wire import Tally, WireLog, install_relay
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.netlab import NetLab, start_netlab
 
@@ -394,6 +397,72 @@ def fill(lab: NetLab, count: int, folder_count: int) -> None:
         time.sleep(3)  # see bench_imap_open: a real mailbox was not filled just now
 
 
+def wire_pass(bench: Bench, relay_dir: Path) -> list[tuple[str, Tally]]:
+    """Round trips of one launch per client, counted on the mail host's side by the relay
+    of tests/lab/imap_wire.py (between sshd and imapd; see docs/benchmarks.md "IMAP round
+    trips on the wire"), from the launch until the index was confirmed and the session
+    killed. Each variant launches once unmeasured first (its master, its cache)."""
+    lab, work = bench.lab, bench.work
+    command, logs = install_relay(relay_dir)
+    relay = " ".join(command[:-1])  # the relay in front of imapd, for Alpine's and mutt's ssh
+    home = work / "wire-home"
+    home.mkdir()
+    words = ", ".join(f'"{w}"' for w in command)
+    rule = MAILHOST_RULE.replace('imap_command = ["/etc/rimapd"]', f"imap_command = [{words}]")
+    config = write_home_files(lab, home, ISP_RULES + rule, timeout=30)
+    pinerc_alpine = home / "pinerc-alpine"
+    pinerc_alpine.write_text(bench.alpine_own.read_text().replace(
+        "exec /etc/r%sd", f"exec {relay} /etc/r%sd"))  # fmt: skip
+    muttrc = home / "muttrc"
+    muttrc.write_text(bench.muttrc_cache.read_text().replace(
+        "exec /etc/rimapd", f"exec {relay} /etc/rimapd").replace(
+        str(work / "hcache"), str(home)))  # fmt: skip
+    env = {**bench.env, "PINESH_CONFIG": str(config)}
+    pinesh = lab.home([str(BIN / "pinesh"), "-p", str(home / "pinerc"), "-f", "INBOX"])
+    inbox = count_shown(bench.count)
+
+    def cache_env(name: str) -> dict[str, str]:
+        return {**env, "XDG_CACHE_HOME": str(bench.cache_home(name))}
+
+    variants = [
+        ("pinesh, cold cache (master up)", Variant("pinesh", pinesh, cache_env("wire-cold"),
+         inbox, None, confirmed=confirmed_shown(bench.count)), "wire-cold"),
+        ("pinesh, warm cache (master up)", Variant("pinesh", pinesh, cache_env("wire-warm"),
+         inbox, None, confirmed=confirmed_shown(bench.count)), None),
+        ("Alpine, its own ssh", Variant("alpine", lab.home(["alpine", "-p", str(pinerc_alpine),
+         "-i"]), env, inbox, None), None),
+        ("mutt, header cache", Variant("mutt", lab.home(["mutt", "-n", "-F", str(muttrc)]), env,
+         mutt_ready(bench.count), None), None),
+    ]  # fmt: skip
+    wire = WireLog(logs)
+    tallies: list[tuple[str, Tally]] = []
+    for name, variant, cold in variants:
+        try:
+            launch(variant, timeout=bench.timeout)  # master, cache, first-run files
+            if cold is not None:
+                bench.empty_cache(cold)
+            time.sleep(0.5)  # the relay logs the last bytes of the launch before
+            wire.tally()
+            launch(variant, timeout=bench.timeout)
+            time.sleep(0.5)
+            tallies.append((name, wire.tally()))
+        except Exception as exc:  # one failure must not lose the run; say what was sent
+            print(f"wire {name} failed: {exc}", file=sys.stderr)
+            error = str(exc).strip().splitlines()[-3:]
+            tallies.append((f"{name} (failed: {' / '.join(error)[:200]})", wire.tally()))
+    bench.home([str(BIN / "pinesh"), "--config", str(config), "ssh", "stop"])
+    return tallies
+
+
+def report_wire(tallies: list[tuple[str, Tally]]) -> None:
+    print("\n### IMAP round trips of one launch (to the confirmed index)\n")
+    print("| variant | round trips | IMAP connections | commands |")
+    print("|---|---:|---:|---|")
+    for name, tally in tallies:
+        commands = ", ".join(tally.commands)
+        print(f"| {name} | {tally.round_trips} | {tally.connections} | {commands[:600]} |")
+
+
 def measure_once(lab: NetLab, measure: Measure, result: Result) -> None:
     measure.prepare()
     mail, shell = lab.mailhost.authentications(), lab.shell.authentications()
@@ -479,6 +548,9 @@ def main() -> None:
     parser.add_argument("--only", help="run only measurements whose name contains this")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to an index")
     parser.add_argument("--show", action="store_true", help="print each screen to stderr")
+    parser.add_argument(
+        "--wire", action="store_true", help="then count one launch's round trips per client"
+    )
     args = parser.parse_args()
     rtts = [float(word) for word in args.rtts.split(",")]
     facts = _facts()
@@ -492,6 +564,8 @@ def main() -> None:
     results: dict[tuple[str, str, float], Result] = {}
     began = time.monotonic()
     bench: Bench | None = None
+    relay_dir = Path(tempfile.mkdtemp(prefix="pn-wire-", dir="/tmp"))
+    tallies: list[tuple[str, Tally]] = []
     try:
         fill(lab, args.messages, args.folder_messages)
         bench = Bench(lab, work, args.messages, args.folder_messages, args.timeout)
@@ -519,15 +593,20 @@ def main() -> None:
                         result.errors.append(str(exc).strip().splitlines()[-1][:300])
                         progress = f"failed: {exc}"
                     print(f"{rtt:g} ms  {measure.name}: {progress}", file=sys.stderr)
+        if args.wire:
+            tallies = wire_pass(bench, relay_dir)
     finally:
         if bench is not None:
             bench.stop_masters()
         lab.stop()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(relay_dir, ignore_errors=True)
     print(f"{facts}. {args.messages} messages in INBOX, {args.folder_messages} in {FOLDER}; "
           f"{args.rounds} rounds per RTT; RTTs {args.rtts} ms; "
           f"{(time.monotonic() - began) / 60:.1f} min.")  # fmt: skip
     report(results, measures, rtts)
+    if tallies:
+        report_wire(tallies)
 
 
 if __name__ == "__main__":

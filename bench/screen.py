@@ -50,8 +50,17 @@ class Launch:
     early: bool = False  # ready() held before confirmed() did (pinesh: painted from cache)
 
 
+_PLACEHOLDER = re.compile(r"\s*\S?\s*\d+\s+\.\.\.\s*")  # pinesh's row not read yet: "  12 ..."
+
+
 def _index_lines(screen: str) -> int:
-    return sum(1 for line in screen.splitlines() if re.search(r"\b\d+\b.*\S{3}", line))
+    """Lines with a number and some text: index rows (pinesh's "...", a row whose envelope
+    is still being read, is not one)."""
+    return sum(
+        1
+        for line in screen.splitlines()
+        if re.search(r"\b\d+\b.*\S{3}", line) and not _PLACEHOLDER.fullmatch(line)
+    )
 
 
 def count_shown(count: int) -> Callable[[str], bool]:
