@@ -2,7 +2,7 @@
 from launch to the first index on screen, to the "Offline" status, and pinesh's peak RSS.
 
     nice -n 19 .venv/bin/python -m bench.bench_cache_paint [--sizes 1000,100000,1000000]
-        [--rounds 3] [--show]
+        [--rounds 3] [--show] [--source DIR]
 
 For each size, a cache file is filled directly through the MailboxCache API, opened the
 way pinesh opens it (MailSession.header_cache of the mailbox's server, in a temporary
@@ -14,6 +14,8 @@ the server cannot be reached, so the index shown is the cache's, its status line
 to "Offline" when the open has failed. Timed from just before `tmux new-session` to the
 title's "of N" with ten index lines on screen, and to "Offline" on it; the peak RSS is
 VmHWM of the pinesh process read after "Offline". No network, no lab, no root needed.
+--source runs pinesh from another source tree (PYTHONPATH; e.g. an older commit's src from
+`git archive`), for a before/after comparison; the cache is filled by this one.
 Results go to stdout as Markdown; docs/benchmarks.md ("The header cache") quotes a run.
 """
 
@@ -95,7 +97,9 @@ def _offline(screen: str) -> bool:
     return "Offline" in screen
 
 
-def one_size(count: int, rounds: int, show: bool) -> tuple[float, list[Launch], float]:
+def one_size(
+    count: int, rounds: int, show: bool, source: str | None
+) -> tuple[float, list[Launch], float]:
     """Fill seconds, the launches, and the cache file's MB."""
     work = Path(tempfile.mkdtemp(prefix="pn-paint-", dir="/tmp"))
     try:
@@ -111,6 +115,8 @@ def one_size(count: int, rounds: int, show: bool) -> tuple[float, list[Launch], 
             "TERM": "xterm-256color",
             "PYTHONPYCACHEPREFIX": str(work / "pycache"),
         }
+        if source:
+            env["PYTHONPATH"] = source
         argv = [str(BIN / "pinesh"), "-p", str(work / "pinerc"), "-f", MAILBOX]
         variant = Variant(f"{count}", argv, env, count_shown(count), None, confirmed=_offline)
         launch(variant, timeout=120)  # unmeasured: bytecode, the page cache
@@ -125,6 +131,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,100000,1000000")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--show", action="store_true", help="print each screen to stderr")
+    parser.add_argument("--source", help="run pinesh from this source tree (PYTHONPATH)")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; "
@@ -134,7 +141,7 @@ def main() -> None:
           "Offline shown s (median) | peak RSS MB (median, max) |")  # fmt: skip
     print("|---:|---:|---:|---|---:|---|")
     for count in (int(word) for word in args.sizes.split(",")):
-        filled, launches, size = one_size(count, args.rounds, args.show)
+        filled, launches, size = one_size(count, args.rounds, args.show, args.source)
         first = [x.seconds for x in launches]
         offline = [x.confirmed for x in launches if x.confirmed is not None]
         rss = [x.rss_mb for x in launches]
