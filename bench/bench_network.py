@@ -18,12 +18,19 @@ mutt's header cache).
 
 Launches are measured as bench_ui_launch measures them (bench/screen.py: a new tmux
 session, capture-pane every 5 ms until the message count and ten index lines are on the
-screen). Command-line steps (pinesh index, send, post) are timed from the start of the
-process to its exit; a send is then checked to have reached the ISP's Postfix, a post to
-have been accepted. The ssh logins of each measurement are the difference of sshd's
-"Accepted publickey" lines on the mail host and on the ISP's shell server, before and
-after it. Results go to stdout as Markdown, with ratios against Alpine with its own ssh
-at the same RTT (for the second folder: Alpine -f bench); docs/benchmarks.md quotes a run.
+screen). Every pinesh run has an XDG_CACHE_HOME of the bench's own, so its header cache
+is what the variant says: cold (emptied before each launch) or warm (kept by the launch
+before; an unmeasured launch fills it when empty). pinesh launches get a second time,
+"confirmed": the status line shows the server's count and no longer "cached, not yet
+confirmed by the server"; the first time is the first index, from the cache when one
+was painted before the server answered (counted per variant). Command-line steps
+(pinesh index, send, post) are timed from the start of the process to its exit; a send
+is then checked to have reached the ISP's Postfix, a post to have been accepted. The ssh
+logins of each measurement are the difference of sshd's "Accepted publickey" lines on
+the mail host and on the ISP's shell server, before and after it. --wire then counts the
+IMAP round trips of one launch per client (the relay of tests/lab/imap_wire.py). Results
+go to stdout as Markdown, with ratios against Alpine with its own ssh at the same RTT (for
+the second folder: Alpine -f bench); docs/benchmarks.md quotes a run.
 """
 
 from __future__ import annotations
@@ -47,10 +54,20 @@ from pathlib import Path
 from tests.integration.netlab_helpers import ISP_RULES, write_home_files
 from tests.lab.common import ensure_lab_user
 from tests.lab.dovecot import reset_maildir
+from tests.lab.imap_wire import Tally, WireLog, install_relay
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.netlab import NetLab, start_netlab
 
-from bench.screen import BIN, Variant, count_shown, launch, messages_in, mutt_ready
+from bench.screen import (
+    BIN,
+    Launch,
+    Variant,
+    confirmed_shown,
+    count_shown,
+    launch,
+    messages_in,
+    mutt_ready,
+)
 
 FOLDER = "bench"  # the second folder: ~/Maildir/.bench on the mail host, IMAP name "bench"
 NEWSGROUP = "local.test"
@@ -80,7 +97,7 @@ class Measure:
 
     section: str
     name: str
-    run: Callable[[], float]
+    run: Callable[[], float | Launch]  # a Launch may carry a second time (confirmed)
     prepare: Callable[[], None] = lambda: None
     warm_up: bool = False  # run once unmeasured before the first RTT
 
@@ -88,6 +105,8 @@ class Measure:
 @dataclass
 class Result:
     seconds: list[float] = field(default_factory=list)
+    confirmed: list[float] = field(default_factory=list)  # pinesh: the server's count shown
+    early: int = 0  # runs whose first index was the header cache's (before the server's)
     mail_logins: list[int] = field(default_factory=list)
     shell_logins: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -127,8 +146,15 @@ class Bench:
             "PYTHONPYCACHEPREFIX": str(work / "pycache"),
             "PYTHONPATH": str(work / "src"),  # the snapshot of pinesh's source
             "PINESH_CLIENT_SERVER": "0",
+            # Every pinesh run has a header cache of the bench's own (never the user's):
+            # command-line steps share this one; each launch variant names its own.
+            "XDG_CACHE_HOME": str(self.cache_home("cli")),
         }
-        self.env_only = {**self.env, "PINESH_CONFIG": str(self.config_only)}
+        self.env_only = {
+            **self.env,
+            "PINESH_CONFIG": str(self.config_only),
+            "XDG_CACHE_HOME": str(self.cache_home("pinerc-only")),
+        }
         alpine_common = (
             "user-domain=home.example\n"
             f"inbox-path={{{host}/user={user}}}INBOX\n"
@@ -156,6 +182,23 @@ class Bench:
         self.muttrc_plain = work / "muttrc"
         self.muttrc_plain.write_text(mutt_common + 'set header_cache=""\n')
         self.mutt_folder = f"imap://{user}@{host}/{FOLDER}"
+
+    # ------------------------------------------------------------------ header caches
+
+    def cache_home(self, name: str) -> Path:
+        """An XDG_CACHE_HOME of the bench's own (pinesh's cache is $XDG_CACHE_HOME/pinesh)."""
+        path = self.work / "cache" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def empty_cache(self, name: str) -> None:
+        """A cold cache: the directory emptied, as on a first launch."""
+        path = self.cache_home(name)
+        shutil.rmtree(path)
+        path.mkdir()
+
+    def cache_filled(self, name: str) -> bool:
+        return any((self.cache_home(name) / "pinesh" / "imap").glob("*.sqlite"))
 
     # ------------------------------------------------------------------ running things
 
@@ -208,8 +251,8 @@ class Bench:
 
     # ------------------------------------------------------------------ measurements
 
-    def _launch(self, variant: Variant, show: bool) -> Callable[[], float]:
-        return lambda: launch(variant, show=show, timeout=self.timeout).seconds
+    def _launch(self, variant: Variant, show: bool) -> Callable[[], Launch]:
+        return lambda: launch(variant, show=show, timeout=self.timeout)
 
     def _index(self, only: bool = False) -> float:
         argv = self.pinesh("--json", "index", self.folder_name, only=only)
@@ -260,16 +303,55 @@ class Bench:
 
         def launched(name: str, argv: list[str], ready: Callable[[str], bool],
                      environment: dict[str, str], prepare: Callable[[], None] = lambda: None,
-                     section: str = LAUNCH) -> Measure:  # fmt: skip
-            variant = Variant(name, argv, environment, ready, None)
+                     section: str = LAUNCH,
+                     confirmed: Callable[[str], bool] | None = None) -> Measure:  # fmt: skip
+            variant = Variant(name, argv, environment, ready, None, confirmed=confirmed)
             return Measure(section, name, self._launch(variant, show), prepare, warm_up=True)
 
+        def cached(name: str, argv: list[str], count: int, *, master: bool, warm: bool,
+                   section: str = LAUNCH) -> Measure:  # fmt: skip
+            """A pinesh launch with its own header cache: warm (kept filled by the launch
+            before, an unmeasured one when empty) or cold (emptied first); its master up
+            or stopped first. Timed to the first index and to the server's count."""
+            home = (
+                f"warm-{FOLDER if section == SECOND else 'inbox'}" if warm else f"cold-{len(names)}"
+            )
+            names.append(name)
+            environment = {**env, "XDG_CACHE_HOME": str(self.cache_home(home))}
+            variant = Variant(name, argv, environment, count_shown(count), None,
+                              confirmed=confirmed_shown(count))  # fmt: skip
+
+            def prepare() -> None:
+                if warm and not self.cache_filled(home):
+                    launch(variant, timeout=self.timeout)
+                elif not warm:
+                    self.empty_cache(home)
+                if master:
+                    self.start_mail_master()
+                else:
+                    cold()
+
+            return Measure(section, name, self._launch(variant, show), prepare, warm_up=True)
+
+        names: list[str] = []
         mutt_count = mutt_ready(self.count)
+
+        def only_prepare() -> None:
+            self.empty_cache("pinerc-only")
+            self.stop_pinerc_only_masters()
+
         return [
-            launched("pinesh cold (its master stopped first)", pinesh, inbox, env, cold),
-            launched("pinesh warm (master up)", pinesh, inbox, env, self.start_mail_master),
+            cached("pinesh cold master, cold cache (master stopped, cache emptied first)",
+                   pinesh, self.count, master=False, warm=False),
+            cached("pinesh warm master, cold cache (master up, cache emptied first)",
+                   pinesh, self.count, master=True, warm=False),
+            cached("pinesh warm master, warm cache (master up, INBOX read before)",
+                   pinesh, self.count, master=True, warm=True),
+            cached("pinesh cold master, warm cache (master stopped, INBOX read before)",
+                   pinesh, self.count, master=False, warm=True),
             launched("pinesh, pinerc only (ssh-path=/usr/bin/ssh, no rule; masters stopped "
-                     "first)", only, inbox, env_only, self.stop_pinerc_only_masters),
+                     "and cache emptied first)", only, inbox, env_only, only_prepare,
+                     confirmed=confirmed_shown(self.count)),
             launched(BASELINE[LAUNCH], alpine_own, inbox, env),
             launched("Alpine via pinesh-connect, master up", alpine_pc, inbox, env,
                      self.start_connect_master),
@@ -280,8 +362,10 @@ class Bench:
                     self.start_mail_master),
             Measure(SECOND, "pinesh index bench, pinerc only (CLI, right after the warm one)",
                     lambda: self._index(only=True)),
-            launched("pinesh -f bench, warm (launch)", pinesh_f, folder, env,
-                     self.start_mail_master, SECOND),
+            cached("pinesh -f bench, warm master, cold cache (launch)", pinesh_f,
+                   self.folder_count, master=True, warm=False, section=SECOND),
+            cached("pinesh -f bench, warm master, warm cache (launch)", pinesh_f,
+                   self.folder_count, master=True, warm=True, section=SECOND),
             launched(BASELINE[SECOND], alpine_f, folder, env, section=SECOND),
             launched("mutt -f bench, its own ssh tunnel, no header cache", mutt_f,
                      mutt_ready(self.folder_count), env, section=SECOND),
@@ -313,12 +397,84 @@ def fill(lab: NetLab, count: int, folder_count: int) -> None:
         time.sleep(3)  # see bench_imap_open: a real mailbox was not filled just now
 
 
+def wire_pass(bench: Bench, relay_dir: Path) -> list[tuple[str, Tally]]:
+    """Round trips of one launch per client, counted on the mail host's side by the relay
+    of tests/lab/imap_wire.py (between sshd and imapd; see docs/benchmarks.md "IMAP round
+    trips on the wire"), from the launch until the index was confirmed and the session
+    killed. Each variant launches once unmeasured first (its master, its cache)."""
+    lab, work = bench.lab, bench.work
+    command, logs = install_relay(relay_dir)
+    relay = " ".join(command[:-1])  # the relay in front of imapd, for Alpine's and mutt's ssh
+    home = work / "wire-home"
+    home.mkdir()
+    words = ", ".join(f'"{w}"' for w in command)
+    rule = MAILHOST_RULE.replace('imap_command = ["/etc/rimapd"]', f"imap_command = [{words}]")
+    config = write_home_files(lab, home, ISP_RULES + rule, timeout=30)
+    pinerc_alpine = home / "pinerc-alpine"
+    pinerc_alpine.write_text(bench.alpine_own.read_text().replace(
+        "exec /etc/r%sd", f"exec {relay} /etc/r%sd"))  # fmt: skip
+    muttrc = home / "muttrc"
+    muttrc.write_text(bench.muttrc_cache.read_text().replace(
+        "exec /etc/rimapd", f"exec {relay} /etc/rimapd").replace(
+        str(work / "hcache"), str(home)))  # fmt: skip
+    env = {**bench.env, "PINESH_CONFIG": str(config)}
+    pinesh = lab.home([str(BIN / "pinesh"), "-p", str(home / "pinerc"), "-f", "INBOX"])
+    inbox = count_shown(bench.count)
+
+    def cache_env(name: str) -> dict[str, str]:
+        return {**env, "XDG_CACHE_HOME": str(bench.cache_home(name))}
+
+    variants = [
+        ("pinesh, cold cache (master up)", Variant("pinesh", pinesh, cache_env("wire-cold"),
+         inbox, None, confirmed=confirmed_shown(bench.count)), "wire-cold"),
+        ("pinesh, warm cache (master up)", Variant("pinesh", pinesh, cache_env("wire-warm"),
+         inbox, None, confirmed=confirmed_shown(bench.count)), None),
+        ("Alpine, its own ssh", Variant("alpine", lab.home(["alpine", "-p", str(pinerc_alpine),
+         "-i"]), env, inbox, None), None),
+        ("mutt, header cache", Variant("mutt", lab.home(["mutt", "-n", "-F", str(muttrc)]), env,
+         mutt_ready(bench.count), None), None),
+    ]  # fmt: skip
+    wire = WireLog(logs)
+    tallies: list[tuple[str, Tally]] = []
+    for name, variant, cold in variants:
+        try:
+            launch(variant, timeout=bench.timeout)  # master, cache, first-run files
+            if cold is not None:
+                bench.empty_cache(cold)
+            time.sleep(0.5)  # the relay logs the last bytes of the launch before
+            wire.tally()
+            launch(variant, timeout=bench.timeout)
+            time.sleep(0.5)
+            tallies.append((name, wire.tally()))
+        except Exception as exc:  # one failure must not lose the run; say what was sent
+            print(f"wire {name} failed: {exc}", file=sys.stderr)
+            error = str(exc).strip().splitlines()[-3:]
+            tallies.append((f"{name} (failed: {' / '.join(error)[:200]})", wire.tally()))
+    bench.home([str(BIN / "pinesh"), "--config", str(config), "ssh", "stop"])
+    return tallies
+
+
+def report_wire(tallies: list[tuple[str, Tally]]) -> None:
+    print("\n### IMAP round trips of one launch (to the confirmed index)\n")
+    print("| variant | round trips | IMAP connections | commands |")
+    print("|---|---:|---:|---|")
+    for name, tally in tallies:
+        commands = ", ".join(tally.commands)
+        print(f"| {name} | {tally.round_trips} | {tally.connections} | {commands[:600]} |")
+
+
 def measure_once(lab: NetLab, measure: Measure, result: Result) -> None:
     measure.prepare()
     mail, shell = lab.mailhost.authentications(), lab.shell.authentications()
-    seconds = measure.run()
+    outcome = measure.run()
     time.sleep(0.2)  # sshd writes its log line; a login is logged before any data flows
-    result.seconds.append(seconds)
+    if isinstance(outcome, Launch):
+        result.seconds.append(outcome.seconds)
+        if outcome.confirmed is not None:
+            result.confirmed.append(outcome.confirmed)
+            result.early += outcome.early
+    else:
+        result.seconds.append(outcome)
     result.mail_logins.append(lab.mailhost.authentications() - mail)
     result.shell_logins.append(lab.shell.authentications() - shell)
 
@@ -335,29 +491,39 @@ def report(results: dict[tuple[str, str, float], Result], measures: list[Measure
         baseline = BASELINE.get(section)
         print(f"\n### {section}\n")
         ratio_head = f"x {baseline}" if baseline else "x"
-        print(f"| variant | RTT ms | median s | min-max s | {ratio_head} | "
+        print(f"| variant | RTT ms | median s | min-max s | {ratio_head} | confirmed median s | "
+              "confirmed min-max s | confirmed x | runs painted from cache | "
               "ssh logins per run (mail host / shell server) |")  # fmt: skip
-        print("|---|---:|---:|---:|---:|---|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for measure in (m for m in measures if m.section == section):
             for rtt in rtts:
                 result = results[(section, measure.name, rtt)]
                 if not result.seconds:
-                    print(f"| {measure.name} | {rtt:g} | failed | | | |")
+                    print(f"| {measure.name} | {rtt:g} | failed | | | | | | | |")
                     continue
                 median = statistics.median(result.seconds)
                 base = results.get((section, baseline or "", rtt))
-                ratio = ""
-                if base and base.seconds:
-                    ratio = f"{median / statistics.median(base.seconds):.2f}"
+                base_median = statistics.median(base.seconds) if base and base.seconds else None
+                ratio = f"{median / base_median:.2f}" if base_median else ""
+                confirmed = " | | | "
+                if result.confirmed:
+                    second = statistics.median(result.confirmed)
+                    second_ratio = f"{second / base_median:.2f}" if base_median else ""
+                    confirmed = (f" {second:.3f} | {min(result.confirmed):.3f}-"
+                                 f"{max(result.confirmed):.3f} | {second_ratio} | "
+                                 f"{result.early} of {len(result.confirmed)} ")  # fmt: skip
                 failed = f" ({len(result.errors)} failed)" if result.errors else ""
                 print(
                     f"| {measure.name}{failed} | {rtt:g} | {median:.3f} | "
-                    f"{min(result.seconds):.3f}-{max(result.seconds):.3f} | {ratio} | "
+                    f"{min(result.seconds):.3f}-{max(result.seconds):.3f} | {ratio} |"
+                    f"{confirmed}| "
                     f"{_span(result.mail_logins)} / {_span(result.shell_logins)} |"
                 )
     print("\nRaw seconds, in run order:\n")
     for (_, name, rtt), result in results.items():
         values = ", ".join(f"{s:.3f}" for s in result.seconds)
+        if result.confirmed:
+            values += "; confirmed " + ", ".join(f"{s:.3f}" for s in result.confirmed)
         print(f"- {rtt:g} ms, {name}: {values}")
     errors = [(key, e) for key, r in results.items() for e in r.errors]
     if errors:
@@ -382,6 +548,9 @@ def main() -> None:
     parser.add_argument("--only", help="run only measurements whose name contains this")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to an index")
     parser.add_argument("--show", action="store_true", help="print each screen to stderr")
+    parser.add_argument(
+        "--wire", action="store_true", help="then count one launch's round trips per client"
+    )
     args = parser.parse_args()
     rtts = [float(word) for word in args.rtts.split(",")]
     facts = _facts()
@@ -395,6 +564,8 @@ def main() -> None:
     results: dict[tuple[str, str, float], Result] = {}
     began = time.monotonic()
     bench: Bench | None = None
+    relay_dir = Path(tempfile.mkdtemp(prefix="pn-wire-", dir="/tmp"))
+    tallies: list[tuple[str, Tally]] = []
     try:
         fill(lab, args.messages, args.folder_messages)
         bench = Bench(lab, work, args.messages, args.folder_messages, args.timeout)
@@ -403,7 +574,8 @@ def main() -> None:
             if measure.warm_up:
                 try:
                     measure.prepare()
-                    seconds = measure.run()
+                    outcome = measure.run()
+                    seconds = outcome.seconds if isinstance(outcome, Launch) else outcome
                     print(f"warm-up {measure.name}: {seconds:.3f} s", file=sys.stderr)
                 except Exception as exc:
                     print(f"warm-up of {measure.name} failed: {exc}", file=sys.stderr)
@@ -415,19 +587,26 @@ def main() -> None:
                     try:
                         measure_once(lab, measure, result)
                         progress = f"{result.seconds[-1]:.3f} s"
+                        if result.confirmed:
+                            progress += f", confirmed {result.confirmed[-1]:.3f} s"
                     except Exception as exc:  # one failure must not lose the run
                         result.errors.append(str(exc).strip().splitlines()[-1][:300])
                         progress = f"failed: {exc}"
                     print(f"{rtt:g} ms  {measure.name}: {progress}", file=sys.stderr)
+        if args.wire:
+            tallies = wire_pass(bench, relay_dir)
     finally:
         if bench is not None:
             bench.stop_masters()
         lab.stop()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(relay_dir, ignore_errors=True)
     print(f"{facts}. {args.messages} messages in INBOX, {args.folder_messages} in {FOLDER}; "
           f"{args.rounds} rounds per RTT; RTTs {args.rtts} ms; "
           f"{(time.monotonic() - began) / 60:.1f} min.")  # fmt: skip
     report(results, measures, rtts)
+    if tallies:
+        report_wire(tallies)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox
 import shutil
 import threading
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from pinesh.config.pine_settings import pine_settings
 from pinesh.config.pinerc import parse_pinerc
 from pinesh.config.settings import Settings
 from pinesh.services.connections import Connections
-from pinesh.services.folder_view import FolderView, flatten_threads
+from pinesh.services.folder_view import COMPACT_FROM, FolderView, Order, compact, flatten_threads
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import (
     Envelope,
@@ -435,3 +436,37 @@ def test_flag_changes_from_two_workers_both_stay_in_the_cache(view: FolderView) 
     envelope = view.cached(uid)
     assert envelope is not None
     assert {Flag.FLAGGED, Flag.DELETED} <= envelope.flags
+
+
+def test_a_long_order_keeps_its_uids_compact_and_finds_positions_without_a_dict() -> None:
+    uids = list(range(1, COMPACT_FROM + 1))
+    order = Order(compact(uids))
+    assert isinstance(order.uids, array) and order.uids.itemsize == 4
+    assert list(order.uids) == uids
+    assert order.index_of(1) == 0 and order.index_of(COMPACT_FROM) == COMPACT_FROM - 1
+    assert order.index_of(0) is None and order.index_of(COMPACT_FROM + 1) is None
+    assert "positions" not in order.__dict__  # arrival order: bisection, no dict built
+    shorter = order.without({1, 2})
+    assert isinstance(shorter.uids, tuple) and shorter.index_of(3) == 0
+
+
+def test_an_order_not_ascending_finds_positions_through_its_dict() -> None:
+    order = Order(compact([5, 3, 9, 1]))
+    assert order.uids == (5, 3, 9, 1)
+    assert [order.index_of(u) for u in (1, 3, 5, 9, 7)] == [3, 1, 0, 2, None]
+    assert "positions" in order.__dict__
+
+
+def test_uids_no_array_can_hold_stay_a_tuple() -> None:
+    uids = [-1, *range(1, COMPACT_FROM + 1)]
+    assert isinstance(compact(uids), tuple)
+    assert isinstance(compact([2**32, *range(1, COMPACT_FROM + 1)]), tuple)
+
+
+def test_first_unseen_of_a_long_arrival_order_is_the_lowest_unseen_shown(
+    view: FolderView,
+) -> None:
+    view._order = Order(compact(range(10, 10 + COMPACT_FROM)))
+    view._first_unseen, view._unseen = (7, 500, 12), 3  # 7 is not shown
+    assert view.first_unseen() == 2  # UID 12
+    assert "positions" not in view.order.__dict__

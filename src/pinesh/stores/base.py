@@ -123,8 +123,8 @@ class FirstLook:
     every UID in arrival order and the unseen ones (so a view starts without asking)."""
 
     status: FolderStatus
-    uids: tuple[int, ...]
-    unseen: tuple[int, ...]
+    uids: Sequence[int]  # a tuple, or (a large cached mailbox) an array('I')
+    unseen: Sequence[int]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ that says so.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
@@ -33,6 +34,14 @@ from pinesh.stores.ordering import internal_time, sort_uids, thread_envelopes
 from pinesh.textsafe import safe_line
 
 ENVELOPE_BATCH = 5000  # envelopes read from the cache per query (sorting reads them all)
+
+
+def _compact(uids: list[int]) -> Sequence[int]:
+    """An array('I') of uids (4 bytes each); a tuple if one does not fit (no IMAP UID)."""
+    try:
+        return array("I", uids)
+    except OverflowError:
+        return tuple(uids)
 
 
 class CacheFolder(Folder):
@@ -71,8 +80,10 @@ class CacheFolder(Folder):
         )
 
     def first_look(self) -> FirstLook | None:
-        uids = self._cache.uids()
-        unseen = self._cache.unseen()
+        # The UIDs as C ints, read one list at a time: a million as Python ints cost
+        # 36 MB, which the index would otherwise hold (and a tuple copy beside them).
+        uids = _compact(self._cache.uids())
+        unseen = _compact(self._cache.unseen())
         state = self._cache.state()
         status = FolderStatus(
             name=self.name,
@@ -82,7 +93,7 @@ class CacheFolder(Folder):
             uidvalidity=state.uidvalidity if state is not None else 0,
             uidnext=state.uidnext if state is not None else None,
         )
-        return FirstLook(status, tuple(uids), tuple(unseen))
+        return FirstLook(status, uids, unseen)
 
     def uids(self) -> list[int]:
         return self._cache.uids()
