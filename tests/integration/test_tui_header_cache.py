@@ -124,3 +124,33 @@ def test_goto_a_folder_whose_server_is_unreachable_opens_it_from_the_cache(
     assert seen["screen"] == IndexScreen.__name__, seen
     assert "(offline: " in str(seen["status"]) and f"{MESSAGES} messages" in str(seen["status"])
     assert seen["count"] == MESSAGES
+
+
+def test_a_message_opened_before_the_server_answered_still_reads_after_it_did(
+    sshd: LabSshd, filled: tuple[Path, Path, Path]
+) -> None:
+    work, relay_dir, _ = filled
+    command, _ = install_relay(relay_dir)
+    uids, read = _warmed(sshd, work, command)
+    slow = ["/bin/sh", "-c", f"sleep {SERVER_DELAY}; exec " + " ".join(command)]
+    seen: dict[str, object] = {}
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await pilot.press("i")
+        await _until(pilot, lambda: "cached" in status(app))
+        await pilot.press("j")
+        await _until(pilot, lambda: type(app.screen).__name__ == "PromptScreen")
+        # Typed without waiting for the workers: the server's answer is seconds away.
+        await pilot.press(*str(uids.index(read) + 1), "enter")
+        await _until(pilot, lambda: isinstance(app.screen, IndexScreen))
+        await pilot.press("enter")  # on the cached view, before the server's answer
+        await _until(pilot, lambda: isinstance(app.screen, MessageScreen))
+        seen["early"] = type(app.screen).__name__
+        await settle(app, pilot)  # the server's view replaces the cached one underneath
+        await pilot.press("p")  # the message before, through the view the screen holds
+        await settle(app, pilot)
+        seen["status"] = status(app)
+
+    _run(_session(sshd, work, slow, "slow"), scenario)
+    assert seen["early"] == MessageScreen.__name__
+    assert "is closed" not in str(seen["status"]), seen

@@ -283,7 +283,10 @@ class FolderView:
             self._order = Order(uids, depths, self._order.key, self._order.reverse)
 
     def refresh(self) -> bool:
-        """Look for new mail; when some came, list the messages again in the same order."""
+        """Look for new mail; when some came, list the messages again in the same order.
+        Flag changes kept in the header cache meanwhile (made on the cached view before
+        the server answered) are sent first."""
+        self.send_kept_changes()
         with self._locked() as folder:
             if not folder.check():
                 return False

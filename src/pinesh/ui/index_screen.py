@@ -227,7 +227,8 @@ class IndexScreen(CommandScreen):
             # The server's answer replaces the cache's: same place if the user moved.
             uid = self.current_uid() if self._moved else None
             self.view = view
-            close_later(shown)
+            # The cached view is not closed: a message screen opened on it meanwhile still
+            # reads from it (it holds no connection; CacheFolder.close does nothing).
             moved_to = view.index_of(uid) if uid is not None else None
             if moved_to is not None:
                 start = moved_to
