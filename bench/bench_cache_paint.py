@@ -29,14 +29,14 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.bench_header_cache import bench_envelope
 from bench.screen import BIN, Launch, Variant, count_shown, launch
 from pinesh.config.pine_settings import pine_settings
 from pinesh.services.connections import load_connections
 from pinesh.services.mail import MailSession
-from pinesh.stores.base import Address, Envelope, Flag
+from pinesh.stores.base import Envelope
 
 WINDOW = 200  # envelopes kept at each end of the mailbox (the index shows ~40 rows)
 MAILBOX = "{x/user=x}INBOX"
@@ -54,19 +54,7 @@ fallback = []
 
 
 def _envelope(uid: int, unseen: bool) -> Envelope:
-    return Envelope(
-        uid=uid,
-        date=datetime(2026, 1, 1, tzinfo=UTC),
-        sender=(Address("Some Sender", f"sender{uid % 977}@example.org"),),
-        to=(Address("", "me@example.org"),),
-        cc=(),
-        subject=f"Message number {uid} about something or other",
-        message_id=f"<{uid}.bench@example.org>",
-        in_reply_to=None,
-        references=(),
-        size=4000 + uid % 5000,
-        flags=frozenset() if unseen else frozenset({Flag.SEEN}),
-    )
+    return bench_envelope(uid, unseen)
 
 
 def fill(work: Path, count: int) -> float:

@@ -38,7 +38,8 @@ def _seconds(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _envelope(uid: int) -> Envelope:
+def bench_envelope(uid: int, unseen: bool) -> Envelope:
+    """A plausible envelope for message uid (bench_cache_paint fills its cache with these)."""
     return Envelope(
         uid=uid,
         date=datetime(2026, 1, 1, tzinfo=UTC),
@@ -50,8 +51,12 @@ def _envelope(uid: int) -> Envelope:
         in_reply_to=None,
         references=(),
         size=4000 + uid % 5000,
-        flags=frozenset({Flag.SEEN}) if uid % 10 else frozenset(),
+        flags=frozenset() if unseen else frozenset({Flag.SEEN}),
     )
+
+
+def _envelope(uid: int) -> Envelope:
+    return bench_envelope(uid, unseen=not uid % 10)
 
 
 def _one(size: int) -> dict[str, float]:
