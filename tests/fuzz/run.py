@@ -5,7 +5,8 @@ literal transcripts (the family's SEEDS and, for the message families, the hosti
 messages in tests/corpus/hostile). Per family it prints the inputs run, crashes, inputs
 slower than 1 s, broken invariants and the time taken; it exits 1 on any finding, with the
 input that caused it saved under --findings. libFuzzer stops a family at its first
-finding, so a count is 0 or 1.
+finding, so a count is 0 or 1. While a family runs, libFuzzer's own output (its progress
+lines included) is written to FINDINGS/FAMILY-output.txt.
 """
 
 from __future__ import annotations
@@ -86,10 +87,16 @@ def run_family(family: str, inputs: int, findings: Path, seed: int | None) -> Re
         if seed is not None:
             argv.insert(5, f"-seed={seed}")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
+        # libFuzzer's output goes to a file as it runs, not to a pipe read at the end, so a
+        # long family's progress ("#N pulse ... exec/s") can be watched with tail -f.
+        live = findings / f"{family}-output.txt"
         start = time.monotonic()
-        proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        with live.open("w") as out:
+            proc = subprocess.run(
+                argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+            )
         seconds = time.monotonic() - start
-    return _result(family, proc.returncode, proc.stdout + proc.stderr, seconds, findings)
+    return _result(family, proc.returncode, live.read_text(errors="replace"), seconds, findings)
 
 
 def _result(family: str, code: int, output: str, seconds: float, findings: Path) -> Result:
