@@ -95,6 +95,7 @@ NOT_BEFORE_THE_FIRST_INDEX = frozenset(
         "pinesh.ui.folder_list_screen",
         "pinesh.ui.setup_screen",
         "smtplib",
+        "textual.widgets._footer",  # a widget a key: the key menu is ui/key_menu.py's one
     }
 )
 

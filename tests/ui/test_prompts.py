@@ -11,7 +11,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from pinesh.ui.app import PineshApp
-from pinesh.ui.help_screen import HelpScreen, help_text, key_label
+from pinesh.ui.help_screen import HelpScreen, help_text
+from pinesh.ui.key_menu import key_label
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 from tests.ui.test_index_screen import make_session, press, run_index, stack, status, typed_quickly
 from tests.ui.test_message_screen import maildir_with, open_message

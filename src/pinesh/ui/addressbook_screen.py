@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from pinesh.errors import PineshError
 from pinesh.senders.addresses import parse_typed_addresses
@@ -21,6 +21,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.replying import ComposeRequest, new_request
 from pinesh.stores.base import Address
 from pinesh.textsafe import safe_line
+from pinesh.ui.key_menu import KeyMenu
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ Opened from the composer with ^T, S or Enter puts the entry's address in the fie
         yield Static(Text(f"  ADDRESS BOOK{mode}"), id="title")
         yield DataTable(id="entries", cursor_type="row", zebra_stripes=False)
         yield Static("reading the address book...", id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pinesh import __version__
 from pinesh.errors import PineshError
@@ -21,7 +21,8 @@ from pinesh.services.mail import MailSession
 from pinesh.stores.base import Reopened
 from pinesh.textsafe import safe_line
 from pinesh.ui.askpass_dialog import install_askpass
-from pinesh.ui.help_screen import HelpScreen, key_label, screen_keys, screen_title
+from pinesh.ui.help_screen import HelpScreen, screen_keys, screen_title
+from pinesh.ui.key_menu import KeyMenu, key_label
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ folder in ~/mail, INBOX the inbox, {host}name a folder on a server.
         yield Static(Text(title), id="title")
         yield Static(Text(MENU), id="menu")
         yield Static("", id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def on_screen_resume(self) -> None:
         # The current folder may have changed (opened from the folder list) meanwhile.
@@ -103,6 +104,7 @@ class PineshApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", show=False),
         Binding("ctrl+l", "redraw", "Redraw", show=False, priority=True),
+        Binding("o,O", "other_commands", "OTHER CMDS", show=False),
     ]
 
     def __init__(
@@ -127,6 +129,11 @@ class PineshApp(App[None]):
         text = message.notice.describe()
         status_of(self.screen, text)
         self.notify(text, severity="warning", timeout=NOTICE_SECONDS)
+
+    def action_other_commands(self) -> None:
+        """O: the key menu's next page of commands."""
+        for menu in self.screen.query(KeyMenu):
+            menu.other_commands()
 
     def on_mount(self) -> None:
         # Pine keeps to the terminal's own colours.

@@ -22,7 +22,7 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from pinesh.errors import PineshError
@@ -36,6 +36,7 @@ from pinesh.services.reading import (
 )
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.ui.index_list import compact_size
+from pinesh.ui.key_menu import KeyMenu
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 T = TypeVar("T")
@@ -126,8 +127,8 @@ class Pager(ScrollView):
 
 
 PAGER_BINDINGS: list[BindingType] = [
-    Binding("space,pagedown", "page(1)", "NextPage"),
     Binding("minus,pageup", "page(-1)", "PrevPage", key_display="-"),
+    Binding("space,pagedown", "page(1)", "NextPage"),
     Binding("down", "line(1)", "Down", show=False),
     Binding("up", "line(-1)", "Up", show=False),
     Binding("home", "line(-1000000000)", "Top", show=False),
@@ -198,7 +199,7 @@ class TextScreen(WorkerScreen):
         yield Static(Text(f"  ATTACHED TEXT   {safe_line(self.title_text)}"), id="title")
         yield Pager()
         yield Static(Text(safe_line(self.note or "")), id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def on_mount(self) -> None:
         self.query_one(Pager).set_lines(text_lines(self.text))
@@ -267,7 +268,7 @@ class AttachmentScreen(WorkerScreen):
             id="attachments",
         )
         yield Static(Text("V view, S save, < back to the message"), id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0 if self.parts else None

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from pinesh import __version__
 from pinesh.errors import PineshError
@@ -36,6 +36,7 @@ from pinesh.ui.compose_fields import (
     PostponedPicker,
     run_editor,
 )
+from pinesh.ui.key_menu import KeyMenu
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 MAX_ATTACHMENT = 64 * 1024 * 1024  # bytes; a bigger file is refused, not read
@@ -117,7 +118,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
         yield Static(Text("----- Message Text -----"), id="separator")
         yield BodyArea(id="body", soft_wrap=True, compact=True, highlight_cursor_line=False)
         yield Static("", id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def on_mount(self) -> None:
         if self.request is None:

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.worker import get_current_worker
 
 from pinesh import __version__
@@ -19,6 +19,7 @@ from pinesh.services.folders import FolderCounts, FolderEntry, FolderService, Li
 from pinesh.services.mail import MailSession
 from pinesh.textsafe import safe_line
 from pinesh.ui.folder_list_rows import Row, Section, layout, row_text
+from pinesh.ui.key_menu import KeyMenu
 from pinesh.ui.prompts import ConfirmScreen, PromptScreen
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ MAIN MENU.
         yield Static(self._title(), id="title")
         yield OptionList(id="folders")
         yield Static(Text("Listing folders..."), id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def _title(self) -> Text:
         folder = getattr(self.app, "folder", "")

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pinesh.textsafe import safe_text
+from pinesh.ui.key_menu import KeyMenu, key_label
 
 GENERAL = """\
 pinesh reads mail and news the way Pine did: single-letter commands, shown at the
@@ -20,32 +21,6 @@ bottom of every screen. Remote folders are reached through one OpenSSH connectio
 per host; the status line says which route each folder came over. Ctrl-L redraws
 the screen, wherever you are.
 """
-
-
-def key_label(key: str) -> str:
-    """Textual's key name as Pine writes it: ctrl+x -> ^X, question_mark -> ?."""
-    names = {
-        "question_mark": "?",
-        "less_than_sign": "<",
-        "greater_than_sign": ">",
-        "dollar_sign": "$",
-        "semicolon": ";",
-        "colon": ":",
-        "space": "Spc",
-        "minus": "-",
-        "asterisk": "*",
-        "enter": "Ret",
-        "escape": "Esc",
-        "pageup": "PrvPage",
-        "pagedown": "NxtPage",
-        "underscore": "_",
-        "tab": "Tab",
-    }
-    first = key.split(",")[0]
-    if first.startswith("ctrl+"):
-        rest = first.removeprefix("ctrl+")
-        return "^" + names.get(rest, rest.upper())
-    return names.get(first, first.upper() if len(first) == 1 else first)
 
 
 def screen_title(class_name: str) -> str:
@@ -98,7 +73,7 @@ class HelpScreen(Screen[None]):
         yield Static(Text(f"  HELP   {self.title_text}"), id="title")
         with VerticalScroll(id="help"):
             yield Static(Text(safe_text(self.body)), id="help-text")
-        yield Footer()
+        yield KeyMenu()
 
     def action_page(self, pages: int) -> None:
         scroll = self.query_one(VerticalScroll)

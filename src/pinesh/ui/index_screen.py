@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pinesh.errors import PineshError
 from pinesh.services.folder_view import FolderView
@@ -26,6 +26,7 @@ from pinesh.stores.base import Flag, SortKey
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import failure_text
 from pinesh.ui.index_list import IndexList
+from pinesh.ui.key_menu import KeyMenu
 from pinesh.ui.message_commands import (
     COMMAND_BINDINGS,
     DELETED,
@@ -132,7 +133,7 @@ class IndexScreen(CommandScreen):
         yield Static(Text(f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}"), id="title")
         yield IndexList(my_addresses(self.session), id="index")
         yield Static(Text("Opening..."), id="status")
-        yield Footer()
+        yield KeyMenu()
 
     @property
     def index(self) -> IndexList:

@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pinesh.services.folder_view import FolderView
 from pinesh.services.reading import Readable
@@ -17,6 +17,7 @@ from pinesh.stores.base import Address, Envelope
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import PAGER_BINDINGS, AttachmentScreen, Pager, text_lines
 from pinesh.ui.index_list import compact_size
+from pinesh.ui.key_menu import KeyMenu
 from pinesh.ui.message_commands import (
     COMMAND_BINDINGS,
     HELP_BINDING,
@@ -82,13 +83,14 @@ class MessageScreen(CommandScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         HELP_BINDING,
+        # In Pine's key menu order: each pair a column, the previous over the next.
         Binding("less_than_sign,i,I", "app.pop_screen", "Index"),
-        Binding("n,N", "step(1)", "NextMsg"),
-        Binding("p,P", "step(-1)", "PrevMsg"),
-        *PAGER_BINDINGS,
-        Binding("h,H", "headers", "Headers"),
         Binding("v,V,greater_than_sign", "attachments", "ViewAttch"),
+        Binding("p,P", "step(-1)", "PrevMsg"),
+        Binding("n,N", "step(1)", "NextMsg"),
+        *PAGER_BINDINGS,
         *COMMAND_BINDINGS,
+        Binding("h,H", "headers", "Headers"),
     ]
     HELP: ClassVar[str] = (
         "The message: its headers, the attachment list, then the text (HTML is shown "
@@ -129,7 +131,7 @@ class MessageScreen(CommandScreen):
         yield Static(id="title")
         yield Pager(id="message")
         yield Static(id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def on_mount(self) -> None:
         self.show(self.position)

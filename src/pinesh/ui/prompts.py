@@ -39,7 +39,7 @@ class ConfirmScreen(_Question[bool]):
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center bottom; background: $background 0%; }
-    ConfirmScreen > Static { width: 100%; height: 1; margin-bottom: 2;
+    ConfirmScreen > Static { width: 100%; height: 1; margin-bottom: 3;
         background: $warning; color: $text; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -70,7 +70,7 @@ class PromptScreen(_Question[str | None]):
 
     DEFAULT_CSS = """
     PromptScreen { align: center bottom; background: $background 0%; }
-    PromptScreen > Horizontal { width: 100%; height: 1; margin-bottom: 2; background: $warning; }
+    PromptScreen > Horizontal { width: 100%; height: 1; margin-bottom: 3; background: $warning; }
     PromptScreen Static { width: auto; height: 1; color: $text; text-style: bold; }
     PromptScreen Input, PromptScreen Input:focus {
         width: 1fr; height: 1; border: none; padding: 0;
@@ -115,7 +115,7 @@ class ChoiceScreen(_Question[str | None]):
 
     DEFAULT_CSS = """
     ChoiceScreen { align: center bottom; background: $background 0%; }
-    ChoiceScreen > Static { width: 100%; height: auto; margin-bottom: 2;
+    ChoiceScreen > Static { width: 100%; height: auto; margin-bottom: 3;
         background: $warning; color: $text; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from pinesh import __version__
@@ -34,6 +34,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.servers import ConfiguredServer, configured_servers
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import FAILURES, failure_text
+from pinesh.ui.key_menu import KeyMenu
 
 Line = tuple[str, str]  # (text, style)
 READ_ONLY = "Read-only: edit ~/.pinerc and ~/.config/pinesh/config.toml to change these."
@@ -188,7 +189,7 @@ Space and - scroll; < or M returns to the MAIN MENU.
             yield Static(Text("Servers: working out the routes..."), id="routes")
             yield Static(Text("Press D to try every route of every server."), id="doctor")
         yield Static("", id="status")
-        yield Footer()
+        yield KeyMenu()
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
