@@ -1,6 +1,6 @@
 """The terminal client with a warm IMAP header cache, against the lab's real Dovecot: the
-index appears from the cache before the server answers, marked as such, then the server's
-answer replaces it; with the server unreachable it stays, says "Offline", and messages
+index appears from the cache before the server answers, marked as such (the status line,
+and its rows drawn dim), then the server's answer replaces it; with the server unreachable it stays, says "Offline", and messages
 read before open."""
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ async def _until(pilot: Pilot[None], ready: object, tries: int = 30) -> None:
         await pilot.pause(0.1)
 
 
+def _first_row_dim(app: PineshApp) -> bool:
+    """Whether the index's top row is drawn dim (the cache's rows, not yet confirmed)."""
+    strip = index_of(app).render_line(0)
+    return all(segment.style is not None and segment.style.dim for segment in strip if segment.text)
+
+
 def test_the_index_paints_from_the_cache_before_the_server_answers(
     sshd: LabSshd, filled: tuple[Path, Path, Path]
 ) -> None:
@@ -65,8 +71,10 @@ def test_the_index_paints_from_the_cache_before_the_server_answers(
         assert isinstance(app.screen, IndexScreen)
         seen["early count"] = index_of(app).count
         seen["early row"] = rows(app)[index_of(app).cursor]
+        seen["early dim"] = _first_row_dim(app)
         await settle(app, pilot)  # the server's answer
         seen["late status"] = status(app)
+        seen["late dim"] = _first_row_dim(app)
 
     _run(_session(sshd, work, slow, "slow"), scenario)
     assert "cached, not yet confirmed by the server" in str(seen["early status"])
@@ -74,6 +82,7 @@ def test_the_index_paints_from_the_cache_before_the_server_answers(
     assert str(seen["early row"]).strip()
     assert "cached" not in str(seen["late status"])
     assert f"{MESSAGES} messages" in str(seen["late status"])
+    assert seen["early dim"] is True and seen["late dim"] is False  # marked until confirmed
 
 
 def test_offline_the_cached_index_stays_and_a_message_read_before_opens(

@@ -131,11 +131,16 @@ class IndexList(ScrollView):
 
     can_focus = False  # the screen's bindings move the cursor (and show in its help)
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"index-list--cursor", "index-list--unseen"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "index-list--cursor",
+        "index-list--unseen",
+        "index-list--provisional",
+    }
     DEFAULT_CSS = """
     IndexList { overflow-x: hidden; height: 1fr; }
     IndexList > .index-list--cursor { text-style: reverse; }
     IndexList > .index-list--unseen { text-style: bold; }
+    IndexList > .index-list--provisional { text-style: dim; }
     """
 
     class CursorMoved(Message):
@@ -321,6 +326,8 @@ class IndexList(ScrollView):
         style = Style()
         if envelope is not None and Flag.SEEN not in envelope.flags:
             style += self.get_component_rich_style("index-list--unseen", partial=True)
+        if view.provisional:  # the cache's rows, until the server confirms them
+            style += self.get_component_rich_style("index-list--provisional", partial=True)
         if position == self.cursor:
             style += self.get_component_rich_style("index-list--cursor", partial=True)
         strip = Strip([*line.render(self.app.console)]).crop_extend(0, width, None)
