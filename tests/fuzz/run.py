@@ -66,37 +66,57 @@ def seed_corpus(family: str, into: Path) -> int:
     return max_len
 
 
-def run_family(family: str, inputs: int, findings: Path, seed: int | None) -> Result:
-    """Run one family for inputs inputs under atheris; the Result from libFuzzer's report."""
+def run_family(family: str, inputs: int, findings: Path, seed: int | None, jobs: int = 1) -> Result:
+    """Run one family for inputs inputs under atheris, split over jobs libFuzzer processes
+    run side by side (seeds seed, seed + 1, ...; one shared seed corpus); the Result sums
+    their reports."""
     findings.mkdir(parents=True, exist_ok=True)
+    shares = [inputs // jobs + (1 if i < inputs % jobs else 0) for i in range(jobs)]
     with tempfile.TemporaryDirectory(prefix=f"pinesh-fuzz-{family}-") as corpus:
         max_len = seed_corpus(family, Path(corpus))
-        argv = [
-            sys.executable,
-            "-m",
-            "tests.fuzz.worker",
-            family,
-            f"-runs={inputs}",
-            f"-timeout={SLOW}",
-            f"-max_len={max_len}",
-            "-rss_limit_mb=2048",
-            "-print_final_stats=1",
-            f"-artifact_prefix={findings}/{family}-",
-            corpus,
-        ]
-        if seed is not None:
-            argv.insert(5, f"-seed={seed}")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
-        # libFuzzer's output goes to a file as it runs, not to a pipe read at the end, so a
-        # long family's progress ("#N pulse ... exec/s") can be watched with tail -f.
-        live = findings / f"{family}-output.txt"
         start = time.monotonic()
-        with live.open("w") as out:
-            proc = subprocess.run(
-                argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
-            )
+        running = []
+        for job, share in enumerate(shares):
+            argv = [
+                sys.executable,
+                "-m",
+                "tests.fuzz.worker",
+                family,
+                f"-runs={share}",
+                f"-timeout={SLOW}",
+                f"-max_len={max_len}",
+                "-rss_limit_mb=2048",
+                "-print_final_stats=1",
+                f"-artifact_prefix={findings}/{family}-",
+                corpus,
+            ]
+            if seed is not None:
+                argv.insert(5, f"-seed={seed + job}")
+            # libFuzzer's output goes to a file as it runs, not to a pipe read at the end,
+            # so a long family's progress ("#N pulse ... exec/s") can be watched (tail -f).
+            name = f"{family}-output.txt" if jobs == 1 else f"{family}-output-{job + 1}.txt"
+            live = findings / name
+            with live.open("w") as out:
+                proc = subprocess.Popen(
+                    argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            running.append((proc, live))
+        codes = [proc.wait() for proc, _ in running]
         seconds = time.monotonic() - start
-    return _result(family, proc.returncode, live.read_text(errors="replace"), seconds, findings)
+    results = [
+        _result(family, code, live.read_text(errors="replace"), seconds, findings)
+        for code, (_, live) in zip(codes, running, strict=True)
+    ]
+    return Result(
+        family,
+        sum(r.inputs for r in results),
+        sum(r.crashes for r in results),
+        sum(r.slow for r in results),
+        sum(r.broken for r in results),
+        seconds,
+        "\n".join(r.finding for r in results if r.finding) or None,
+    )
 
 
 def _result(family: str, code: int, output: str, seconds: float, findings: Path) -> Result:
@@ -140,11 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--family", action="append", choices=FAMILIES, help="default: all")
     parser.add_argument("--findings", type=Path, default=ROOT / "fuzz-findings")
     parser.add_argument("--seed", type=int, help="libFuzzer's random seed (default: random)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="libFuzzer processes per family, side by side"
+    )
     args = parser.parse_args(argv)
     print(f"{'family':<10} {'inputs':>10} {'crashes':>8} {'>1 s':>5} {'broken':>7} {'elapsed':>9}")
     failed = False
     for family in args.family or FAMILIES:
-        result = run_family(family, args.inputs, args.findings, args.seed)
+        result = run_family(family, args.inputs, args.findings, args.seed, args.jobs)
         print(
             f"{family:<10} {result.inputs:>10} {result.crashes:>8} {result.slow:>5} "
             f"{result.broken:>7} {result.seconds:>8.1f}s",

@@ -5,6 +5,7 @@ apart. The recorded long run and its figures are in docs/security.md."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,21 @@ def test_the_report_tells_findings_apart(
     if code:
         assert result.finding is not None and "Test unit written to /f/" in result.finding
         assert "#" not in result.finding.splitlines()[0]  # progress lines are left out
+
+
+def test_jobs_split_a_familys_inputs_and_the_row_sums_them(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.fuzz.run", "--inputs=1001", "--jobs=2", "--seed=1",
+         "--family=config", f"--findings={tmp_path}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[1].split()[:5] == ["config", "1001", "0", "0", "0"]
+    outputs = sorted(p.name for p in tmp_path.iterdir())
+    assert outputs == ["config-output-1.txt", "config-output-2.txt"]
+    runs = sorted(
+        re.search(r"Done (\d+) runs", (tmp_path / name).read_text())[1]  # type: ignore[index]
+        for name in outputs
+    )
+    assert runs == ["500", "501"]
