@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pinesh.stores import charsets
@@ -10,7 +10,8 @@ from pinesh.stores.base import Address, Envelope, Flag, Folder, Part
 from pinesh.stores.headers import envelope_from_headers, header_end
 from pinesh.stores.mime_structure import mime_structure, part_content
 
-MAX_TEXT = 4 * 1024 * 1024  # bytes of one text part shown; the rest is cut with a note
+MAX_TEXT = 4 * 1024 * 1024  # bytes of text shown, all parts together; the rest is cut
+INLINE_TYPES = ("text/plain", "text/html")  # other text/* parts are listed, to view or save
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Readable:
     """A message made readable: its body text (not yet sanitized) and its attachments."""
 
     text: str
-    text_part: str | None  # which part the text came from
+    text_part: str | None  # the first part the text came from (others follow, with banners)
     attachments: tuple[ReceivedAttachment, ...]
     note: str | None = None  # e.g. "HTML shown as text", "cut at 4 MB"
 
@@ -58,25 +59,72 @@ def _is_attachment(part: Part) -> bool:
     return not part.content_type.startswith(("text/", "multipart/", "message/"))
 
 
-def _outside_attached_messages(part: Part) -> Iterator[Part]:
-    """The parts of a message in walk order, not entering an attached message/rfc822."""
-    yield part
-    if part.content_type == "message/rfc822":
-        return
-    for child in part.children:
-        yield from _outside_attached_messages(child)
+def _inline_text(part: Part) -> bool:
+    """Whether a leaf part is text shown in the message view (plain or HTML, not an
+    attachment)."""
+    return part.content_type in INLINE_TYPES and not part.children and not _is_attachment(part)
 
 
-def _pick_text(structure: Part) -> Part | None:
-    plain = html_part = None
-    for part in _outside_attached_messages(structure):
-        if part.children or _is_attachment(part):
-            continue
-        if part.content_type == "text/plain" and plain is None:
-            plain = part
-        elif part.content_type == "text/html" and html_part is None:
-            html_part = part
-    return plain or html_part
+def _has_shown(part: Part) -> bool:
+    return bool(shown_parts(part))
+
+
+def _best_alternative(part: Part) -> Part | None:
+    """The alternative shown, as Pine chooses: plain text, else HTML, else the first
+    nested multipart that has text to show (multipart/related around HTML)."""
+    children = part.children
+    for wanted in ("text/plain", "text/html"):
+        for child in children:
+            if child.content_type == wanted and _inline_text(child):
+                return child
+    return next((c for c in children if c.children and _has_shown(c)), None)
+
+
+def shown_parts(structure: Part) -> list[Part]:
+    """The leaf text parts the message view shows, in order: every inline text part of a
+    multipart (mixed, digest, related, signed, ...), one of each multipart/alternative,
+    nothing inside an attached message (message/rfc822 is listed, and opened by itself)."""
+    if structure.content_type == "message/rfc822" and structure.part_id:
+        return []
+    if not structure.children:
+        return [structure] if _inline_text(structure) else []
+    if structure.content_type == "multipart/alternative":
+        best = _best_alternative(structure)
+        return [] if best is None else shown_parts(best)
+    found: list[Part] = []
+    for child in structure.children:
+        found += shown_parts(child)
+    return found
+
+
+def listed_parts(structure: Part, shown: list[Part]) -> list[Part]:
+    """The parts the attachment index lists: every leaf not shown, and every attached
+    message (as one entry: its own parts are read when it is opened), in order."""
+    shown_ids = {p.part_id for p in shown}
+    found: list[Part] = []
+
+    def visit(part: Part) -> None:
+        if part.content_type == "message/rfc822" and part.part_id:
+            found.append(part)
+            return
+        if part.children:
+            for child in part.children:
+                visit(child)
+        elif part.part_id not in shown_ids:
+            found.append(part)
+
+    visit(structure)
+    return found
+
+
+def part_banner(part: Part) -> str:
+    """The line that opens a text part after the first, as Pine separates them:
+    `[ Part 2: "description" ]`, or `[ Part 2, Text/PLAIN ]`."""
+    label = part.description or part.filename
+    if label:
+        return f'[ Part {part.part_id}: "{label}" ]'
+    major, _, minor = part.content_type.partition("/")
+    return f"[ Part {part.part_id}, {major.capitalize()}/{minor.upper()} ]"
 
 
 def read_message(folder: Folder, uid: int) -> Readable:
@@ -84,30 +132,79 @@ def read_message(folder: Folder, uid: int) -> Readable:
     return _readable(folder.structure(uid), lambda part_id: folder.fetch_part(uid, part_id))
 
 
-def _readable(structure: Part, fetch: Callable[[str], Iterable[bytes]]) -> Readable:
-    """The text part of structure (read through fetch, up to MAX_TEXT) and its attachments."""
+def _readable(
+    structure: Part, fetch: Callable[[str], Iterable[bytes]], *, from_source: bool = True
+) -> Readable:
+    """The shown text parts of structure (read through fetch, up to MAX_TEXT in all),
+    joined as Pine joins them, and the parts listed as attachments: no part is left out.
+
+    A multipart whose structure yields no text and nothing to list (a boundary missing or
+    never used: the server's BODYSTRUCTURE then has an empty part, and the words are in
+    what it calls the preamble) is read again from its source by pinesh's own parser,
+    which reads such a body as text; with from_source False, not (that is the re-read).
+    """
+    shown = shown_parts(structure)
     attachments = tuple(
         ReceivedAttachment(p.part_id, p.content_type, p.filename, p.size)
-        for p in structure.walk()
-        if _is_attachment(p)
+        for p in listed_parts(structure, shown)
     )
-    part = _pick_text(structure)
-    if part is None:
-        return Readable("", None, attachments, "no text part")
+    readable = _shown_text(shown, attachments, fetch)
+    if from_source and structure.children and not attachments and not readable.text.strip():
+        source = _bounded(fetch(""), MAX_TEXT)
+        again = _readable(
+            mime_structure(source),
+            lambda part_id: part_content(source, part_id) or (),
+            from_source=False,
+        )
+        if again.text.strip():
+            note = "the message's MIME structure is broken: read from its source"
+            return Readable(again.text, again.text_part, again.attachments, note)
+    return readable
+
+
+def _bounded(chunks: Iterable[bytes], limit: int) -> bytes:
     data = bytearray()
-    note = None
-    for chunk in fetch(part.part_id):
+    for chunk in chunks:
         data += chunk
-        if len(data) > MAX_TEXT:
-            note = f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all"
+        if len(data) >= limit:
             break
-    text = decode_text(bytes(data[:MAX_TEXT]), part.charset)
-    notes = [note, charsets.charset_note(part.charset)]
-    if part.content_type == "text/html":
-        text = html_to_text(text)
-        notes.append("HTML shown as text")
-    note = "; ".join(n for n in notes if n) or None
-    return Readable(text, part.part_id, attachments, note)
+    return bytes(data[:limit])
+
+
+def _shown_text(
+    shown: list[Part],
+    attachments: tuple[ReceivedAttachment, ...],
+    fetch: Callable[[str], Iterable[bytes]],
+) -> Readable:
+    """The text of the shown parts, each after the first under its banner."""
+    if not shown:
+        return Readable("", None, attachments, "no text part")
+    texts: list[str] = []
+    notes: list[str | None] = []
+    budget = MAX_TEXT
+    for number, part in enumerate(shown):
+        if budget <= 0:
+            notes.append(f"parts after part {shown[number - 1].part_id} not shown: cut at "
+                         f"{MAX_TEXT // (1024 * 1024)} MB; save them to see them")  # fmt: skip
+            break
+        data = bytearray()
+        for chunk in fetch(part.part_id):
+            data += chunk
+            if len(data) > budget:
+                notes.append(f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all")
+                break
+        body = bytes(data[:budget])
+        budget -= len(body)
+        text = decode_text(body, part.charset)
+        notes.append(charsets.charset_note(part.charset))
+        if part.content_type == "text/html":
+            text = html_to_text(text)
+            notes.append("HTML shown as text")
+        if number:
+            text = f"\n{part_banner(part)}\n\n{text}"
+        texts.append(text if text.endswith("\n") or number == len(shown) - 1 else text + "\n")
+    note = "; ".join(dict.fromkeys(n for n in notes if n)) or None
+    return Readable("".join(texts), shown[0].part_id, attachments, note)
 
 
 @dataclass(frozen=True)
