@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pinesh.stores.headers import envelope_from_headers
+import pytest
+
+from pinesh.stores.headers import envelope_from_headers, header_addresses, parse_header_block
 
 
 def test_a_charset_name_with_a_nul_is_text_not_a_failed_window() -> None:
@@ -33,3 +35,32 @@ def test_a_punycode_subject_is_not_run(punycode_runs: list[int]) -> None:
     assert envelope.subject == "a" * 60_000 + "-b"
     assert envelope.sender[0].name == "x-y"
     assert punycode_runs == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # a control character and an unquoted "[" in the name: the stdlib's parsers lose
+        # the address (getaddresses gives ("", "Evil") and ("31m", ...)).
+        (b"From: Evil \x1b[31m <evil@example.org>\r\n", [("Evil \x1b[31m", "evil@example.org")]),
+        (b"From: Evil\x1b]0;x\x07 <evil@example.org>\r\n",
+         [("Evil\x1b]0;x\x07", "evil@example.org")]),
+        (b"From: Jane [ACME] <jane@acme.org>, bob@x.org\r\n",
+         [("Jane [ACME]", "jane@acme.org"), ("", "bob@x.org")]),
+        (b'From: "Doe, John" <j@d.org>, "q\\"x" <q@x.org>\r\n',
+         [("Doe, John", "j@d.org"), ('q"x', "q@x.org")]),
+        (b"From: =?utf-8?q?J=C3=B6rg?= <j@x.de> (at work)\r\n", [("Jörg", "j@x.de")]),
+        (b"From: Team: Jane <j@x.org>, Bob <b@x.org>;\r\n",
+         [("Jane", "j@x.org"), ("Bob", "b@x.org")]),
+        (b"From: plain@x.org\r\n", [("", "plain@x.org")]),
+        (b"From: <only@x.org>\r\n", [("", "only@x.org")]),
+        (b"From: undisclosed-recipients:;\r\n", [("undisclosed-recipients:;", "")]),
+        (b"From: <<<>>>,,,\r\n", None),  # hostile: anything, but no exception
+    ],
+)  # fmt: skip
+def test_an_address_keeps_its_mailbox_whatever_its_name_holds(
+    raw: bytes, expected: list[tuple[str, str]] | None
+) -> None:
+    found = header_addresses(parse_header_block(raw + b"\r\n"), "From")
+    if expected is not None:
+        assert [(a.name, a.email) for a in found] == expected

@@ -187,3 +187,27 @@ class _AbsurdZone(tzinfo):
 
 def test_a_hostile_date_zone_from_imap_is_no_date_not_a_crash() -> None:
     assert _aware(datetime(2024, 1, 1, 10, tzinfo=_AbsurdZone())) is None
+
+
+def test_a_from_the_envelope_garbled_is_read_from_the_header_as_written() -> None:
+    # Dovecot's ENVELOPE of `From: Evil ESC[31m <evil@example.org>`: the "[" read as a
+    # domain literal, the address lost. The From header fetched beside it keeps it.
+    fields = b"From: Evil \x1b[31m <evil@example.org>\r\n\r\n"
+    uid, item = _one(
+        b"* 1 FETCH (UID 7 RFC822.SIZE 10 FLAGS () INTERNALDATE NIL ENVELOPE (NIL NIL "
+        b'(("Evil" NIL "Evil" "MISSING_DOMAIN")) NIL NIL NIL NIL NIL NIL NIL) '
+        + EXTRA.replace(b"NEWSGROUPS)", b"NEWSGROUPS FROM)")
+        + b" {%d}\r\n" % len(fields)
+        + fields
+        + b")\r\n"
+    )
+    envelope = envelope_of(uid, item)
+    assert envelope.sender == (Address("Evil \x1b[31m", "evil@example.org"),)
+
+
+def test_without_the_from_header_the_envelope_sender_stands() -> None:
+    uid, item = _one(
+        b"* 1 FETCH (UID 7 RFC822.SIZE 10 FLAGS () INTERNALDATE NIL ENVELOPE (NIL NIL "
+        b'(("Jane" NIL "jane" "example.org")) NIL NIL NIL NIL NIL NIL NIL) ' + EXTRA + b" NIL)\r\n"
+    )
+    assert envelope_of(uid, item).sender == (Address("Jane", "jane@example.org"),)

@@ -97,14 +97,72 @@ def header_text(value: object) -> str:
 def header_addresses(message: Message, name: str) -> tuple[Address, ...]:
     """The mailboxes of an address header, names decoded."""
     raw = _raw(message, name)
-    if not raw:
-        return ()
-    try:
-        pairs = email.utils.getaddresses([raw])
-    except Exception:  # as above: fall back to the raw text
-        return (Address(decode_words(raw), ""),)
-    found = tuple(Address(decode_words(n), e) for n, e in pairs if n or e)
-    return found or (Address(decode_words(raw), ""),)
+    return address_list(raw) if raw else ()
+
+
+def address_list(raw: str) -> tuple[Address, ...]:
+    """The mailboxes of an address header's value, names decoded; never raises.
+
+    Each mailbox written `name <address>` keeps its address whatever the name holds: the
+    stdlib's parsers lose the address of `Evil ESC[31m <evil@example.org>` or of
+    `Jane [ACME] <jane@acme.org>` (an unquoted "[" reads as a domain literal), giving
+    `Evil` or a name for an address. So the header is cut at its top-level commas
+    (outside quotes, comments and <>), a piece ending in <...> is read here, and only the
+    others go to email.utils.getaddresses.
+    """
+    found: list[Address] = []
+    for piece in _top_level_pieces(raw):
+        angle = _ANGLE_ADDRESS.fullmatch(piece)
+        if angle is not None:
+            phrase = angle["name"].strip()
+            if ":" in phrase and not phrase.startswith('"'):
+                phrase = phrase.split(":", 1)[1].strip()  # a group's label: "Team: Jane <j@x>"
+            if len(phrase) > 1 and phrase[0] == phrase[-1] == '"':
+                phrase = re.sub(r"\\(.)", r"\1", phrase[1:-1])
+            found.append(Address(decode_words(phrase), angle["email"].strip()))
+            continue
+        try:
+            pairs = email.utils.getaddresses([piece])
+        except Exception:  # as above: keep the raw text
+            pairs = [(piece, "")]
+        found += [Address(decode_words(n), e) for n, e in pairs if n or e]
+    return tuple(found) or (Address(decode_words(raw), ""),)
+
+
+_ANGLE_ADDRESS = re.compile(
+    r"(?P<name>[^<]*)<(?P<email>[^<>]*)>\s*;?\s*(?:\([^()]*\)\s*)?", re.DOTALL
+)
+
+
+def _top_level_pieces(raw: str) -> list[str]:
+    """raw cut at the commas outside "quotes", (comments) and <angle brackets>."""
+    pieces: list[str] = []
+    start = depth = 0
+    quoted = angled = escaped = False
+    for at, char in enumerate(raw):
+        if escaped:
+            escaped = False
+        elif char == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = char != '"'
+        elif char == '"':
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif depth:
+            continue
+        elif char == "<":
+            angled = True
+        elif char == ">":
+            angled = False
+        elif char == "," and not angled:
+            pieces.append(raw[start:at])
+            start = at + 1
+    pieces.append(raw[start:])
+    return [piece.strip() for piece in pieces if piece.strip()]
 
 
 def parse_date(value: str | None) -> datetime | None:

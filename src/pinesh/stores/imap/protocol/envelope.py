@@ -7,11 +7,12 @@ raises ImapSyntaxError, a date the server got wrong is no date.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from typing import Any
 
 from pinesh.stores.base import Address, Envelope
-from pinesh.stores.headers import message_ids, parse_header_block
+from pinesh.stores.headers import header_addresses, message_ids, parse_header_block
 from pinesh.stores.imap.errors import ImapSyntaxError
 from pinesh.stores.imap.protocol.responses import decoded, flags_of, text_of
 
@@ -20,7 +21,10 @@ ENVELOPE_ITEMS = (
     "FLAGS",
     "RFC822.SIZE",
     "INTERNALDATE",
-    "BODY.PEEK[HEADER.FIELDS (REFERENCES NEWSGROUPS)]",
+    # From as written too: the server's ENVELOPE loses the address of a From whose name
+    # holds a control character or an unquoted "[" (Dovecot gives "Evil@MISSING_DOMAIN");
+    # read here as the local stores read it (headers.address_list).
+    "BODY.PEEK[HEADER.FIELDS (REFERENCES NEWSGROUPS FROM)]",
 )
 _EXTRA_HEADERS_KEY = b"BODY[HEADER.FIELDS"
 
@@ -63,19 +67,32 @@ def _first_id(value: object) -> str | None:
     return ids[0] if ids else None
 
 
-def _extra_headers(item: Mapping[bytes, object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """References and Newsgroups from the BODY[HEADER.FIELDS (...)] literal."""
+@dataclass(frozen=True)
+class _ExtraHeaders:
+    """What the BODY[HEADER.FIELDS (...)] literal adds to the ENVELOPE."""
+
+    references: tuple[str, ...] = ()
+    newsgroups: tuple[str, ...] = ()
+    sender: tuple[Address, ...] = ()  # From as written; () when the message has none
+
+
+def _extra_headers(item: Mapping[bytes, object]) -> _ExtraHeaders:
+    """References, Newsgroups and From from the BODY[HEADER.FIELDS (...)] literal."""
     for key, value in item.items():
         if isinstance(key, bytes) and key.upper().startswith(_EXTRA_HEADERS_KEY):
             if value is None:
-                return (), ()
+                return _ExtraHeaders()
             if not isinstance(value, bytes):
                 raise ImapSyntaxError("the header fields are not a string")
             message = parse_header_block(value)
             references = message_ids(" ".join(str(v) for v in message.get_all("References", [])))
             groups = ",".join(str(v) for v in message.get_all("Newsgroups", []))
-            return references, tuple(g.strip() for g in groups.split(",") if g.strip())
-    return (), ()
+            return _ExtraHeaders(
+                references,
+                tuple(g.strip() for g in groups.split(",") if g.strip()),
+                header_addresses(message, "From"),
+            )
+    return _ExtraHeaders()
 
 
 def envelope_of(uid: int, item: Mapping[bytes, object]) -> Envelope:
@@ -86,19 +103,19 @@ def envelope_of(uid: int, item: Mapping[bytes, object]) -> Envelope:
     size = item.get(b"RFC822.SIZE", 0)
     if not isinstance(size, int) or size < 0:
         raise ImapSyntaxError(f"RFC822.SIZE of UID {uid} is not a number")
-    references, newsgroups = _extra_headers(item)
+    extra = _extra_headers(item)
     return Envelope(
         uid=uid,
         date=_aware(env.date),
-        sender=_addresses(env.from_),
+        sender=extra.sender or _addresses(env.from_),
         to=_addresses(env.to),
         cc=_addresses(env.cc),
         subject=decoded(env.subject),
         message_id=_first_id(env.message_id),
         in_reply_to=_first_id(env.in_reply_to),
-        references=references,
+        references=extra.references,
         size=size,
         flags=flags_of(item.get(b"FLAGS")),
         internal_date=_aware(item.get(b"INTERNALDATE")),
-        newsgroups=newsgroups,
+        newsgroups=extra.newsgroups,
     )
