@@ -84,7 +84,7 @@ def confirmed_shown(count: int) -> Callable[[str], bool]:
     def ready(screen: str) -> bool:
         return (
             shown(screen)
-            and f": {count} messages," in screen
+            and (f": {count} messages," in screen or f": {count:,} messages," in screen)
             and "cached, not yet confirmed" not in screen
         )
 

@@ -470,3 +470,14 @@ def test_first_unseen_of_a_long_arrival_order_is_the_lowest_unseen_shown(
     view._first_unseen, view._unseen = (7, 500, 12), 3  # 7 is not shown
     assert view.first_unseen() == 2  # UID 12
     assert "positions" not in view.order.__dict__
+
+
+def test_counts_are_written_with_thousands_separators_as_pine_does(tmp_path: Path) -> None:
+    maildir = tmp_path / "Maildir"
+    filled = fill_maildir(maildir, 1200, seed=6)
+    opened = FolderView.open(session_for(f"#md/{maildir}", tmp_path), "INBOX")
+    try:
+        unseen = sum(1 for m in filled if not m.flags)
+        assert opened.summary() == f"INBOX local: 1,200 messages, {unseen:,} unseen"
+    finally:
+        opened.close()

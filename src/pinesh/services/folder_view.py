@@ -225,8 +225,8 @@ class FolderView:
             status = self.status()
         self._unseen = status.unseen
         line = (
-            f"{safe_line(self.name)} {safe_line(self.route)}: {status.count} messages, "
-            f"{status.unseen} unseen"
+            f"{safe_line(self.name)} {safe_line(self.route)}: {status.count:,} messages, "
+            f"{status.unseen:,} unseen"
         )
         problem = self.cache_problem
         return f"{line}; {problem}" if problem else line

@@ -307,7 +307,8 @@ class IndexScreen(CommandScreen):
 
     def on_index_list_cursor_moved(self, event: IndexList.CursorMoved) -> None:
         total = self.view.count if self.view else 0
-        where = f"Message {event.position + 1} of {total}" if total else "No messages"
+        # Pine's thousands separators: "Message 1,024 of 100,000".
+        where = f"Message {event.position + 1:,} of {total:,}" if total else "No messages"
         self.query_one("#title", Static).update(
             Text(f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}   {where}")
         )

@@ -154,7 +154,7 @@ class MessageScreen(CommandScreen):
             self.follow(position)
         folder = safe_line(view.name)
         self.query_one("#title", Static).update(
-            Text(f"  MESSAGE TEXT   Folder: {folder}   Message {position + 1} of {view.count}")
+            Text(f"  MESSAGE TEXT   Folder: {folder}   Message {position + 1:,} of {view.count:,}")
         )
         uid = view.uid_at(position)
         full = self.full_headers
