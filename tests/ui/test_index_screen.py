@@ -418,6 +418,28 @@ def test_quit_asks_first(tmp_path: Path) -> None:
     run_index(make_session(maildir, tmp_path), scenario)
 
 
+def test_quit_without_confirm_in_the_pinerc_quits_at_once(tmp_path: Path) -> None:
+    maildir, _ = filled_maildir(tmp_path, 3)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+    extra = "feature-list=enable-aggregate-command-set,quit-without-confirm"
+    run_index(make_session(maildir, tmp_path, extra), scenario)
+
+
+def test_l_in_the_index_opens_the_folder_list(tmp_path: Path) -> None:
+    maildir, _ = filled_maildir(tmp_path, 3)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "l")
+        assert type(app.screen).__name__ == "FolderListScreen"
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
 def test_a_folder_that_cannot_open_says_why(tmp_path: Path) -> None:
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
         error = status(app)

@@ -255,6 +255,11 @@ class PineshApp(App[None]):
         self.refresh(repaint=True, layout=True)
 
     def action_confirm_quit(self) -> None:
+        """Q: leave, after asking unless the pinerc's feature-list has quit-without-confirm."""
+        if self.session.pine.feature("quit-without-confirm"):
+            self.exit()
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.exit()

@@ -74,7 +74,7 @@ class IndexScreen(CommandScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         HELP_BINDING,
-        Binding("less_than_sign", "folder_list", "FldrList"),
+        Binding("less_than_sign,l,L", "folder_list", "FldrList"),
         Binding("greater_than_sign,v,V,enter", "view_message", "ViewMsg"),
         Binding("p,P,up", "move(-1)", "PrevMsg"),
         Binding("n,N,down", "move(1)", "NextMsg"),

@@ -329,9 +329,15 @@ class CommandScreen(WorkerScreen):
     # -- leaving
 
     def action_quit(self) -> None:
-        self.app.push_screen(
+        from pinesh.ui.app import PineshApp  # here: the app module imports this one
+
+        app = self.app
+        if isinstance(app, PineshApp):
+            app.action_confirm_quit()  # one place that asks (or not: quit-without-confirm)
+            return
+        app.push_screen(
             ConfirmScreen("Really quit pinesh?", default=True),
-            lambda yes: self.app.exit() if yes else None,
+            lambda yes: app.exit() if yes else None,
         )
 
     def action_main_menu(self) -> None:
