@@ -149,3 +149,31 @@ def test_a_server_setting_that_does_not_parse_is_kept_as_written_with_why() -> N
     ) as info:
         nntp.spec()
     assert info.value.hint == "write nntp-server as host[:port][/flag...] in your pinerc"
+
+
+@pytest.mark.parametrize(
+    ("line", "seconds", "problem"),
+    [
+        ("", 60, None),  # not set: pinesh's own 60 s
+        ("mail-check-interval=300\n", 300, None),
+        ("mail-check-interval=0\n", 0, None),  # never
+        (
+            "mail-check-interval=soon\n",
+            60,
+            "'soon' is not a number of seconds; using 60",
+        ),
+        (
+            "mail-check-interval=-5\n",
+            60,
+            "'-5' is not a number of seconds; using 60",
+        ),
+    ],
+)
+def test_the_mail_check_interval_comes_from_the_pinerc(
+    line: str, seconds: int, problem: str | None
+) -> None:
+    rc = parse_pinerc(line, "pinerc")
+    assert pine_settings(rc).mail_check_interval == seconds
+    messages = [p.message for p in rc.problems]
+    where = "pinerc:1: mail-check-interval: "
+    assert messages == ([] if problem is None else [where + problem])

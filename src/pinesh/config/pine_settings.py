@@ -76,6 +76,9 @@ class PineSettings:
     customized_hdrs: tuple[str, ...]
     features: frozenset[str]
     remote_shells: tuple[RemoteShell, ...]
+    # Seconds between checks of the open folder for new mail (0: never); Pine's
+    # mail-check-interval. pinesh checks every 60 s when the pinerc does not say (Pine 150).
+    mail_check_interval: int = 60
 
     def feature(self, name: str) -> bool:
         """Whether a feature-list entry is on (``no-NAME`` turns it off)."""
@@ -150,4 +153,26 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         customized_hdrs=tuple(rc.get_list("customized-hdrs")),
         features=_features(rc.get_list("feature-list")),
         remote_shells=tuple(remote_shells(rc)),
+        mail_check_interval=_seconds(rc, "mail-check-interval", 60),
     )
+
+
+def _seconds(rc: Pinerc, name: str, default: int) -> int:
+    """A whole number of seconds, 0 or more; a wrong value is a problem, and the default."""
+    text = rc.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        rc.problems.append(
+            rc.error(
+                name,
+                f"{text!r} is not a number of seconds; using {default}",
+                hint="write a whole number of seconds, or 0 for never",
+            )
+        )
+        return default
+    return value

@@ -37,7 +37,6 @@ from pinesh.ui.message_commands import (
 from pinesh.ui.message_screen import MessageScreen
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 
-NEW_MAIL_SECONDS = 60.0  # how often the open folder is checked for new mail
 CACHED = "cached, not yet confirmed by the server"  # the status of a view from the cache
 
 SORTS = {
@@ -141,7 +140,9 @@ class IndexScreen(CommandScreen):
 
     def on_mount(self) -> None:
         self.open_folder()
-        self.set_interval(NEW_MAIL_SECONDS, self.check_mail)
+        interval = self.session.pine.mail_check_interval
+        if interval > 0:  # 0: the pinerc's mail-check-interval turns checking off
+            self.set_interval(interval, self.check_mail)
 
     # -- opening and closing
 
