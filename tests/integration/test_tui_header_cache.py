@@ -1,7 +1,7 @@
 """The terminal client with a warm IMAP header cache, against the lab's real Dovecot: the
 index appears from the cache before the server answers, marked as such (the status line,
-and its rows drawn dim), then the server's answer replaces it; with the server unreachable it stays, says "Offline", and messages
-read before open."""
+and its rows drawn dim), then the server's answer replaces it; with the server unreachable
+it stays, says "Offline", and messages read before open."""
 
 from __future__ import annotations
 
