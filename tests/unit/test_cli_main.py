@@ -81,6 +81,9 @@ def test_show_reads_a_message_whose_charset_has_a_nul(tmp_path: Path) -> None:
         (["-f", "INBOX"], (None, None, "INBOX")),
         (["-p", "rc", "-f", "{lab}INBOX", "--config", "c.toml"], ("c.toml", "rc", "{lab}INBOX")),
         (["--config=c.toml", "-f", "a", "-f", "b"], ("c.toml", None, "b")),  # the last wins
+        (["-i"], (None, None, "INBOX")),  # Alpine's -i: start in INBOX's index
+        (["-i", "-f", "news"], (None, None, "news")),  # ... or -f's
+        (["-p", "rc", "-i"], (None, "rc", "INBOX")),
     ],
 )
 def test_a_plain_client_command_line_is_read_without_argparse(
@@ -139,6 +142,21 @@ def test_the_global_options_are_taken_after_the_command_too(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.lstrip().startswith(("[", "{")) and '"hello"' in done.stdout
+
+
+def test_i_through_argparse_also_starts_in_the_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinesh.cli import main as cli
+
+    started: list[tuple[str | None, ...]] = []
+
+    def run_client(*args: str | None) -> int:
+        started.append(args)
+        return 0
+
+    monkeypatch.setattr(cli, "_run_client", run_client)
+    monkeypatch.setattr(cli, "_plain_client", lambda argv: None)  # as for an odd form
+    assert cli.main(["-i", "-p", "rc"]) == 0
+    assert started == [(None, "rc", "INBOX")]
 
 
 def test_an_option_given_before_the_command_is_kept_when_not_given_after() -> None:

@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="open the client on this folder's MESSAGE INDEX (as Alpine's -f); without -f "
         "it opens on the MAIN MENU, with INBOX as the current folder",
     )
+    parser.add_argument(
+        "-i",
+        dest="in_index",
+        action="store_true",
+        help="open the client on the MESSAGE INDEX of INBOX, or of -f's folder (as Alpine's -i)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # --config, -p and --json are taken after the command too (`pinesh index INBOX --json`).
     # SUPPRESS: a command that is not given one leaves the value from before the command.
@@ -206,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pinesh.cli.doctor import run_doctor
 
             return run_doctor(args.config, args.pinerc, args.servers, args.service)
-        return _run_client(args.config, args.pinerc, args.folder)
+        folder = args.folder or ("INBOX" if args.in_index else None)
+        return _run_client(args.config, args.pinerc, folder)
     except PineshError as exc:
         print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
         return 2
@@ -221,13 +228,18 @@ CLIENT_OPTIONS = {"--config": "config", "-p": "pinerc", "-f": "folder"}
 
 
 def _plain_client(argv: Sequence[str]) -> tuple[str | None, str | None, str | None] | None:
-    """(config, pinerc, folder) of a plain `pinesh [--config FILE] [-p PINERC] [-f FOLDER]`
-    (each option a word of its own, or --config=FILE), as argparse would read it; None for
+    """(config, pinerc, folder) of a plain `pinesh [--config FILE] [-p PINERC] [-f FOLDER]
+    [-i]` (each option a word of its own, or --config=FILE; -i without -f is folder INBOX,
+    a folder meaning: start in its index), as argparse would read it; None for
     anything else, which argparse then parses (and reports)."""
     found: dict[str, str | None] = dict.fromkeys(CLIENT_OPTIONS.values())
     words = list(argv)
+    in_index = False
     while words:
         word = words.pop(0)
+        if word == "-i":  # Alpine's -i: start in the index (of INBOX, unless -f says)
+            in_index = True
+            continue
         option, value = word, None
         if word.startswith("--config="):
             option, value = "--config", word.partition("=")[2]
@@ -236,7 +248,8 @@ def _plain_client(argv: Sequence[str]) -> tuple[str | None, str | None, str | No
         if option not in CLIENT_OPTIONS or value is None:
             return None
         found[CLIENT_OPTIONS[option]] = value
-    return found["config"], found["pinerc"], found["folder"]
+    folder = found["folder"] or ("INBOX" if in_index else None)
+    return found["config"], found["pinerc"], folder
 
 
 MAIL_COMMANDS = {"folders", "index", "show", "send", "post", "outbox"}
