@@ -35,5 +35,16 @@ class ConfigError(PineshError):
         self.setting = setting
 
 
+class CombinedConfigError(ConfigError):
+    """Several settings that cannot be used, each on a line of its own, in line order."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        ordered = sorted(errors, key=lambda e: (e.line is None, e.line or 0))
+        first = ordered[0]
+        PineshError.__init__(self, "\n".join(str(e) for e in ordered))
+        self.file, self.line, self.setting = first.file, first.line, first.setting
+        self.errors = ordered
+
+
 class UnsafeNameError(PineshError):
     """A host, user or other name that could be misread as an option or holds control bytes."""

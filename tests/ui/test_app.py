@@ -59,6 +59,29 @@ def test_main_menu_then_index_of_a_local_maildir(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_pinerc_problems_are_told_at_the_start(tmp_path: Path) -> None:
+    maildir = tmp_path / "Maildir"
+    fill_maildir(maildir, 1, seed=9)
+    text = f"inbox-path=#md/{maildir}\nmail-check-interval=soon\nno-equals-sign\n"
+    rc = parse_pinerc(text, str(tmp_path / "pinerc"))
+    session = MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp_path / "d")
+    assert len(rc.problems) == 2  # the line, and the interval (read by pine_settings)
+    app = PineshApp(session)
+    toasts: list[str] = []
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            status = str(app.screen.query_one("#status", Static).render())
+            toasts.extend(str(n.message) for n in app._notifications)
+            assert status.startswith("Your pinerc has 2 problems: ")
+            assert "no-equals-sign" in status and "SETUP" in status
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    assert any(t.startswith("Your pinerc has 2 problems") for t in toasts)
+
+
 def test_a_folder_that_cannot_open_says_why(tmp_path: Path) -> None:
     app = PineshApp(_session(tmp_path / "Maildir", tmp_path), folder="{-oBad=x}INBOX")
 

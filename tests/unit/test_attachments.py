@@ -250,3 +250,15 @@ def test_saving_onto_a_directory_says_so_instead_of_asking_to_overwrite(tmp_path
         with pytest.raises(IsADirectoryError):
             write_file(tmp_path / "Downloads", [b"x"], overwrite=overwrite)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Downloads"]
+
+
+def test_saving_to_a_directory_puts_the_offered_name_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "Downloads").mkdir()
+    assert save_path("~/Downloads", "report.pdf") == tmp_path / "Downloads" / "report.pdf"
+    assert save_path("Downloads", "report.pdf") == tmp_path / "Downloads" / "report.pdf"
+    assert save_path("~/new-dir/", "report.pdf") == tmp_path / "new-dir" / "report.pdf"
+    assert save_path("~/Downloads/mine.pdf", "report.pdf") == tmp_path / "Downloads" / "mine.pdf"
+    assert save_path("~/Downloads") == tmp_path / "Downloads"  # no name offered: as typed

@@ -81,6 +81,9 @@ def test_show_reads_a_message_whose_charset_has_a_nul(tmp_path: Path) -> None:
         (["-f", "INBOX"], (None, None, "INBOX")),
         (["-p", "rc", "-f", "{lab}INBOX", "--config", "c.toml"], ("c.toml", "rc", "{lab}INBOX")),
         (["--config=c.toml", "-f", "a", "-f", "b"], ("c.toml", None, "b")),  # the last wins
+        (["-i"], (None, None, "INBOX")),  # Alpine's -i: start in INBOX's index
+        (["-i", "-f", "news"], (None, None, "news")),  # ... or -f's
+        (["-p", "rc", "-i"], (None, "rc", "INBOX")),
     ],
 )
 def test_a_plain_client_command_line_is_read_without_argparse(
@@ -110,3 +113,56 @@ def test_anything_but_a_plain_client_command_line_goes_to_argparse(argv: list[st
     from pinesh.cli.main import _plain_client
 
     assert _plain_client(argv) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-p", "PINERC", "index", "BOX", "--json"],
+        ["--json", "-p", "PINERC", "index", "BOX"],
+        ["index", "BOX", "-p", "PINERC", "--json"],
+        ["index", "--json", "BOX", "-p", "PINERC"],
+    ],
+)
+def test_the_global_options_are_taken_after_the_command_too(
+    argv: list[str], tmp_path: Path
+) -> None:
+    box = tmp_path / "box"
+    box.write_bytes(b"From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: hello\n\nbody\n\n")
+    (tmp_path / "pinerc").write_text("")
+    words = [str(tmp_path / "pinerc") if w == "PINERC" else str(box) if w == "BOX" else w
+             for w in argv]  # fmt: skip
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "pinesh"), *words],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.lstrip().startswith(("[", "{")) and '"hello"' in done.stdout
+
+
+def test_i_through_argparse_also_starts_in_the_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinesh.cli import main as cli
+
+    started: list[tuple[str | None, ...]] = []
+
+    def run_client(*args: str | None) -> int:
+        started.append(args)
+        return 0
+
+    monkeypatch.setattr(cli, "_run_client", run_client)
+    monkeypatch.setattr(cli, "_plain_client", lambda argv: None)  # as for an odd form
+    assert cli.main(["-i", "-p", "rc"]) == 0
+    assert started == [(None, "rc", "INBOX")]
+
+
+def test_an_option_given_before_the_command_is_kept_when_not_given_after() -> None:
+    from pinesh.cli.main import _parser
+
+    args = _parser().parse_args(["--json", "-p", "/rc", "--config", "/c", "show", "B", "3"])
+    assert (args.json, args.pinerc, args.config) == (True, "/rc", "/c")
+    args = _parser().parse_args(["show", "B", "3"])
+    assert (args.json, args.pinerc, args.config) == (False, None, None)

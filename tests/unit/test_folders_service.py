@@ -283,3 +283,29 @@ def test_remote_names_map_to_the_server_and_counts_use_status(
 
     renamed = service.rename(work, listing.entries[1], "b")
     assert renamed.name == f"{server}mail/b" and store.asked[-1] == "rename mail/a mail/b"
+
+
+class _DotSeparated(_StatusOnly):
+    """A server with "." between levels: the parent is listed unselectable beside its child."""
+
+    def list_folders(self, pattern: str = "*") -> list[FolderInfo]:
+        return [
+            FolderInfo("Projekte", "Projekte", selectable=False, has_children=True),
+            FolderInfo("Projekte.Entwürfe", "Projekte.Entwürfe"),
+            FolderInfo("Leer", "Leer", selectable=False),  # no child listed: kept
+        ]
+
+
+def test_an_unselectable_parent_whose_children_are_listed_is_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = "{mail.example.org/user=me}"
+    service = _service(tmp_path, f"inbox-path={server}INBOX\nfolder-collections=All {server}[]\n")
+    monkeypatch.setattr(service.session, "store_for", lambda mailbox: _DotSeparated())
+    [every] = service.collections()
+    listing = service.listing(every)
+    assert [(e.display, e.selectable) for e in listing.entries] == [
+        ("INBOX", True),
+        ("Projekte.Entwürfe", True),
+        ("Leer/", False),
+    ]

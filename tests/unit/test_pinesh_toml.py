@@ -531,3 +531,33 @@ def test_a_negative_cache_size_is_refused_with_its_line() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings("\n[cache]\nbodies_mb = -1\n", "c.toml")
     assert caught.value.line == 3 and "bodies_mb" in str(caught.value)
+
+
+def test_every_error_of_the_file_is_told_at_once_in_line_order() -> None:
+    text = """\
+open_timeout = -1
+[cache]
+bodies_mb = -3
+
+[[rule]]
+servers = ["a"]
+via = "carrier-pigeon"
+
+[[rule]]
+servers = ["b"]
+[client]
+server_idle = 0
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, "config.toml")
+    lines = str(info.value).splitlines()
+    told = [line for line in lines if line.startswith("config.toml:")]
+    assert [t.split(":")[1] for t in told] == ["1", "3", "7", "12"]
+    assert "open_timeout" in told[0] and "bodies_mb" in told[1]
+    assert "carrier-pigeon" in told[2] and "server_idle" in told[3]
+
+
+def test_one_error_is_told_as_before() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings("open_timeout = 0\n", "config.toml")
+    assert str(info.value) == "config.toml:1: open_timeout: must be more than 0 seconds"

@@ -58,11 +58,27 @@ def _parser() -> argparse.ArgumentParser:
         help="open the client on this folder's MESSAGE INDEX (as Alpine's -f); without -f "
         "it opens on the MAIN MENU, with INBOX as the current folder",
     )
+    parser.add_argument(
+        "-i",
+        dest="in_index",
+        action="store_true",
+        help="open the client on the MESSAGE INDEX of INBOX, or of -f's folder (as Alpine's -i)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # --config, -p and --json are taken after the command too (`pinesh index INBOX --json`).
+    # SUPPRESS: a command that is not given one leaves the value from before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="as above")
+    common.add_argument("-p", dest="pinerc", metavar="PINERC", default=argparse.SUPPRESS,
+                        help="as above")  # fmt: skip
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output")  # fmt: skip
 
-    folders = sub.add_parser("folders", help="list the folders of a collection (or all)")
+    folders = sub.add_parser(
+        "folders", parents=[common], help="list the folders of a collection (or all)"
+    )
     folders.add_argument("collection", nargs="?", help="a collection's label or name")
-    index = sub.add_parser("index", help="the message index of a folder")
+    index = sub.add_parser("index", parents=[common], help="the message index of a folder")
     index.add_argument("folder", help="a mailbox name: INBOX, {host}name, #news.group, path")
     index.add_argument(
         "--range",
@@ -74,22 +90,28 @@ def _parser() -> argparse.ArgumentParser:
         "--sort", default="arrival", choices=["arrival", "date", "from", "subject", "size", "to"]
     )
     index.add_argument("--reverse", action="store_true")
-    show = sub.add_parser("show", help="show message N of a folder")
+    show = sub.add_parser("show", parents=[common], help="show message N of a folder")
     show.add_argument("folder")
     show.add_argument("number", type=int)
     show.add_argument("--raw", action="store_true", help="the whole source, as it is")
-    send = sub.add_parser("send", help="send a message (body, or whole message, on stdin)")
+    send = sub.add_parser(
+        "send", parents=[common], help="send a message (body, or whole message, on stdin)"
+    )
     send.add_argument("--to", action="append", default=[])
     send.add_argument("--cc", action="append", default=[])
     send.add_argument("--bcc", action="append", default=[])
     send.add_argument("--subject")
     send.add_argument("-a", "--attach", action="append", default=[], metavar="FILE")
     send.add_argument("--fcc", help="folder for the copy (default: the pinerc's default-fcc)")
-    post = sub.add_parser("post", help="post a news article (body, or whole article, on stdin)")
+    post = sub.add_parser(
+        "post", parents=[common], help="post a news article (body, or whole article, on stdin)"
+    )
     post.add_argument("--newsgroups", action="append", default=[])
     post.add_argument("--subject")
     post.add_argument("--references")
-    outbox = sub.add_parser("outbox", help="messages not yet sent; `outbox flush` retries them")
+    outbox = sub.add_parser(
+        "outbox", parents=[common], help="messages not yet sent; `outbox flush` retries them"
+    )
     outbox.add_argument("action", nargs="?", choices=["flush"])
 
     connect = sub.add_parser(
@@ -106,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
     forward = sub.add_parser(
         "forward",
+        parents=[common],
         help="set up the SMTP/NNTP forwards a TCP-only client needs",
         description="With no arguments, every [[forward]] of the config; else one forward.",
     )
@@ -117,13 +140,15 @@ def _parser() -> argparse.ArgumentParser:
         "can enter), or PORT / 127.0.0.1:PORT: a loopback port every local user can reach",
     )
 
-    ssh = sub.add_parser("ssh", help="the shared ssh masters: status, stop")
+    ssh = sub.add_parser("ssh", parents=[common], help="the shared ssh masters: status, stop")
     ssh_sub = ssh.add_subparsers(dest="ssh_command", metavar="ACTION", required=True)
-    ssh_sub.add_parser("status", help="list the masters and whether they run")
-    stop = ssh_sub.add_parser("stop", help="end the masters (of one host)")
+    ssh_sub.add_parser("status", parents=[common], help="list the masters and whether they run")
+    stop = ssh_sub.add_parser("stop", parents=[common], help="end the masters (of one host)")
     stop.add_argument("host", nargs="?")
 
-    doctor = sub.add_parser("doctor", help="try every route of every server and report")
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="try every route of every server and report"
+    )
     doctor.add_argument("servers", nargs="*", help="only these servers")
     doctor.add_argument("--service", choices=["imap", "smtp", "nntp"])
     return parser
@@ -187,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pinesh.cli.doctor import run_doctor
 
             return run_doctor(args.config, args.pinerc, args.servers, args.service)
-        return _run_client(args.config, args.pinerc, args.folder)
+        folder = args.folder or ("INBOX" if args.in_index else None)
+        return _run_client(args.config, args.pinerc, folder)
     except PineshError as exc:
         print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
         return 2
@@ -202,13 +228,18 @@ CLIENT_OPTIONS = {"--config": "config", "-p": "pinerc", "-f": "folder"}
 
 
 def _plain_client(argv: Sequence[str]) -> tuple[str | None, str | None, str | None] | None:
-    """(config, pinerc, folder) of a plain `pinesh [--config FILE] [-p PINERC] [-f FOLDER]`
-    (each option a word of its own, or --config=FILE), as argparse would read it; None for
+    """(config, pinerc, folder) of a plain `pinesh [--config FILE] [-p PINERC] [-f FOLDER]
+    [-i]` (each option a word of its own, or --config=FILE; -i without -f is folder INBOX,
+    a folder meaning: start in its index), as argparse would read it; None for
     anything else, which argparse then parses (and reports)."""
     found: dict[str, str | None] = dict.fromkeys(CLIENT_OPTIONS.values())
     words = list(argv)
+    in_index = False
     while words:
         word = words.pop(0)
+        if word == "-i":  # Alpine's -i: start in the index (of INBOX, unless -f says)
+            in_index = True
+            continue
         option, value = word, None
         if word.startswith("--config="):
             option, value = "--config", word.partition("=")[2]
@@ -217,7 +248,8 @@ def _plain_client(argv: Sequence[str]) -> tuple[str | None, str | None, str | No
         if option not in CLIENT_OPTIONS or value is None:
             return None
         found[CLIENT_OPTIONS[option]] = value
-    return found["config"], found["pinerc"], found["folder"]
+    folder = found["folder"] or ("INBOX" if in_index else None)
+    return found["config"], found["pinerc"], folder
 
 
 MAIL_COMMANDS = {"folders", "index", "show", "send", "post", "outbox"}

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pinesh.config.names import (
     check_host,
@@ -32,8 +33,10 @@ from pinesh.config.settings import (
     SshSettings,
     Via,
 )
-from pinesh.errors import ConfigError, PineshError
+from pinesh.errors import CombinedConfigError, ConfigError, PineshError
 from pinesh.paths import config_file
+
+T = TypeVar("T")
 
 SERVICES = ("imap", "smtp", "nntp")
 FALLBACKS = ("tls", "starttls", "plain")
@@ -341,20 +344,45 @@ def parse_settings(text: str, file: str) -> Settings:
         ) from None
     loc = _Locator(text.splitlines())
     top = _Reader(data, file, loc, "", None)
-    ssh = _ssh(top.take("ssh", dict, {}), file, loc)
-    client = _client(top.take("client", dict, {}), file, loc)
-    cache = _cache(top.take("cache", dict, {}), file, loc)
-    rules = tuple(_rule(d, i, file, loc) for i, d in enumerate(_tables(top, "rule")))
-    forwards = tuple(_forward(d, i, file, loc) for i, d in enumerate(_tables(top, "forward")))
-    timeout = top.take("open_timeout", (int, float), 15)
+    # Every table is read even after one fails, so that all of the file's errors are told
+    # at once, in line order (CombinedConfigError); within one table, its first error.
+    errors: list[ConfigError] = []
+
+    def read(work: Callable[[], T], default: T) -> T:
+        try:
+            return work()
+        except ConfigError as exc:
+            errors.append(exc)
+            return default
+
+    ssh = read(lambda: _ssh(top.take("ssh", dict, {}), file, loc), SshSettings())
+    client = read(lambda: _client(top.take("client", dict, {}), file, loc), ClientSettings())
+    cache = read(lambda: _cache(top.take("cache", dict, {}), file, loc), CacheSettings())
+    no_tables: list[dict[str, Any]] = []
+    rules: list[Rule] = []
+    for index, table in enumerate(read(lambda: _tables(top, "rule"), no_tables)):
+        try:
+            rules.append(_rule(table, index, file, loc))
+        except ConfigError as exc:
+            errors.append(exc)
+    forwards: list[ForwardSpec] = []
+    for index, table in enumerate(read(lambda: _tables(top, "forward"), no_tables)):
+        try:
+            forwards.append(_forward(table, index, file, loc))
+        except ConfigError as exc:
+            errors.append(exc)
+    timeout = read(lambda: top.take("open_timeout", (int, float), 15), 15)
     if timeout <= 0:
-        raise top.fail("open_timeout", "must be more than 0 seconds")
-    state = top.take("state_dir", str)
-    top.finish()
+        errors.append(top.fail("open_timeout", "must be more than 0 seconds"))
+        timeout = 15
+    state = read(lambda: top.take("state_dir", str), None)
+    read(top.finish, None)
+    if errors:
+        raise errors[0] if len(errors) == 1 else CombinedConfigError(errors)
     return Settings(
         ssh=ssh,
-        rules=rules,
-        forwards=forwards,
+        rules=tuple(rules),
+        forwards=tuple(forwards),
         open_timeout=float(timeout),
         state_dir=Path(state).expanduser() if state else None,
         client=client,

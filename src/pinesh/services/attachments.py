@@ -57,10 +57,16 @@ def safe_filename(name: str | None, fallback: str = "attachment") -> str:
     return text or fallback
 
 
-def save_path(text: str) -> Path:
-    """Where a path typed by the user points: ~ expanded, relative names under the home."""
-    path = Path(os.path.expanduser(text.strip()))
-    return path if path.is_absolute() else Path.home() / path
+def save_path(text: str, name: str | None = None) -> Path:
+    """Where a path typed by the user points: ~ expanded, relative names under the home;
+    a directory (one that exists, or any path written with a "/" at its end) gets name
+    (the name offered) inside it."""
+    typed = text.strip()
+    path = Path(os.path.expanduser(typed))
+    path = path if path.is_absolute() else Path.home() / path
+    if name and (typed.endswith("/") or path.is_dir()):
+        return path / name
+    return path
 
 
 def write_file(path: Path, chunks: Iterable[bytes], *, overwrite: bool = False) -> int:

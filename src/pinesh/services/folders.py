@@ -13,7 +13,7 @@ import enum
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -233,11 +233,16 @@ class FolderService:
                 )
         with self._using(place.store):
             found = self.session.list_folders(collection)
+        parents = listed_parents(f.name for f in found)
         return [
             FolderEntry(
                 f.name, place.relative(f.name) + ("" if f.selectable else "/"), f.selectable
             )
             for f in found
+            # A parent that cannot be opened and whose folders are listed anyway (a server
+            # with "." between levels lists "Projekte" beside "Projekte.Entwürfe") would be
+            # a phantom "Projekte/" entry, with the wrong separator: left out.
+            if f.selectable or f.name not in parents
         ]
 
     def _news(self, place: Place) -> list[FolderEntry]:
@@ -337,3 +342,15 @@ class FolderService:
         if not isinstance(store, NntpStore):
             raise PineshError(f"{safe_line(collection.label)} is not a news collection")
         return store
+
+
+def listed_parents(names: Iterable[str]) -> set[str]:
+    """Every name that is the start of another listed name up to a ".": the parents, on a
+    server with "." between levels, whose children are in the listing. (With "/", as in
+    local collections, an unselectable parent is a directory and is shown as one.)"""
+    parents: set[str] = set()
+    for name in names:
+        for at, char in enumerate(name):
+            if char == "." and at:
+                parents.add(name[:at])
+    return parents

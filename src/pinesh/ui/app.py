@@ -130,6 +130,17 @@ class PineshApp(App[None]):
         status_of(self.screen, text)
         self.notify(text, severity="warning", timeout=NOTICE_SECONDS)
 
+    def _tell_pinerc_problems(self) -> None:
+        """Say at the start that the pinerc has problems (SETUP lists them all), on the main
+        menu's status line and in a toast (the index's status line is the folder's)."""
+        problems = self.session.connections.pinerc.problems
+        if not problems:
+            return
+        count = f"{len(problems)} problems" if len(problems) > 1 else "a problem"
+        text = f"Your pinerc has {count}: {problems[0]}. SETUP (S in the MAIN MENU) lists them."
+        status_of(self.screen, text)
+        self.notify(safe_line(text), severity="warning", timeout=NOTICE_SECONDS)
+
     def action_other_commands(self) -> None:
         """O: the key menu's next page of commands."""
         for menu in self.screen.query(KeyMenu):
@@ -141,6 +152,7 @@ class PineshApp(App[None]):
         self.push_screen(MainMenu())
         if self.start_in_index:
             self.open_index(self.folder)
+        self.call_after_refresh(self._tell_pinerc_problems)  # once the screen is composed
         # From here on, ssh's passphrase and password questions come to a dialog.
         self._askpass.enter_context(install_askpass(self))
 

@@ -292,7 +292,7 @@ class AttachmentScreen(WorkerScreen):
             if not text or not text.strip():
                 self.set_status("Save cancelled")
                 return
-            self.save(part, attachments.save_path(text), overwrite=False)
+            self.save(part, attachments.save_path(text, name), overwrite=False)
 
         self.app.push_screen(
             PromptScreen("Save attachment to file:", initial=f"~/{name}"), answered
