@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -358,19 +359,20 @@ def parse_settings(text: str, file: str) -> Settings:
     ssh = read(lambda: _ssh(top.take("ssh", dict, {}), file, loc), SshSettings())
     client = read(lambda: _client(top.take("client", dict, {}), file, loc), ClientSettings())
     cache = read(lambda: _cache(top.take("cache", dict, {}), file, loc), CacheSettings())
-    no_tables: list[dict[str, Any]] = []
-    rules: list[Rule] = []
-    for index, table in enumerate(read(lambda: _tables(top, "rule"), no_tables)):
-        try:
-            rules.append(_rule(table, index, file, loc))
-        except ConfigError as exc:
-            errors.append(exc)
-    forwards: list[ForwardSpec] = []
-    for index, table in enumerate(read(lambda: _tables(top, "forward"), no_tables)):
-        try:
-            forwards.append(_forward(table, index, file, loc))
-        except ConfigError as exc:
-            errors.append(exc)
+
+    def read_tables(
+        key: str, parse: Callable[[dict[str, Any], int, str, _Locator], T]
+    ) -> tuple[T, ...]:
+        """Each [[key]] table that parses; the others' errors are kept."""
+        no_tables: list[dict[str, Any]] = []
+        parsed = (
+            read(partial(parse, table, index, file, loc), None)
+            for index, table in enumerate(read(lambda: _tables(top, key), no_tables))
+        )
+        return tuple(item for item in parsed if item is not None)
+
+    rules = read_tables("rule", _rule)
+    forwards = read_tables("forward", _forward)
     timeout = read(lambda: top.take("open_timeout", (int, float), 15), 15)
     if timeout <= 0:
         errors.append(top.fail("open_timeout", "must be more than 0 seconds"))
@@ -381,8 +383,8 @@ def parse_settings(text: str, file: str) -> Settings:
         raise errors[0] if len(errors) == 1 else CombinedConfigError(errors)
     return Settings(
         ssh=ssh,
-        rules=tuple(rules),
-        forwards=tuple(forwards),
+        rules=rules,
+        forwards=forwards,
         open_timeout=float(timeout),
         state_dir=Path(state).expanduser() if state else None,
         client=client,
