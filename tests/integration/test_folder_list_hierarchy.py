@@ -10,7 +10,7 @@ import pytest
 from pinesh.services.folders import FolderService
 from pinesh.services.mail import open_session
 from tests.integration.helpers import short_dir
-from tests.integration.test_pinerc_master import pinerc_text, private_dirs
+from tests.integration.test_pinerc_master import pinerc_alone
 from tests.lab.dovecot import LabDovecot
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.sshd import LabSshd
@@ -24,10 +24,7 @@ def test_a_folder_inside_a_parent_that_is_no_mailbox_lists_without_a_phantom(
     fill_maildir(lab_maildir, 1, seed=41, owner=dovecot.user)
     fill_maildir(lab_maildir, 2, seed=42, folder="Projekte.Entwurf", owner=dovecot.user)
     with short_dir() as work:
-        (work / "home").mkdir()
-        config = private_dirs(work)
-        pinerc = work / "pinerc"
-        pinerc.write_text(pinerc_text(sshd))
+        config, pinerc = pinerc_alone(sshd, work)
         session = open_session(str(config), str(pinerc))
         session.data_dir = work / "data"
         try:

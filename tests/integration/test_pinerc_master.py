@@ -57,6 +57,15 @@ def private_dirs(work: Path) -> Path:
     return config
 
 
+def pinerc_alone(sshd: LabSshd, work: Path) -> tuple[Path, Path]:
+    """(config, pinerc) in work: the pinerc of pinerc_text, a config of private_dirs, and
+    work/home for the command line's HOME."""
+    (work / "home").mkdir(exist_ok=True)
+    pinerc = work / "pinerc"
+    pinerc.write_text(pinerc_text(sshd))
+    return private_dirs(work), pinerc
+
+
 def pinesh(config: Path, pinerc: Path, work: Path, *args: str) -> object:
     """One command-line run, as a user would type it, with --json output."""
     done = subprocess.run(
@@ -77,10 +86,7 @@ def test_pinerc_alone_costs_one_ssh_login_for_everything(
     fill_maildir(lab_maildir, 4, seed=31, owner=dovecot.user)
     fill_maildir(lab_maildir, 2, seed=32, folder="Other", owner=dovecot.user)
     with short_dir() as work:
-        (work / "home").mkdir()
-        config = private_dirs(work)
-        pinerc = work / "pinerc"
-        pinerc.write_text(pinerc_text(sshd))
+        config, pinerc = pinerc_alone(sshd, work)
         before = sshd.authentications()
         logins = dovecot.logins()
         try:
@@ -122,9 +128,7 @@ def test_pinerc_alone_costs_one_ssh_login_for_everything(
 
 def test_doctor_says_the_route_came_from_the_pinerc(sshd: LabSshd, dovecot: LabDovecot) -> None:
     with short_dir() as work:
-        config = private_dirs(work)
-        pinerc = work / "pinerc"
-        pinerc.write_text(pinerc_text(sshd))
+        config, pinerc = pinerc_alone(sshd, work)
         try:
             done = subprocess.run(
                 [str(BIN / "pinesh"), "-p", str(pinerc), "doctor", "--service", "imap"],
@@ -152,13 +156,10 @@ def test_the_client_on_a_pinerc_alone_logs_in_once(
     fill_maildir(lab_maildir, 3, seed=33, owner=dovecot.user)
     fill_maildir(lab_maildir, 2, seed=34, folder="Other", owner=dovecot.user)
     with short_dir() as work:
-        (work / "home").mkdir()
+        config, pinerc = pinerc_alone(sshd, work)
         monkeypatch.setenv("HOME", str(work / "home"))
         monkeypatch.setenv("XDG_STATE_HOME", str(work / "st"))
         monkeypatch.setenv("XDG_DATA_HOME", str(work / "data"))
-        config = private_dirs(work)
-        pinerc = work / "pinerc"
-        pinerc.write_text(pinerc_text(sshd))
         before = sshd.authentications()
         session = open_session(str(config), str(pinerc))
         app = PineshApp(session, "INBOX", start_in_index=True)
