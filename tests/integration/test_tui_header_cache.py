@@ -49,6 +49,22 @@ async def _until(pilot: Pilot[None], ready: object, tries: int = 30) -> None:
         await pilot.pause(0.1)
 
 
+def _warm_lab(
+    sshd: LabSshd, filled: tuple[Path, Path, Path]
+) -> tuple[Path, list[str], list[int], int]:
+    """INBOX read once through the relay by a first session (_warmed): the work directory,
+    the relay's command, INBOX's UIDs in order and the UID read."""
+    work, relay_dir, _ = filled
+    command, _ = install_relay(relay_dir)
+    uids, read = _warmed(sshd, work, command)
+    return work, command, uids, read
+
+
+def _slowed(command: list[str]) -> list[str]:
+    """command, started SERVER_DELAY seconds late (the server answers after the cache)."""
+    return ["/bin/sh", "-c", f"sleep {SERVER_DELAY}; exec " + " ".join(command)]
+
+
 def _first_row_dim(app: PineshApp) -> bool:
     """Whether the index's top row is drawn dim (the cache's rows, not yet confirmed)."""
     strip = index_of(app).render_line(0)
@@ -58,10 +74,8 @@ def _first_row_dim(app: PineshApp) -> bool:
 def test_the_index_paints_from_the_cache_before_the_server_answers(
     sshd: LabSshd, filled: tuple[Path, Path, Path]
 ) -> None:
-    work, relay_dir, _ = filled
-    command, _ = install_relay(relay_dir)
-    _warmed(sshd, work, command)
-    slow = ["/bin/sh", "-c", f"sleep {SERVER_DELAY}; exec " + " ".join(command)]
+    work, command, _, _ = _warm_lab(sshd, filled)
+    slow = _slowed(command)
     seen: dict[str, object] = {}
 
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
@@ -88,9 +102,7 @@ def test_the_index_paints_from_the_cache_before_the_server_answers(
 def test_offline_the_cached_index_stays_and_a_message_read_before_opens(
     sshd: LabSshd, filled: tuple[Path, Path, Path]
 ) -> None:
-    work, relay_dir, _ = filled
-    command, _ = install_relay(relay_dir)
-    uids, read = _warmed(sshd, work, command)
+    work, _, uids, read = _warm_lab(sshd, filled)
     seen: dict[str, object] = {}
 
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
@@ -115,9 +127,7 @@ def test_offline_the_cached_index_stays_and_a_message_read_before_opens(
 def test_goto_a_folder_whose_server_is_unreachable_opens_it_from_the_cache(
     sshd: LabSshd, filled: tuple[Path, Path, Path]
 ) -> None:
-    work, relay_dir, _ = filled
-    command, _ = install_relay(relay_dir)
-    _warmed(sshd, work, command)
+    work, _, _, _ = _warm_lab(sshd, filled)
     seen: dict[str, object] = {}
 
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
@@ -138,10 +148,8 @@ def test_goto_a_folder_whose_server_is_unreachable_opens_it_from_the_cache(
 def test_a_message_opened_before_the_server_answered_still_reads_after_it_did(
     sshd: LabSshd, filled: tuple[Path, Path, Path]
 ) -> None:
-    work, relay_dir, _ = filled
-    command, _ = install_relay(relay_dir)
-    uids, read = _warmed(sshd, work, command)
-    slow = ["/bin/sh", "-c", f"sleep {SERVER_DELAY}; exec " + " ".join(command)]
+    work, command, uids, read = _warm_lab(sshd, filled)
+    slow = _slowed(command)
     seen: dict[str, object] = {}
 
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
