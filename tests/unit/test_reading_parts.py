@@ -62,6 +62,10 @@ def test_every_part_is_shown_or_listed(path: Path) -> None:
             assert " ".join(words) in " ".join(readable.text.split()), (part.part_id, path.name)
 
 
+def _listed(readable: Readable) -> list[tuple[str, str]]:
+    return [(a.part_id, a.content_type) for a in readable.attachments]
+
+
 def _corpus(name: str) -> Readable:
     return _read((CORPUS / "cpython-email" / name).read_bytes())[1]
 
@@ -83,7 +87,7 @@ def test_a_digest_shows_its_topics_and_footer_and_lists_its_messages() -> None:
 def test_nested_text_is_shown_and_the_image_beside_it_listed() -> None:
     readable = _corpus("msg_13.txt")
     assert "Hi there," in readable.text  # part 2.1, inside a nested multipart
-    assert [(a.part_id, a.content_type) for a in readable.attachments] == [("2.2", "image/gif")]
+    assert _listed(readable) == [("2.2", "image/gif")]
 
 
 def test_a_second_part_in_latin_1_is_shown_decoded() -> None:
@@ -105,7 +109,7 @@ def test_of_alternatives_plain_is_shown_and_the_html_listed() -> None:
     )
     readable = _read(message)[1]
     assert "plain words" in readable.text and "html words" not in readable.text
-    assert [(a.part_id, a.content_type) for a in readable.attachments] == [("2", "text/html")]
+    assert _listed(readable) == [("2", "text/html")]
 
 
 def test_html_in_related_is_chosen_when_the_alternative_has_no_plain_text() -> None:
@@ -117,7 +121,7 @@ def test_html_in_related_is_chosen_when_the_alternative_has_no_plain_text() -> N
     )
     readable = _read(message)[1]
     assert "rich words" in readable.text
-    assert [(a.part_id, a.content_type) for a in readable.attachments] == [("1.2", "image/png")]
+    assert _listed(readable) == [("1.2", "image/png")]
 
 
 def test_a_part_banner_names_the_part_as_pine_does() -> None:

@@ -150,7 +150,7 @@ def _readable(
     )
     readable = _shown_text(shown, attachments, fetch)
     if from_source and structure.children and not attachments and not readable.text.strip():
-        source = _bounded(fetch(""), MAX_TEXT)
+        source, _ = _read_up_to(fetch(""), MAX_TEXT)
         again = _readable(
             mime_structure(source),
             lambda part_id: part_content(source, part_id) or (),
@@ -162,13 +162,15 @@ def _readable(
     return readable
 
 
-def _bounded(chunks: Iterable[bytes], limit: int) -> bytes:
+def _read_up_to(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
+    """The first limit bytes of chunks (read no further than needed), and whether there
+    was more."""
     data = bytearray()
     for chunk in chunks:
         data += chunk
-        if len(data) >= limit:
-            break
-    return bytes(data[:limit])
+        if len(data) > limit:
+            return bytes(data[:limit]), True
+    return bytes(data), False
 
 
 def _shown_text(
@@ -187,13 +189,9 @@ def _shown_text(
             notes.append(f"parts after part {shown[number - 1].part_id} not shown: cut at "
                          f"{MAX_TEXT // (1024 * 1024)} MB; save them to see them")  # fmt: skip
             break
-        data = bytearray()
-        for chunk in fetch(part.part_id):
-            data += chunk
-            if len(data) > budget:
-                notes.append(f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all")
-                break
-        body = bytes(data[:budget])
+        body, cut = _read_up_to(fetch(part.part_id), budget)
+        if cut:
+            notes.append(f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all")
         budget -= len(body)
         text = decode_text(body, part.charset)
         notes.append(charsets.charset_note(part.charset))
