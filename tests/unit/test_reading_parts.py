@@ -127,3 +127,19 @@ def test_html_in_related_is_chosen_when_the_alternative_has_no_plain_text() -> N
 def test_a_part_banner_names_the_part_as_pine_does() -> None:
     assert part_banner(Part("2", "text/plain")) == "[ Part 2, Text/PLAIN ]"
     assert part_banner(Part("3.1", "text/html", description="Footer")) == '[ Part 3.1: "Footer" ]'
+
+
+def test_text_beyond_the_bound_is_cut_and_the_parts_after_it_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pinesh.services.reading.MAX_TEXT", 10)
+    message = (
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\n0123456789abcdef\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\nsecond\r\n--b--\r\n"
+    )
+    readable = _read(message)[1]
+    assert readable.text == "0123456789\n"
+    assert readable.note is not None
+    assert "cut at 0 MB; save the part to see it all" in readable.note
+    assert "parts after part 1 not shown" in readable.note
