@@ -328,18 +328,6 @@ class CommandScreen(WorkerScreen):
 
     # -- leaving
 
-    def action_quit(self) -> None:
-        from pinesh.ui.app import PineshApp  # here: the app module imports this one
-
-        app = self.app
-        if isinstance(app, PineshApp):
-            app.action_confirm_quit()  # one place that asks (or not: quit-without-confirm)
-            return
-        app.push_screen(
-            ConfirmScreen("Really quit pinesh?", default=True),
-            lambda yes: app.exit() if yes else None,
-        )
-
     def action_main_menu(self) -> None:
         from pinesh.ui.app import MainMenu  # here: the app module imports this one
 
@@ -363,7 +351,8 @@ COMMAND_BINDINGS: list[BindingType] = [
     Binding("m,M", "main_menu", "Main Menu", show=False),
     Binding("tab", "next_new", "NextNew", show=False),
     Binding("g,G", "app.goto_folder", "GotoFldr", show=False),
-    Binding("q,Q", "quit", "Quit", show=False),
+    # The app's: one place asks (or not, with the pinerc's quit-without-confirm).
+    Binding("q,Q", "app.confirm_quit", "Quit", show=False),
 ]
 
 HELP_BINDING = Binding("question_mark", "app.help", "Help")
