@@ -22,7 +22,6 @@ from pinesh.services.addressbook import (
     display_fullname,
     format_address,
     make_entry,
-    split_addresses,
 )
 from pinesh.services.addressbook_file import (
     add_entry,
@@ -36,6 +35,7 @@ from pinesh.services.addressbook_format import format_addressbook, parse_address
 from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Address
+from pinesh.stores.headers import split_addresses
 
 ME = Address("Me Myself", "me@pinesh.test")
 BOOK = (

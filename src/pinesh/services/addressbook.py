@@ -1,8 +1,8 @@
 """Pine's address book (``~/.addressbook``) in memory: entries, lists, nickname expansion.
 
 The file's format is addressbook_format.py; reading and changing the file on disk, under
-a lock, is addressbook_file.py. Address text helpers (format_address, split_addresses)
-are here too: the composer and replies use them.
+a lock, is addressbook_file.py. Address text helpers (format_address) are here
+too: the composer and replies use them (split_addresses is stores/headers.py's).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pinesh.errors import PineshError
 from pinesh.stores.base import Address
-from pinesh.stores.headers import decode_words
+from pinesh.stores.headers import decode_words, split_addresses
 from pinesh.textsafe import safe_line
 
 MAX_DEPTH = 32  # lists within lists (cycles are stopped apart from this)
@@ -44,37 +44,6 @@ def format_address(address: Address) -> str:
 
 def format_addresses(addresses: tuple[Address, ...]) -> str:
     return ", ".join(format_address(a) for a in addresses)
-
-
-def split_addresses(text: str) -> list[str]:
-    """The items of an address field, split at commas outside quotes, <> and ()."""
-    items: list[str] = []
-    current: list[str] = []
-    quoted = escaped = False
-    angle = paren = 0
-    for ch in text:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and (quoted or paren):
-            escaped = True
-        elif ch == '"' and not paren:
-            quoted = not quoted
-        elif not quoted:
-            if ch == "(":
-                paren += 1
-            elif ch == ")" and paren:
-                paren -= 1
-            elif ch == "<" and not paren:
-                angle += 1
-            elif ch == ">" and angle and not paren:
-                angle -= 1
-            elif ch == "," and not angle and not paren:
-                items.append("".join(current).strip())
-                current = []
-                continue
-        current.append(ch)
-    items.append("".join(current).strip())
-    return [item for item in items if item]
 
 
 def is_nickname(item: str) -> bool:

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from pinesh.services.addressbook import CONTROL_CHARS, AddressBook, AddressEntry, split_addresses
+from pinesh.services.addressbook import CONTROL_CHARS, AddressBook, AddressEntry
+from pinesh.stores.headers import split_addresses
 from pinesh.textsafe import safe_line
 
 CONTINUATION = "   "  # Pine starts a continued line with three spaces

@@ -14,13 +14,14 @@ from pinesh.errors import PineshError
 from pinesh.senders.addresses import parse_typed_addresses
 from pinesh.senders.base import ComposeError
 from pinesh.senders.compose import OutgoingAttachment
-from pinesh.services.addressbook import AddressBook, split_addresses
+from pinesh.services.addressbook import AddressBook
 from pinesh.services.mail import MailSession
 from pinesh.services.news import post_article
 from pinesh.services.postponed import keep_postponed, postponed_folder, remove_postponed
 from pinesh.services.replying import ComposeRequest
 from pinesh.services.sending import SendOutcome, send_draft
 from pinesh.stores.base import Address
+from pinesh.stores.headers import split_addresses
 from pinesh.stores.nntp.protocol import valid_group_name
 from pinesh.textsafe import safe_line
 

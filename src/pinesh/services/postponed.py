@@ -29,7 +29,6 @@ from pinesh.errors import PineshError
 from pinesh.senders.addresses import parse_typed_addresses
 from pinesh.senders.base import ComposeError
 from pinesh.senders.compose import RESERVED_HEADERS, Draft, compose
-from pinesh.services.addressbook import split_addresses
 from pinesh.services.mail import MailSession
 from pinesh.services.original_message import message_attachments, message_text
 from pinesh.services.replying import ComposeRequest
@@ -42,6 +41,7 @@ from pinesh.stores.headers import (
     header_text,
     message_ids,
     parse_header_block,
+    split_addresses,
 )
 from pinesh.stores.names import Driver
 from pinesh.textsafe import safe_line

@@ -107,11 +107,11 @@ def address_list(raw: str) -> tuple[Address, ...]:
     stdlib's parsers lose the address of `Evil ESC[31m <evil@example.org>` or of
     `Jane [ACME] <jane@acme.org>` (an unquoted "[" reads as a domain literal), giving
     `Evil` or a name for an address. So the header is cut at its top-level commas
-    (outside quotes, comments and <>), a piece ending in <...> is read here, and only the
-    others go to email.utils.getaddresses.
+    (split_addresses), a piece ending in <...> is read here, and only the others go to
+    email.utils.getaddresses.
     """
     found: list[Address] = []
-    for piece in _top_level_pieces(raw):
+    for piece in split_addresses(raw):
         angle = _ANGLE_ADDRESS.fullmatch(piece)
         if angle is not None:
             phrase = angle["name"].strip()
@@ -134,35 +134,35 @@ _ANGLE_ADDRESS = re.compile(
 )
 
 
-def _top_level_pieces(raw: str) -> list[str]:
-    """raw cut at the commas outside "quotes", (comments) and <angle brackets>."""
-    pieces: list[str] = []
-    start = depth = 0
-    quoted = angled = escaped = False
-    for at, char in enumerate(raw):
+def split_addresses(text: str) -> list[str]:
+    """The items of an address field, split at commas outside quotes, <> and ()."""
+    items: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    angle = paren = 0
+    for ch in text:
         if escaped:
             escaped = False
-        elif char == "\\" and (quoted or depth):
+        elif ch == "\\" and (quoted or paren):
             escaped = True
-        elif quoted:
-            quoted = char != '"'
-        elif char == '"':
-            quoted = True
-        elif char == "(":
-            depth += 1
-        elif char == ")" and depth:
-            depth -= 1
-        elif depth:
-            continue
-        elif char == "<":
-            angled = True
-        elif char == ">":
-            angled = False
-        elif char == "," and not angled:
-            pieces.append(raw[start:at])
-            start = at + 1
-    pieces.append(raw[start:])
-    return [piece.strip() for piece in pieces if piece.strip()]
+        elif ch == '"' and not paren:
+            quoted = not quoted
+        elif not quoted:
+            if ch == "(":
+                paren += 1
+            elif ch == ")" and paren:
+                paren -= 1
+            elif ch == "<" and not paren:
+                angle += 1
+            elif ch == ">" and angle and not paren:
+                angle -= 1
+            elif ch == "," and not angle and not paren:
+                items.append("".join(current).strip())
+                current = []
+                continue
+        current.append(ch)
+    items.append("".join(current).strip())
+    return [item for item in items if item]
 
 
 def parse_date(value: str | None) -> datetime | None:
