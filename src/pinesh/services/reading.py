@@ -65,19 +65,19 @@ def _inline_text(part: Part) -> bool:
     return part.content_type in INLINE_TYPES and not part.children and not _is_attachment(part)
 
 
-def _has_shown(part: Part) -> bool:
-    return bool(shown_parts(part))
-
-
-def _best_alternative(part: Part) -> Part | None:
-    """The alternative shown, as Pine chooses: plain text, else HTML, else the first
-    nested multipart that has text to show (multipart/related around HTML)."""
+def _alternative_shown(part: Part) -> list[Part]:
+    """What a multipart/alternative shows, as Pine chooses: its plain text, else its HTML,
+    else what the first nested multipart with text to show shows (multipart/related
+    around HTML)."""
     children = part.children
     for wanted in ("text/plain", "text/html"):
         for child in children:
             if child.content_type == wanted and _inline_text(child):
-                return child
-    return next((c for c in children if c.children and _has_shown(c)), None)
+                return [child]
+    for child in children:
+        if child.children and (found := shown_parts(child)):
+            return found
+    return []
 
 
 def shown_parts(structure: Part) -> list[Part]:
@@ -89,8 +89,7 @@ def shown_parts(structure: Part) -> list[Part]:
     if not structure.children:
         return [structure] if _inline_text(structure) else []
     if structure.content_type == "multipart/alternative":
-        best = _best_alternative(structure)
-        return [] if best is None else shown_parts(best)
+        return _alternative_shown(structure)
     found: list[Part] = []
     for child in structure.children:
         found += shown_parts(child)
