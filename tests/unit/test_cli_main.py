@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pinesh.cli.main import ClientStart
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Reopened
 
@@ -77,17 +78,23 @@ def test_show_reads_a_message_whose_charset_has_a_nul(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], (None, None, None)),
-        (["-f", "INBOX"], (None, None, "INBOX")),
-        (["-p", "rc", "-f", "{lab}INBOX", "--config", "c.toml"], ("c.toml", "rc", "{lab}INBOX")),
-        (["--config=c.toml", "-f", "a", "-f", "b"], ("c.toml", None, "b")),  # the last wins
-        (["-i"], (None, None, "INBOX")),  # Alpine's -i: start in INBOX's index
-        (["-i", "-f", "news"], (None, None, "news")),  # ... or -f's
-        (["-p", "rc", "-i"], (None, "rc", "INBOX")),
+        ([], ClientStart()),
+        (["-f", "INBOX"], ClientStart(folder="INBOX")),
+        (
+            ["-p", "rc", "-f", "{lab}INBOX", "--config", "c.toml"],
+            ClientStart("c.toml", "rc", "{lab}INBOX"),
+        ),
+        (["--config=c.toml", "-f", "a", "-f", "b"], ClientStart("c.toml", folder="b")),  # last
+        (["-i"], ClientStart(folder="INBOX")),  # Alpine's -i: start in INBOX's index
+        (["-i", "-f", "news"], ClientStart(folder="news")),  # ... or -f's
+        (["-p", "rc", "-i"], ClientStart(pinerc="rc", folder="INBOX")),
+        (["-i", "-n", "13"], ClientStart(folder="INBOX", number=13)),  # Alpine's -n
+        (["-n", "2"], ClientStart(number=2)),  # the index starts there when opened
+        (["-I", "i,j,1,3,CR,v"], ClientStart(keys="i,j,1,3,CR,v")),  # Alpine's -I
     ],
 )
 def test_a_plain_client_command_line_is_read_without_argparse(
-    argv: list[str], expected: tuple[str | None, str | None, str | None]
+    argv: list[str], expected: ClientStart
 ) -> None:
     from pinesh.cli.main import _plain_client
 
@@ -107,6 +114,9 @@ def test_a_plain_client_command_line_is_read_without_argparse(
         ["--conf", "c.toml"],  # an abbreviation
         ["--json"],
         ["-f", "INBOX", "connect", "lab"],
+        ["-n", "0"],  # argparse says a message number starts at 1
+        ["-n", "x"],
+        ["-n"],
     ],
 )
 def test_anything_but_a_plain_client_command_line_goes_to_argparse(argv: list[str]) -> None:
@@ -147,16 +157,16 @@ def test_the_global_options_are_taken_after_the_command_too(
 def test_i_through_argparse_also_starts_in_the_index(monkeypatch: pytest.MonkeyPatch) -> None:
     from pinesh.cli import main as cli
 
-    started: list[tuple[str | None, ...]] = []
+    started: list[ClientStart] = []
 
-    def run_client(*args: str | None) -> int:
-        started.append(args)
+    def run_client(start: ClientStart) -> int:
+        started.append(start)
         return 0
 
     monkeypatch.setattr(cli, "_run_client", run_client)
     monkeypatch.setattr(cli, "_plain_client", lambda argv: None)  # as for an odd form
     assert cli.main(["-i", "-p", "rc"]) == 0
-    assert started == [(None, "rc", "INBOX")]
+    assert started == [ClientStart(pinerc="rc", folder="INBOX")]
 
 
 def test_an_option_given_before_the_command_is_kept_when_not_given_after() -> None:
@@ -166,3 +176,22 @@ def test_an_option_given_before_the_command_is_kept_when_not_given_after() -> No
     assert (args.json, args.pinerc, args.config) == (True, "/rc", "/c")
     args = _parser().parse_args(["show", "B", "3"])
     assert (args.json, args.pinerc, args.config) == (False, None, None)
+
+
+def test_a_wrong_n_is_refused_by_argparse_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from pinesh.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["-n", "0"])
+    assert done.value.code == 2
+    assert "'0' is not a message number" in capsys.readouterr().err
+
+
+def test_a_wrong_i_keystroke_list_is_told_before_the_client_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from pinesh.cli.main import main
+
+    assert main(["-p", str(tmp_path / "rc"), "-I", "i,ENTERR"]) == 2
+    err = capsys.readouterr().err
+    assert "initial keystroke 'ENTERR' names no key" in err

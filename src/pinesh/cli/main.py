@@ -30,6 +30,14 @@ def _connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("method", nargs="?", default="imap")
 
 
+def _message_number(text: str) -> int:
+    import argparse
+
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a message number (1, 2, ...)")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -63,6 +71,20 @@ def _parser() -> argparse.ArgumentParser:
         dest="in_index",
         action="store_true",
         help="open the client on the MESSAGE INDEX of INBOX, or of -f's folder (as Alpine's -i)",
+    )
+    parser.add_argument(
+        "-n",
+        dest="number",
+        metavar="N",
+        type=_message_number,
+        help="the index starts on message N (as Alpine's -n)",
+    )
+    parser.add_argument(
+        "-I",
+        dest="keys",
+        metavar="KEYS",
+        help="keys pressed at the start, comma-separated (as Alpine's -I): e.g. i,j,1,3,CR,v "
+        'views message 13; ^X, SPACE, TAB, CR, UP, DOWN, LEFT, RIGHT, F1-F12, "text"',
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # --config, -p and --json are taken after the command too (`pinesh index INBOX --json`).
@@ -188,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = _plain_client(sys.argv[1:] if argv is None else argv)
     try:
         if client is not None:  # the terminal client: no argparse (its import, its parser)
-            return _run_client(*client)
+            return _run_client(client)
         args = _parser().parse_args(argv)
         if args.command == "connect":
             from pinesh.cli.connect import run_connect
@@ -212,8 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pinesh.cli.doctor import run_doctor
 
             return run_doctor(args.config, args.pinerc, args.servers, args.service)
-        folder = args.folder or ("INBOX" if args.in_index else None)
-        return _run_client(args.config, args.pinerc, folder)
+        return _run_client(
+            _client_start(
+                args.config, args.pinerc, args.folder, args.in_index, args.number, args.keys
+            )
+        )
     except PineshError as exc:
         print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
         return 2
@@ -224,14 +249,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-CLIENT_OPTIONS = {"--config": "config", "-p": "pinerc", "-f": "folder"}
+CLIENT_OPTIONS = {"--config": "config", "-p": "pinerc", "-f": "folder", "-n": "number",
+                  "-I": "keys"}  # fmt: skip
 
 
-def _plain_client(argv: Sequence[str]) -> tuple[str | None, str | None, str | None] | None:
-    """(config, pinerc, folder) of a plain `pinesh [--config FILE] [-p PINERC] [-f FOLDER]
-    [-i]` (each option a word of its own, or --config=FILE; -i without -f is folder INBOX,
-    a folder meaning: start in its index), as argparse would read it; None for
-    anything else, which argparse then parses (and reports)."""
+class ClientStart:
+    """How the terminal client starts: its config files, and where (Alpine's -f, -i, -n, -I).
+
+    A plain class: not a dataclass or NamedTuple, whose imports (re, typing) the fork
+    server's path must not pay.
+    """
+
+    __slots__ = ("config", "folder", "keys", "number", "pinerc")
+
+    def __init__(
+        self,
+        config: str | None = None,
+        pinerc: str | None = None,
+        folder: str | None = None,
+        number: int | None = None,
+        keys: str | None = None,
+    ) -> None:
+        self.config = config
+        self.pinerc = pinerc
+        self.folder = folder  # open its MESSAGE INDEX at once; None: the MAIN MENU
+        self.number = number  # the message the index starts on (-n), 1 the first
+        self.keys = keys  # -I's keystroke list, as written
+
+    def _values(self) -> tuple[str | int | None, ...]:
+        return (self.config, self.pinerc, self.folder, self.number, self.keys)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClientStart) and self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ClientStart{self._values()!r}"
+
+
+def _client_start(
+    config: str | None,
+    pinerc: str | None,
+    folder: str | None,
+    in_index: bool,
+    number: int | None,
+    keys: str | None,
+) -> ClientStart:
+    """-i without -f is INBOX's index; -n alone says where INBOX's index starts when opened."""
+    return ClientStart(config, pinerc, folder or ("INBOX" if in_index else None), number, keys)
+
+
+def _plain_client(argv: Sequence[str]) -> ClientStart | None:
+    """How a plain `pinesh [--config FILE] [-p PINERC] [-f FOLDER] [-i] [-n N] [-I KEYS]`
+    starts (each option a word of its own, or --config=FILE), as argparse would read it;
+    None for anything else, which argparse then parses (and reports)."""
     found: dict[str, str | None] = dict.fromkeys(CLIENT_OPTIONS.values())
     words = list(argv)
     in_index = False
@@ -248,8 +320,17 @@ def _plain_client(argv: Sequence[str]) -> tuple[str | None, str | None, str | No
         if option not in CLIENT_OPTIONS or value is None:
             return None
         found[CLIENT_OPTIONS[option]] = value
-    folder = found["folder"] or ("INBOX" if in_index else None)
-    return found["config"], found["pinerc"], folder
+    number = found["number"]
+    if number is not None and not (number.isdigit() and number.isascii() and int(number) > 0):
+        return None  # argparse says what is wrong
+    return _client_start(
+        found["config"],
+        found["pinerc"],
+        found["folder"],
+        in_index,
+        int(number) if number is not None else None,
+        found["keys"],
+    )
 
 
 MAIL_COMMANDS = {"folders", "index", "show", "send", "post", "outbox"}
@@ -289,7 +370,7 @@ def _run_mail(args: argparse.Namespace) -> int:
 GC_PAUSE_SECONDS = 3.0
 
 
-def _run_client(config: str | None, pinerc: str | None, folder: str | None) -> int:
+def _run_client(start: ClientStart) -> int:
     """The terminal client. The folder's server is opened (ssh login included) in a thread
     before Textual is imported, so the two overlap; see services.prewarm."""
     import gc
@@ -300,23 +381,33 @@ def _run_client(config: str | None, pinerc: str | None, folder: str | None) -> i
     resume.daemon = True
     resume.start()
     try:
-        return _start_client(config, pinerc, folder)
+        return _start_client(start)
     finally:
         resume.cancel()
         gc.enable()
 
 
-def _start_client(config: str | None, pinerc: str | None, folder: str | None) -> int:
+def _start_client(start: ClientStart) -> int:
+    from pinesh.config.keystrokes import parse_keystrokes, split_keystrokes
     from pinesh.services.prewarm import discard_early, early_session
 
-    session = early_session(config, pinerc)
+    # A wrong -I is said before anything starts (the pinerc's list is reported in SETUP).
+    keys = parse_keystrokes(split_keystrokes(start.keys)) if start.keys is not None else None
+    session = early_session(start.config, start.pinerc)
     askpass = _start_askpass(session)
     session.ask_password = _dialog_password(askpass)
-    early = session.open_early(folder or "INBOX")
+    folder = start.folder or "INBOX"
+    early = session.open_early(folder)
     try:
         from pinesh.ui.app import PineshApp
 
-        PineshApp(session, folder or "INBOX", start_in_index=folder is not None).run()
+        PineshApp(
+            session,
+            folder,
+            start_in_index=start.folder is not None,
+            start_number=start.number,
+            keystrokes=session.pine.initial_keystrokes if keys is None else keys,
+        ).run()
     finally:
         discard_early(early)
         if askpass is not None:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinesh.config.keystrokes import Keystroke, KeystrokeError, parse_keystrokes, split_keystrokes
 from pinesh.config.pinerc import Pinerc
 from pinesh.config.remote_shell import RemoteShell, remote_shells
 from pinesh.config.server_spec import ServerSpec, parse_server_spec
@@ -79,6 +80,8 @@ class PineSettings:
     # Seconds between checks of the open folder for new mail (0: never); Pine's
     # mail-check-interval. pinesh checks every 60 s when the pinerc does not say (Pine 150).
     mail_check_interval: int = 60
+    # initial-keystroke-list: keys pressed when the client starts (Alpine's -I wins).
+    initial_keystrokes: tuple[Keystroke, ...] = ()
 
     def feature(self, name: str) -> bool:
         """Whether a feature-list entry is on (``no-NAME`` turns it off)."""
@@ -154,7 +157,20 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         features=_features(rc.get_list("feature-list")),
         remote_shells=tuple(remote_shells(rc)),
         mail_check_interval=_seconds(rc, "mail-check-interval", 60),
+        initial_keystrokes=_keystrokes(rc, "initial-keystroke-list"),
     )
+
+
+def _keystrokes(rc: Pinerc, name: str) -> tuple[Keystroke, ...]:
+    """A keystroke list; a wrong one is a problem, and no keys are pressed."""
+    value = rc.values.get(name)
+    if value is None or not value.raw.strip():
+        return ()
+    try:
+        return parse_keystrokes(split_keystrokes(value.raw.strip()))
+    except KeystrokeError as exc:
+        rc.problems.append(rc.error(name, f"{exc.message}; no keys are pressed", hint=exc.hint))
+        return ()
 
 
 def _seconds(rc: Pinerc, name: str, default: int) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack, suppress
 from typing import TYPE_CHECKING, ClassVar
 
@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from pinesh import __version__
+from pinesh.config.keystrokes import Keystroke
 from pinesh.errors import PineshError
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Reopened
@@ -108,13 +109,24 @@ class PineshApp(App[None]):
     ]
 
     def __init__(
-        self, session: MailSession, folder: str = "INBOX", *, start_in_index: bool = False
+        self,
+        session: MailSession,
+        folder: str = "INBOX",
+        *,
+        start_in_index: bool = False,
+        start_number: int | None = None,
+        keystrokes: Sequence[Keystroke] = (),
     ) -> None:
+        """folder: the current folder; start_in_index: open its index at once (-i, -f);
+        start_number: the message its index starts on (-n, first 1); keystrokes: pressed
+        once started (-I, initial-keystroke-list)."""
         super().__init__()
         self.session = session
         self.folder = folder
         self.previous_folder: str | None = None  # Goto offers it
         self.start_in_index = start_in_index
+        self.start_number = start_number  # used by the first index of folder, then None
+        self.keystrokes = tuple(keystrokes)
         self._askpass = ExitStack()
         # Stores call this from worker threads with a connection's lock held: posting a
         # message is thread-safe and never waits for the UI thread.
@@ -155,6 +167,10 @@ class PineshApp(App[None]):
         self.call_after_refresh(self._tell_pinerc_problems)  # once the screen is composed
         # From here on, ssh's passphrase and password questions come to a dialog.
         self._askpass.enter_context(install_askpass(self))
+        if self.keystrokes:
+            from pinesh.ui.initial_keys import PRESSING, press_initial_keys
+
+            self.run_worker(press_initial_keys(self, self.keystrokes), name=PRESSING)
 
     # -- opening screens (each imported when first used: start-up stays quick) ---------
 
@@ -164,8 +180,10 @@ class PineshApp(App[None]):
 
         if folder != self.folder:
             self.previous_folder = self.folder
+            self.start_number = None  # -n is about the folder the client started with
         self.folder = folder
-        self.push_screen(IndexScreen(self.session, folder, view))
+        number, self.start_number = self.start_number, None
+        self.push_screen(IndexScreen(self.session, folder, view, start_number=number))
 
     def open_compose(
         self,

@@ -121,12 +121,21 @@ class IndexScreen(CommandScreen):
         "this folder stays open."
     )
 
-    def __init__(self, session: MailSession, folder: str, view: FolderView | None = None) -> None:
-        """The index of folder; view: the folder opened already (Goto opens it first)."""
+    def __init__(
+        self,
+        session: MailSession,
+        folder: str,
+        view: FolderView | None = None,
+        *,
+        start_number: int | None = None,
+    ) -> None:
+        """The index of folder; view: the folder opened already (Goto opens it first);
+        start_number: the message to start on (Alpine's -n), else Pine's choice."""
         super().__init__(session, Memory())
         self.folder_name = folder
         self._given = view
         self._moved = False  # the user moved the cursor: the first unseen must not jump
+        self._start_number = start_number
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}"), id="title")
@@ -240,10 +249,21 @@ class IndexScreen(CommandScreen):
             self.background(view.send_kept_changes, self._sent_kept)
             return
         self.view = view
+        if self._start_number is not None and view.count:
+            start, summary = self._numbered_start(view.count, summary)
         # Pine starts on the first unseen, else on the newest: where opening told it, at
         # once; else on the newest, then (_start_at) on the first unseen once searched.
         self.index.attach(view, view.count - 1 if start is None else start)
         self.set_status(summary)
+
+    def _numbered_start(self, count: int, summary: str) -> tuple[int, str]:
+        """Where -n's number puts the cursor (the last message when the folder has fewer),
+        and what the status line says; the first unseen does not move it after."""
+        number, self._start_number = self._start_number or 1, None
+        self._moved = True  # as if the user had gone there: kept when the server answers
+        if number > count:
+            return count - 1, f"No message {number:,}: the folder has {count:,}. {summary}"
+        return number - 1, summary
 
     def _sent_kept(self, count: int) -> None:
         if count:
