@@ -195,3 +195,26 @@ def test_a_wrong_i_keystroke_list_is_told_before_the_client_starts(
     assert main(["-p", str(tmp_path / "rc"), "-I", "i,ENTERR"]) == 2
     err = capsys.readouterr().err
     assert "initial keystroke 'ENTERR' names no key" in err
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    box.write_bytes(
+        b"".join(
+            b"From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: s%d\n\nbody\n\n" % n
+            for n in range(2000)
+        )
+    )
+    (tmp_path / "pinerc").write_text("")
+    pinesh = str(Path(sys.executable).parent / "pinesh")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    argv = [pinesh, "-p", str(tmp_path / "pinerc"), "index", str(box), "--range", "1-2000"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as run:
+        assert run.stdout is not None and run.stderr is not None
+        first = run.stdout.readline()
+        run.stdout.close()  # as head does once it has its line
+        err = run.stderr.read().decode()
+        status = run.wait(timeout=60)
+    assert first.strip()
+    assert "Broken pipe" not in err and "Traceback" not in err
+    assert status == 141

@@ -481,3 +481,14 @@ def test_counts_are_written_with_thousands_separators_as_pine_does(tmp_path: Pat
         assert opened.summary() == f"INBOX local: 1,200 messages, {unseen:,} unseen"
     finally:
         opened.close()
+
+
+def test_a_count_is_printed_with_its_noun_singular_for_one() -> None:
+    from pinesh.services.folder_view import counted
+
+    assert [counted(n, "message") for n in (0, 1, 2, 100_000)] == [
+        "0 messages",
+        "1 message",
+        "2 messages",
+        "100,000 messages",
+    ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pinesh.cli.output import block, emit_json, line
 from pinesh.errors import PineshError
+from pinesh.services.folder_view import counted
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import read_message, status_column
 from pinesh.stores.base import SortKey
@@ -87,7 +88,10 @@ def run_index(
     if as_json:
         emit_json({"folder": name, "status": status, "messages": lines})
         return 0
-    line(f"{name}: {status.count} messages, {status.unseen} unseen, {status.recent} recent")
+    line(
+        f"{name}: {counted(status.count, 'message')}, {status.unseen:,} unseen, "
+        f"{status.recent:,} recent"
+    )
     for item in lines:
         print(
             f"{item.number:>6} {item.status} {item.date:<16} "

@@ -242,6 +242,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PineshError as exc:
         print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`pinesh index INBOX | head`): stop quietly, as cat does.
+        # stdout is pointed at /dev/null so the interpreter's own flush at exit cannot
+        # raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
     except OSError as exc:
         print(f"pinesh: {safe_text(str(exc))}", file=sys.stderr)
         return 2

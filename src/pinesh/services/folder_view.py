@@ -225,8 +225,8 @@ class FolderView:
             status = self.status()
         self._unseen = status.unseen
         line = (
-            f"{safe_line(self.name)} {safe_line(self.route)}: {status.count:,} messages, "
-            f"{status.unseen:,} unseen"
+            f"{safe_line(self.name)} {safe_line(self.route)}: "
+            f"{counted(status.count, 'message')}, {status.unseen:,} unseen"
         )
         problem = self.cache_problem
         return f"{line}; {problem}" if problem else line
@@ -493,3 +493,8 @@ class FolderView:
             self._closed = True
             self._cache.clear()
             self.folder.close()
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 message', '100,000 messages': a count as Pine prints it, with its noun."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
