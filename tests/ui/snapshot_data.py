@@ -25,6 +25,11 @@ from tests.lab.maildir_fill import fill_maildir
 
 ROOT = Path("/tmp/pinesh-snapshots")
 HOSTILE = Path(__file__).parent.parent / "corpus" / "hostile" / "escape-sequences.eml"
+# An HTML newsletter, a digest and a multi-part message, in that order, in an mbox outside
+# ~/mail (the folder list's snapshot does not change): READING_BOX.
+READING = Path(__file__).parent.parent / "corpus" / "reading"
+READING_MESSAGES = ("newsletter.eml", "digest.eml", "multipart.eml")
+READING_BOX = ROOT / "home" / "reading"
 
 PINERC = """\
 personal-name=Jane Snapshot
@@ -74,6 +79,14 @@ def fixed_session(monkeypatch: pytest.MonkeyPatch) -> MailSession:
     (mail / "saved-messages").write_bytes(MBOX)
     (mail / "sent-mail").write_bytes(b"")
     (home / ".addressbook").write_text(ADDRESSBOOK)
+    READING_BOX.write_bytes(
+        b"".join(
+            b"From sender@example.org Mon Nov 23 00:00:00 2026\n"
+            + (READING / name).read_bytes()
+            + b"\n"
+            for name in READING_MESSAGES
+        )
+    )
     rc_path = home / ".pinerc"
     rc_path.write_text(PINERC.format(home=home))
     monkeypatch.setenv("HOME", str(home))

@@ -12,7 +12,7 @@ import pytest
 from textual.pilot import Pilot
 
 from pinesh.ui.app import PineshApp
-from tests.ui.snapshot_data import fixed_root, fixed_session
+from tests.ui.snapshot_data import READING_BOX, READING_MESSAGES, fixed_root, fixed_session
 
 SIZE = (100, 30)
 Compare = Callable[..., bool]
@@ -103,3 +103,23 @@ def test_address_book(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) ->
 def test_setup(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
     app = PineshApp(fixed_session(monkeypatch))
     assert snap_compare(app, terminal_size=SIZE, press=["s"], run_before=settle)
+
+
+@pytest.mark.parametrize("name", READING_MESSAGES)
+def test_message_text_of_a_message_read_right(
+    name: str, snap_compare: Compare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HTML newsletter (a table, links, a list, a quote), the digest (its topics, its
+    footer, its messages listed) and the multi-part message (two text parts, an
+    attachment), each in the MESSAGE TEXT screen."""
+    number = READING_MESSAGES.index(name) + 1
+    app = PineshApp(
+        fixed_session(monkeypatch), str(READING_BOX), start_in_index=True, start_number=number
+    )
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(100, 44), run_before=run_before)
