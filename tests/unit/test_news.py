@@ -29,3 +29,22 @@ def test_posting_to_an_nntp_server_that_did_not_parse_names_it(tmp_path: Path) -
     session = _session(tmp_path, "nntp-server=news.isp.example/bogus\n")
     with pytest.raises(PineshError, match=r"^pinerc nntp-server: server 'news.isp.example/bogus'"):
         post_article(session, ["local.test"], "Hi", "hello\n")
+
+
+def test_an_article_that_cannot_be_posted_is_kept_to_post_again(tmp_path: Path) -> None:
+    from pinesh.services.news import post_or_keep
+    from pinesh.services.postponed import list_postponed, resume
+
+    kept = tmp_path / "postponed"
+    session = _session(tmp_path, f"nntp-server=127.0.0.1:1\npostponed-folder={kept}\n")
+    with pytest.raises(PineshError) as caught:
+        post_or_keep(session, ["local.test", "local.misc"], "Tide tables", "High at six.\n",
+                     "<a@example.org> <b@example.org>")  # fmt: skip
+    assert caught.value.message.startswith("not posted: ")
+    assert caught.value.message.endswith(f"the article is kept in {kept}")
+    assert caught.value.hint and "continue the postponed message" in caught.value.hint
+    (waiting,) = list_postponed(session)
+    request = resume(session, waiting.uid)
+    assert request.newsgroups == ("local.test", "local.misc")
+    assert request.draft.subject == "Tide tables" and "High at six." in request.draft.body
+    assert request.draft.references == ("<a@example.org>", "<b@example.org>")

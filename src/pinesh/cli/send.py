@@ -115,7 +115,7 @@ def run_post(
     references: str | None,
     as_json: bool,
 ) -> int:
-    from pinesh.services.news import post_article
+    from pinesh.services.news import post_or_keep
 
     headers, body = _stdin_message()
     groups = newsgroups or [
@@ -123,7 +123,7 @@ def run_post(
     ]
     if not groups:
         raise PineshError("no newsgroups", hint="give --newsgroups, or Newsgroups: on stdin")
-    message_id = post_article(
+    message_id = post_or_keep(
         session,
         groups,
         subject or headers.get("subject", ""),

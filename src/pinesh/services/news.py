@@ -6,7 +6,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from pinesh.errors import PineshError
+from pinesh.senders.compose import Draft
 from pinesh.services.mail import MailSession
+from pinesh.services.postponed import keep_postponed, postponed_folder
+from pinesh.services.replying import ComposeRequest
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address
 from pinesh.stores.nntp.protocol import valid_group_name
@@ -49,3 +52,32 @@ def _article(
     article["User-Agent"] = "pinesh"
     article.set_content(body)
     return article.as_bytes()
+
+
+def post_or_keep(
+    session: MailSession, groups: list[str], subject: str, body: str, references: str | None
+) -> str | None:
+    """post_article; when the article cannot be posted, it is kept in the postponed folder
+    (no article is lost) and the PineshError raised says so and how to send it again."""
+    try:
+        return post_article(session, groups, subject, body, references)
+    except (PineshError, OSError) as exc:
+        reason = exc.message if isinstance(exc, PineshError) else exc.strerror or str(exc)
+        folder = postponed_folder(session)
+        draft = Draft(
+            user_address(session),
+            subject=subject,
+            body=body,
+            references=tuple((references or "").split()),
+        )
+        try:
+            keep_postponed(session, ComposeRequest(draft, newsgroups=tuple(groups)))
+        except (PineshError, OSError) as kept:
+            raise PineshError(
+                f"not posted: {reason}; and it could not be kept in {folder}: {kept}",
+                hint="the article was read from stdin: post it again from where it came",
+            ) from None
+        raise PineshError(
+            f"not posted: {reason}; the article is kept in {folder}",
+            hint="to post it later, start pinesh, press C and continue the postponed message",
+        ) from None
