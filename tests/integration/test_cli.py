@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -157,6 +158,12 @@ def test_ten_concurrent_forwards_leave_one(sshd: LabSshd, postfix: LabPostfix, i
             assert sshd.authentications() - before == 1
             with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
                 assert sock.recv(100).startswith(b"220 ")
+            again = _pinesh(
+                config, "forward", "smtp.isp.test", "smtp", "--listen", str(port), "--json"
+            )
+            (forward,) = json.loads(again.stdout)["forwards"]
+            assert forward["state"] == "already up" and forward["service"] == "smtp"
+            assert forward["listen"].endswith(str(port))
         finally:
             _stop(config)
 
@@ -225,6 +232,14 @@ ca_file = "{dovecot.ca_file}"
             cache_lines = [line for line in out.splitlines() if line.startswith("header cache")]
             assert cache_lines and all(line.endswith(".sqlite") for line in cache_lines), out
             assert done.returncode == 0, out
+            # The same, as JSON: the results a script reads, one object.
+            answer = json.loads(_pinesh(config, "doctor", "--json").stdout)
+            by_server = {(s["server"], s["service"]): s for s in answer["servers"]}
+            assert answer["ok"] is True and by_server[("lab", "imap")]["ok"] is True
+            first, second = by_server[(dovecot.host, "imap")]["routes"][:2]
+            assert first["result"] == "FAIL" and "no-such-imapd" in first["why"]
+            assert second["result"] == "ok" and second["seconds"]["tls"] is not None
+            assert answer["header_caches"] == cache_lines
         finally:
             _stop(config)
 
@@ -245,11 +260,17 @@ def test_ssh_status_and_stop_see_a_master_another_config_started(
             status = _pinesh(config_b, "ssh", "status").stdout.decode()
             assert status.count("running (pid") == 1, status
             assert status.startswith("pineshlab@lab ") and str(socket_path) in status
+            (master,) = json.loads(_pinesh(config_b, "ssh", "status", "--json").stdout)["masters"]
+            assert master["label"] == "pineshlab@lab" and master["running"] is True
+            assert master["control_path"] == str(socket_path) and master["pid"] > 1
             stopped = _pinesh(config_b, "ssh", "stop", "lab")
             assert stopped.returncode == 0, stopped.stderr
             assert stopped.stdout.decode() == "pineshlab@lab: stopped\n"
             assert not socket_path.exists()
             assert not socket_path.with_name(f"{socket_path.name}.json").exists()
             assert _pinesh(config_b, "ssh", "status").stdout == b"no ssh masters\n"
+            assert json.loads(_pinesh(config_b, "--json", "ssh", "status").stdout) == {
+                "masters": []
+            }
         finally:
             _stop(config_a)

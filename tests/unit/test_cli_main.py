@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -140,8 +141,9 @@ def test_the_global_options_are_taken_after_the_command_too(
     box = tmp_path / "box"
     box.write_bytes(b"From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: hello\n\nbody\n\n")
     (tmp_path / "pinerc").write_text("")
-    words = [str(tmp_path / "pinerc") if w == "PINERC" else str(box) if w == "BOX" else w
-             for w in argv]  # fmt: skip
+    words = [
+        str(tmp_path / "pinerc") if w == "PINERC" else str(box) if w == "BOX" else w for w in argv
+    ]
     done = subprocess.run(
         [str(Path(sys.executable).parent / "pinesh"), *words],
         capture_output=True,
@@ -218,3 +220,46 @@ def test_output_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
     assert first.strip()
     assert "Broken pipe" not in err and "Traceback" not in err
     assert status == 141
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--json", "connect", "lab", "jane", "imap"], "--json is not for `pinesh connect`"),
+        (["--json"], "--json is not for the terminal client"),
+    ],
+)
+def test_json_where_it_cannot_apply_is_refused_naming_where_it_does(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pinesh.cli.main import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and "folders, index, show" in err
+
+
+def test_doctor_in_json_reports_each_route_tried(tmp_path: Path) -> None:
+    (tmp_path / "pinerc").write_text("smtp-server=127.0.0.1:1\n")  # nothing listens there
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "pinesh"),
+            "-p",
+            str(tmp_path / "pinerc"),
+            "doctor",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+
+    answer = json.loads(done.stdout)
+    assert answer["ok"] is False and answer["pinerc_problems"] == []
+    (server,) = answer["servers"]
+    assert (server["server"], server["service"], server["ok"]) == ("127.0.0.1", "smtp", False)
+    assert server["routes"] and all(r["result"] == "FAIL" for r in server["routes"])
+    assert "refused" in server["routes"][0]["why"].lower()

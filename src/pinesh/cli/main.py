@@ -212,6 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if client is not None:  # the terminal client: no argparse (its import, its parser)
             return _run_client(client)
         args = _parser().parse_args(argv)
+        if args.json and args.command in (None, "connect"):
+            raise PineshError(
+                "--json is not for " + ("`pinesh connect`, which relays the server's own bytes"
+                                        if args.command else "the terminal client"),
+                hint="every other command takes it: folders, index, show, send, post, outbox, "
+                "forward, ssh, doctor",
+            )  # fmt: skip
         if args.command == "connect":
             from pinesh.cli.connect import run_connect
 
@@ -223,17 +230,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "forward":
             from pinesh.cli.forward import run_forward
 
-            return run_forward(args.config, args.pinerc, args.server, args.service, args.listen)
+            return run_forward(
+                args.config, args.pinerc, args.server, args.service, args.listen, args.json
+            )
         if args.command == "ssh":
             from pinesh.cli.ssh_masters import run_ssh
 
-            return run_ssh(args.config, args.ssh_command, getattr(args, "host", None))
+            return run_ssh(args.config, args.ssh_command, getattr(args, "host", None), args.json)
         if args.command in MAIL_COMMANDS:
             return _run_mail(args)
         if args.command == "doctor":
             from pinesh.cli.doctor import run_doctor
 
-            return run_doctor(args.config, args.pinerc, args.servers, args.service)
+            return run_doctor(args.config, args.pinerc, args.servers, args.service, args.json)
         return _run_client(
             _client_start(
                 args.config, args.pinerc, args.folder, args.in_index, args.number, args.keys
