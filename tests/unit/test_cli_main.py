@@ -263,3 +263,28 @@ def test_doctor_in_json_reports_each_route_tried(tmp_path: Path) -> None:
     assert (server["server"], server["service"], server["ok"]) == ("127.0.0.1", "smtp", False)
     assert server["routes"] and all(r["result"] == "FAIL" for r in server["routes"])
     assert "refused" in server["routes"][0]["why"].lower()
+
+
+def test_show_raw_in_json_is_refused_saying_why(tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    box.write_bytes(b"From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: hello\n\nbody\n\n")
+    (tmp_path / "pinerc").write_text("")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "pinesh"),
+            "-p",
+            str(tmp_path / "pinerc"),
+            "show",
+            str(box),
+            "1",
+            "--raw",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--raw writes the message's own bytes" in done.stderr

@@ -101,6 +101,11 @@ def run_index(
 
 
 def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: bool) -> int:
+    if raw and as_json:
+        raise PineshError(
+            "--raw writes the message's own bytes, which JSON cannot hold",
+            hint="leave out --json for the source, or --raw for the message as JSON",
+        )
     with session.open_folder(name, read_only=True) as folder:
         uids = folder.uids()
         if not 1 <= number <= len(uids):
