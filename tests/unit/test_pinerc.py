@@ -306,6 +306,21 @@ def test_load_missing_file_is_an_empty_config(tmp_path: Path) -> None:
     assert rc.path == str(path)
 
 
+def test_a_missing_file_named_by_the_user_is_a_problem_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinesh.services.connections import load_connections
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PINERC", raising=False)
+    assert load_connections(None, None).pinerc.problems == []  # ~/.pinerc: none yet
+    (problem,) = load_connections(None, str(tmp_path / "pinrc")).pinerc.problems
+    assert str(tmp_path / "pinrc") in str(problem) and "no such file" in str(problem)
+    monkeypatch.setenv("PINERC", str(tmp_path / "elsewhere"))
+    (problem,) = load_connections(None, None).pinerc.problems
+    assert "elsewhere" in str(problem) and problem.hint
+
+
 def test_load_reads_the_file(tmp_path: Path) -> None:
     path = tmp_path / ".pinerc"
     path.write_text(ALPINE_PINERC, encoding="utf-8")

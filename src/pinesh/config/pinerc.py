@@ -129,12 +129,22 @@ def parse_pinerc(text: str, path: str) -> Pinerc:
     return rc
 
 
-def load_pinerc(path: Path) -> Pinerc:
-    """Read and parse a pinerc file; a missing file is an empty config, not an error."""
+def load_pinerc(path: Path, named: bool = False) -> Pinerc:
+    """Read and parse a pinerc file; a missing file is an empty config, not an error, and
+    a problem when named (-p, $PINERC): a mistyped path must not pass for no settings."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return Pinerc(str(path))
+        rc = Pinerc(str(path))
+        if named:
+            rc.problems.append(
+                ConfigError(
+                    "there is no such file: no Pine settings are read",
+                    file=str(path),
+                    hint="check the path given with -p or $PINERC",
+                )
+            )
+        return rc
     except OSError as exc:
         rc = Pinerc(str(path))
         rc.problems.append(ConfigError(f"cannot read it: {exc.strerror}", file=str(path)))

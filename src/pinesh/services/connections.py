@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from pinesh.config.pinerc import Pinerc, load_pinerc
@@ -59,5 +60,6 @@ class Connections:
 def load_connections(config: str | None = None, pinerc: str | None = None) -> Connections:
     """Read pinesh's config and the pinerc (missing default files mean defaults)."""
     settings = load_settings(config)
-    rc = load_pinerc(pinerc_file(pinerc))
+    named = pinerc is not None or bool(os.environ.get("PINERC"))
+    rc = load_pinerc(pinerc_file(pinerc), named=named)
     return Connections(settings, rc)
