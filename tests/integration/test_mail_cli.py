@@ -117,6 +117,47 @@ def test_send_through_ssh_channel_with_fcc(cli: Cli, postfix: LabPostfix) -> Non
     assert marker.encode() in fcc.read_bytes()
 
 
+def test_fcc_and_an_unposted_article_land_in_a_remote_first_collection(
+    cli: Cli, sshd: LabSshd, postfix: LabPostfix
+) -> None:
+    """As Pine: bare sent-mail and postponed-msgs are folders of the first folder
+    collection, here the IMAP server's, not ~/mail (where they went before)."""
+    server = f"{{lab/user={sshd.user.name}}}"
+    with cli.pinerc.open("a") as rc:
+        rc.write(f"folder-collections=Remote {server}[], Local mail/[]\n")
+    marker = f"cli-fcc-remote-{uuid.uuid4().hex}"
+    sent = cli.json(
+        "send",
+        "--to",
+        "friend@elsewhere.example",
+        "--subject",
+        marker,
+        stdin="Kept on the server.\n",
+    )
+    assert isinstance(sent, dict) and sent["sent"] is True, sent
+    postfix.wait_for_delivery(marker.encode())
+    for name in ("sent-mail", f"{server}sent-mail"):  # the bare name, and the full one
+        index = cli.json("index", name, "--range", "-50")
+        assert isinstance(index, dict)
+        assert marker in [m["subject"] for m in index["messages"]], name
+    assert not (cli.work / "home" / "mail" / "sent-mail").exists()
+    unposted = f"cli-unposted-{uuid.uuid4().hex}"
+    failed = cli.run(
+        "post",
+        "--newsgroups",
+        "no.such.group.anywhere",
+        "--subject",
+        unposted,
+        stdin="An article the server refuses.\n",
+    )
+    assert failed.returncode == 2
+    assert "not posted: " in failed.stderr and "kept in postponed-msgs" in failed.stderr
+    index = cli.json("index", f"{server}postponed-msgs", "--range", "-50")
+    assert isinstance(index, dict)
+    assert unposted in [m["subject"] for m in index["messages"]]
+    assert not (cli.work / "home" / "mail" / "postponed-msgs").exists()
+
+
 def test_send_with_smtp_down_keeps_the_message_then_flushes(
     sshd: LabSshd, postfix: LabPostfix, inn: LabInn, cli: Cli
 ) -> None:

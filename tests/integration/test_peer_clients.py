@@ -270,3 +270,105 @@ def test_mutt_opens_inbox_through_the_lean_start_of_pinesh_connect(
         assert dovecot.logins() == logins
     finally:
         screen.close()
+
+
+def _shared_pinerc(sshd: LabSshd, work: Path) -> str:
+    """A pinerc Alpine and pinesh both read: the first folder collection on the server, so
+    both keep postponed messages (and Fcc) there."""
+    return (
+        "personal-name=Jane Lab\nuser-domain=pinesh.test\n"
+        f"inbox-path={{lab/user={sshd.user.name}}}INBOX\n"
+        f"folder-collections=Remote {{lab/user={sshd.user.name}}}[]\n"
+        f"ssh-path={BIN / 'pinesh-connect'}\n"
+        "ssh-command=%s %s %s %s\n"
+        "ssh-open-timeout=10\n"
+        "rsh-open-timeout=0\n"
+        "feature-list=quit-without-confirm\n"
+    )
+
+
+def _alpine(pinerc: Path, config: Path, work: Path) -> TmuxScreen:
+    screen = TmuxScreen(
+        ["alpine", "-p", str(pinerc)], env={"PINESH_CONFIG": str(config), "HOME": str(work)}
+    )
+    first = screen.wait_for("ALPINE")
+    if "GREETING TEXT" in first or "Exit this greeting" in first:
+        screen.send("E")
+    screen.wait_for("MAIN MENU")
+    return screen
+
+
+def test_alpine_resumes_a_draft_pinesh_postponed_on_the_server(
+    sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
+) -> None:
+    from pinesh.config.pine_settings import pine_settings
+    from pinesh.senders.compose import Draft
+    from pinesh.services.mail import MailSession
+    from pinesh.services.postponed import keep_postponed
+    from pinesh.services.replying import ComposeRequest
+    from pinesh.services.sending import user_address
+    from pinesh.stores.base import Address
+    from tests.integration.helpers import connections
+
+    text = _shared_pinerc(sshd, work)
+    (work / "pinerc").write_text(text)
+    conns = connections(sshd, work, PREAUTH_RULE, pinerc=text)
+    session = MailSession(conns, pine_settings(conns.pinerc), data_dir=work / "data")
+    marker = f"drafted-in-pinesh-{os.getpid()}"
+    try:
+        draft = Draft(
+            user_address(session),
+            to=(Address("Bob", "bob@example.org"),),
+            subject=marker,
+            body="Written in pinesh, finished in Alpine.\n",
+        )
+        keep_postponed(session, ComposeRequest(draft))
+    finally:
+        session.close()
+    config = work / "config.toml"
+    screen = _alpine(work / "pinerc", config, work)
+    try:
+        screen.send("c")
+        screen.wait_for("Continue postponed composition")
+        screen.send("y")
+        text = screen.wait_for(marker, timeout=30)
+        assert "bob@example.org" in text
+        assert "Written in pinesh, finished in Alpine." in text
+    finally:
+        screen.close()
+
+
+def test_pinesh_resumes_a_draft_alpine_postponed_on_the_server(
+    sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
+) -> None:
+    from pinesh.config.pine_settings import pine_settings
+    from pinesh.services.mail import MailSession
+    from pinesh.services.postponed import list_postponed, resume
+    from tests.integration.helpers import connections
+
+    text = _shared_pinerc(sshd, work)
+    (work / "pinerc").write_text(text)
+    conns = connections(sshd, work, PREAUTH_RULE, pinerc=text)
+    marker = f"drafted-in-alpine-{os.getpid()}"
+    screen = _alpine(work / "pinerc", work / "config.toml", work)
+    try:
+        screen.send("c")
+        screen.wait_for("COMPOSE MESSAGE")
+        screen.send("-l", "carol@example.org")
+        screen.send("Enter", "Enter", "Enter")  # past Cc and Attchmnt to Subject
+        screen.send("-l", marker)
+        screen.send("Enter")
+        screen.send("-l", "Written in Alpine, finished in pinesh.")
+        screen.send("C-o")  # postpone
+        screen.wait_for("postponed", timeout=30)
+    finally:
+        screen.close()
+    session = MailSession(conns, pine_settings(conns.pinerc), data_dir=work / "data")
+    try:
+        waiting = [m for m in list_postponed(session) if m.subject == marker]
+        assert len(waiting) == 1, list_postponed(session)
+        request = resume(session, waiting[0].uid)
+        assert [a.email for a in request.draft.to] == ["carol@example.org"]
+        assert "Written in Alpine, finished in pinesh." in request.draft.body
+    finally:
+        session.close()

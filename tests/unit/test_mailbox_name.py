@@ -141,3 +141,63 @@ def test_a_name_too_long_for_the_file_system_is_a_local_mailbox(tmp_path: Path) 
     context = NameContext(tmp_path, local_user="jane")
     name = parse_mailbox_name("x" * 300, context)
     assert (name.driver, name.mailbox) == (Driver.MBOX, str(tmp_path / "mail" / ("x" * 300)))
+
+
+@pytest.mark.parametrize(
+    ("collection", "name", "expected"),
+    [
+        ("{mail.example.org/user=jane}", "sent-mail", MailboxName(Driver.IMAP, "sent-mail", MAIL)),
+        (
+            "{mail.example.org/user=jane}INBOX.",
+            "postponed-msgs",
+            MailboxName(Driver.IMAP, "INBOX.postponed-msgs", MAIL),
+        ),
+        (
+            "{mail.example.org/user=jane}mail/",
+            "=saved",  # mutt's = is the same place
+            MailboxName(Driver.IMAP, "mail/saved", MAIL),
+        ),
+        ("mail/", "sent-mail", MailboxName(Driver.MBOX, "/home/jane/mail/sent-mail")),
+        ("Archive/", "work/2026", MailboxName(Driver.MBOX, "/home/jane/Archive/work/2026")),
+        ("/srv/mail/jane/", "kept", MailboxName(Driver.MBOX, "/srv/mail/jane/kept")),
+        (
+            "{mail.example.org/user=jane}",
+            "/home/jane/local",  # a path stays a path
+            MailboxName(Driver.MBOX, "/home/jane/local"),
+        ),
+        ("{mail.example.org/user=jane}", "~/old", MailboxName(Driver.MBOX, "/home/jane/old")),
+        (
+            "{mail.example.org/user=jane}",
+            "INBOX",
+            MailboxName(Driver.MBOX, "/var/mail/jane"),
+        ),  # INBOX is the inbox, never a folder
+    ],
+)
+def test_a_bare_name_is_a_folder_of_the_default_collection(
+    collection: str, name: str, expected: MailboxName, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAIL", raising=False)
+    monkeypatch.setenv("HOME", str(HOME))  # ~ is the user's home, as the shell has it
+    context = NameContext(HOME, local_user="jane", default_collection=collection)
+    assert parse_mailbox_name(name, context) == expected
+
+
+def test_an_equals_sign_alone_names_no_folder() -> None:
+    with pytest.raises(PineshError, match="no folder name after '='"):
+        parse_mailbox_name("=", CONTEXT)
+
+
+def test_the_default_collection_is_the_first_folder_collection_else_mail_directory() -> None:
+    from pinesh.config.pine_settings import pine_settings
+    from pinesh.config.pinerc import parse_pinerc
+
+    def collection(text: str) -> str:
+        return pine_settings(parse_pinerc(text, "/rc")).default_collection
+
+    assert collection("") == "mail/"
+    assert collection("mail-directory=Mail\n") == "Mail/"
+    assert (
+        collection("folder-collections=Remote {mailhost/user=me}[], Local mail/[]\n")
+        == "{mailhost/user=me}"
+    )
+    assert collection('folder-collections="My mail" {h}INBOX.[]\n') == "{h}INBOX."

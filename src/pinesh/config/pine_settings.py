@@ -82,6 +82,17 @@ class PineSettings:
     mail_check_interval: int = 60
     # initial-keystroke-list: keys pressed when the client starts (Alpine's -I wins).
     initial_keystrokes: tuple[Keystroke, ...] = ()
+    # mail-directory: where folders live when no folder-collections is set (Pine: "mail").
+    mail_directory: str | None = None
+    default_saved_msg_folder: str | None = None  # default-saved-msg-folder
+
+    @property
+    def default_collection(self) -> str:
+        """Pine's default collection for saves: the first folder collection's name, else
+        mail-directory (a bare name in Fcc, Save or postponed-folder is a folder there)."""
+        if self.folder_collections:
+            return self.folder_collections[0].name
+        return (self.mail_directory or "mail").rstrip("/") + "/"
 
     def feature(self, name: str) -> bool:
         """Whether a feature-list entry is on (``no-NAME`` turns it off)."""
@@ -158,6 +169,8 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         remote_shells=tuple(remote_shells(rc)),
         mail_check_interval=_seconds(rc, "mail-check-interval", 60),
         initial_keystrokes=_keystrokes(rc, "initial-keystroke-list"),
+        mail_directory=rc.get("mail-directory"),
+        default_saved_msg_folder=rc.get("default-saved-msg-folder"),
     )
 
 

@@ -101,7 +101,9 @@ class MailSession:
 
     def name_context(self) -> NameContext:
         nntp = self.pine.nntp_servers[0].server if self.pine.nntp_servers else None
-        return NameContext.from_environment(self.pine.inbox_path, nntp)
+        return NameContext.from_environment(
+            self.pine.inbox_path, nntp, self.pine.default_collection
+        )
 
     def parse(self, name: str) -> MailboxName:
         return parse_mailbox_name(name, self.name_context())
@@ -213,8 +215,10 @@ class MailSession:
     def open_folder(self, name: str, read_only: bool = False, create: bool = False) -> Folder:
         """Open a folder by any of Pine's mailbox names.
 
-        A local mbox that does not exist yet is created when create is set (an Fcc to
-        sent-mail), and is an empty INBOX when it is the spool (no mail ever came).
+        A folder that does not exist yet is created when create is set (an Fcc to
+        sent-mail, a postponed message): a local mbox, or a folder on the server when the
+        default collection is remote (one LIST to know). A local spool that is not there
+        is an empty INBOX (no mail ever came).
         """
         mailbox = self.parse(name)
         store = self.store_for(mailbox)
@@ -226,6 +230,10 @@ class MailSession:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 store.create(path.name)
             return store.open(path.name, read_only=read_only)
+        if create and mailbox.driver is Driver.IMAP:
+            listed = store.list_folders(mailbox.mailbox)
+            if not any(folder.selectable for folder in listed):
+                store.create(mailbox.mailbox)
         return store.open(mailbox.mailbox, read_only=read_only)
 
     # -- collections ------------------------------------------------------------------

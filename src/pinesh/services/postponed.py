@@ -71,8 +71,13 @@ def postponed_folder(session: MailSession) -> str:
 
 
 def _exists(session: MailSession, name: str) -> bool:
-    """False only for a local mbox that is not there (opening would create nothing)."""
+    """Whether the postponed folder is there to read: a local mbox file, or a folder on
+    the server (one LIST; the default collection may be remote, and a folder not made
+    yet means no postponed message, not an error). A Maildir is made when opened."""
     mailbox = session.parse(name)
+    if mailbox.driver is Driver.IMAP:
+        listed = session.store_for(mailbox).list_folders(mailbox.mailbox)
+        return any(folder.selectable for folder in listed)
     return mailbox.driver is not Driver.MBOX or Path(mailbox.mailbox).exists()
 
 

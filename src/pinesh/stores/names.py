@@ -66,6 +66,9 @@ class MailboxName:
         return self.mailbox
 
 
+DEFAULT_COLLECTION = "mail/"  # Pine's, with no folder-collections: ~/mail
+
+
 @dataclass(frozen=True)
 class NameContext:
     """What local and news names are resolved against."""
@@ -75,18 +78,23 @@ class NameContext:
     # The pinerc's first nntp-server, as parsed when the pinerc was read.
     nntp_server: ServerSpec | BadServerSetting | None = None
     local_user: str = ""  # this machine's login name: the spool is /var/mail/LOCAL_USER
+    # Pine's default collection for saves: the first folder collection's name, the prefix
+    # a bare folder name goes after ("{mailhost/user=me}", "mail/", "{h}INBOX.").
+    default_collection: str = DEFAULT_COLLECTION
 
     @classmethod
     def from_environment(
         cls,
         inbox_path: str | None = None,
         nntp_server: ServerSpec | BadServerSetting | None = None,
+        default_collection: str = "",
     ) -> NameContext:
         return cls(
             Path.home(),
             inbox_path,
             nntp_server,
             os.environ.get("USER") or os.environ.get("LOGNAME") or "",
+            default_collection or DEFAULT_COLLECTION,
         )
 
 
@@ -175,7 +183,27 @@ def parse_mailbox_name(text: str, context: NameContext) -> MailboxName:
         raise PineshError(
             f"mailbox {text!r}: unknown namespace", hint="use #news.group or #md/path, or a path"
         )
-    path = Path(os.path.expanduser(name))
-    if not path.is_absolute():
-        path = context.home / "mail" / path
+    if name.startswith(("/", "~")):
+        path = Path(os.path.expanduser(name))
+        return MailboxName(_local_driver(path), str(path))
+    return _in_default_collection(text, name.removeprefix("="), context)
+
+
+def _in_default_collection(text: str, name: str, context: NameContext) -> MailboxName:
+    """A bare folder name (``sent-mail``, ``work/2026``; ``=name`` as mutt writes it) is a
+    folder of the default collection, as Pine resolves Fcc, saves and postponed messages:
+    on its server when the first folder collection is remote, else under its directory."""
+    if not name:
+        raise PineshError(f"mailbox {text!r}: no folder name after '='")
+    collection = context.default_collection.strip()
+    if collection.startswith("{"):
+        remote = _remote(text, collection + name, context)
+        if remote is not None:
+            return remote
+    if collection.startswith("#md/"):
+        return parse_mailbox_name(collection.rstrip("/") + "/" + name, context)
+    base = Path(os.path.expanduser(collection or DEFAULT_COLLECTION))
+    if not base.is_absolute():
+        base = context.home / base
+    path = base / name
     return MailboxName(_local_driver(path), str(path))

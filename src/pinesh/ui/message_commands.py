@@ -31,7 +31,7 @@ DELETED = frozenset({Flag.DELETED})
 class Memory:
     """What the index and its message views remember between commands."""
 
-    last_save: str = DEFAULT_SAVE
+    last_save: str = ""  # "": the pinerc's default-saved-msg-folder, else DEFAULT_SAVE
     last_search: str = ""
 
 
@@ -188,7 +188,8 @@ class CommandScreen(WorkerScreen):
 
             self.background(job, done, busy=f"Saving to {dest}...")
 
-        prompt = PromptScreen("SAVE to folder:", initial=self.memory.last_save)
+        offered = self.memory.last_save or self.session.pine.default_saved_msg_folder
+        prompt = PromptScreen("SAVE to folder:", initial=offered or DEFAULT_SAVE)
         self.app.push_screen(prompt, answered)
 
     def action_save(self) -> None:
