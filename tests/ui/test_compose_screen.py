@@ -364,6 +364,14 @@ def test_run_editor_round_trip(home: Path) -> None:
         run_editor("x", {"EDITOR": str(home / "no-such-editor")})
 
 
+def test_the_pinercs_editor_comes_before_visual_and_editor(home: Path) -> None:
+    environ = {"VISUAL": str(home / "not-this-one"), "EDITOR": str(home / "nor-this")}
+    configured = f"{editor_script(home)} --flag-ignored"
+    assert run_editor("first\n", environ, configured).endswith("added by the editor\nmode 600\n")
+    with pytest.raises(Exception, match="cannot run the editor"):
+        run_editor("x", {}, str(home / "no-such-editor"))
+
+
 @contextlib.contextmanager
 def no_suspend() -> Iterator[None]:
     """Headless Textual cannot suspend: the hand-off is tested without it."""

@@ -150,6 +150,30 @@ def test_reply_to_the_sender(me: MailSession) -> None:
     )
 
 
+def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "me")
+    mine = session(
+        tmp_path,
+        'reply-indent-string="| "\n'
+        "reply-leadin=_FROM_ <_FROMADDRESS_> wrote on _DAYDATE_ at _TIME24_ (_UNKNOWN_):\n",
+    )
+    draft = reply_request(mine, SIMPLE, to_all=False).draft
+    assert draft.body.startswith(
+        "Jane Doe <jane@example.org> wrote on Tue, 5 Mar 2024 at 10:15 (_UNKNOWN_):\n\n"
+        "| Shall we meet at noon?\n|\n| Jane\n\n"
+    )
+
+
+def test_a_reply_leadin_of_default_is_pines_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "me")
+    draft = reply_request(session(tmp_path, "reply-leadin=default\n"), SIMPLE, to_all=False).draft
+    assert draft.body.startswith("On Tue, 5 Mar 2024, Jane Doe wrote:\n\n> Shall")
+
+
 def test_reply_to_all_leaves_out_me_and_duplicates(me: MailSession) -> None:
     draft = reply_request(me, SIMPLE, to_all=True).draft
     assert draft.to == (Address("Jane Doe", "jane@example.org"),)

@@ -44,3 +44,20 @@ def test_an_smtp_server_that_did_not_parse_fails_sending_naming_it(tmp_path: Pat
     draft = Draft(sender=Address("", "me@pinesh.test"), to=(Address("", "bob@example.org"),))
     with pytest.raises(PineshError, match="pinerc smtp-server"):
         send_draft(session, draft, fcc="")
+
+
+@pytest.mark.parametrize(("setting", "kept"), [("", True), ('default-fcc=""\n', False)])
+def test_default_fcc_set_to_empty_keeps_no_copy(
+    setting: str, kept: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    session = _session(tmp_path, f"sendmail-path=/bin/true\n{setting}")
+    draft = Draft(
+        sender=Address("", "me@pinesh.test"),
+        to=(Address("", "bob@example.org"),),
+        subject="hello",
+        body="hi\n",
+    )
+    outcome = send_draft(session, draft)
+    assert outcome.attempt.ok
+    assert (tmp_path / "mail" / "sent-mail").exists() is kept

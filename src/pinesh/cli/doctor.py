@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pinesh.cli.output import emit_json, line
+from pinesh.config.alpine_settings import unhonoured
 from pinesh.services.connections import load_connections
 from pinesh.services.diagnosis import (
     TABLE_HEADER,
@@ -32,12 +33,16 @@ def run_doctor(
     rc_problems = [str(p) for p in connections.pinerc.problems]
     for problem in rc_problems:
         say(f"pinerc: {problem}")
+    ignored = unhonoured(connections.pinerc)
+    for item in ignored:
+        say(f"pinerc: set, not honoured by pinesh: {item}")
     servers, problems = configured_servers(connections.pinerc, connections.settings)
     for problem in problems:
         say(f"config: {problem}")
     servers = select_servers(servers, only, service)
     report: dict[str, object] = {
         "pinerc_problems": rc_problems,
+        "pinerc_not_honoured": ignored,
         "config_problems": [str(p) for p in problems],
     }
     if not servers:

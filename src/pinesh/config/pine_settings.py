@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pinesh.config.keystrokes import Keystroke, KeystrokeError, parse_keystrokes, split_keystrokes
-from pinesh.config.pinerc import Pinerc
+from pinesh.config.pinerc import Pinerc, unquote
 from pinesh.config.remote_shell import RemoteShell, remote_shells
 from pinesh.config.server_spec import ServerSpec, parse_server_spec
 from pinesh.errors import PineshError
@@ -85,6 +85,10 @@ class PineSettings:
     # mail-directory: where folders live when no folder-collections is set (Pine: "mail").
     mail_directory: str | None = None
     default_saved_msg_folder: str | None = None  # default-saved-msg-folder
+    alt_addresses: frozenset[str] = frozenset()  # alt-addresses, lowercase: the user's others
+    reply_indent_string: str = "> "  # reply-indent-string: what quotes each line of a reply
+    reply_leadin: str | None = None  # reply-leadin: the reply's first line; None: Pine's
+    editor: str | None = None  # editor: the command ^_ runs (its first entry)
 
     @property
     def default_collection(self) -> str:
@@ -157,7 +161,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         folder_collections=tuple(parse_collection(i) for i in rc.get_list("folder-collections")),
         news_collections=tuple(parse_collection(i) for i in rc.get_list("news-collections")),
         incoming_folders=tuple(rc.get_list("incoming-folders")),
-        default_fcc=rc.get("default-fcc"),
+        default_fcc=_empty_or_value(rc, "default-fcc"),
         postponed_folder=rc.get("postponed-folder"),
         smtp_servers=server_settings(rc, "smtp-server"),
         nntp_servers=server_settings(rc, "nntp-server"),
@@ -171,7 +175,30 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         initial_keystrokes=_keystrokes(rc, "initial-keystroke-list"),
         mail_directory=rc.get("mail-directory"),
         default_saved_msg_folder=rc.get("default-saved-msg-folder"),
+        alt_addresses=frozenset(
+            a.strip().lower() for a in rc.get_list("alt-addresses") if a.strip()
+        ),
+        reply_indent_string=_kept_spaces(rc, "reply-indent-string") or "> ",
+        reply_leadin=_kept_spaces(rc, "reply-leadin"),
+        editor=next(iter(rc.get_list("editor")), None),
     )
+
+
+def _empty_or_value(rc: Pinerc, name: str) -> str | None:
+    """A value where "" means something (default-fcc="": keep no copy, as in Alpine):
+    "" then, None when unset or left blank, else the value."""
+    value = rc.values.get(name)
+    if value is not None and value.raw.strip() == '""':
+        return ""
+    return rc.get(name)
+
+
+def _kept_spaces(rc: Pinerc, name: str) -> str | None:
+    """A value whose spaces count ("> ", written "\"> \""): unquoted, not stripped."""
+    value = rc.values.get(name)
+    if value is None or not value.raw.strip():
+        return None
+    return unquote(value.raw.strip())
 
 
 def _keystrokes(rc: Pinerc, name: str) -> tuple[Keystroke, ...]:

@@ -79,7 +79,7 @@ def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeR
         taken = own | {a.email.lower() for a in to}
         cc = _unique(a for a in usable_addresses(env.to + env.cc) if a.email.lower() not in taken)
     in_reply_to, references = reply_threading(env.message_id, _parent_references(env))
-    body = _quoted(env, original.text)
+    body = _quoted(env, original.text, session)
     draft = replace(
         draft,
         to=_unique(to),
@@ -135,7 +135,7 @@ def followup_request(session: MailSession, raw: bytes) -> ComposeRequest:
             hint="reply by mail instead (R)",
         )
     in_reply_to, references = reply_threading(env.message_id, _parent_references(env))
-    body = _quoted(env, original.text)
+    body = _quoted(env, original.text, session)
     draft = replace(
         _blank(session),
         subject=_prefixed(_RE, "Re: ", env.subject),
@@ -148,10 +148,7 @@ def followup_request(session: MailSession, raw: bytes) -> ComposeRequest:
 
 def _alt_addresses(session: MailSession) -> set[str]:
     """The pinerc's alt-addresses: the user's other addresses, left out of a reply."""
-    pinerc = getattr(session.connections, "pinerc", None)
-    if pinerc is None:
-        return set()
-    return {a.strip().lower() for a in pinerc.get_list("alt-addresses") if a.strip()}
+    return set(session.pine.alt_addresses)
 
 
 def _parent_references(env: Envelope) -> tuple[str, ...]:
@@ -213,23 +210,70 @@ def _with_signature(body: str, session: MailSession) -> str:
     return body + text + "\n"
 
 
-def _leadin(env: Envelope) -> str:
-    """Pine's reply line: "On Tue, 5 Mar 2024, Jane Doe wrote:"."""
+def _leadin(env: Envelope, template: str | None = None) -> str:
+    """The reply's first line: Pine's "On Tue, 5 Mar 2024, Jane Doe wrote:", or the
+    pinerc's reply-leadin with its tokens filled in (LEADIN_TOKENS; others stay)."""
     senders = usable_addresses(env.sender) or env.sender
     who = safe_line(senders[0].display()) if senders else "the sender"
-    if env.date is None:
-        return f"{who} wrote:"
-    when: datetime = env.date
-    return f"On {when:%a}, {when.day} {when:%b %Y}, {who} wrote:"
+    if template is None or template.strip().lower() == "default":
+        if env.date is None:
+            return f"{who} wrote:"
+        when: datetime = env.date
+        return f"On {when:%a}, {when.day} {when:%b %Y}, {who} wrote:"
+    values = _leadin_values(env, who)
+    return safe_text(_TOKEN.sub(lambda m: values.get(m[0], m[0]), template))
 
 
-def _quoted(env: Envelope, text: str) -> str:
-    """The reply's body: the lead-in, the original's lines after "> ", a blank line."""
+_TOKEN = re.compile(r"_[A-Z0-9]+_")
+# The tokens of Alpine's reply-leadin pinesh fills in (the ones pinerc files use most).
+LEADIN_TOKENS = (
+    "_FROM_",
+    "_FROMADDRESS_",
+    "_DATE_",
+    "_DAYDATE_",
+    "_DAY_",
+    "_MONTH_",
+    "_YEAR_",
+    "_TIME24_",
+    "_SUBJECT_",
+    "_NEWSGROUPS_",
+    "_NEWLINE_",
+)
+
+
+def _leadin_values(env: Envelope, who: str) -> dict[str, str]:
+    senders = usable_addresses(env.sender) or env.sender
+    values = {
+        "_FROM_": who,
+        "_FROMADDRESS_": safe_line(senders[0].email) if senders else "",
+        "_SUBJECT_": safe_line(env.subject[:MAX_SUBJECT]),
+        "_NEWSGROUPS_": ",".join(env.newsgroups),
+        "_NEWLINE_": "\n",
+    }
+    if env.date is not None:
+        when = env.date
+        values |= {
+            "_DATE_": f"{when.day} {when:%b %Y}",
+            "_DAYDATE_": f"{when:%a}, {when.day} {when:%b %Y}",
+            "_DAY_": str(when.day),
+            "_MONTH_": f"{when:%B}",
+            "_YEAR_": f"{when:%Y}",
+            "_TIME24_": f"{when:%H:%M}",
+        }
+    return values
+
+
+def _quoted(env: Envelope, text: str, session: MailSession) -> str:
+    """The reply's body: the lead-in, the original's lines after the reply-indent-string
+    ("> "; an empty line gets it without its trailing spaces), a blank line."""
+    indent = session.pine.reply_indent_string
+    leadin = _leadin(env, session.pine.reply_leadin)
     if not text.strip():
-        return f"{_leadin(env)}\n\n"
+        return f"{leadin}\n\n"
     lines = safe_text(text).rstrip("\n").split("\n")
-    quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
-    return f"{_leadin(env)}\n\n{quoted}\n\n"
+    bare = indent.rstrip() or indent
+    quoted = "\n".join(f"{indent}{line}" if line else bare for line in lines)
+    return f"{leadin}\n\n{quoted}\n\n"
 
 
 def _prefixed(pattern: re.Pattern[str], prefix: str, subject: str) -> str:

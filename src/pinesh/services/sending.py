@@ -79,7 +79,10 @@ def send_draft(session: MailSession, draft: Draft, *, fcc: str | None = None) ->
     attempt = outbox(session).send_or_keep(choose_sender(session), composed.outgoing)
     if not attempt.ok:
         return SendOutcome(composed, attempt)
-    folder_name = fcc if fcc is not None else (session.pine.default_fcc or DEFAULT_FCC)
+    configured = session.pine.default_fcc  # "" (default-fcc=""): no copy, as in Alpine
+    if fcc is None:
+        fcc = DEFAULT_FCC if configured is None else configured
+    folder_name = fcc
     if not folder_name:
         return SendOutcome(composed, attempt)
     try:

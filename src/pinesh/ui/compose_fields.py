@@ -254,24 +254,25 @@ or postponed again. E or Escape starts a new message instead (none is erased).
 # --- the external editor --------------------------------------------------------------
 
 
-def editor_argv(environ: Mapping[str, str]) -> list[str]:
-    """$VISUAL, else $EDITOR, else vi, split into words as a shell would (none is run)."""
-    setting = environ.get("VISUAL") or environ.get("EDITOR") or "vi"
+def editor_argv(environ: Mapping[str, str], configured: str | None = None) -> list[str]:
+    """The pinerc's editor, else $VISUAL, else $EDITOR, else vi, split into words as a
+    shell would (none is run)."""
+    setting = configured or environ.get("VISUAL") or environ.get("EDITOR") or "vi"
     try:
         argv = shlex.split(setting)
     except ValueError as exc:
         raise PineshError(f"the editor setting {safe_line(setting)!r}: {exc}") from None
     if not argv:
-        raise PineshError("$VISUAL/$EDITOR names no program")
+        raise PineshError("the pinerc's editor, $VISUAL or $EDITOR names no program")
     return argv
 
 
-def run_editor(text: str, environ: Mapping[str, str]) -> str:
+def run_editor(text: str, environ: Mapping[str, str], configured: str | None = None) -> str:
     """text after the user edited it in the external editor (the terminal must be free).
 
     The text goes through a 0600 temporary file, removed afterwards.
     """
-    argv = editor_argv(environ)
+    argv = editor_argv(environ, configured)
     fd, path = tempfile.mkstemp(prefix="pinesh-", suffix=".txt")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -281,7 +282,7 @@ def run_editor(text: str, environ: Mapping[str, str]) -> str:
         except OSError as exc:
             raise PineshError(
                 f"cannot run the editor {safe_line(argv[0])}: {exc.strerror or exc}",
-                hint="set VISUAL or EDITOR to an editor, e.g. EDITOR=nano",
+                hint="set editor in the pinerc, or VISUAL or EDITOR, e.g. EDITOR=nano",
             ) from None
         if code != 0:
             raise PineshError(f"the editor exited with status {code}; the text is unchanged")

@@ -104,7 +104,8 @@ your own editor ($VISUAL or $EDITOR, else vi).
         self.request = request
         self.on_sent = on_sent
         self.book = AddressBook(Path(".addressbook"))
-        self.default_fcc = session.pine.default_fcc or DEFAULT_FCC
+        configured = session.pine.default_fcc  # "": no copy is kept, as in Alpine
+        self.default_fcc = DEFAULT_FCC if configured is None else configured
         self.busy = False
         self.leaving: str | None = None  # a message to leave with once on top again
 
@@ -339,13 +340,14 @@ your own editor ($VISUAL or $EDITOR, else vi).
     # -- the external editor ---------------------------------------------------------
 
     def action_editor(self) -> None:
-        """^_: the text in $VISUAL/$EDITOR; the terminal is handed over meanwhile."""
+        """^_: the text in the pinerc's editor, else $VISUAL/$EDITOR; the terminal is handed
+        over meanwhile."""
         from textual.app import SuspendNotSupported
 
         body = self.query_one(BodyArea)
         try:
             with self.app.suspend():
-                text = run_editor(body.text, os.environ)
+                text = run_editor(body.text, os.environ, self.session.pine.editor)
         except SuspendNotSupported:
             self.say("cannot hand the terminal to an editor here")
             return

@@ -61,11 +61,7 @@ SORT_CHOICES = [
 
 def my_addresses(session: MailSession) -> set[str]:
     """The user's own addresses (for '+' and 'To:' in the index): From's, and alt-addresses."""
-    found = {user_address(session).email.lower()}
-    pinerc = getattr(session.connections, "pinerc", None)
-    if pinerc is not None:
-        found |= {a.strip().lower() for a in pinerc.get_list("alt-addresses") if a.strip()}
-    return found
+    return {user_address(session).email.lower()} | session.pine.alt_addresses
 
 
 class IndexScreen(CommandScreen):

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from pinesh import __version__
+from pinesh.config.alpine_settings import unhonoured
 from pinesh.config.pine_settings import Collection, PineSettings
 from pinesh.config.pinerc import Pinerc
 from pinesh.config.settings import Settings
@@ -115,6 +116,10 @@ def pinerc_lines(rc: Pinerc, pine: PineSettings) -> list[Line]:
             lines.append((f"    {problem.message}", ""))
             if problem.hint:
                 lines.append((f"      {problem.hint}", "italic"))
+    ignored = unhonoured(rc)
+    if ignored:
+        lines.append(("  Set in it, not honoured by pinesh (docs/config.md lists all):", "bold"))
+        lines += [(f"    {item}", "") for item in ignored]
     return lines
 
 
