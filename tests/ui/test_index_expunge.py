@@ -87,3 +87,16 @@ def test_after_expunge_the_cursor_is_on_the_next_message_left(tmp_path: Path) ->
         assert "Message 6 of 7" in title(app)
 
     run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_expunge_without_confirm_expunges_without_asking(tmp_path: Path) -> None:
+    maildir = plain_maildir(tmp_path, 4)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "home", "d")
+        await press(app, pilot, "x")
+        assert "ConfirmScreen" not in stack(app)
+        assert "1 message expunged" in status(app)
+        assert index_of(app).count == 3
+
+    run_index(make_session(maildir, tmp_path, "feature-list=expunge-without-confirm\n"), scenario)

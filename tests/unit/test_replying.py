@@ -143,11 +143,31 @@ def test_reply_to_the_sender(me: MailSession) -> None:
     assert draft.subject == "Re: Lunch on Friday?"
     assert draft.in_reply_to == "<lunch-1@example.org>"
     assert draft.references == ("<older@example.org>", "<lunch-1@example.org>")
-    assert draft.body == (
+    assert draft.body == (  # the signature above the quoted text, as Pine puts it
+        "\n\n-- \nMe\nhttps://pinesh.test\n\n"
+        "On Tue, 5 Mar 2024, Jane Doe wrote:\n\n"
+        "> Shall we meet at noon?\n>\n> Jane\n\n"
+    )
+
+
+def test_signature_at_bottom_puts_it_after_the_quoted_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "me")
+    mine = session(tmp_path, "feature-list=signature-at-bottom\n")
+    assert reply_request(mine, SIMPLE, to_all=False).draft.body == (
         "On Tue, 5 Mar 2024, Jane Doe wrote:\n\n"
         "> Shall we meet at noon?\n>\n> Jane\n\n"
         "-- \nMe\nhttps://pinesh.test\n"
     )
+
+
+def test_a_literal_signature_wins_over_the_file_with_its_escapes_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "me")
+    mine = session(tmp_path, 'literal-signature="Jane\\nSays \\"hi\\"\\tthere"\n')
+    assert new_request(mine).draft.body == '\n\n-- \nJane\nSays "hi"\tthere\n'
 
 
 def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(
@@ -156,6 +176,7 @@ def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(
     monkeypatch.setenv("USER", "me")
     mine = session(
         tmp_path,
+        "feature-list=signature-at-bottom\n"
         'reply-indent-string="| "\n'
         "reply-leadin=_FROM_ <_FROMADDRESS_> wrote on _DAYDATE_ at _TIME24_ (_UNKNOWN_):\n",
     )
@@ -171,7 +192,7 @@ def test_a_reply_leadin_of_default_is_pines_own(
 ) -> None:
     monkeypatch.setenv("USER", "me")
     draft = reply_request(session(tmp_path, "reply-leadin=default\n"), SIMPLE, to_all=False).draft
-    assert draft.body.startswith("On Tue, 5 Mar 2024, Jane Doe wrote:\n\n> Shall")
+    assert "\nOn Tue, 5 Mar 2024, Jane Doe wrote:\n\n> Shall" in draft.body
 
 
 def test_reply_to_all_leaves_out_me_and_duplicates(me: MailSession) -> None:
@@ -208,7 +229,7 @@ def test_no_message_id_and_no_date(me: MailSession) -> None:
     raw = b"From: x@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
     draft = reply_request(me, raw, to_all=False).draft
     assert draft.in_reply_to is None and draft.references == ()
-    assert draft.body.startswith("x@example.org wrote:\n\n> body\n")
+    assert "\nx@example.org wrote:\n\n> body\n" in draft.body
 
 
 def test_hostile_headers_and_body_are_made_inert(me: MailSession) -> None:

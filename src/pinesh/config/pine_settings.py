@@ -89,6 +89,7 @@ class PineSettings:
     reply_indent_string: str = "> "  # reply-indent-string: what quotes each line of a reply
     reply_leadin: str | None = None  # reply-leadin: the reply's first line; None: Pine's
     editor: str | None = None  # editor: the command ^_ runs (its first entry)
+    literal_signature: str | None = None  # literal-signature: wins over signature-file
 
     @property
     def default_collection(self) -> str:
@@ -181,6 +182,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         reply_indent_string=_kept_spaces(rc, "reply-indent-string") or "> ",
         reply_leadin=_kept_spaces(rc, "reply-leadin"),
         editor=next(iter(rc.get_list("editor")), None),
+        literal_signature=_escaped_text(rc, "literal-signature"),
     )
 
 
@@ -191,6 +193,16 @@ def _empty_or_value(rc: Pinerc, name: str) -> str | None:
     if value is not None and value.raw.strip() == '""':
         return ""
     return rc.get(name)
+
+
+def _escaped_text(rc: Pinerc, name: str) -> str | None:
+    """A value holding C-style escapes (literal-signature's \\n): its quotes taken off,
+    its backslashes left for the reader (unquote would drop them)."""
+    value = rc.values.get(name)
+    text = value.raw.strip() if value is not None else ""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    return text or None
 
 
 def _kept_spaces(rc: Pinerc, name: str) -> str | None:

@@ -85,7 +85,7 @@ def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeR
         to=_unique(to),
         cc=cc,
         subject=_prefixed(_RE, "Re: ", env.subject),
-        body=_with_signature(body, session),
+        body=_reply_body(body, session),
         in_reply_to=in_reply_to,
         references=references,
     )
@@ -139,7 +139,7 @@ def followup_request(session: MailSession, raw: bytes) -> ComposeRequest:
     draft = replace(
         _blank(session),
         subject=_prefixed(_RE, "Re: ", env.subject),
-        body=_with_signature(body, session),
+        body=_reply_body(body, session),
         in_reply_to=in_reply_to,
         references=references,
     )
@@ -191,7 +191,11 @@ def _custom_addresses(value: str, field: str) -> tuple[Address, ...]:
 
 
 def signature(session: MailSession) -> str:
-    """The signature file's text (Pine's default ~/.signature), "" when there is none."""
+    """The pinerc's literal-signature, else the signature file's text (Pine's default
+    ~/.signature); "" when there is none."""
+    literal = session.pine.literal_signature
+    if literal:
+        return safe_text(_unescaped(literal)).strip("\n").rstrip()
     path = session.pine.signature_file or session.name_context().home / ".signature"
     try:
         with Path(path).open("rb") as handle:
@@ -201,6 +205,14 @@ def signature(session: MailSession) -> str:
     return safe_text(data.decode("utf-8", "replace")).strip("\n").rstrip()
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def _unescaped(text: str) -> str:
+    """literal-signature's escapes (\\n a new line, \\t a tab, \\\\ and \\"), as Pine reads them."""
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[0]), text)
+
+
 def _with_signature(body: str, session: MailSession) -> str:
     text = signature(session)
     if not text:
@@ -208,6 +220,15 @@ def _with_signature(body: str, session: MailSession) -> str:
     if not text.startswith("-- \n") and text != "--":
         text = "-- \n" + text
     return body + text + "\n"
+
+
+def _reply_body(quoted: str, session: MailSession) -> str:
+    """A reply's text with its signature: above the quoted text, as Pine puts it, or
+    after it with the feature signature-at-bottom."""
+    if session.pine.feature("signature-at-bottom"):
+        return _with_signature(quoted, session)
+    above = _with_signature("", session)
+    return "\n\n" + above + "\n" + quoted if above else quoted
 
 
 def _leadin(env: Envelope, template: str | None = None) -> str:

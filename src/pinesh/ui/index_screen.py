@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from pinesh.errors import PineshError
-from pinesh.services.folder_view import FolderView
+from pinesh.services.folder_view import FolderView, counted
 from pinesh.services.identity import user_address
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Flag, SortKey
@@ -434,6 +434,9 @@ class IndexScreen(CommandScreen):
             if not count:
                 self.set_status("No messages are marked deleted")
                 return
+            if self.session.pine.feature("expunge-without-confirm"):
+                self.expunge()  # the pinerc's feature: X expunges at once, as in Pine
+                return
             question = (
                 f"Expunge the {count} deleted message{'s' if count > 1 else ''} "
                 f"from {safe_line(self.folder_name)}?"
@@ -459,7 +462,7 @@ class IndexScreen(CommandScreen):
             before = [u for u in uids[:cursor] if u not in gone]
             self._keep_cursor_on(after[0] if after else before[-1] if before else None)
             count = len(removed)
-            self.set_status(f"{count} message{'' if count == 1 else 's'} expunged")
+            self.set_status(f"{counted(count, 'message')} expunged")
 
         self.background(view.expunge, done, busy="Expunging...")
 

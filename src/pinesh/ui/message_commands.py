@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 from textual.binding import Binding, BindingType
 
 from pinesh.services.attachments import save_path
-from pinesh.services.folder_view import NOT_NEW, FolderView
+from pinesh.services.folder_view import NOT_NEW, FolderView, counted
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Flag
 from pinesh.textsafe import safe_line
@@ -33,10 +33,6 @@ class Memory:
 
     last_save: str = ""  # "": the pinerc's default-saved-msg-folder, else DEFAULT_SAVE
     last_search: str = ""
-
-
-def plural(count: int, what: str) -> str:
-    return f"{count} {what}" if count == 1 else f"{count} {what}s"
 
 
 def next_new(view: FolderView, uids: Collection[int], after: int) -> int | None:
@@ -112,7 +108,9 @@ class CommandScreen(WorkerScreen):
         if view is None or not uids or not self._writable(view):
             return
         said = (
-            f"Message {self.number_of(uids[0])}" if len(uids) == 1 else plural(len(uids), "message")
+            f"Message {self.number_of(uids[0])}"
+            if len(uids) == 1
+            else counted(len(uids), "message")
         )
         if flags == DELETED and value and len(uids) == 1:
             self.after_delete()
@@ -181,7 +179,7 @@ class CommandScreen(WorkerScreen):
 
             def done(deleted: bool) -> None:
                 self.rows_changed()
-                what = plural(len(uids), "message")
+                what = counted(len(uids), "message")
                 self.set_status(f"Saved to {dest} ({what}{', marked deleted' if deleted else ''})")
                 if deleted and len(uids) == 1:
                     self.after_delete()

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from pinesh.services.folder_view import FolderView
+from pinesh.services.folder_view import FolderView, counted
 from pinesh.services.reading import Readable
 from pinesh.stores.base import Address, Envelope
 from pinesh.textsafe import safe_line
@@ -23,7 +23,6 @@ from pinesh.ui.message_commands import (
     HELP_BINDING,
     CommandScreen,
     Memory,
-    plural,
 )
 
 
@@ -179,7 +178,7 @@ class MessageScreen(CommandScreen):
         self.query_one(Pager).set_lines(lines)
         count = len(self.readable.attachments)
         if count:
-            self.set_status(f"{plural(count, 'attachment')}: V to view or save")
+            self.set_status(f"{counted(count, 'attachment')}: V to view or save")
 
     def current_position(self) -> int:
         return self.position
