@@ -177,3 +177,19 @@ def test_the_mail_check_interval_comes_from_the_pinerc(
     messages = [p.message for p in rc.problems]
     where = "pinerc:1: mail-check-interval: "
     assert messages == ([] if problem is None else [where + problem])
+
+
+def test_sort_key_is_read_with_reverse_and_a_wrong_one_is_a_problem() -> None:
+    from pinesh.config.pine_settings import pine_settings as read
+    from pinesh.config.pinerc import parse_pinerc as parse
+
+    def order(text: str) -> tuple[str, bool]:
+        pine = read(parse(f"sort-key={text}\n", "/rc"))
+        return pine.sort_key, pine.sort_reverse
+
+    assert order("Date/Reverse") == ("date", True)
+    assert order("subject") == ("subject", False)
+    assert order("OrderedSubj") == ("thread", False)
+    rc = parse("sort-key=Score\n", "/rc")
+    assert (read(rc).sort_key, read(rc).sort_reverse) == ("arrival", False)
+    assert "'Score' is not an order pinesh knows; using Arrival" in str(rc.problems[0])

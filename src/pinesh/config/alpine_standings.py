@@ -36,7 +36,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "quote-suppression-threshold": ("not yet", "hiding long quotes in MESSAGE TEXT"),
     "saved-msg-name-rule": ("not yet", "Save offers the last folder used, else the default"),
     "fcc-name-rule": ("not yet", "Fcc is always default-fcc"),
-    "sort-key": ("not yet", "the index order at opening; $ sorts"),
+    "sort-key": ("honoured", "the order a folder opens in, /Reverse too; not Cc, Score"),
     "addrbook-sort-rule": ("not yet", "the order of the address book"),
     "folder-sort-rule": ("not yet", "the order of the folder list"),
     "goto-default-rule": ("not yet", "Goto offers the folder open before, else INBOX"),

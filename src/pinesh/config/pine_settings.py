@@ -90,6 +90,10 @@ class PineSettings:
     reply_leadin: str | None = None  # reply-leadin: the reply's first line; None: Pine's
     editor: str | None = None  # editor: the command ^_ runs (its first entry)
     literal_signature: str | None = None  # literal-signature: wins over signature-file
+    # sort-key: the index order a folder opens in ("arrival", "date", "subject", "from",
+    # "size", "to", "thread"), and whether /Reverse was given.
+    sort_key: str = "arrival"
+    sort_reverse: bool = False
 
     @property
     def default_collection(self) -> str:
@@ -155,6 +159,7 @@ def _path(text: str | None) -> Path | None:
 
 def pine_settings(rc: Pinerc) -> PineSettings:
     """The typed settings of a parsed pinerc (problems stay in rc.problems)."""
+    sort = _sort_key(rc)
     return PineSettings(
         personal_name=rc.get("personal-name"),
         user_domain=rc.get("user-domain"),
@@ -183,7 +188,44 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         reply_leadin=_kept_spaces(rc, "reply-leadin"),
         editor=next(iter(rc.get_list("editor")), None),
         literal_signature=_escaped_text(rc, "literal-signature"),
+        sort_key=sort[0],
+        sort_reverse=sort[1],
     )
+
+
+# Pine's sort-key words, and the order pinesh opens with for each (OrderedSubj is Pine's
+# threads by subject: pinesh threads by references, RFC 5256's THREAD=REFERENCES).
+SORT_KEYS = {
+    "arrival": "arrival",
+    "date": "date",
+    "subject": "subject",
+    "from": "from",
+    "size": "size",
+    "to": "to",
+    "thread": "thread",
+    "orderedsubj": "thread",
+}
+
+
+def _sort_key(rc: Pinerc) -> tuple[str, bool]:
+    """sort-key as ``Key[/Reverse]``; a key pinesh cannot sort by is a problem, and
+    arrival order is used."""
+    text = rc.get("sort-key")
+    if text is None:
+        return "arrival", False
+    word, _, flag = text.strip().partition("/")
+    key = SORT_KEYS.get(word.strip().lower())
+    if key is None or flag.strip().lower() not in ("", "reverse"):
+        known = ", ".join(name.title() for name in SORT_KEYS)
+        rc.problems.append(
+            rc.error(
+                "sort-key",
+                f"{text!r} is not an order pinesh knows; using Arrival",
+                hint=f"write one of {known}, maybe with /Reverse",
+            )
+        )
+        return "arrival", False
+    return key, bool(flag.strip())
 
 
 def _empty_or_value(rc: Pinerc, name: str) -> str | None:

@@ -277,6 +277,15 @@ class FolderView:
             else:
                 self._order = Order(compact(folder.sort(key, reverse)), None, key, reverse)
 
+    def set_opening_order(self) -> None:
+        """The order the folder opens in: threads for news, as in Pine; else the pinerc's
+        sort-key (arrival order needs no question to the folder)."""
+        pine = self.session.pine
+        if self.is_news or pine.sort_key == "thread":
+            self.set_threaded()
+        elif pine.sort_key != "arrival" or pine.sort_reverse:
+            self.set_sort(SortKey(pine.sort_key), pine.sort_reverse)
+
     def set_threaded(self) -> None:
         with self._locked() as folder:
             uids, depths = flatten_threads(folder.thread())

@@ -165,8 +165,7 @@ class IndexScreen(CommandScreen):
                 live = LiveOpen(self.session, self.folder_name)
                 cached = self._paint_from_cache(unless=live.done)
                 view = live.result()
-            if view.is_news:
-                view.set_threaded()  # news reads by thread, as in Pine
+            view.set_opening_order()  # news by thread, as in Pine; else the sort-key
             summary = view.summary()
             start = view.opening_start()
         except (PineshError, OSError, ValueError) as exc:

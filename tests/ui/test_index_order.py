@@ -1,0 +1,34 @@
+"""The order a folder's index opens in: the pinerc's sort-key, as in Pine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from pinesh.ui.app import PineshApp
+from tests.ui.test_index_expunge import plain_maildir
+from tests.ui.test_index_screen import drawn, index_of, make_session, run_index
+
+
+def _first_rows(app: PineshApp, count: int) -> list[str]:
+    return [line.split("message ")[1].split()[0] for line in drawn(app)[:count]]
+
+
+def test_sort_key_date_reverse_opens_newest_first(tmp_path: Path) -> None:
+    maildir = plain_maildir(tmp_path, 5)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        assert _first_rows(app, 5) == ["5", "4", "3", "2", "1"]
+        assert index_of(app).count == 5
+
+    run_index(make_session(maildir, tmp_path, "sort-key=Date/Reverse\n"), scenario)
+
+
+def test_without_sort_key_the_index_is_in_arrival_order(tmp_path: Path) -> None:
+    maildir = plain_maildir(tmp_path, 5)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        assert _first_rows(app, 5) == ["1", "2", "3", "4", "5"]
+
+    run_index(make_session(maildir, tmp_path), scenario)
