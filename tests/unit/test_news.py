@@ -38,8 +38,13 @@ def test_an_article_that_cannot_be_posted_is_kept_to_post_again(tmp_path: Path) 
     kept = tmp_path / "postponed"
     session = _session(tmp_path, f"nntp-server=127.0.0.1:1\npostponed-folder={kept}\n")
     with pytest.raises(PineshError) as caught:
-        post_or_keep(session, ["local.test", "local.misc"], "Tide tables", "High at six.\n",
-                     "<a@example.org> <b@example.org>")  # fmt: skip
+        post_or_keep(
+            session,
+            ["local.test", "local.misc"],
+            "Tide tables",
+            "High at six.\n",
+            "<a@example.org> <b@example.org>",
+        )
     assert caught.value.message.startswith("not posted: ")
     assert caught.value.message.endswith(f"the article is kept in {kept}")
     assert caught.value.hint and "continue the postponed message" in caught.value.hint
@@ -48,3 +53,18 @@ def test_an_article_that_cannot_be_posted_is_kept_to_post_again(tmp_path: Path) 
     assert request.newsgroups == ("local.test", "local.misc")
     assert request.draft.subject == "Tide tables" and "High at six." in request.draft.body
     assert request.draft.references == ("<a@example.org>", "<b@example.org>")
+
+
+def test_the_newsrc_is_the_pinercs_newsrc_path_else_the_home_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinesh.stores.nntp.store import NntpStore
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for extra, expected in (
+        ("", tmp_path / ".newsrc"),
+        ("newsrc-path=~/News/newsrc\n", tmp_path / "News" / "newsrc"),
+    ):
+        session = _session(tmp_path, f"nntp-server=news.example.org\n{extra}")
+        store = session.store_for(session.parse("#news.comp.lang.python"))
+        assert isinstance(store, NntpStore) and store.newsrc_path == expected

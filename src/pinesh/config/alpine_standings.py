@@ -87,7 +87,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "mail-check-interval-noncurrent": ("not yet", "checks of folders other than the open one"),
     "maildrop-check-minimum": ("not yet", "Mail Drops"),
     "nntp-range": ("not yet", "only the newest articles of a group"),
-    "newsrc-path": ("not yet", "pinesh uses ~/.newsrc"),
+    "newsrc-path": ("honoured", "the newsrc read and written; else ~/.newsrc"),
     "news-active-file-path": ("not yet", "a local news spool; pinesh reads news over NNTP"),
     "news-spool-directory": ("not yet", "a local news spool; pinesh reads news over NNTP"),
     "upload-command": ("not yet", "upload through the terminal emulator"),

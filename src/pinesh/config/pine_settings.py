@@ -94,6 +94,7 @@ class PineSettings:
     # "size", "to", "thread"), and whether /Reverse was given.
     sort_key: str = "arrival"
     sort_reverse: bool = False
+    newsrc_path: Path | None = None  # newsrc-path: the newsrc; None: ~/.newsrc
 
     @property
     def default_collection(self) -> str:
@@ -188,6 +189,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         reply_leadin=_kept_spaces(rc, "reply-leadin"),
         editor=next(iter(rc.get_list("editor")), None),
         literal_signature=_escaped_text(rc, "literal-signature"),
+        newsrc_path=_path(rc.get("newsrc-path")),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )

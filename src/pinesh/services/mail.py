@@ -198,7 +198,7 @@ class MailSession:
             spec = mailbox.server
             return NntpStore(
                 self._channel_factory(spec, Service.NNTP),
-                newsrc=self.name_context().home / ".newsrc",
+                newsrc=self.pine.newsrc_path or self.name_context().home / ".newsrc",
                 user=spec.mailbox_user,
                 password=self.password_for(spec, Service.NNTP),
                 name="{" + replace(spec, service="nntp").format() + "}",
