@@ -100,3 +100,28 @@ def test_expunge_without_confirm_expunges_without_asking(tmp_path: Path) -> None
         assert index_of(app).count == 3
 
     run_index(make_session(maildir, tmp_path, "feature-list=expunge-without-confirm\n"), scenario)
+
+
+def test_delete_skips_deleted_moves_past_messages_marked_deleted(tmp_path: Path) -> None:
+    maildir = plain_maildir(tmp_path, 6)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        index = index_of(app)
+        await press(app, pilot, "home", "down", "d", "d", "home")  # 2, 3 deleted; on 1
+        assert index.cursor == 0
+        await press(app, pilot, "d")  # 1 deleted: on to 4, past 2 and 3
+        assert index.cursor == 3
+
+    run_index(make_session(maildir, tmp_path, "feature-list=delete-skips-deleted\n"), scenario)
+
+
+def test_without_delete_skips_deleted_d_moves_to_the_next_message(tmp_path: Path) -> None:
+    maildir = plain_maildir(tmp_path, 6)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        index = index_of(app)
+        await press(app, pilot, "home", "down", "d", "d", "home")
+        await press(app, pilot, "d")
+        assert index.cursor == 1
+
+    run_index(make_session(maildir, tmp_path), scenario)

@@ -358,7 +358,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "auto-open-next-unread": ("not yet", "Tab on to the next folder; it stays in one"),
     "continue-tab-without-confirm": ("not yet", "Tab on to the next folder; it stays in one"),
     "convert-dates-to-localtime": ("not yet", "index dates in local time"),
-    "delete-skips-deleted": ("not yet", "D moving on past deleted messages"),
+    "delete-skips-deleted": ("honoured", "D moves on past messages marked deleted"),
     "disable-index-locale-dates": ("not yet", "index dates are always in English"),
     "enable-cruise-mode": ("not yet", "Space going on to the next message"),
     "enable-cruise-mode-delete": ("not yet", "Space going on to the next message"),

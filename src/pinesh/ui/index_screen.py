@@ -309,7 +309,7 @@ class IndexScreen(CommandScreen):
         self.index.refresh_rows()
 
     def after_delete(self) -> None:
-        self.index.move_cursor(self.index.cursor + 1)
+        self.index.move_cursor(self.next_after_delete(self.index.cursor))
 
     def current_position(self) -> int:
         return self.index.cursor

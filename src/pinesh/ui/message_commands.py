@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SAVE = "saved-messages"  # Pine's default save folder
 DELETED = frozenset({Flag.DELETED})
+SKIP_LIMIT = 1000  # messages delete-skips-deleted looks past, at most
 
 
 @dataclass
@@ -74,6 +75,20 @@ class CommandScreen(WorkerScreen):
 
     def after_delete(self) -> None:
         """A message was marked deleted: move on, as Pine does."""
+
+    def next_after_delete(self, position: int) -> int:
+        """Where D moves on to from position: the next message, or with the feature
+        delete-skips-deleted the next one not marked deleted (as far as the envelopes
+        read say; at most SKIP_LIMIT looked at); past the last, position + 1."""
+        view = self.view
+        if view is None or not self.session.pine.feature("delete-skips-deleted"):
+            return position + 1
+        end = min(view.count, position + 1 + SKIP_LIMIT)
+        for candidate in range(position + 1, end):
+            envelope = view.cached(view.uid_at(candidate))
+            if envelope is None or Flag.DELETED not in envelope.flags:
+                return candidate
+        return position + 1
 
     def current_position(self) -> int:
         """The current message's place in the order (Tab looks after it)."""

@@ -190,8 +190,9 @@ class MessageScreen(CommandScreen):
         self.show(self.position + delta)
 
     def after_delete(self) -> None:
-        if self.view is not None and self.position + 1 < self.view.count:
-            self.call_after_refresh(self.show, self.position + 1)
+        following = self.next_after_delete(self.position)
+        if self.view is not None and following < self.view.count:
+            self.call_after_refresh(self.show, following)
 
     def action_headers(self) -> None:
         self.full_headers = not self.full_headers
