@@ -187,6 +187,17 @@ def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(
     )
 
 
+def test_include_header_in_reply_quotes_the_originals_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "me")
+    mine = session(tmp_path, "feature-list=include-header-in-reply, signature-at-bottom\n")
+    body = reply_request(mine, SIMPLE, to_all=False).draft.body
+    assert body.startswith("On Tue, 5 Mar 2024, Jane Doe wrote:\n\n> Date: Tue, 05 Mar 2024")
+    assert "\n> From: Jane Doe <jane@example.org>\n" in body
+    assert "\n> Subject: Lunch on Friday?\n>\n> Shall we meet at noon?\n" in body
+
+
 def test_a_reply_leadin_of_default_is_pines_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

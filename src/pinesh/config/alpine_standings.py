@@ -312,7 +312,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "copy-to-address-to-from-if-it-is-us": ("not yet", "replying from the address mail came to"),
     "enable-reply-indent-string-editing": ("not yet", "editing the indent string at reply"),
     "include-attachments-in-reply": ("not yet", "attachments in replies"),
-    "include-header-in-reply": ("not yet", "the original's headers in replies"),
+    "include-header-in-reply": ("honoured", "the original's headers quoted in a reply"),
     "include-text-in-reply": ("not yet", "replies always include the text"),
     "reply-always-uses-reply-to": ("not yet", "replies always use Reply-To"),
     "signature-at-bottom": ("honoured", "a reply's signature after the quote, not above"),

@@ -105,13 +105,7 @@ def forward_request(session: MailSession, raw: bytes, *, as_attachment: bool) ->
         attachment = OutgoingAttachment((stem or "forwarded") + ".eml", raw, "message/rfc822")
         body = "\n\n" + signature if signature else ""
         return ComposeRequest(replace(draft, body=body, attachments=(attachment,)))
-    lines = [FORWARD_MARK]
-    if env.date is not None:
-        lines.append(f"Date: {format_datetime(env.date)}")
-    for label, addresses in (("From", env.sender), ("To", env.to), ("Cc", env.cc)):
-        if addresses:
-            lines.append(f"{label}: " + safe_line(", ".join(map(format_address, addresses))))
-    lines.append(f"Subject: {safe_line(env.subject[:MAX_SUBJECT])}")
+    lines = [FORWARD_MARK, *_header_lines(env)]
     block = "\n".join(lines) + "\n\n" + safe_text(original.text).rstrip("\n") + "\n"
     body = "\n\n" + signature + ("\n" if signature else "") + block
     return ComposeRequest(replace(draft, body=body, attachments=original.attachments))
@@ -284,11 +278,25 @@ def _leadin_values(env: Envelope, who: str) -> dict[str, str]:
     return values
 
 
+def _header_lines(env: Envelope) -> list[str]:
+    """The original's Date, From, To, Cc and Subject, as a forward or a reply shows them."""
+    lines = []
+    if env.date is not None:
+        lines.append(f"Date: {format_datetime(env.date)}")
+    for label, addresses in (("From", env.sender), ("To", env.to), ("Cc", env.cc)):
+        if addresses:
+            lines.append(f"{label}: " + safe_line(", ".join(map(format_address, addresses))))
+    lines.append(f"Subject: {safe_line(env.subject[:MAX_SUBJECT])}")
+    return lines
+
+
 def _quoted(env: Envelope, text: str, session: MailSession) -> str:
     """The reply's body: the lead-in, the original's lines after the reply-indent-string
     ("> "; an empty line gets it without its trailing spaces), a blank line."""
     indent = session.pine.reply_indent_string
     leadin = _leadin(env, session.pine.reply_leadin)
+    if session.pine.feature("include-header-in-reply"):  # the original's headers quoted too
+        text = "\n".join(_header_lines(env)) + "\n\n" + text
     if not text.strip():
         return f"{leadin}\n\n"
     lines = safe_text(text).rstrip("\n").split("\n")
