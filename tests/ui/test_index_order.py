@@ -11,6 +11,14 @@ from tests.ui.test_index_expunge import plain_maildir
 from tests.ui.test_index_screen import drawn, index_of, make_session, run_index
 
 
+def _two_seen(maildir: Path) -> Path:
+    """Messages 1 and 2 seen: the first unseen is message 3."""
+    for n in (1, 2):
+        (path,) = (maildir / "new").glob(f"*.m{n}.pinesh")
+        path.rename(maildir / "cur" / f"{path.name}:2,S")
+    return maildir
+
+
 def _first_rows(app: PineshApp, count: int) -> list[str]:
     return [line.split("message ")[1].split()[0] for line in drawn(app)[:count]]
 
@@ -30,5 +38,25 @@ def test_without_sort_key_the_index_is_in_arrival_order(tmp_path: Path) -> None:
 
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
         assert _first_rows(app, 5) == ["1", "2", "3", "4", "5"]
+
+    run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_incoming_startup_rule_first_and_last_place_the_cursor(tmp_path: Path) -> None:
+    for rule, expected in (("first", 0), ("last", 4)):
+        maildir = _two_seen(plain_maildir(tmp_path / rule, 5))  # first-unseen would be 2
+
+        async def scenario(app: PineshApp, pilot: Pilot[None], expected: int = expected) -> None:
+            assert index_of(app).cursor == expected
+
+        session = make_session(maildir, tmp_path / rule, f"incoming-startup-rule={rule}\n")
+        run_index(session, scenario)
+
+
+def test_first_unseen_is_the_default_start(tmp_path: Path) -> None:
+    maildir = _two_seen(plain_maildir(tmp_path, 5))
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        assert index_of(app).cursor == 2
 
     run_index(make_session(maildir, tmp_path), scenario)

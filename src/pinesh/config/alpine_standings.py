@@ -40,7 +40,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "addrbook-sort-rule": ("not yet", "the order of the address book"),
     "folder-sort-rule": ("not yet", "the order of the folder list"),
     "goto-default-rule": ("not yet", "Goto offers the folder open before, else INBOX"),
-    "incoming-startup-rule": ("not yet", "the index starts on the first unseen, else last"),
+    "incoming-startup-rule": ("honoured", "first-unseen, first or last; others a problem"),
     "pruning-rule": ("not yet", "answers to the pruning questions"),
     "folder-reopen-rule": ("not yet", "what reopening the open folder does"),
     "threading-display-style": ("not yet", "thread display styles; ^T threads the index"),

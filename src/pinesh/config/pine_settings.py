@@ -95,6 +95,9 @@ class PineSettings:
     sort_key: str = "arrival"
     sort_reverse: bool = False
     newsrc_path: Path | None = None  # newsrc-path: the newsrc; None: ~/.newsrc
+    # incoming-startup-rule: where an index starts: "first-unseen" (else the newest),
+    # "first" or "last".
+    startup_rule: str = "first-unseen"
 
     @property
     def default_collection(self) -> str:
@@ -190,6 +193,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         editor=next(iter(rc.get_list("editor")), None),
         literal_signature=_escaped_text(rc, "literal-signature"),
         newsrc_path=_path(rc.get("newsrc-path")),
+        startup_rule=_startup_rule(rc),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )
@@ -207,6 +211,24 @@ SORT_KEYS = {
     "thread": "thread",
     "orderedsubj": "thread",
 }
+
+
+STARTUP_RULES = ("first-unseen", "first", "last")
+
+
+def _startup_rule(rc: Pinerc) -> str:
+    """incoming-startup-rule; one pinesh does not follow is a problem, and first-unseen."""
+    text = (rc.get("incoming-startup-rule") or "first-unseen").strip().lower()
+    if text in STARTUP_RULES:
+        return text
+    rc.problems.append(
+        rc.error(
+            "incoming-startup-rule",
+            f"{text!r} is not a rule pinesh follows; using first-unseen",
+            hint="write first-unseen, first or last",
+        )
+    )
+    return "first-unseen"
 
 
 def _sort_key(rc: Pinerc) -> tuple[str, bool]:

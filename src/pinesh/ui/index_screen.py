@@ -167,7 +167,7 @@ class IndexScreen(CommandScreen):
                 view = live.result()
             view.set_opening_order()  # news by thread, as in Pine; else the sort-key
             summary = view.summary()
-            start = view.opening_start()
+            start = self._ruled_start(view)
         except (PineshError, OSError, ValueError) as exc:
             if cached is not None:  # the cache stays readable: say why it is all there is
                 self._back(functools.partial(self._offline, cached), failure_text(exc))
@@ -185,6 +185,18 @@ class IndexScreen(CommandScreen):
         if first is not None:
             self._back(self._start_at, first)
 
+    def _ruled_start(self, view: FolderView) -> int | None:
+        """Where the index starts by the pinerc's incoming-startup-rule: the first or the
+        last message, or (first-unseen) where opening told it (None: search for it)."""
+        rule = self.session.pine.startup_rule
+        if rule == "first" and view.count:
+            self._moved = True  # the first unseen, found later, must not move it
+            return 0
+        if rule == "last" and view.count:
+            self._moved = True
+            return view.count - 1
+        return view.opening_start()
+
     def _paint_from_cache(self, unless: Callable[[], bool]) -> FolderView | None:
         """Show the folder as the header cache last saw it while the server is asked
         (I/O on the local disk only), unless the server's answer is there by then; the
@@ -194,7 +206,7 @@ class IndexScreen(CommandScreen):
             if cached is None:
                 return None
             summary = cached.summary()
-            start = cached.opening_start()
+            start = self._ruled_start(cached)
         except (PineshError, OSError, ValueError):
             return None  # only a head start: the server's answer follows
         if unless():
