@@ -56,3 +56,37 @@ def test_a_view_attached_while_a_window_loads_loads_that_window_itself(tmp_path:
         shown.close()
 
     run_index(session, scenario)
+
+
+def test_an_index_format_draws_its_columns_in_terminal_cells() -> None:
+    from datetime import datetime
+
+    from rich.cells import cell_len
+
+    from pinesh.config.index_format import parse_index_format
+    from pinesh.stores.base import Address, Envelope
+    from pinesh.ui.index_list import index_line, layout_for
+
+    columns, _ = parse_index_format("MSGNO(4) FROM(12) SUBJECT(40%) SIZE")
+    layout = layout_for(80, 100, columns)
+    assert [w for _, w in layout.columns][:2] == [4, 12]
+    for name in ("Jane Doe", "山田太郎さんと佐藤花子さん", "Ünïcødé"):
+        envelope = Envelope(
+            1,
+            None,
+            (Address(name, "x@example.org"),),
+            (),
+            (),
+            "日本語の件名",
+            None,
+            None,
+            (),
+            2048,
+            frozenset(),
+        )
+        line = index_line(envelope, 7, 0, False, (), layout, datetime(2026, 12, 7))
+        assert line.startswith("   7 ")
+        # Each column ends where the next begins, whatever the names' character widths.
+        assert cell_len(line) == sum(w for _, w in layout.columns) + len(layout.columns) - 1
+        from_column = line[5:]
+        assert cell_len(from_column.split(" 日本語")[0]) <= 12 + 1

@@ -60,3 +60,12 @@ def test_first_unseen_is_the_default_start(tmp_path: Path) -> None:
         assert index_of(app).cursor == 2
 
     run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_the_pinercs_index_format_is_the_columns_drawn(tmp_path: Path) -> None:
+    maildir = plain_maildir(tmp_path, 3)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        assert drawn(app)[0].split()[:3] == ["1", "message", "1"]  # no status, no date
+
+    run_index(make_session(maildir, tmp_path, "index-format=MSGNO SUBJECT(30) FROM\n"), scenario)

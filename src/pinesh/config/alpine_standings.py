@@ -78,7 +78,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "keyword-surrounding-chars": ("not yet", "index-format tokens"),
     "opening-text-separator-chars": ("not yet", "index-format tokens"),
     "addressbook-formats": ("not yet", "the address book's columns"),
-    "index-format": ("not yet", "the index's columns"),
+    "index-format": ("honoured", "STATUS, MSGNO, DATE, FROM(ORTO), TO, SIZE, SUBJ(KEY), widths"),
     "viewer-overlap": ("not yet", "lines kept when paging MESSAGE TEXT"),
     "scroll-margin": ("not yet", "where single-line scrolling starts"),
     "status-message-delay": ("not applicable", "pinesh's messages stay until replaced; no pause"),

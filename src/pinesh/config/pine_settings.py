@@ -6,6 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinesh.config.index_format import (
+    TOKENS,
+    IndexColumn,
+    IndexFormatError,
+    parse_index_format,
+)
 from pinesh.config.keystrokes import Keystroke, KeystrokeError, parse_keystrokes, split_keystrokes
 from pinesh.config.pinerc import Pinerc, unquote
 from pinesh.config.remote_shell import RemoteShell, remote_shells
@@ -98,6 +104,7 @@ class PineSettings:
     # incoming-startup-rule: where an index starts: "first-unseen" (else the newest),
     # "first" or "last".
     startup_rule: str = "first-unseen"
+    index_format: tuple[IndexColumn, ...] | None = None  # index-format; None: Pine's columns
 
     @property
     def default_collection(self) -> str:
@@ -194,6 +201,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         literal_signature=_escaped_text(rc, "literal-signature"),
         newsrc_path=_path(rc.get("newsrc-path")),
         startup_rule=_startup_rule(rc),
+        index_format=_index_format(rc),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )
@@ -211,6 +219,30 @@ SORT_KEYS = {
     "thread": "thread",
     "orderedsubj": "thread",
 }
+
+
+def _index_format(rc: Pinerc) -> tuple[IndexColumn, ...] | None:
+    """index-format's columns; tokens pinesh does not draw are a problem (left out), and
+    a format it cannot read is one too (Pine's columns are used)."""
+    text = rc.get("index-format")
+    if text is None:
+        return None
+    try:
+        columns, left_out = parse_index_format(text)
+    except IndexFormatError as exc:
+        rc.problems.append(
+            rc.error("index-format", f"{exc.message}; Pine's columns are used", hint=exc.hint)
+        )
+        return None
+    if left_out:
+        rc.problems.append(
+            rc.error(
+                "index-format",
+                f"pinesh does not draw {', '.join(left_out)}: left out",
+                hint="pinesh draws " + ", ".join(TOKENS),
+            )
+        )
+    return columns
 
 
 STARTUP_RULES = ("first-unseen", "first", "last")

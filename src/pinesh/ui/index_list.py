@@ -8,7 +8,7 @@ folder costs what a screenful costs.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -23,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from pinesh.config.index_format import IndexColumn
 from pinesh.errors import PineshError
 from pinesh.services.folder_view import FolderView
 from pinesh.services.reading import status_column
@@ -34,21 +35,63 @@ SIZE_WIDTH = 7  # "(123K)"
 MAX_INDENT = 12  # thread levels indented; deeper replies stay at this depth
 
 
+# Pine's own columns when the pinerc has no index-format.
+DEFAULT_FORMAT = (
+    IndexColumn("STATUS"),
+    IndexColumn("MSGNO"),
+    IndexColumn("DATE"),
+    IndexColumn("FROMORTO"),
+    IndexColumn("SIZE"),
+    IndexColumn("SUBJECT"),
+)
+NATURAL = {
+    "STATUS": 4,
+    "FULLSTATUS": 4,
+    "DATE": DATE_WIDTH,
+    "SMARTDATE": DATE_WIDTH,
+    "SIZE": SIZE_WIDTH,
+}
+MIN_FREE = 20  # cells the flexible columns get however narrow the screen
+
+
 @dataclass(frozen=True)
-class Widths:
-    """Cell widths of the index columns for a screen width and a folder size."""
+class Layout:
+    """Each column's token and width in cells, for a screen width and a folder size."""
 
-    number: int
-    sender: int
-    subject: int
+    columns: tuple[tuple[str, int], ...]  # (token name, cells)
+
+    @property
+    def number(self) -> int:
+        """The message number's width (the placeholders' too)."""
+        return next((w for n, w in self.columns if n == "MSGNO"), 2)
 
 
-def widths_for(width: int, count: int) -> Widths:
+def layout_for(width: int, count: int, columns: Sequence[IndexColumn] = DEFAULT_FORMAT) -> Layout:
+    """Widths in cells: fixed columns their natural width (or their (N)); what is left
+    goes to the (N%) columns, then to a sender column without a width (a third, 10 to
+    30 cells) and the last flexible column without one (the rest)."""
     number = max(len(str(count)), 2)
-    fixed = 4 + 1 + number + 1 + DATE_WIDTH + 1 + 1 + SIZE_WIDTH + 1  # mark+status, spaces
-    free = max(width - fixed, 20)
-    sender = min(max(free // 3, 10), 30)
-    return Widths(number, sender, max(free - sender, 1))
+
+    def fixed(column: IndexColumn) -> int | None:
+        if column.cells is not None:
+            return column.cells
+        if column.name == "MSGNO":
+            return number
+        return NATURAL.get(column.name)
+
+    sized = [fixed(c) for c in columns]
+    free = max(width - sum(w or 0 for w in sized) - (len(columns) - 1), MIN_FREE)
+    for i, column in enumerate(columns):
+        if sized[i] is None and column.percent is not None:
+            sized[i] = max(free * column.percent // 100, 1)
+    rest = free - sum(w for i, w in enumerate(sized) if w and columns[i].percent is not None)
+    open_ones = [i for i, w in enumerate(sized) if w is None]
+    for i in open_ones[:-1]:
+        sized[i] = min(max(rest // 3, 10), 30)
+    if open_ones:
+        last = open_ones[-1]
+        sized[last] = max(rest - sum(sized[i] or 0 for i in open_ones[:-1]), 1)
+    return Layout(tuple((c.name, w or 1) for c, w in zip(columns, sized, strict=True)))
 
 
 def fit(text: str, width: int) -> str:
@@ -99,21 +142,36 @@ def index_line(
     depth: int,
     selected: bool,
     me: Collection[str],
-    widths: Widths,
+    layout: Layout,
     today: datetime,
 ) -> str:
-    """One index line, made safe to draw, aligned by terminal cells."""
+    """One index line in the layout's columns, made safe to draw, aligned by terminal
+    cells (a wide character counts two)."""
     indent = "  " * min(depth, MAX_INDENT) + ("> " if depth else "")
-    return " ".join(
-        [
-            ("X" if selected else " ") + status_text(envelope, me),
-            str(number).rjust(widths.number),
-            fit(date_text(envelope.date, today), DATE_WIDTH),
-            fit(one_line(sender_text(envelope, me)), widths.sender),
-            compact_size(envelope.size).rjust(SIZE_WIDTH),
-            fit(indent + one_line(envelope.subject), widths.subject),
-        ]
-    )
+    pieces = []
+    for name, width in layout.columns:
+        if name in ("STATUS", "FULLSTATUS"):
+            text = fit(("X" if selected else " ") + status_text(envelope, me), width)
+        elif name == "MSGNO":
+            text = str(number).rjust(width)
+        elif name in ("DATE", "SMARTDATE"):
+            text = fit(date_text(envelope.date, today), width)
+        elif name == "SIZE":
+            text = fit(compact_size(envelope.size).rjust(width), width)
+        elif name in ("SUBJECT", "SUBJKEY"):
+            text = fit(indent + one_line(envelope.subject), width)
+        else:
+            text = fit(one_line(_people(name, envelope, me)), width)
+        pieces.append(text)
+    return " ".join(pieces)
+
+
+def _people(name: str, envelope: Envelope, me: Collection[str]) -> str:
+    if name == "FROM":
+        return envelope.sender[0].display() if envelope.sender else ""
+    if name == "TO":
+        return envelope.to[0].display() if envelope.to else ""
+    return sender_text(envelope, me)  # FROMORTO
 
 
 def one_line(text: str) -> str:
@@ -122,8 +180,8 @@ def one_line(text: str) -> str:
     return safe_line(text).replace("\t", " ")
 
 
-def placeholder_line(number: int, widths: Widths, what: str) -> str:
-    return f"{'':4} {str(number).rjust(widths.number)} {what}"
+def placeholder_line(number: int, layout: Layout, what: str) -> str:
+    return f"{'':4} {str(number).rjust(layout.number)} {what}"
 
 
 class IndexList(ScrollView):
@@ -165,8 +223,16 @@ class IndexList(ScrollView):
             self.error = error
             self.view = view
 
-    def __init__(self, me: Collection[str] = (), *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        me: Collection[str] = (),
+        columns: Sequence[IndexColumn] | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
+        """me: the user's addresses ('+' and 'To:'); columns: the pinerc's index-format."""
         super().__init__(id=id)
+        self.columns = tuple(columns) if columns else DEFAULT_FORMAT
         self.view: FolderView | None = None
         self.cursor = 0
         self.selected: set[int] = set()
@@ -292,21 +358,21 @@ class IndexList(ScrollView):
         assert view is not None
         width = self.scrollable_content_region.width
         order = view.order  # read once: a worker's expunge may replace it meanwhile
-        widths = widths_for(width, len(order.uids))
+        layout = layout_for(width, len(order.uids), self.columns)
         if position >= len(order.uids):
-            return placeholder_line(position + 1, widths, "")
+            return placeholder_line(position + 1, layout, "")
         uid = order.uids[position]
         envelope = view.cached(uid)
         if envelope is None:
             what = "[no longer in the folder]" if view.is_absent(uid) else "..."
-            return placeholder_line(position + 1, widths, what)
+            return placeholder_line(position + 1, layout, what)
         return index_line(
             envelope,
             position + 1,
             order.depths[position] if order.depths is not None else 0,
             uid in self.selected,
             self.me,
-            widths,
+            layout,
             self._today,
         )
 

@@ -135,7 +135,7 @@ class IndexScreen(CommandScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}"), id="title")
-        yield IndexList(my_addresses(self.session), id="index")
+        yield IndexList(my_addresses(self.session), self.session.pine.index_format, id="index")
         yield Static(Text("Opening..."), id="status")
         yield KeyMenu()
 
