@@ -238,9 +238,8 @@ def test_a_server_that_is_down_keeps_the_message_in_the_outbox(home: Path, down:
 
 def test_nicknames_expand_and_unknown_ones_stop_the_send(home: Path) -> None:
     (home / ".addressbook").write_text(
-        "jane\tDoe, Jane\tjane@example.org\n"
-        "team\tTeam\t(jane, carol@example.net)\n"
-    )  # fmt: skip
+        "jane\tDoe, Jane\tjane@example.org\nteam\tTeam\t(jane, carol@example.net)\n"
+    )
     app = PineshApp(make_session(home, f"sendmail-path={sendmail_script(home)}\n"))
 
     async def scenario(pilot: Pilot[None]) -> None:
@@ -613,3 +612,40 @@ def test_the_text_keeps_picos_cut_and_uncut(home: Path) -> None:
         assert status(app) == '"nowhere" not found' and body.cursor_location == (3, 0)
 
     run_app(app, scenario)
+
+
+def test_fcc_name_rule_by_recipient_names_the_copy_after_the_first_recipient(
+    home: Path,
+) -> None:
+    app = PineshApp(make_session(home, "fcc-name-rule=by-recipient\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        assert screen.field("Fcc").value == "sent-mail"
+        await pilot.press(*"jane@example.org, bob@example.net")
+        await pilot.press("tab")  # leaving To: the rule names the Fcc
+        assert screen.field("Fcc").value == "jane"
+
+    run(app, scenario)
+
+
+def test_fcc_name_rule_last_fcc_used_offers_the_last_messages_fcc(home: Path) -> None:
+    app = PineshApp(
+        make_session(
+            home, f"fcc-name-rule=last-fcc-used\nsendmail-path={sendmail_script(home)} -oi -t\n"
+        )
+    )
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"jane@example.org")
+        screen.field("Fcc").value = "kept-for-jane"
+        await type_into(pilot, screen, "Subject", "one")
+        await pilot.press("ctrl+x")
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert status_of(app) == "Message sent and copied to kept-for-jane"
+        screen = await open_compose(app, pilot)
+        assert screen.field("Fcc").value == "kept-for-jane"
+
+    run(app, scenario)

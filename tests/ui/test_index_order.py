@@ -69,3 +69,19 @@ def test_the_pinercs_index_format_is_the_columns_drawn(tmp_path: Path) -> None:
         assert drawn(app)[0].split()[:3] == ["1", "message", "1"]  # no status, no date
 
     run_index(make_session(maildir, tmp_path, "index-format=MSGNO SUBJECT(30) FROM\n"), scenario)
+
+
+def test_save_offers_the_folder_saved_msg_name_rule_names(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from pinesh.ui.prompts import PromptScreen
+    from tests.ui.test_index_screen import press
+
+    maildir = plain_maildir(tmp_path, 3)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "home", "s")
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.query_one(Input).value == "a1"  # From: a1@example.org
+
+    run_index(make_session(maildir, tmp_path, "saved-msg-name-rule=by-from\n"), scenario)

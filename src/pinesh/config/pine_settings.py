@@ -105,6 +105,8 @@ class PineSettings:
     # "first" or "last".
     startup_rule: str = "first-unseen"
     index_format: tuple[IndexColumn, ...] | None = None  # index-format; None: Pine's columns
+    saved_msg_name_rule: str = "default-folder"  # saved-msg-name-rule
+    fcc_name_rule: str = "default-fcc"  # fcc-name-rule
 
     @property
     def default_collection(self) -> str:
@@ -202,6 +204,8 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         newsrc_path=_path(rc.get("newsrc-path")),
         startup_rule=_startup_rule(rc),
         index_format=_index_format(rc),
+        saved_msg_name_rule=_rule(rc, "saved-msg-name-rule", SAVE_RULES),
+        fcc_name_rule=_rule(rc, "fcc-name-rule", FCC_RULES),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )
@@ -243,6 +247,34 @@ def _index_format(rc: Pinerc) -> tuple[IndexColumn, ...] | None:
             )
         )
     return columns
+
+
+# The name rules pinesh follows (services/name_rules.py draws the names).
+SAVE_RULES = (
+    "default-folder",
+    "by-sender",
+    "by-from",
+    "by-recipient",
+    "by-replyto",
+    "by-realname-of-from",
+    "last-folder-used",
+)
+FCC_RULES = ("default-fcc", "by-recipient", "last-fcc-used")
+
+
+def _rule(rc: Pinerc, name: str, rules: tuple[str, ...]) -> str:
+    """A rule among rules; another is a problem naming it, and the first (Pine's default)."""
+    text = (rc.get(name) or rules[0]).strip().lower()
+    if text in rules:
+        return text
+    rc.problems.append(
+        rc.error(
+            name,
+            f"{text!r} is not a rule pinesh follows; using {rules[0]}",
+            hint="write one of " + ", ".join(rules),
+        )
+    )
+    return rules[0]
 
 
 STARTUP_RULES = ("first-unseen", "first", "last")

@@ -127,6 +127,7 @@ class PineshApp(App[None]):
         self.start_in_index = start_in_index
         self.start_number = start_number  # used by the first index of folder, then None
         self.keystrokes = tuple(keystrokes)
+        self.last_fcc = ""  # the Fcc of the message sent last (fcc-name-rule=last-fcc-used)
         self._askpass = ExitStack()
         # Stores call this from worker threads with a connection's lock held: posting a
         # message is thread-safe and never waits for the UI thread.

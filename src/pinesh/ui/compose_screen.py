@@ -18,12 +18,14 @@ from textual.widgets import Input, Static
 
 from pinesh import __version__
 from pinesh.errors import PineshError
+from pinesh.senders.addresses import parse_typed_addresses
 from pinesh.senders.base import ComposeError
 from pinesh.senders.compose import Draft, OutgoingAttachment
 from pinesh.services.addressbook import AddressBook
 from pinesh.services.addressbook_file import load_addressbook
 from pinesh.services.composing import Delivery, TypedFields, post_and_mail, request_from_fields
 from pinesh.services.mail import MailSession
+from pinesh.services.name_rules import offered_fcc
 from pinesh.services.postponed import PostponedMessage, list_postponed, postpone, resume
 from pinesh.services.replying import ComposeRequest, new_request
 from pinesh.services.sending import DEFAULT_FCC, user_address
@@ -106,6 +108,8 @@ your own editor ($VISUAL or $EDITOR, else vi).
         self.book = AddressBook(Path(".addressbook"))
         configured = session.pine.default_fcc  # "": no copy is kept, as in Alpine
         self.default_fcc = DEFAULT_FCC if configured is None else configured
+        self.fcc_rule = session.pine.fcc_name_rule
+        self.typed_fcc = ""  # the Fcc field as sent, for last-fcc-used
         self.busy = False
         self.leaving: str | None = None  # a message to leave with once on top again
 
@@ -115,6 +119,8 @@ your own editor ($VISUAL or $EDITOR, else vi).
         folder = getattr(self.app, "folder", "")
         title = f"  PINESH {__version__}   COMPOSE MESSAGE   Folder: {safe_line(str(folder))}"
         yield Static(Text(title), id="title")
+        last = str(getattr(self.app, "last_fcc", ""))  # fcc-name-rule=last-fcc-used
+        self.default_fcc = offered_fcc(self.fcc_rule, (), last, self.default_fcc)
         yield HeaderFields(self.default_fcc, id="headers")
         yield Static(Text("----- Message Text -----"), id="separator")
         yield BodyArea(id="body", soft_wrap=True, compact=True, highlight_cursor_line=False)
@@ -269,10 +275,10 @@ your own editor ($VISUAL or $EDITOR, else vi).
         if not isinstance(field, HeaderInput) or not field.addresses or not self.is_attached:
             return
         expanded = self.book.expand(field.value)
-        if field.field == "To":
-            fcc = self.book.fcc_for(field.value)
-            if fcc and self.field("Fcc").value == self.default_fcc:
-                self.field("Fcc").value = safe_line(fcc)  # the address book's fcc for this person
+        if field.field == "To" and self.field("Fcc").value == self.default_fcc:
+            fcc = self.book.fcc_for(field.value) or self._fcc_by_rule(expanded)
+            if fcc:  # the address book's fcc for this person, else fcc-name-rule's
+                self.field("Fcc").value = safe_line(fcc)
         if expanded != field.value:
             # safe_line: an address book may hold what Pine took from a message (TakeAddr),
             # control characters and all, and an Input draws its value as it is.
@@ -280,6 +286,16 @@ your own editor ($VISUAL or $EDITOR, else vi).
         unknown = self.book.unknown_nicknames(expanded)
         if unknown:
             self.say(f"{field.field}: {safe_line(unknown[0])!r} is not in the address book")
+
+    def _fcc_by_rule(self, to: str) -> str | None:
+        """fcc-name-rule=by-recipient: a folder named after the first recipient."""
+        if self.fcc_rule != "by-recipient":
+            return None
+        try:
+            addresses = parse_typed_addresses(to, "To")
+        except ComposeError:
+            return None  # said when sending
+        return offered_fcc(self.fcc_rule, addresses, "", self.default_fcc)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("next_field", "previous_field"):
@@ -379,6 +395,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
         def answered(yes: bool | None) -> None:
             if yes:
                 self.busy = True
+                self.typed_fcc = self.field("Fcc").value
                 self.say("Sending...")
                 self.send(request)
 
@@ -398,6 +415,11 @@ your own editor ($VISUAL or $EDITOR, else vi).
         self.say(message)
 
     def _delivered(self, delivery: Delivery) -> None:
+        if delivery.sent:
+            from pinesh.ui.app import PineshApp  # here: app.py opens this screen lazily
+
+            if isinstance(self.app, PineshApp):
+                self.app.last_fcc = self.typed_fcc
         if delivery.sent and self.on_sent is not None:
             self.on_sent()
         self._leave(delivery.summary())

@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from pinesh.services.attachments import save_path
 from pinesh.services.folder_view import NOT_NEW, FolderView, counted
 from pinesh.services.mail import MailSession
+from pinesh.services.name_rules import offered_save
 from pinesh.stores.base import Flag
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import WorkerScreen
@@ -32,7 +33,7 @@ SKIP_LIMIT = 1000  # messages delete-skips-deleted looks past, at most
 class Memory:
     """What the index and its message views remember between commands."""
 
-    last_save: str = ""  # "": the pinerc's default-saved-msg-folder, else DEFAULT_SAVE
+    last_save: str = ""  # the folder saved to last (saved-msg-name-rule=last-folder-used)
     last_search: str = ""
 
 
@@ -201,8 +202,12 @@ class CommandScreen(WorkerScreen):
 
             self.background(job, done, busy=f"Saving to {dest}...")
 
-        offered = self.memory.last_save or self.session.pine.default_saved_msg_folder
-        prompt = PromptScreen("SAVE to folder:", initial=offered or DEFAULT_SAVE)
+        pine = self.session.pine
+        default = pine.default_saved_msg_folder or DEFAULT_SAVE
+        offered = offered_save(
+            pine.saved_msg_name_rule, view.cached(uids[0]), self.memory.last_save, default
+        )
+        prompt = PromptScreen("SAVE to folder:", initial=offered)
         self.app.push_screen(prompt, answered)
 
     def action_save(self) -> None:
