@@ -649,3 +649,22 @@ def test_fcc_name_rule_last_fcc_used_offers_the_last_messages_fcc(home: Path) ->
         assert screen.field("Fcc").value == "kept-for-jane"
 
     run(app, scenario)
+
+
+def test_default_composer_hdrs_shows_only_its_lines_until_rich_headers(home: Path) -> None:
+    app = PineshApp(make_session(home, "default-composer-hdrs=To, Fcc, Subject\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+
+        def hidden() -> set[str]:
+            return {r.id or "" for r in screen.query(".hidden")}
+
+        assert hidden() == {"row-cc", "row-bcc", "row-attchmnt", "row-newsgroups"}
+        await pilot.press("tab")
+        assert screen.field("Fcc").has_focus  # Cc and Bcc are not in the way
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert hidden() == {"row-newsgroups"}
+
+    run(app, scenario)

@@ -28,7 +28,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "signature-file": ("honoured", "the signature added to new mail and replies"),
     "feature-list": ("honoured", "read; each feature has its own standing"),
     "initial-keystroke-list": ("honoured", "keys pressed at start; -I overrides them"),
-    "default-composer-hdrs": ("not yet", "which headers COMPOSE shows"),
+    "default-composer-hdrs": ("honoured", "the header lines COMPOSE shows; ^R shows all"),
     "customized-hdrs": ("honoured", "extra headers in new drafts, From and Reply-To too"),
     "viewer-hdrs": ("not yet", "which headers MESSAGE TEXT shows"),
     "viewer-margin-left": ("not yet", "a left margin in MESSAGE TEXT"),

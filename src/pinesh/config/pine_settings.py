@@ -107,6 +107,8 @@ class PineSettings:
     index_format: tuple[IndexColumn, ...] | None = None  # index-format; None: Pine's columns
     saved_msg_name_rule: str = "default-folder"  # saved-msg-name-rule
     fcc_name_rule: str = "default-fcc"  # fcc-name-rule
+    # default-composer-hdrs: the header lines COMPOSE shows (To, Subject always); () all.
+    default_composer_hdrs: tuple[str, ...] = ()
 
     @property
     def default_collection(self) -> str:
@@ -206,6 +208,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         index_format=_index_format(rc),
         saved_msg_name_rule=_rule(rc, "saved-msg-name-rule", SAVE_RULES),
         fcc_name_rule=_rule(rc, "fcc-name-rule", FCC_RULES),
+        default_composer_hdrs=tuple(rc.get_list("default-composer-hdrs")),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )

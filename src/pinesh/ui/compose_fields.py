@@ -95,37 +95,60 @@ class AttachmentField(Static, can_focus=True):
             self.set_attachments(self.attachments[:-1])
 
 
-class HeaderFields(Vertical):
-    """The composer's header lines: To, Cc, Bcc, (Newsgroups,) Fcc, Attchmnt, Subject."""
+# The lines default-composer-hdrs can leave out (To and Subject are always there).
+OPTIONAL_LINES = {"cc": "Cc", "bcc": "Bcc", "fcc": "Fcc", "attchmnt": "Attchmnt"}
 
-    def __init__(self, default_fcc: str, *, id: str | None = None) -> None:
+
+class HeaderFields(Vertical):
+    """The composer's header lines: To, Cc, Bcc, (Newsgroups,) Fcc, Attchmnt, Subject.
+
+    With the pinerc's default-composer-hdrs, only the lines it names (and To, Subject)
+    show, until ^R (show_all) or a value for a hidden line (a reply's Cc) shows them."""
+
+    def __init__(
+        self, default_fcc: str, shown: frozenset[str] | None = None, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.default_fcc = default_fcc
+        self.shown = shown  # lowercase names of the lines shown; None: every line
+
+    def _row(self, name: str) -> HeaderRow:
+        hidden = self.shown is not None and name.lower() not in self.shown
+        return HeaderRow(id=f"row-{name.lower()}", classes="hidden" if hidden else "")
 
     def compose(self) -> ComposeResult:
-        for field in ("To", "Cc", "Bcc"):
-            with HeaderRow():
+        with HeaderRow(id="row-to"):
+            yield header_label("To")
+            yield HeaderInput("To", addresses=True)
+        for field in ("Cc", "Bcc"):
+            with self._row(field):
                 yield header_label(field)
                 yield HeaderInput(field, addresses=True)
         with HeaderRow(id="row-newsgroups", classes="hidden"):
             yield header_label("Newsgrps")
             yield HeaderInput("Newsgroups")
-        with HeaderRow():
+        with self._row("Fcc"):
             yield header_label("Fcc")
             yield HeaderInput("Fcc", self.default_fcc)
-        with HeaderRow():
+        with self._row("Attchmnt"):
             yield header_label("Attchmnt")
             yield AttachmentField()
-        with HeaderRow():
+        with HeaderRow(id="row-subject"):
             yield header_label("Subject")
             yield HeaderInput("Subject")
 
     def field(self, name: str) -> HeaderInput:
         return self.query_one(f"#field-{name.lower()}", HeaderInput)
 
+    def show_all(self) -> None:
+        """^R: every header line, as Pine's rich headers."""
+        for name in OPTIONAL_LINES:
+            self.query_one(f"#row-{name}").set_class(False, "hidden")
+
     def show(self, draft: Draft, newsgroups: tuple[str, ...], fcc: str | None) -> None:
         """draft's headers in the lines; fcc None: the default Fcc. Newsgrps shows only
-        with newsgroups."""
+        with newsgroups; a line left out by default-composer-hdrs shows when it has a
+        value."""
         # A postponed message is a message: its addresses may hold control characters
         # too (an Input draws its value as it is).
         self.field("To").value = safe_line(format_addresses(draft.to))
@@ -136,6 +159,13 @@ class HeaderFields(Vertical):
         self.field("Fcc").value = self.default_fcc if fcc is None else safe_line(fcc)
         self.query_one(AttachmentField).set_attachments(draft.attachments)
         self.field("Subject").value = safe_line(draft.subject)
+        for name, has_value in (
+            ("cc", draft.cc),
+            ("bcc", draft.bcc),
+            ("attchmnt", draft.attachments),
+        ):
+            if has_value:
+                self.query_one(f"#row-{name}").set_class(False, "hidden")
 
 
 class BodyArea(TextArea):

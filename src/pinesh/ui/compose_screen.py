@@ -62,6 +62,7 @@ class ComposeScreen(Screen[None]):
         Binding("ctrl+c", "cancel", "Cancel", priority=True),
         Binding("ctrl+j", "attach", "Attach"),
         Binding("ctrl+t", "address_book", "To AddrBk"),
+        Binding("ctrl+r", "rich_headers", "Rich Hdr"),
         Binding("ctrl+underscore", "editor", "Alt Edit", key_display="^_", priority=True),
         # Priority, so that focus moves before the keys typed after it are delivered
         # (typed ahead, they would land in the old field); off in the message text.
@@ -121,7 +122,9 @@ your own editor ($VISUAL or $EDITOR, else vi).
         yield Static(Text(title), id="title")
         last = str(getattr(self.app, "last_fcc", ""))  # fcc-name-rule=last-fcc-used
         self.default_fcc = offered_fcc(self.fcc_rule, (), last, self.default_fcc)
-        yield HeaderFields(self.default_fcc, id="headers")
+        chosen = self.session.pine.default_composer_hdrs
+        shown = frozenset(h.lower() for h in chosen) if chosen else None
+        yield HeaderFields(self.default_fcc, shown, id="headers")
         yield Static(Text("----- Message Text -----"), id="separator")
         yield BodyArea(id="body", soft_wrap=True, compact=True, highlight_cursor_line=False)
         yield Static("", id="status")
@@ -286,6 +289,10 @@ your own editor ($VISUAL or $EDITOR, else vi).
         unknown = self.book.unknown_nicknames(expanded)
         if unknown:
             self.say(f"{field.field}: {safe_line(unknown[0])!r} is not in the address book")
+
+    def action_rich_headers(self) -> None:
+        """^R: every header line (default-composer-hdrs may leave some out)."""
+        self.query_one(HeaderFields).show_all()
 
     def _fcc_by_rule(self, to: str) -> str | None:
         """fcc-name-rule=by-recipient: a folder named after the first recipient."""
