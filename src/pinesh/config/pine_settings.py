@@ -109,6 +109,7 @@ class PineSettings:
     fcc_name_rule: str = "default-fcc"  # fcc-name-rule
     # default-composer-hdrs: the header lines COMPOSE shows (To, Subject always); () all.
     default_composer_hdrs: tuple[str, ...] = ()
+    read_message_folder: str | None = None  # read-message-folder (auto-move-read-msgs)
 
     @property
     def default_collection(self) -> str:
@@ -209,6 +210,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         saved_msg_name_rule=_rule(rc, "saved-msg-name-rule", SAVE_RULES),
         fcc_name_rule=_rule(rc, "fcc-name-rule", FCC_RULES),
         default_composer_hdrs=tuple(rc.get_list("default-composer-hdrs")),
+        read_message_folder=rc.get("read-message-folder"),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )

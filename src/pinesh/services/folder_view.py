@@ -432,6 +432,28 @@ class FolderView:
             finally:
                 dest.close()
 
+    def move_read_to(self, dest_name: str) -> str:
+        """Pine's read-message-folder: the messages seen and not deleted are copied to
+        dest_name and marked deleted; they are expunged when no other message was marked
+        deleted (an expunge must not take what the user only marked). What was done, for
+        the status line ("" when there was nothing to move)."""
+        if self.provisional or self.read_only:
+            return ""  # the cache's view, or a folder that cannot be changed
+        with self._locked() as folder:
+            read = folder.search(
+                SearchQuery(flags=frozenset({Flag.SEEN}), not_flags=frozenset({Flag.DELETED}))
+            )
+            others = folder.search(SearchQuery(flags=frozenset({Flag.DELETED})))
+        if not read:
+            return ""
+        self.save_to(read, dest_name)
+        self.set_flags(read, frozenset({Flag.DELETED}), True)
+        moved = f"{counted(len(read), 'read message')} moved to {safe_line(dest_name)}"
+        if others:
+            return f"{moved} (marked deleted: other messages are marked deleted too)"
+        self.expunge()
+        return moved
+
     def raw(self, uid: int) -> bytes:
         with self._locked() as folder:
             return folder.fetch_message(uid)

@@ -283,8 +283,16 @@ class IndexScreen(CommandScreen):
 
     def on_unmount(self) -> None:
         if self.view is not None:
-            close_later(self.view)
+            close_later(self.view, self._read_message_folder())
             self.view = None
+
+    def _read_message_folder(self) -> str | None:
+        """Where INBOX's read messages go when it closes: the pinerc's read-message-folder,
+        with the feature auto-move-read-msgs (Pine asks without it; pinesh does not move)."""
+        pine = self.session.pine
+        if self.folder_name.upper() != "INBOX" or not pine.read_message_folder:
+            return None
+        return pine.read_message_folder if pine.feature("auto-move-read-msgs") else None
 
     def check_mail(self) -> None:
         view = self.view
@@ -600,12 +608,15 @@ class LiveOpen:
         return self._view
 
 
-def close_later(view: FolderView) -> None:
+def close_later(view: FolderView, move_read_to: str | None = None) -> None:
     """Close a view off the UI thread: closing may write flags or talk to a server. Not a
-    daemon thread: the process waits for it at exit, so flag changes are not lost."""
+    daemon thread: the process waits for it at exit, so flag changes are not lost.
+    move_read_to: first move the read messages there (Pine's read-message-folder)."""
 
     def close() -> None:
         with contextlib.suppress(PineshError, OSError):  # nobody is left to tell
+            if move_read_to:
+                view.move_read_to(move_read_to)
             view.close()
 
     threading.Thread(target=close, name="pinesh-close-folder").start()
