@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from pinesh.services.folder_view import FolderView
@@ -90,3 +91,19 @@ def test_an_index_format_draws_its_columns_in_terminal_cells() -> None:
         assert cell_len(line) == sum(w for _, w in layout.columns) + len(layout.columns) - 1
         from_column = line[5:]
         assert cell_len(from_column.split(" 日本語")[0]) <= 12 + 1
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        ("show-thread-structure", "    > "),
+        ("none", ""),
+        ("indent-subject-1", "  "),
+        ("indent-subject-2", "    "),
+    ],
+)
+def test_threading_display_style_indents_a_reply_at_depth_two(style: str, expected: str) -> None:
+    from pinesh.ui.index_list import thread_indent
+
+    assert thread_indent(2, style) == expected
+    assert thread_indent(0, style) == ""

@@ -85,3 +85,18 @@ def test_save_offers_the_folder_saved_msg_name_rule_names(tmp_path: Path) -> Non
         assert app.screen.query_one(Input).value == "a1"  # From: a1@example.org
 
     run_index(make_session(maildir, tmp_path, "saved-msg-name-rule=by-from\n"), scenario)
+
+
+def test_threading_display_style_reaches_the_index_and_a_wrong_one_is_a_problem(
+    tmp_path: Path,
+) -> None:
+    maildir = plain_maildir(tmp_path, 3)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        assert index_of(app).thread_style == "indent-subject-1"
+
+    run_index(
+        make_session(maildir, tmp_path, "threading-display-style=indent-subject-1\n"), scenario
+    )
+    rc = make_session(maildir, tmp_path, "threading-display-style=mutt-like\n").connections.pinerc
+    assert "'mutt-like' is not a rule pinesh follows" in str(rc.problems[0])

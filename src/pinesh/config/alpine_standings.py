@@ -43,7 +43,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "incoming-startup-rule": ("honoured", "first-unseen, first or last; others a problem"),
     "pruning-rule": ("not yet", "answers to the pruning questions"),
     "folder-reopen-rule": ("not yet", "what reopening the open folder does"),
-    "threading-display-style": ("not yet", "thread display styles; ^T threads the index"),
+    "threading-display-style": ("honoured", "show-thread-structure, none, indent-subject-1/2"),
     "threading-index-style": ("not yet", "thread index styles; ^T threads the index"),
     "threading-indicator-character": ("not yet", "the collapsed-thread mark"),
     "threading-expanded-character": ("not yet", "the expanded-thread mark"),

@@ -110,6 +110,7 @@ class PineSettings:
     # default-composer-hdrs: the header lines COMPOSE shows (To, Subject always); () all.
     default_composer_hdrs: tuple[str, ...] = ()
     read_message_folder: str | None = None  # read-message-folder (auto-move-read-msgs)
+    threading_display_style: str = "show-thread-structure"  # threading-display-style
 
     @property
     def default_collection(self) -> str:
@@ -211,6 +212,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         fcc_name_rule=_rule(rc, "fcc-name-rule", FCC_RULES),
         default_composer_hdrs=tuple(rc.get_list("default-composer-hdrs")),
         read_message_folder=rc.get("read-message-folder"),
+        threading_display_style=_rule(rc, "threading-display-style", THREAD_STYLES),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )
@@ -265,6 +267,7 @@ SAVE_RULES = (
     "last-folder-used",
 )
 FCC_RULES = ("default-fcc", "by-recipient", "last-fcc-used")
+THREAD_STYLES = ("show-thread-structure", "none", "indent-subject-1", "indent-subject-2")
 
 
 def _rule(rc: Pinerc, name: str, rules: tuple[str, ...]) -> str:

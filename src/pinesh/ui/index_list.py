@@ -59,6 +59,7 @@ class Layout:
     """Each column's token and width in cells, for a screen width and a folder size."""
 
     columns: tuple[tuple[str, int], ...]  # (token name, cells)
+    thread_style: str = "show-thread-structure"  # threading-display-style
 
     @property
     def number(self) -> int:
@@ -66,7 +67,12 @@ class Layout:
         return next((w for n, w in self.columns if n == "MSGNO"), 2)
 
 
-def layout_for(width: int, count: int, columns: Sequence[IndexColumn] = DEFAULT_FORMAT) -> Layout:
+def layout_for(
+    width: int,
+    count: int,
+    columns: Sequence[IndexColumn] = DEFAULT_FORMAT,
+    thread_style: str = "show-thread-structure",
+) -> Layout:
     """Widths in cells: fixed columns their natural width (or their (N)); what is left
     goes to the (N%) columns, then to a sender column without a width (a third, 10 to
     30 cells) and the last flexible column without one (the rest)."""
@@ -91,7 +97,8 @@ def layout_for(width: int, count: int, columns: Sequence[IndexColumn] = DEFAULT_
     if open_ones:
         last = open_ones[-1]
         sized[last] = max(rest - sum(sized[i] or 0 for i in open_ones[:-1]), 1)
-    return Layout(tuple((c.name, w or 1) for c, w in zip(columns, sized, strict=True)))
+    widths = tuple((c.name, w or 1) for c, w in zip(columns, sized, strict=True))
+    return Layout(widths, thread_style)
 
 
 def fit(text: str, width: int) -> str:
@@ -147,7 +154,7 @@ def index_line(
 ) -> str:
     """One index line in the layout's columns, made safe to draw, aligned by terminal
     cells (a wide character counts two)."""
-    indent = "  " * min(depth, MAX_INDENT) + ("> " if depth else "")
+    indent = thread_indent(depth, layout.thread_style)
     pieces = []
     for name, width in layout.columns:
         if name in ("STATUS", "FULLSTATUS"):
@@ -164,6 +171,19 @@ def index_line(
             text = fit(one_line(_people(name, envelope, me)), width)
         pieces.append(text)
     return " ".join(pieces)
+
+
+def thread_indent(depth: int, style: str) -> str:
+    """What comes before a reply's subject in thread view, by threading-display-style:
+    pinesh's structure ("  " a level, then "> "), nothing, or 1 or 2 spaces a level."""
+    level = min(depth, MAX_INDENT)
+    if style == "none" or not depth:
+        return ""
+    if style == "indent-subject-1":
+        return " " * level
+    if style == "indent-subject-2":
+        return "  " * level
+    return "  " * level + "> "
 
 
 def _people(name: str, envelope: Envelope, me: Collection[str]) -> str:
@@ -228,11 +248,14 @@ class IndexList(ScrollView):
         me: Collection[str] = (),
         columns: Sequence[IndexColumn] | None = None,
         *,
+        thread_style: str = "show-thread-structure",
         id: str | None = None,
     ) -> None:
-        """me: the user's addresses ('+' and 'To:'); columns: the pinerc's index-format."""
+        """me: the user's addresses ('+' and 'To:'); columns: the pinerc's index-format;
+        thread_style: its threading-display-style."""
         super().__init__(id=id)
         self.columns = tuple(columns) if columns else DEFAULT_FORMAT
+        self.thread_style = thread_style
         self.view: FolderView | None = None
         self.cursor = 0
         self.selected: set[int] = set()
@@ -358,7 +381,7 @@ class IndexList(ScrollView):
         assert view is not None
         width = self.scrollable_content_region.width
         order = view.order  # read once: a worker's expunge may replace it meanwhile
-        layout = layout_for(width, len(order.uids), self.columns)
+        layout = layout_for(width, len(order.uids), self.columns, self.thread_style)
         if position >= len(order.uids):
             return placeholder_line(position + 1, layout, "")
         uid = order.uids[position]

@@ -135,7 +135,13 @@ class IndexScreen(CommandScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"  MESSAGE INDEX   Folder: {safe_line(self.folder_name)}"), id="title")
-        yield IndexList(my_addresses(self.session), self.session.pine.index_format, id="index")
+        pine = self.session.pine
+        yield IndexList(
+            my_addresses(self.session),
+            pine.index_format,
+            thread_style=pine.threading_display_style,
+            id="index",
+        )
         yield Static(Text("Opening..."), id="status")
         yield KeyMenu()
 
