@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import PREAUTH_RULE, short_dir, write_config
+from pinesh.config.pine_settings import pine_settings
+from pinesh.senders.compose import Draft
+from pinesh.services.mail import MailSession
+from pinesh.services.postponed import keep_postponed, list_postponed, resume
+from pinesh.services.replying import ComposeRequest
+from pinesh.services.sending import user_address
+from pinesh.stores.base import Address
+from tests.integration.helpers import PREAUTH_RULE, connections, short_dir, write_config
 from tests.lab.dovecot import LabDovecot
 from tests.lab.maildir_fill import fill_maildir
 from tests.lab.sshd import LabSshd
@@ -287,6 +294,15 @@ def _shared_pinerc(sshd: LabSshd, work: Path) -> str:
     )
 
 
+def _shared_session(sshd: LabSshd, work: Path) -> MailSession:
+    """A pinesh session on the pinerc Alpine reads too (written to work/pinerc)."""
+
+    text = _shared_pinerc(sshd, work)
+    (work / "pinerc").write_text(text)
+    conns = connections(sshd, work, PREAUTH_RULE, pinerc=text)
+    return MailSession(conns, pine_settings(conns.pinerc), data_dir=work / "data")
+
+
 def _alpine(pinerc: Path, config: Path, work: Path) -> TmuxScreen:
     screen = TmuxScreen(
         ["alpine", "-p", str(pinerc)], env={"PINESH_CONFIG": str(config), "HOME": str(work)}
@@ -301,19 +317,8 @@ def _alpine(pinerc: Path, config: Path, work: Path) -> TmuxScreen:
 def test_alpine_resumes_a_draft_pinesh_postponed_on_the_server(
     sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
 ) -> None:
-    from pinesh.config.pine_settings import pine_settings
-    from pinesh.senders.compose import Draft
-    from pinesh.services.mail import MailSession
-    from pinesh.services.postponed import keep_postponed
-    from pinesh.services.replying import ComposeRequest
-    from pinesh.services.sending import user_address
-    from pinesh.stores.base import Address
-    from tests.integration.helpers import connections
 
-    text = _shared_pinerc(sshd, work)
-    (work / "pinerc").write_text(text)
-    conns = connections(sshd, work, PREAUTH_RULE, pinerc=text)
-    session = MailSession(conns, pine_settings(conns.pinerc), data_dir=work / "data")
+    session = _shared_session(sshd, work)
     marker = f"drafted-in-pinesh-{os.getpid()}"
     try:
         draft = Draft(
@@ -341,14 +346,7 @@ def test_alpine_resumes_a_draft_pinesh_postponed_on_the_server(
 def test_pinesh_resumes_a_draft_alpine_postponed_on_the_server(
     sshd: LabSshd, dovecot: LabDovecot, inbox: str, work: Path
 ) -> None:
-    from pinesh.config.pine_settings import pine_settings
-    from pinesh.services.mail import MailSession
-    from pinesh.services.postponed import list_postponed, resume
-    from tests.integration.helpers import connections
-
-    text = _shared_pinerc(sshd, work)
-    (work / "pinerc").write_text(text)
-    conns = connections(sshd, work, PREAUTH_RULE, pinerc=text)
+    session = _shared_session(sshd, work)  # writes the pinerc Alpine reads too
     marker = f"drafted-in-alpine-{os.getpid()}"
     screen = _alpine(work / "pinerc", work / "config.toml", work)
     try:
@@ -363,7 +361,6 @@ def test_pinesh_resumes_a_draft_alpine_postponed_on_the_server(
         screen.wait_for("postponed", timeout=30)
     finally:
         screen.close()
-    session = MailSession(conns, pine_settings(conns.pinerc), data_dir=work / "data")
     try:
         waiting = [m for m in list_postponed(session) if m.subject == marker]
         assert len(waiting) == 1, list_postponed(session)

@@ -241,20 +241,7 @@ def test_json_where_it_cannot_apply_is_refused_naming_where_it_does(
 
 def test_doctor_in_json_reports_each_route_tried(tmp_path: Path) -> None:
     (tmp_path / "pinerc").write_text("smtp-server=127.0.0.1:1\n")  # nothing listens there
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "pinesh"),
-            "-p",
-            str(tmp_path / "pinerc"),
-            "doctor",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HOME": str(tmp_path)},
-        timeout=60,
-        check=False,
-    )
+    done = _pinesh_at_home(tmp_path, "doctor", "--json")
     assert done.returncode == 1, done.stderr
 
     answer = json.loads(done.stdout)
@@ -265,26 +252,22 @@ def test_doctor_in_json_reports_each_route_tried(tmp_path: Path) -> None:
     assert "refused" in server["routes"][0]["why"].lower()
 
 
+def _pinesh_at_home(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed pinesh, HOME at home, reading home/pinerc."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "pinesh"), "-p", str(home / "pinerc"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home)},
+        timeout=60,
+        check=False,
+    )
+
+
 def test_show_raw_in_json_is_refused_saying_why(tmp_path: Path) -> None:
     box = tmp_path / "box"
     box.write_bytes(b"From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: hello\n\nbody\n\n")
     (tmp_path / "pinerc").write_text("")
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "pinesh"),
-            "-p",
-            str(tmp_path / "pinerc"),
-            "show",
-            str(box),
-            "1",
-            "--raw",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HOME": str(tmp_path)},
-        timeout=60,
-        check=False,
-    )
+    done = _pinesh_at_home(tmp_path, "show", str(box), "1", "--raw", "--json")
     assert done.returncode == 2 and done.stdout == ""
     assert "--raw writes the message's own bytes" in done.stderr

@@ -129,6 +129,16 @@ def me(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MailSession:
     return session(tmp_path)
 
 
+WithRc = Callable[[str], MailSession]
+
+
+@pytest.fixture
+def with_rc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WithRc:
+    """A session whose pinerc has these lines too."""
+    monkeypatch.setenv("USER", "me")
+    return lambda extra: session(tmp_path, extra)
+
+
 def parsed(data: bytes) -> EmailMessage:
     msg = email.message_from_bytes(data, policy=policy.default)
     assert isinstance(msg, EmailMessage)
@@ -150,11 +160,8 @@ def test_reply_to_the_sender(me: MailSession) -> None:
     )
 
 
-def test_signature_at_bottom_puts_it_after_the_quoted_text(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("USER", "me")
-    mine = session(tmp_path, "feature-list=signature-at-bottom\n")
+def test_signature_at_bottom_puts_it_after_the_quoted_text(with_rc: WithRc) -> None:
+    mine = with_rc("feature-list=signature-at-bottom\n")
     assert reply_request(mine, SIMPLE, to_all=False).draft.body == (
         "On Tue, 5 Mar 2024, Jane Doe wrote:\n\n"
         "> Shall we meet at noon?\n>\n> Jane\n\n"
@@ -162,20 +169,13 @@ def test_signature_at_bottom_puts_it_after_the_quoted_text(
     )
 
 
-def test_a_literal_signature_wins_over_the_file_with_its_escapes_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("USER", "me")
-    mine = session(tmp_path, 'literal-signature="Jane\\nSays \\"hi\\"\\tthere"\n')
+def test_a_literal_signature_wins_over_the_file_with_its_escapes_read(with_rc: WithRc) -> None:
+    mine = with_rc('literal-signature="Jane\\nSays \\"hi\\"\\tthere"\n')
     assert new_request(mine).draft.body == '\n\n-- \nJane\nSays "hi"\tthere\n'
 
 
-def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("USER", "me")
-    mine = session(
-        tmp_path,
+def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(with_rc: WithRc) -> None:
+    mine = with_rc(
         "feature-list=signature-at-bottom\n"
         'reply-indent-string="| "\n'
         "reply-leadin=_FROM_ <_FROMADDRESS_> wrote on _DAYDATE_ at _TIME24_ (_UNKNOWN_):\n",
@@ -187,22 +187,16 @@ def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(
     )
 
 
-def test_include_header_in_reply_quotes_the_originals_headers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("USER", "me")
-    mine = session(tmp_path, "feature-list=include-header-in-reply, signature-at-bottom\n")
+def test_include_header_in_reply_quotes_the_originals_headers(with_rc: WithRc) -> None:
+    mine = with_rc("feature-list=include-header-in-reply, signature-at-bottom\n")
     body = reply_request(mine, SIMPLE, to_all=False).draft.body
     assert body.startswith("On Tue, 5 Mar 2024, Jane Doe wrote:\n\n> Date: Tue, 05 Mar 2024")
     assert "\n> From: Jane Doe <jane@example.org>\n" in body
     assert "\n> Subject: Lunch on Friday?\n>\n> Shall we meet at noon?\n" in body
 
 
-def test_a_reply_leadin_of_default_is_pines_own(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("USER", "me")
-    draft = reply_request(session(tmp_path, "reply-leadin=default\n"), SIMPLE, to_all=False).draft
+def test_a_reply_leadin_of_default_is_pines_own(with_rc: WithRc) -> None:
+    draft = reply_request(with_rc("reply-leadin=default\n"), SIMPLE, to_all=False).draft
     assert "\nOn Tue, 5 Mar 2024, Jane Doe wrote:\n\n> Shall" in draft.body
 
 
