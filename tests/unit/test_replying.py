@@ -154,7 +154,7 @@ def test_reply_to_the_sender(me: MailSession) -> None:
     assert draft.in_reply_to == "<lunch-1@example.org>"
     assert draft.references == ("<older@example.org>", "<lunch-1@example.org>")
     assert draft.body == (  # the signature above the quoted text, as Pine puts it
-        "\n\n-- \nMe\nhttps://pinesh.test\n\n"
+        "\n\nMe\nhttps://pinesh.test\n\n"
         "On Tue, 5 Mar 2024, Jane Doe wrote:\n\n"
         "> Shall we meet at noon?\n>\n> Jane\n\n"
     )
@@ -165,13 +165,13 @@ def test_signature_at_bottom_puts_it_after_the_quoted_text(with_rc: WithRc) -> N
     assert reply_request(mine, SIMPLE, to_all=False).draft.body == (
         "On Tue, 5 Mar 2024, Jane Doe wrote:\n\n"
         "> Shall we meet at noon?\n>\n> Jane\n\n"
-        "-- \nMe\nhttps://pinesh.test\n"
+        "Me\nhttps://pinesh.test\n"
     )
 
 
 def test_a_literal_signature_wins_over_the_file_with_its_escapes_read(with_rc: WithRc) -> None:
     mine = with_rc('literal-signature="Jane\\nSays \\"hi\\"\\tthere"\n')
-    assert new_request(mine).draft.body == '\n\n-- \nJane\nSays "hi"\tthere\n'
+    assert new_request(mine).draft.body == '\n\nJane\nSays "hi"\tthere\n'
 
 
 def test_the_pinercs_reply_leadin_and_indent_string_shape_the_quote(with_rc: WithRc) -> None:
@@ -277,7 +277,7 @@ def test_forward_inline_carries_text_and_attachments(me: MailSession) -> None:
     assert draft.to == ()
     block = draft.body[draft.body.index(FORWARD_MARK) :]
     assert "From: news@example.org\nTo: me@pinesh.test\nSubject: Résumé\n\nCafé plain text" in block
-    assert draft.body.index("-- \nMe") < draft.body.index(FORWARD_MARK)
+    assert draft.body.index("Me\nhttps") < draft.body.index(FORWARD_MARK)
     (pdf,) = draft.attachments
     assert pdf.filename == "etc_report.pdf"  # no directory part from the sender
     assert pdf.data == b"%PDF-1.4\n" and pdf.content_type == "application/pdf"
@@ -331,7 +331,7 @@ def test_followup_to_header_and_poster(me: MailSession) -> None:
 
 def test_new_and_post_requests(me: MailSession) -> None:
     request = new_request(me)
-    assert request.draft.body == "\n\n-- \nMe\nhttps://pinesh.test\n"
+    assert request.draft.body == "\n\nMe\nhttps://pinesh.test\n"
     assert request.draft.sender == user_address(me)
     assert post_request(me, ("local.test", "local.test")).newsgroups == ("local.test",)
     with pytest.raises(PineshError, match="newsgroup name"):
@@ -525,3 +525,8 @@ def test_refused_charsets_in_a_forwarded_message_are_never_run(
     reply = reply_request(me, HOSTILE_CHARSETS, to_all=False).draft
     assert "> Plain \\u001b[31m text" in reply.body
     assert punycode_runs == []
+
+
+def test_enable_sigdashes_puts_the_dashes_line_above_the_signature(with_rc: WithRc) -> None:
+    body = new_request(with_rc("feature-list=enable-sigdashes\n")).draft.body
+    assert body == "\n\n-- \nMe\nhttps://pinesh.test\n"

@@ -300,7 +300,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "enable-alternate-editor-cmd": ("not yet", "^_ is always on"),
     "enable-alternate-editor-implicitly": ("not yet", "starting the editor on entering the text"),
     "enable-search-and-replace": ("not yet", "replace in ^W; it only finds"),
-    "enable-sigdashes": ("not yet", "pinesh always puts the -- line before the signature"),
+    "enable-sigdashes": ("honoured", "the -- line above the signature; else as written"),
     "quell-mailchecks-composing-except-inbox": ("not yet", "no mail checks while composing"),
     "quell-mailchecks-composing-inbox": ("not yet", "no mail checks while composing"),
     "quell-user-lookup-in-passwd-file": (

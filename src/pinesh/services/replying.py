@@ -208,10 +208,13 @@ def _unescaped(text: str) -> str:
 
 
 def _with_signature(body: str, session: MailSession) -> str:
+    """body, then the signature as written; with the feature enable-sigdashes, under the
+    "-- " line (added when the signature does not start with it), as Alpine does."""
     text = signature(session)
     if not text:
         return body
-    if not text.startswith("-- \n") and text != "--":
+    dashes = session.pine.feature("enable-sigdashes")
+    if dashes and not text.startswith("-- \n") and text != "--":
         text = "-- \n" + text
     return body + text + "\n"
 
