@@ -382,3 +382,18 @@ def test_reply_pressed_twice_opens_one_composer(
         assert stack(app).count("ComposeScreen") == 1
 
     run_index(make_session(maildir, tmp_path), scenario)
+
+
+def test_viewer_hdrs_chooses_the_headers_shown(tmp_path: Path) -> None:
+    maildir = maildir_with(
+        tmp_path,
+        mailer=b"From: a@example.org\nTo: b@example.org\nSubject: which mailer\n"
+        b"X-Mailer: Pine 4.64\nOrganization: Example\n\nbody\n",
+    )
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await open_message(app, pilot, 12)
+        headers = shown(app).split("\n\n")[0].splitlines()
+        assert headers == ["X-Mailer: Pine 4.64", "Subject: which mailer"]
+
+    run_index(make_session(maildir, tmp_path, "viewer-hdrs=X-Mailer, Subject\n"), scenario)

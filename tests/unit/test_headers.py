@@ -64,3 +64,30 @@ def test_an_address_keeps_its_mailbox_whatever_its_name_holds(
     found = header_addresses(parse_header_block(raw + b"\r\n"), "From")
     if expected is not None:
         assert [(a.name, a.email) for a in found] == expected
+
+
+def test_chosen_headers_in_the_order_named_decoded_and_unfolded() -> None:
+    from pinesh.stores.headers import chosen_headers
+
+    data = (
+        b"Received: from x\r\n"
+        b"From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\r\n"
+        b"X-Mailer: Mutt\r\n 2.2\r\n"
+        b"Subject: caf\xc3\xa9 \x1b[2J\r\n"
+        b"Comments: one\r\nComments: two\r\n"
+        b"\r\nbody\r\n"
+    )
+    assert chosen_headers(data, ["subject", "X-Mailer", "From", "Comments", "Organization"]) == [
+        ("Subject", "café \x1b[2J"),  # the screen neutralises the escape
+        ("X-Mailer", "Mutt 2.2"),
+        ("From", "Jürgen <j@example.org>"),
+        ("Comments", "one"),
+        ("Comments", "two"),
+    ]
+
+
+def test_chosen_headers_of_a_broken_block_never_raise() -> None:
+    from pinesh.stores.headers import chosen_headers
+
+    for data in (b"", b"\xff\xfe\r\n", b"X-Mailer\r\n", b": no name\r\nX-Mailer: =?x?q?\r\n"):
+        assert isinstance(chosen_headers(data, ["X-Mailer"]), list)

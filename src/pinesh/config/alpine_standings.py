@@ -30,7 +30,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "initial-keystroke-list": ("honoured", "keys pressed at start; -I overrides them"),
     "default-composer-hdrs": ("honoured", "the header lines COMPOSE shows; ^R shows all"),
     "customized-hdrs": ("honoured", "extra headers in new drafts, From and Reply-To too"),
-    "viewer-hdrs": ("not yet", "which headers MESSAGE TEXT shows"),
+    "viewer-hdrs": ("honoured", "the headers MESSAGE TEXT shows, in that order"),
     "viewer-margin-left": ("not yet", "a left margin in MESSAGE TEXT"),
     "viewer-margin-right": ("not yet", "a right margin in MESSAGE TEXT"),
     "quote-suppression-threshold": ("not yet", "hiding long quotes in MESSAGE TEXT"),

@@ -111,6 +111,7 @@ class PineSettings:
     default_composer_hdrs: tuple[str, ...] = ()
     read_message_folder: str | None = None  # read-message-folder (auto-move-read-msgs)
     threading_display_style: str = "show-thread-structure"  # threading-display-style
+    viewer_hdrs: tuple[str, ...] = ()  # viewer-hdrs: MESSAGE TEXT's headers; () Pine's
 
     @property
     def default_collection(self) -> str:
@@ -213,6 +214,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         default_composer_hdrs=tuple(rc.get_list("default-composer-hdrs")),
         read_message_folder=rc.get("read-message-folder"),
         threading_display_style=_rule(rc, "threading-display-style", THREAD_STYLES),
+        viewer_hdrs=tuple(h.strip() for h in rc.get_list("viewer-hdrs") if h.strip()),
         sort_key=sort[0],
         sort_reverse=sort[1],
     )

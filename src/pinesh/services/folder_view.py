@@ -505,8 +505,8 @@ class FolderView:
             self.set_flags([uid], SEEN, True)
         return readable
 
-    def header_text(self, uid: int) -> str:
-        """The message's raw header lines (not yet sanitized), for the full-header view."""
+    def header_bytes(self, uid: int) -> bytes:
+        """The message's header block as it is (up to the blank line)."""
         data = b""
         with self._locked() as folder:
             # The source in chunks, up to the blank line: a big attachment is not read.
@@ -514,7 +514,11 @@ class FolderView:
                 data += chunk
                 if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n")):
                     break
-        return data[: header_end(data)].decode("utf-8", "replace").rstrip("\r\n") + "\n"
+        return data[: header_end(data)]
+
+    def header_text(self, uid: int) -> str:
+        """The message's raw header lines (not yet sanitized), for the full-header view."""
+        return self.header_bytes(uid).decode("utf-8", "replace").rstrip("\r\n") + "\n"
 
     def close(self) -> None:
         """Close the folder (writes pending flag changes); later calls fail with StoreError."""

@@ -10,6 +10,7 @@ import email.header
 import email.parser
 import email.utils
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from email._policybase import compat32  # email.policy would load the modern policy's modules
 from email.message import Message
@@ -92,6 +93,19 @@ def header_text(value: object) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def chosen_headers(data: bytes, names: Iterable[str]) -> list[tuple[str, str]]:
+    """The headers named (Pine's viewer-hdrs), in the order named, every occurrence of
+    each, decoded (RFC 2047, 8-bit as UTF-8 else Latin-1) and unfolded, not sanitized."""
+    message = parse_header_block(data)
+    found = []
+    for name in names:
+        wanted = name.strip().lower()
+        for key, value in message.raw_items():
+            if key.lower() == wanted:
+                found.append((key, decode_words(header_text(value))))
+    return found
 
 
 def header_addresses(message: Message, name: str) -> tuple[Address, ...]:

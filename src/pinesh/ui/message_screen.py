@@ -14,6 +14,7 @@ from textual.widgets import Static
 from pinesh.services.folder_view import FolderView, counted
 from pinesh.services.reading import Readable
 from pinesh.stores.base import Address, Envelope
+from pinesh.stores.headers import chosen_headers
 from pinesh.textsafe import safe_line
 from pinesh.ui.attachment_screen import PAGER_BINDINGS, AttachmentScreen, Pager, text_lines
 from pinesh.ui.index_list import compact_size
@@ -47,14 +48,18 @@ def short_headers(envelope: Envelope | None) -> list[tuple[str, str]]:
 
 
 def message_lines(
-    envelope: Envelope | None, readable: Readable, full_headers: str | None
+    envelope: Envelope | None,
+    readable: Readable,
+    full_headers: str | None,
+    chosen: list[tuple[str, str]] | None = None,
 ) -> list[Text]:
-    """What the message view shows, line by line, every piece sanitized."""
+    """What the message view shows, line by line, every piece sanitized: the full
+    headers, or those chosen (the pinerc's viewer-hdrs), or Date, From, To, Cc, Subject."""
     lines: list[Text] = []
     if full_headers is not None:
         lines += text_lines(full_headers.rstrip("\n"))
     else:
-        for name, value in short_headers(envelope):
+        for name, value in short_headers(envelope) if chosen is None else chosen:
             line = Text(f"{name}: ", style="bold", end="")
             line.append(safe_line(value))
             lines.append(line)
@@ -160,10 +165,15 @@ class MessageScreen(CommandScreen):
         self.readable = None  # until this message is read: V must not show the last one's
         self._showing = (uid, full)
 
+        wanted = self.session.pine.viewer_hdrs
+
         def job() -> tuple[list[Text], Readable]:
             readable = view.read(uid)
             headers = view.header_text(uid) if full else None
-            return message_lines(view.envelope(uid), readable, headers), readable
+            chosen = None
+            if wanted and not full:  # viewer-hdrs: one more read of the header block
+                chosen = chosen_headers(view.header_bytes(uid), wanted)
+            return message_lines(view.envelope(uid), readable, headers, chosen), readable
 
         def shown(result: tuple[list[Text], Readable]) -> None:
             # N N P typed quickly start a worker each, and they may end in any order:
