@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pinesh.services.reading import decode_text, html_to_text, read_attached_message
 from pinesh.stores.headers import (
+    chosen_headers,
     decode_words,
     envelope_from_headers,
     header_end,
@@ -81,6 +82,7 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name fuzzing engines 
         for name in message.keys()[:10]:
             parse_date(str(message.get(name, "")))
         envelope_from_headers(1, rest[: header_end(rest)], len(rest), frozenset())
+        chosen_headers(rest[: header_end(rest)], ["Subject", "X-Mailer", "From"])
     else:
         charset, _, body = rest.partition(b"\x00")
         decode_text(body, charset.decode("latin-1"))
