@@ -280,3 +280,16 @@ def test_setup_shows_a_configuration_it_cannot_read_as_a_message(
 
     asyncio.run(scenario())
     assert app.return_code is None  # still running when the scenario ended: no crash
+
+
+def test_setup_shows_the_pine_settings_pinesh_honours_with_their_lines(tmp_path: Path) -> None:
+    rc = parse_pinerc(
+        "sort-key=Date/Reverse\nindex-format=MSGNO(5) FROMORTO(33%) SUBJKEY\n"
+        "color-style=force-xterm-256color\n",
+        str(tmp_path / "pinerc"),
+    )
+    config = [text for text, _ in pinerc_lines(rc, pine_settings(rc))]
+    assert "  sort-key               date/reverse   (line 1)" in config
+    assert "  index-format           MSGNO(5) FROMORTO(33%) SUBJKEY   (line 2)" in config
+    assert "  default collection     mail/" in config
+    assert "    color-style: not applicable (pinesh keeps the terminal's own colours)" in config

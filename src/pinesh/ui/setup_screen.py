@@ -78,6 +78,15 @@ def _collection(c: Collection) -> str:
     return f"{c.label} {c.name}[{c.pattern}]"
 
 
+def _index_format(pine: PineSettings) -> str | None:
+    if pine.index_format is None:
+        return None
+    return " ".join(
+        c.name + (f"({c.cells})" if c.cells else f"({c.percent}%)" if c.percent else "")
+        for c in pine.index_format
+    )
+
+
 def _row(name: str, value: object, line: int | None = None) -> Line:
     where = f"   (line {line})" if line else ""
     return (f"  {name:<22} {_value(value)}{where}", "")
@@ -101,6 +110,17 @@ def pinerc_lines(rc: Pinerc, pine: PineSettings) -> list[Line]:
         ("address-book", pine.address_books),
         ("customized-hdrs", pine.customized_hdrs),
         ("feature-list", sorted(pine.features)),
+        ("sort-key", pine.sort_key + ("/reverse" if pine.sort_reverse else "")),
+        ("index-format", _index_format(pine)),
+        ("incoming-startup-rule", pine.startup_rule),
+        ("saved-msg-name-rule", pine.saved_msg_name_rule),
+        ("fcc-name-rule", pine.fcc_name_rule),
+        ("reply-indent-string", repr(pine.reply_indent_string)),
+        ("reply-leadin", pine.reply_leadin),
+        ("editor", pine.editor),
+        ("viewer-hdrs", pine.viewer_hdrs),
+        ("mail-check-interval", f"{pine.mail_check_interval} s"),
+        ("default collection", pine.default_collection),
     ]
     found = "" if Path(rc.path).exists() else "   (no such file: Pine's defaults)"
     lines: list[Line] = [(f"Pine configuration: {rc.path}{found}", "bold")]
