@@ -668,3 +668,18 @@ def test_default_composer_hdrs_shows_only_its_lines_until_rich_headers(home: Pat
         assert hidden() == {"row-newsgroups"}
 
     run(app, scenario)
+
+
+def test_warn_if_blank_subject_asks_before_sending_without_one(home: Path) -> None:
+    app = PineshApp(make_session(home, "feature-list=warn-if-blank-subject\n"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await open_compose(app, pilot)
+        await pilot.press(*"jane@example.org")
+        await pilot.press("ctrl+x")
+        question = top(app)
+        assert isinstance(question, ConfirmScreen)
+        assert question.question == "No Subject, send anyway?" and question.default is False
+        await pilot.press("n")
+
+    run(app, scenario)

@@ -107,3 +107,18 @@ def test_threading_display_style_indents_a_reply_at_depth_two(style: str, expect
 
     assert thread_indent(2, style) == expected
     assert thread_indent(0, style) == ""
+
+
+def test_convert_dates_to_localtime_in_the_index() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from pinesh.stores.base import Envelope
+    from pinesh.ui.index_list import index_line, layout_for
+
+    sent = datetime(2026, 3, 5, 23, 30, tzinfo=timezone(timedelta(hours=-12)))  # Mar 6 east
+    envelope = Envelope(1, sent, (), (), (), "s", None, None, (), 1, frozenset())
+    today = datetime(2026, 12, 7)
+    as_sent = index_line(envelope, 1, 0, False, (), layout_for(80, 1), today)
+    local = index_line(envelope, 1, 0, False, (), layout_for(80, 1, local_dates=True), today)
+    assert "Mar 05" in as_sent
+    assert sent.astimezone().strftime("%b %d") in local  # Mar 06 anywhere east of UTC-12

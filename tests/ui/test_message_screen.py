@@ -397,3 +397,18 @@ def test_viewer_hdrs_chooses_the_headers_shown(tmp_path: Path) -> None:
         assert headers == ["X-Mailer: Pine 4.64", "Subject: which mailer"]
 
     run_index(make_session(maildir, tmp_path, "viewer-hdrs=X-Mailer, Subject\n"), scenario)
+
+
+def test_convert_dates_to_localtime_shows_the_date_in_this_zone() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from pinesh.stores.base import Envelope
+    from pinesh.ui.message_screen import short_headers
+
+    sent = datetime(2026, 3, 5, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    envelope = Envelope(1, sent, (), (), (), "s", None, None, (), 1, frozenset())
+    assert short_headers(envelope)[0] == ("Date", "Thu, 05 Mar 2026 23:30:00 -0500")
+    assert short_headers(envelope, local_dates=True)[0] == (
+        "Date",
+        "Fri, 06 Mar 2026 04:30:00 +0000",
+    )

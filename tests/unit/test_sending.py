@@ -61,3 +61,22 @@ def test_default_fcc_set_to_empty_keeps_no_copy(
     outcome = send_draft(session, draft)
     assert outcome.attempt.ok
     assert (tmp_path / "mail" / "sent-mail").exists() is kept
+
+
+@pytest.mark.parametrize(("features", "seen"), [("", False), ("mark-fcc-seen", True)])
+def test_the_fcc_copy_is_marked_seen_only_with_mark_fcc_seen(
+    features: str, seen: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailbox
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    session = _session(tmp_path, f"sendmail-path=/bin/true\nfeature-list={features}\n")
+    draft = Draft(
+        sender=Address("", "me@pinesh.test"),
+        to=(Address("", "bob@example.org"),),
+        subject="hello",
+        body="hi\n",
+    )
+    assert send_draft(session, draft).attempt.ok
+    (copy,) = mailbox.mbox(tmp_path / "mail" / "sent-mail")
+    assert ("R" in copy.get_flags()) is seen

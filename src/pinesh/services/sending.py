@@ -87,7 +87,9 @@ def send_draft(session: MailSession, draft: Draft, *, fcc: str | None = None) ->
         return SendOutcome(composed, attempt)
     try:
         with session.open_folder(folder_name, create=True) as folder:
-            folder.append(composed.fcc, frozenset({Flag.SEEN}))
+            # Alpine leaves the copy unseen unless the feature mark-fcc-seen is on.
+            seen = session.pine.feature("mark-fcc-seen")
+            folder.append(composed.fcc, frozenset({Flag.SEEN}) if seen else frozenset())
     except (PineshError, OSError) as exc:
         return SendOutcome(composed, attempt, folder_name, str(exc))
     return SendOutcome(composed, attempt, folder_name)

@@ -398,6 +398,9 @@ your own editor ($VISUAL or $EDITOR, else vi).
         request = self._request(strict=True)
         if request is None:
             return
+        question = "Send message?"
+        if self.session.pine.feature("warn-if-blank-subject") and not request.draft.subject.strip():
+            question = "No Subject, send anyway?"  # Alpine's question for the feature
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -406,7 +409,8 @@ your own editor ($VISUAL or $EDITOR, else vi).
                 self.say("Sending...")
                 self.send(request)
 
-        self.app.push_screen(ConfirmScreen("Send message?", default=True), answered)
+        blank = question != "Send message?"
+        self.app.push_screen(ConfirmScreen(question, default=not blank), answered)
 
     @work(thread=True, exclusive=True, group="send")
     def send(self, request: ComposeRequest) -> None:

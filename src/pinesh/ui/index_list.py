@@ -60,6 +60,7 @@ class Layout:
 
     columns: tuple[tuple[str, int], ...]  # (token name, cells)
     thread_style: str = "show-thread-structure"  # threading-display-style
+    local_dates: bool = False  # convert-dates-to-localtime: dates in this machine's zone
 
     @property
     def number(self) -> int:
@@ -72,6 +73,7 @@ def layout_for(
     count: int,
     columns: Sequence[IndexColumn] = DEFAULT_FORMAT,
     thread_style: str = "show-thread-structure",
+    local_dates: bool = False,
 ) -> Layout:
     """Widths in cells: fixed columns their natural width (or their (N)); what is left
     goes to the (N%) columns, then to a sender column without a width (a third, 10 to
@@ -98,7 +100,7 @@ def layout_for(
         last = open_ones[-1]
         sized[last] = max(rest - sum(sized[i] or 0 for i in open_ones[:-1]), 1)
     widths = tuple((c.name, w or 1) for c, w in zip(columns, sized, strict=True))
-    return Layout(widths, thread_style)
+    return Layout(widths, thread_style, local_dates)
 
 
 def fit(text: str, width: int) -> str:
@@ -162,7 +164,10 @@ def index_line(
         elif name == "MSGNO":
             text = str(number).rjust(width)
         elif name in ("DATE", "SMARTDATE"):
-            text = fit(date_text(envelope.date, today), width)
+            date = envelope.date
+            if date is not None and layout.local_dates:
+                date = date.astimezone()
+            text = fit(date_text(date, today), width)
         elif name == "SIZE":
             text = fit(compact_size(envelope.size).rjust(width), width)
         elif name in ("SUBJECT", "SUBJKEY"):
@@ -249,6 +254,7 @@ class IndexList(ScrollView):
         columns: Sequence[IndexColumn] | None = None,
         *,
         thread_style: str = "show-thread-structure",
+        local_dates: bool = False,
         id: str | None = None,
     ) -> None:
         """me: the user's addresses ('+' and 'To:'); columns: the pinerc's index-format;
@@ -256,6 +262,7 @@ class IndexList(ScrollView):
         super().__init__(id=id)
         self.columns = tuple(columns) if columns else DEFAULT_FORMAT
         self.thread_style = thread_style
+        self.local_dates = local_dates
         self.view: FolderView | None = None
         self.cursor = 0
         self.selected: set[int] = set()
@@ -381,7 +388,9 @@ class IndexList(ScrollView):
         assert view is not None
         width = self.scrollable_content_region.width
         order = view.order  # read once: a worker's expunge may replace it meanwhile
-        layout = layout_for(width, len(order.uids), self.columns, self.thread_style)
+        layout = layout_for(
+            width, len(order.uids), self.columns, self.thread_style, self.local_dates
+        )
         if position >= len(order.uids):
             return placeholder_line(position + 1, layout, "")
         uid = order.uids[position]

@@ -140,6 +140,7 @@ class IndexScreen(CommandScreen):
             my_addresses(self.session),
             pine.index_format,
             thread_style=pine.threading_display_style,
+            local_dates=pine.feature("convert-dates-to-localtime"),
             id="index",
         )
         yield Static(Text("Opening..."), id="status")

@@ -31,11 +31,13 @@ def _addresses(addresses: tuple[Address, ...]) -> str:
     return ", ".join(f"{a.name} <{a.email}>" if a.name else a.email for a in addresses)
 
 
-def short_headers(envelope: Envelope | None) -> list[tuple[str, str]]:
-    """Date, From, To, Cc, Subject as (name, value); empty ones left out."""
+def short_headers(envelope: Envelope | None, local_dates: bool = False) -> list[tuple[str, str]]:
+    """Date, From, To, Cc, Subject as (name, value); empty ones left out. local_dates
+    (convert-dates-to-localtime): the date in this machine's time zone."""
     if envelope is None:
         return []
-    date = envelope.date.strftime("%a, %d %b %Y %H:%M:%S %z") if envelope.date else ""
+    when = envelope.date.astimezone() if envelope.date and local_dates else envelope.date
+    date = when.strftime("%a, %d %b %Y %H:%M:%S %z") if when else ""
     pairs = [
         ("Date", date),
         ("From", _addresses(envelope.sender)),
@@ -52,6 +54,7 @@ def message_lines(
     readable: Readable,
     full_headers: str | None,
     chosen: list[tuple[str, str]] | None = None,
+    local_dates: bool = False,
 ) -> list[Text]:
     """What the message view shows, line by line, every piece sanitized: the full
     headers, or those chosen (the pinerc's viewer-hdrs), or Date, From, To, Cc, Subject."""
@@ -59,7 +62,7 @@ def message_lines(
     if full_headers is not None:
         lines += text_lines(full_headers.rstrip("\n"))
     else:
-        for name, value in short_headers(envelope) if chosen is None else chosen:
+        for name, value in short_headers(envelope, local_dates) if chosen is None else chosen:
             line = Text(f"{name}: ", style="bold", end="")
             line.append(safe_line(value))
             lines.append(line)
@@ -166,6 +169,7 @@ class MessageScreen(CommandScreen):
         self._showing = (uid, full)
 
         wanted = self.session.pine.viewer_hdrs
+        local = self.session.pine.feature("convert-dates-to-localtime")
 
         def job() -> tuple[list[Text], Readable]:
             readable = view.read(uid)
@@ -173,7 +177,8 @@ class MessageScreen(CommandScreen):
             chosen = None
             if wanted and not full:  # viewer-hdrs: one more read of the header block
                 chosen = chosen_headers(view.header_bytes(uid), wanted)
-            return message_lines(view.envelope(uid), readable, headers, chosen), readable
+            lines = message_lines(view.envelope(uid), readable, headers, chosen, local)
+            return lines, readable
 
         def shown(result: tuple[list[Text], Readable]) -> None:
             # N N P typed quickly start a worker each, and they may end in any order:
