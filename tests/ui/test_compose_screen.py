@@ -683,3 +683,37 @@ def test_warn_if_blank_subject_asks_before_sending_without_one(home: Path) -> No
         await pilot.press("n")
 
     run(app, scenario)
+
+
+def test_entering_the_text_runs_the_editor_with_enable_alternate_editor_implicitly(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    from pinesh.ui import compose_screen
+
+    ran: list[str | None] = []
+
+    def fake_editor(text: str, environ: object, configured: str | None = None) -> str:
+        ran.append(configured)
+        return "written in the editor\n"
+
+    monkeypatch.setattr(compose_screen, "run_editor", fake_editor)
+    rc = "editor=myeditor --wait\nfeature-list=enable-alternate-editor-implicitly\n"
+    app = PineshApp(make_session(home, rc))
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"jane@example.org")
+        await type_into(pilot, screen, "Subject", "hi")
+        await pilot.press("enter")  # into the text: the editor runs, once
+        await pilot.pause()
+        await pilot.pause()
+        assert ran == ["myeditor --wait"]
+        assert screen.query_one(BodyArea).text == "written in the editor\n"
+        await pilot.press("up", "down")  # leaving and entering again: not again
+        await pilot.pause()
+        assert len(ran) == 1
+
+    run(app, scenario)

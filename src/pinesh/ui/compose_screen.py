@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -111,6 +111,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
         self.default_fcc = DEFAULT_FCC if configured is None else configured
         self.fcc_rule = session.pine.fcc_name_rule
         self.typed_fcc = ""  # the Fcc field as sent, for last-fcc-used
+        self._editor_started = False  # enable-alternate-editor-implicitly ran it once
         self.busy = False
         self.leaving: str | None = None  # a message to leave with once on top again
 
@@ -140,6 +141,19 @@ your own editor ($VISUAL or $EDITOR, else vi).
 
     def field(self, name: str) -> HeaderInput:
         return self.query_one(HeaderFields).field(name)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The feature enable-alternate-editor-implicitly: entering the text the first
+        time runs the pinerc's editor, as in Pine (only with editor set, as there)."""
+        pine = self.session.pine
+        if (
+            isinstance(event.widget, BodyArea)
+            and not self._editor_started
+            and pine.editor
+            and pine.feature("enable-alternate-editor-implicitly")
+        ):
+            self._editor_started = True
+            self.call_after_refresh(self.action_editor)
 
     def say(self, message: str) -> None:
         if not self.is_attached:  # a worker finished after the composer was closed
