@@ -298,7 +298,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "compose-maps-delete-key-to-ctrl-d": ("not yet", "Delete key behaviour in COMPOSE"),
     "quell-dead-letter-on-cancel": ("not yet", "pinesh keeps no dead.letter on cancel"),
     "enable-alternate-editor-cmd": ("not yet", "^_ is always on"),
-    "enable-alternate-editor-implicitly": ("honoured", "entering the text runs the pinerc's editor"),
+    "enable-alternate-editor-implicitly": ("honoured", "entering the text runs editor"),
     "enable-search-and-replace": ("not yet", "replace in ^W; it only finds"),
     "enable-sigdashes": ("honoured", "the -- line above the signature; else as written"),
     "quell-mailchecks-composing-except-inbox": ("not yet", "no mail checks while composing"),
