@@ -534,3 +534,27 @@ def test_moving_read_messages_expunges_nothing_the_user_only_marked(
         assert inbox.count == 4  # nothing expunged
     finally:
         inbox.close()
+
+
+@pytest.mark.parametrize(
+    ("features", "shown"), [("", "html words"), ("prefer-plain-text", "plain words")]
+)
+def test_an_alternative_shows_its_html_unless_prefer_plain_text(
+    features: str, shown: str, tmp_path: Path
+) -> None:
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1.alt.pinesh").write_bytes(
+        b'From: a@example.org\r\nContent-Type: multipart/alternative; boundary="a"\r\n\r\n'
+        b"--a\r\nContent-Type: text/plain\r\n\r\nplain words\r\n--a\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>html words</p>\r\n--a--\r\n"
+    )
+    rc = parse_pinerc(f"inbox-path=#md/{maildir}\nfeature-list={features}\n", str(tmp_path / "rc"))
+    session = MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp_path / "d")
+    inbox = FolderView.open(session, "INBOX")
+    try:
+        text = inbox.read(inbox.uid_at(0)).text
+    finally:
+        inbox.close()
+    assert shown in text and ({"html words", "plain words"} - {shown}).pop() not in text

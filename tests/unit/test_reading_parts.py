@@ -112,6 +112,19 @@ def test_of_alternatives_plain_is_shown_and_the_html_listed() -> None:
     assert _listed(readable) == [("2", "text/html")]
 
 
+def test_without_prefer_plain_text_the_html_is_shown_as_alpine_does() -> None:
+    message = (
+        b'Content-Type: multipart/alternative; boundary="a"\r\n\r\n--a\r\n'
+        b"Content-Type: text/plain\r\n\r\nplain words\r\n--a\r\n"
+        b'Content-Type: multipart/related; boundary="r"\r\n\r\n--r\r\n'
+        b"Content-Type: text/html\r\n\r\n<p>rich words</p>\r\n--r\r\n"
+        b"Content-Type: image/png\r\nContent-ID: <i>\r\n\r\nPNG\r\n--r--\r\n--a--\r\n"
+    )
+    structure = mime_structure(message)
+    assert [p.part_id for p in shown_parts(structure)] == ["1"]  # prefer-plain-text
+    assert [p.part_id for p in shown_parts(structure, prefer_plain=False)] == ["2.1"]
+
+
 def test_html_in_related_is_chosen_when_the_alternative_has_no_plain_text() -> None:
     message = (
         b'Content-Type: multipart/alternative; boundary="a"\r\n\r\n--a\r\n'

@@ -116,7 +116,8 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
                 sys.stdout.buffer.write(chunk)
             return 0
         [envelope] = folder.envelopes([uid])
-        readable = read_message(folder, uid)
+        prefer_plain = session.pine.feature("prefer-plain-text")  # else the HTML, as Alpine
+        readable = read_message(folder, uid, prefer_plain=prefer_plain)
     if as_json:
         emit_json(
             {

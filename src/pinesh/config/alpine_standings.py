@@ -387,7 +387,7 @@ FEATURES: dict[str, tuple[str, str]] = {
         "not applicable",
         "pinesh always shows control characters as escapes",
     ),
-    "prefer-plain-text": ("not yet", "plain text is always preferred to HTML"),
+    "prefer-plain-text": ("honoured", "an alternative's plain text, not its HTML"),
     "quell-charset-warning": ("not yet", "hiding the note on a charset pinesh refused"),
     "quell-server-after-link-in-html": (
         "not applicable",

@@ -497,8 +497,10 @@ class FolderView:
 
     def read(self, uid: int) -> Readable:
         """The message made readable; marks it SEEN (unless the folder is read-only)."""
+        # Of an alternative Alpine shows the HTML, the plain text with prefer-plain-text.
+        prefer_plain = self.session.pine.feature("prefer-plain-text")
         with self._locked() as folder:
-            readable = read_message(folder, uid)
+            readable = read_message(folder, uid, prefer_plain=prefer_plain)
         # Its flags as kept (a cached envelope costs nothing): no STORE for a message seen.
         envelope = self.envelope(uid)
         if not self.read_only and (envelope is None or Flag.SEEN not in envelope.flags):

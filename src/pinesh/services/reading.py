@@ -65,22 +65,24 @@ def _inline_text(part: Part) -> bool:
     return part.content_type in INLINE_TYPES and not part.children and not _is_attachment(part)
 
 
-def _alternative_shown(part: Part) -> list[Part]:
-    """What a multipart/alternative shows, as Pine chooses: its plain text, else its HTML,
-    else what the first nested multipart with text to show shows (multipart/related
-    around HTML)."""
+def _alternative_shown(part: Part, prefer_plain: bool) -> list[Part]:
+    """What a multipart/alternative shows, as Alpine chooses: its HTML, else its plain
+    text (prefer_plain, the feature prefer-plain-text: the other way round), else what
+    the first nested multipart with text to show shows (multipart/related around HTML,
+    which counts as HTML)."""
     children = part.children
-    for wanted in ("text/plain", "text/html"):
+    order = ("text/plain", "text/html") if prefer_plain else ("text/html", "text/plain")
+    nested = [c for c in children if c.children and shown_parts(c, prefer_plain=prefer_plain)]
+    for wanted in order:
         for child in children:
             if child.content_type == wanted and _inline_text(child):
                 return [child]
-    for child in children:
-        if child.children and (found := shown_parts(child)):
-            return found
-    return []
+        if wanted == "text/html" and nested:
+            return shown_parts(nested[0], prefer_plain=prefer_plain)
+    return shown_parts(nested[0], prefer_plain=prefer_plain) if nested else []
 
 
-def shown_parts(structure: Part) -> list[Part]:
+def shown_parts(structure: Part, *, prefer_plain: bool = True) -> list[Part]:
     """The leaf text parts the message view shows, in order: every inline text part of a
     multipart (mixed, digest, related, signed, ...), one of each multipart/alternative,
     nothing inside an attached message (message/rfc822 is listed, and opened by itself)."""
@@ -89,10 +91,10 @@ def shown_parts(structure: Part) -> list[Part]:
     if not structure.children:
         return [structure] if _inline_text(structure) else []
     if structure.content_type == "multipart/alternative":
-        return _alternative_shown(structure)
+        return _alternative_shown(structure, prefer_plain)
     found: list[Part] = []
     for child in structure.children:
-        found += shown_parts(child)
+        found += shown_parts(child, prefer_plain=prefer_plain)
     return found
 
 
@@ -126,13 +128,22 @@ def part_banner(part: Part) -> str:
     return f"[ Part {part.part_id}, {major.capitalize()}/{minor.upper()} ]"
 
 
-def read_message(folder: Folder, uid: int) -> Readable:
-    """The text to show for a message and the list of its attachments."""
-    return _readable(folder.structure(uid), lambda part_id: folder.fetch_part(uid, part_id))
+def read_message(folder: Folder, uid: int, *, prefer_plain: bool = True) -> Readable:
+    """The text to show for a message and the list of its attachments (prefer_plain: of
+    an alternative, the plain text rather than the HTML)."""
+    return _readable(
+        folder.structure(uid),
+        lambda part_id: folder.fetch_part(uid, part_id),
+        prefer_plain=prefer_plain,
+    )
 
 
 def _readable(
-    structure: Part, fetch: Callable[[str], Iterable[bytes]], *, from_source: bool = True
+    structure: Part,
+    fetch: Callable[[str], Iterable[bytes]],
+    *,
+    from_source: bool = True,
+    prefer_plain: bool = True,
 ) -> Readable:
     """The shown text parts of structure (read through fetch, up to MAX_TEXT in all),
     joined as Pine joins them, and the parts listed as attachments: no part is left out.
@@ -142,7 +153,7 @@ def _readable(
     what it calls the preamble) is read again from its source by pinesh's own parser,
     which reads such a body as text; with from_source False, not (that is the re-read).
     """
-    shown = shown_parts(structure)
+    shown = shown_parts(structure, prefer_plain=prefer_plain)
     attachments = tuple(
         ReceivedAttachment(p.part_id, p.content_type, p.filename, p.size)
         for p in listed_parts(structure, shown)
@@ -154,6 +165,7 @@ def _readable(
             mime_structure(source),
             lambda part_id: part_content(source, part_id) or (),
             from_source=False,
+            prefer_plain=prefer_plain,
         )
         if again.text.strip():
             note = "the message's MIME structure is broken: read from its source"
