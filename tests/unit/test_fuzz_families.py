@@ -15,6 +15,7 @@ import pytest
 from tests.fuzz.run import FAMILIES, ROOT, _result
 
 INPUTS = 3000  # per family: the whole run stays well under a minute on two cores
+OVERSHOOT = 10  # inputs libFuzzer may run past -runs (see the test)
 
 
 def test_every_family_runs_its_inputs_without_a_finding(tmp_path: Path) -> None:
@@ -26,7 +27,12 @@ def test_every_family_runs_its_inputs_without_a_finding(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {line.split()[0]: line.split()[1:5] for line in proc.stdout.splitlines()[1:]}
-    assert rows == {family: [str(INPUTS), "0", "0", "0"] for family in FAMILIES}
+    assert sorted(rows) == sorted(FAMILIES)
+    for family, (inputs, *findings) in rows.items():
+        # libFuzzer's count can end a few past -runs: under load a run was seen to stop at
+        # 3,005 of 3,000, with the same inputs as an unloaded run up to #2,991.
+        assert INPUTS <= int(inputs) < INPUTS + OVERSHOOT, family
+        assert findings == ["0", "0", "0"], family
     saved = sorted(p.name for p in tmp_path.iterdir())
     # Only libFuzzer's running output is kept for a clean family: no input, no report.
     assert saved == sorted(f"{family}-output.txt" for family in FAMILIES)
