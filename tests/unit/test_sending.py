@@ -46,20 +46,20 @@ def test_an_smtp_server_that_did_not_parse_fails_sending_naming_it(tmp_path: Pat
         send_draft(session, draft, fcc="")
 
 
+def _send_through_true(tmp: Path, rc_text: str) -> None:
+    """Send a short message with /bin/true as sendmail (it takes anything), then Fcc."""
+    session = _session(tmp, f"sendmail-path=/bin/true\n{rc_text}")
+    to = (Address("", "bob@example.org"),)
+    draft = Draft(sender=Address("", "me@pinesh.test"), to=to, subject="hello", body="hi\n")
+    assert send_draft(session, draft).attempt.ok
+
+
 @pytest.mark.parametrize(("setting", "kept"), [("", True), ('default-fcc=""\n', False)])
 def test_default_fcc_set_to_empty_keeps_no_copy(
     setting: str, kept: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    session = _session(tmp_path, f"sendmail-path=/bin/true\n{setting}")
-    draft = Draft(
-        sender=Address("", "me@pinesh.test"),
-        to=(Address("", "bob@example.org"),),
-        subject="hello",
-        body="hi\n",
-    )
-    outcome = send_draft(session, draft)
-    assert outcome.attempt.ok
+    _send_through_true(tmp_path, setting)
     assert (tmp_path / "mail" / "sent-mail").exists() is kept
 
 
@@ -70,13 +70,6 @@ def test_the_fcc_copy_is_marked_seen_only_with_mark_fcc_seen(
     import mailbox
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    session = _session(tmp_path, f"sendmail-path=/bin/true\nfeature-list={features}\n")
-    draft = Draft(
-        sender=Address("", "me@pinesh.test"),
-        to=(Address("", "bob@example.org"),),
-        subject="hello",
-        body="hi\n",
-    )
-    assert send_draft(session, draft).attempt.ok
+    _send_through_true(tmp_path, f"feature-list={features}\n")
     (copy,) = mailbox.mbox(tmp_path / "mail" / "sent-mail")
     assert ("R" in copy.get_flags()) is seen
