@@ -14,6 +14,7 @@ packages=(
   inn2
   alpine mutt isync
   tmux iproute2 iptables procps ca-certificates openssl tcpdump
+  gnupg gpgsm
 )
 
 missing=()

@@ -1,0 +1,75 @@
+"""Checking a PGP/MIME signature (RFC 3156) with the user's own GnuPG: gpg run as an
+argv list, in batch mode with no terminal, its answer read from ``--status-fd`` only
+(stores/gpg_status.py). Nothing is written to the keyring; the signed data and the
+signature go through private temporary files, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks
+from pinesh.stores.signed_parts import signed_parts
+
+GPG_TIMEOUT = 30.0  # seconds a check may take (a key server is never asked: see argv)
+PGP_SIGNATURE = "application/pgp-signature"
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    """What was found about a message's signature: its checks (none: not checked), and
+    why not when it was not (no gpg, not PGP/MIME, gpg failed)."""
+
+    checks: tuple[SignatureCheck, ...] = ()
+    not_checked: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        """The one word to show: the first check's verdict, else 'not verified'."""
+        return self.checks[0].verdict if self.checks else Verdict.ERROR
+
+
+def check_pgp_mime(raw: bytes, environ: Mapping[str, str] | None = None) -> SignatureReport | None:
+    """The signature of raw when it is a PGP/MIME signed message (None when it is not
+    one), checked against the user's keyring (GNUPGHOME, else ~/.gnupg)."""
+    parts = signed_parts(raw)
+    if parts is None or parts.protocol != PGP_SIGNATURE:
+        return None
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        return SignatureReport(not_checked="gpg is not installed: the signature is not checked")
+    env = dict(os.environ if environ is None else environ)
+    with tempfile.TemporaryDirectory(prefix="pinesh-verify-") as work:
+        data, signature = Path(work) / "signed", Path(work) / "signature.asc"
+        data.write_bytes(parts.signed)
+        signature.write_bytes(parts.signature)
+        argv = [
+            gpg,
+            "--batch",
+            "--no-tty",
+            "--status-fd",
+            "1",
+            "--no-auto-key-retrieve",
+            "--verify",
+            str(signature),
+            str(data),
+        ]
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, env=env, timeout=GPG_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return SignatureReport(not_checked=f"gpg could not run: {exc}")
+    checks = tuple(signature_checks(done.stdout))
+    if not checks:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return SignatureReport(
+            not_checked="gpg checked nothing" + (f": {reason[-1]}" if reason else "")
+        )
+    return SignatureReport(checks)
