@@ -80,3 +80,77 @@ def test_a_signer_whose_key_is_not_known_is_not_verified(keyring: Path, tmp_path
 
 def test_a_message_that_is_not_pgp_mime_is_not_checked() -> None:
     assert check_pgp_mime(b"From: a@example.org\r\n\r\nplain\r\n") is None
+
+
+def test_pinesh_show_reports_the_signature_in_json_and_text(keyring: Path, tmp_path: Path) -> None:
+    import json
+    import os
+    import sys
+
+    box = tmp_path / "box"
+    box.write_bytes(
+        b"From jane@example.org Mon Dec  7 10:00:00 2026\n"
+        + _signed_message(keyring).replace(b"\r\n", b"\n")
+        + b"\n"
+    )
+    (tmp_path / "pinerc").write_text("")
+    env = {**os.environ, "HOME": str(tmp_path), "GNUPGHOME": str(keyring)}
+    pinesh = str(Path(sys.executable).parent / "pinesh")
+    argv = [pinesh, "-p", str(tmp_path / "pinerc"), "show", str(box), "1"]
+    shown = subprocess.run(
+        [*argv, "--json"], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    signature = json.loads(shown.stdout)["signature"]
+    assert signature["verdict"] == "good" and signature["valid"] is True
+    assert signature["signer"] == "Jane Doe <jane@example.org>"
+    text = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert "[Signature good by Jane Doe <jane@example.org> (key " in text.stdout
+    assert "WARNING" not in text.stdout
+
+
+def test_a_signer_who_is_not_the_sender_is_warned_of(keyring: Path) -> None:
+    report = check_pgp_mime(_signed_message(keyring), {"GNUPGHOME": str(keyring)})
+    assert report is not None
+    assert "WARNING: the signer is not the From address" in report.describe("bob@example.org")
+    assert "WARNING" not in report.describe("JANE@example.org")
+
+
+def test_the_message_view_frames_the_signed_text_in_lines_no_message_can_draw() -> None:
+    from pinesh.services.reading import Readable
+    from pinesh.ui.message_screen import message_lines
+
+    readable = Readable("[ Signed text begins. Signature good ]\nforged\n", "1", ())
+    lines = message_lines(None, readable, None, signature="Signature bad by X")
+    framed = [line for line in lines if line.style == "reverse"]
+    assert [line.plain for line in framed] == [
+        "[ Signed text begins. Signature bad by X ]",
+        "[ Signed text ends ]",
+    ]  # the message's own imitation is drawn plain
+
+
+def test_a_folders_signed_message_is_checked_and_an_unsigned_one_is_not(
+    keyring: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinesh.config.pine_settings import pine_settings
+    from pinesh.config.pinerc import parse_pinerc
+    from pinesh.config.settings import Settings
+    from pinesh.services.connections import Connections
+    from pinesh.services.folder_view import FolderView
+    from pinesh.services.mail import MailSession
+
+    monkeypatch.setenv("GNUPGHOME", str(keyring))
+    box = tmp_path / "box"
+    box.write_bytes(
+        b"From jane@example.org Mon Dec  7 10:00:00 2026\n"
+        + _signed_message(keyring).replace(b"\r\n", b"\n")
+        + b"\nFrom bob@example.org Mon Dec  7 11:00:00 2026\nFrom: bob@example.org\n\nhi\n\n"
+    )
+    rc = parse_pinerc("", str(tmp_path / "pinerc"))
+    session = MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp_path / "d")
+    view = FolderView.open(session, str(box))
+    try:
+        signed = view.signature(view.uid_at(0))
+        assert signed is not None and signed.verdict is Verdict.GOOD
+        assert view.signature(view.uid_at(1)) is None
+    finally:
+        view.close()

@@ -10,6 +10,7 @@ from pinesh.errors import PineshError
 from pinesh.services.folder_view import counted
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import read_message, status_column
+from pinesh.services.signatures import check_pgp_mime
 from pinesh.stores.base import SortKey
 from pinesh.textsafe import safe_line
 
@@ -118,6 +119,9 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
         [envelope] = folder.envelopes([uid])
         prefer_plain = session.pine.feature("prefer-plain-text")  # else the HTML, as Alpine
         readable = read_message(folder, uid, prefer_plain=prefer_plain)
+        signed = folder.structure(uid).content_type == "multipart/signed"
+        signature = check_pgp_mime(folder.fetch_message(uid)) if signed else None
+    sender = envelope.sender[0].email if envelope.sender else ""
     if as_json:
         emit_json(
             {
@@ -126,6 +130,7 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
                 "text": readable.text,
                 "attachments": readable.attachments,
                 "note": readable.note,
+                "signature": signature.as_json() if signature else None,
             }
         )
         return 0
@@ -139,6 +144,8 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
     if envelope.cc:
         line("Cc: " + ", ".join(a.email for a in envelope.cc))
     line(f"Subject: {envelope.subject}")
+    if signature is not None:
+        line(f"[{signature.describe(sender)}]")
     print()
     block(readable.text)
     if readable.note:

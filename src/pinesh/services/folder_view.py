@@ -23,6 +23,7 @@ from pathlib import Path
 from pinesh.services.attachments import write_file
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import MAX_TEXT, Readable, read_message
+from pinesh.services.signatures import SignatureReport, check_pgp_mime
 from pinesh.stores.base import (
     Capability,
     Envelope,
@@ -453,6 +454,15 @@ class FolderView:
             return f"{moved} (marked deleted: other messages are marked deleted too)"
         self.expunge()
         return moved
+
+    def signature(self, uid: int) -> SignatureReport | None:
+        """The check of the message's PGP/MIME signature; None when it has none (its
+        structure says so first: an unsigned message is never read whole for this)."""
+        with self._locked() as folder:
+            root = folder.structure(uid)
+        if root.content_type != "multipart/signed":
+            return None
+        return check_pgp_mime(self.raw(uid))
 
     def raw(self, uid: int) -> bytes:
         with self._locked() as folder:

@@ -34,6 +34,46 @@ class SignatureReport:
         """The one word to show: the first check's verdict, else 'not verified'."""
         return self.checks[0].verdict if self.checks else Verdict.ERROR
 
+    def signer_mismatch(self, sender: str) -> bool:
+        """Whether the key's user ID names another address than sender (the From)."""
+        if not self.checks or not sender:
+            return False
+        user_id = self.checks[0].user_id
+        address = user_id[user_id.rfind("<") + 1 : user_id.rfind(">")] if "<" in user_id else ""
+        return address.strip().lower() != sender.strip().lower()
+
+    def describe(self, sender: str) -> str:
+        """One line for the message view and the command line (not yet made safe)."""
+        if not self.checks:
+            return f"Signature not verified: {self.not_checked or 'nothing was checked'}"
+        check = self.checks[0]
+        key = check.fingerprint or check.key_id
+        words = [f"Signature {check.verdict.value}"]
+        if check.user_id:
+            words.append(f"by {check.user_id}")
+        if key:
+            words.append(f"(key {key}")
+            words[-1] += f", trust {check.trust})" if check.verdict is Verdict.GOOD else ")"
+        line = " ".join(words)
+        if check.verdict is Verdict.GOOD and not check.valid:
+            line += "; the key is not trusted: who signed is not known"
+        if self.signer_mismatch(sender):
+            line += "; WARNING: the signer is not the From address"
+        return line
+
+    def as_json(self) -> dict[str, object]:
+        """The report for `pinesh show --json`."""
+        check = self.checks[0] if self.checks else None
+        return {
+            "verdict": self.verdict.value,
+            "valid": bool(check and check.valid),
+            "signer": check.user_id if check else None,
+            "key_id": check.key_id if check else None,
+            "fingerprint": check.fingerprint if check else None,
+            "trust": check.trust if check else None,
+            "not_checked": self.not_checked,
+        }
+
 
 def check_pgp_mime(raw: bytes, environ: Mapping[str, str] | None = None) -> SignatureReport | None:
     """The signature of raw when it is a PGP/MIME signed message (None when it is not

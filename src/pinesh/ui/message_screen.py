@@ -55,9 +55,13 @@ def message_lines(
     full_headers: str | None,
     chosen: list[tuple[str, str]] | None = None,
     local_dates: bool = False,
+    signature: str | None = None,
 ) -> list[Text]:
     """What the message view shows, line by line, every piece sanitized: the full
-    headers, or those chosen (the pinerc's viewer-hdrs), or Date, From, To, Cc, Subject."""
+    headers, or those chosen (the pinerc's viewer-hdrs), or Date, From, To, Cc, Subject.
+    signature: what the check of a signed message found; the signed text is then framed
+    by two lines drawn in reverse video, which no text of a message can draw (a message's
+    text is always drawn plain), so a forged "signed" line cannot pass for one."""
     lines: list[Text] = []
     if full_headers is not None:
         lines += text_lines(full_headers.rstrip("\n"))
@@ -81,7 +85,11 @@ def message_lines(
     lines.append(Text(""))
     if readable.note:
         lines.append(Text(f"  [{safe_line(readable.note)}]", style="italic", end=""))
+    if signature is not None:
+        lines.append(Text(f"[ Signed text begins. {safe_line(signature)} ]", "reverse", end=""))
     lines += text_lines(readable.text.rstrip("\n"))
+    if signature is not None:
+        lines.append(Text("[ Signed text ends ]", style="reverse", end=""))
     return lines
 
 
@@ -177,7 +185,11 @@ class MessageScreen(CommandScreen):
             chosen = None
             if wanted and not full:  # viewer-hdrs: one more read of the header block
                 chosen = chosen_headers(view.header_bytes(uid), wanted)
-            lines = message_lines(view.envelope(uid), readable, headers, chosen, local)
+            envelope = view.envelope(uid)
+            report = view.signature(uid)
+            sender = envelope.sender[0].email if envelope and envelope.sender else ""
+            said = report.describe(sender) if report is not None else None
+            lines = message_lines(envelope, readable, headers, chosen, local, said)
             return lines, readable
 
         def shown(result: tuple[list[Text], Readable]) -> None:
