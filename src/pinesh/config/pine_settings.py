@@ -207,7 +207,7 @@ def pine_settings(rc: Pinerc) -> PineSettings:
         editor=next(iter(rc.get_list("editor")), None),
         literal_signature=_escaped_text(rc, "literal-signature"),
         newsrc_path=_path(rc.get("newsrc-path")),
-        startup_rule=_startup_rule(rc),
+        startup_rule=_rule(rc, "incoming-startup-rule", STARTUP_RULES),
         index_format=_index_format(rc),
         saved_msg_name_rule=_rule(rc, "saved-msg-name-rule", SAVE_RULES),
         fcc_name_rule=_rule(rc, "fcc-name-rule", FCC_RULES),
@@ -288,21 +288,6 @@ def _rule(rc: Pinerc, name: str, rules: tuple[str, ...]) -> str:
 
 
 STARTUP_RULES = ("first-unseen", "first", "last")
-
-
-def _startup_rule(rc: Pinerc) -> str:
-    """incoming-startup-rule; one pinesh does not follow is a problem, and first-unseen."""
-    text = (rc.get("incoming-startup-rule") or "first-unseen").strip().lower()
-    if text in STARTUP_RULES:
-        return text
-    rc.problems.append(
-        rc.error(
-            "incoming-startup-rule",
-            f"{text!r} is not a rule pinesh follows; using first-unseen",
-            hint="write first-unseen, first or last",
-        )
-    )
-    return "first-unseen"
 
 
 def _sort_key(rc: Pinerc) -> tuple[str, bool]:

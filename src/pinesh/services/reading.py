@@ -72,14 +72,22 @@ def _alternative_shown(part: Part, prefer_plain: bool) -> list[Part]:
     which counts as HTML)."""
     children = part.children
     order = ("text/plain", "text/html") if prefer_plain else ("text/html", "text/plain")
-    nested = [c for c in children if c.children and shown_parts(c, prefer_plain=prefer_plain)]
+    # The first nested multipart with text to show, and what it shows (found once).
+    nested = next(
+        (
+            found
+            for c in children
+            if c.children and (found := shown_parts(c, prefer_plain=prefer_plain))
+        ),
+        [],
+    )
     for wanted in order:
         for child in children:
             if child.content_type == wanted and _inline_text(child):
                 return [child]
         if wanted == "text/html" and nested:
-            return shown_parts(nested[0], prefer_plain=prefer_plain)
-    return shown_parts(nested[0], prefer_plain=prefer_plain) if nested else []
+            return nested
+    return nested
 
 
 def shown_parts(structure: Part, *, prefer_plain: bool = True) -> list[Part]:
