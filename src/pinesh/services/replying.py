@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -230,39 +229,24 @@ def _reply_body(quoted: str, session: MailSession) -> str:
 
 def _leadin(env: Envelope, template: str | None = None) -> str:
     """The reply's first line: Pine's "On Tue, 5 Mar 2024, Jane Doe wrote:", or the
-    pinerc's reply-leadin with its tokens filled in (LEADIN_TOKENS; others stay)."""
-    senders = usable_addresses(env.sender) or env.sender
-    who = safe_line(senders[0].display()) if senders else "the sender"
+    pinerc's reply-leadin with its tokens filled in (those _leadin_values knows; others
+    stay as written)."""
+    values = _leadin_values(env)
     if template is None or template.strip().lower() == "default":
         if env.date is None:
-            return f"{who} wrote:"
-        when: datetime = env.date
-        return f"On {when:%a}, {when.day} {when:%b %Y}, {who} wrote:"
-    values = _leadin_values(env, who)
+            return f"{values['_FROM_']} wrote:"
+        return f"On {values['_DAYDATE_']}, {values['_FROM_']} wrote:"
     return safe_text(_TOKEN.sub(lambda m: values.get(m[0], m[0]), template))
 
 
 _TOKEN = re.compile(r"_[A-Z0-9]+_")
-# The tokens of Alpine's reply-leadin pinesh fills in (the ones pinerc files use most).
-LEADIN_TOKENS = (
-    "_FROM_",
-    "_FROMADDRESS_",
-    "_DATE_",
-    "_DAYDATE_",
-    "_DAY_",
-    "_MONTH_",
-    "_YEAR_",
-    "_TIME24_",
-    "_SUBJECT_",
-    "_NEWSGROUPS_",
-    "_NEWLINE_",
-)
 
 
-def _leadin_values(env: Envelope, who: str) -> dict[str, str]:
+def _leadin_values(env: Envelope) -> dict[str, str]:
+    """The reply-leadin tokens pinesh fills in (the ones pinerc files use most)."""
     senders = usable_addresses(env.sender) or env.sender
     values = {
-        "_FROM_": who,
+        "_FROM_": safe_line(senders[0].display()) if senders else "the sender",
         "_FROMADDRESS_": safe_line(senders[0].email) if senders else "",
         "_SUBJECT_": safe_line(env.subject[:MAX_SUBJECT]),
         "_NEWSGROUPS_": ",".join(env.newsgroups),

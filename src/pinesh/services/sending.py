@@ -72,6 +72,13 @@ class SendOutcome:
     fcc_error: str | None = None  # the copy failed (the message itself was sent)
 
 
+def default_fcc(session: MailSession) -> str:
+    """Where a sent message's copy goes unless the composer says: the pinerc's
+    default-fcc, else sent-mail; "" (default-fcc="") keeps no copy, as in Alpine."""
+    configured = session.pine.default_fcc
+    return DEFAULT_FCC if configured is None else configured
+
+
 def send_draft(session: MailSession, draft: Draft, *, fcc: str | None = None) -> SendOutcome:
     """Compose draft, send it (the outbox keeps it if that fails), then Fcc a copy."""
     domain = session.pine.user_domain or user_address(session).email.rpartition("@")[2]
@@ -79,10 +86,7 @@ def send_draft(session: MailSession, draft: Draft, *, fcc: str | None = None) ->
     attempt = outbox(session).send_or_keep(choose_sender(session), composed.outgoing)
     if not attempt.ok:
         return SendOutcome(composed, attempt)
-    configured = session.pine.default_fcc  # "" (default-fcc=""): no copy, as in Alpine
-    if fcc is None:
-        fcc = DEFAULT_FCC if configured is None else configured
-    folder_name = fcc
+    folder_name = default_fcc(session) if fcc is None else fcc
     if not folder_name:
         return SendOutcome(composed, attempt)
     try:

@@ -28,7 +28,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.name_rules import offered_fcc
 from pinesh.services.postponed import PostponedMessage, list_postponed, postpone, resume
 from pinesh.services.replying import ComposeRequest, new_request
-from pinesh.services.sending import DEFAULT_FCC, user_address
+from pinesh.services.sending import default_fcc, user_address
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.ui.compose_fields import (
     AttachmentField,
@@ -107,8 +107,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
         self.request = request
         self.on_sent = on_sent
         self.book = AddressBook(Path(".addressbook"))
-        configured = session.pine.default_fcc  # "": no copy is kept, as in Alpine
-        self.default_fcc = DEFAULT_FCC if configured is None else configured
+        self.default_fcc = default_fcc(session)
         self.fcc_rule = session.pine.fcc_name_rule
         self.typed_fcc = ""  # the Fcc field as sent, for last-fcc-used
         self._editor_started = False  # enable-alternate-editor-implicitly ran it once
@@ -412,9 +411,11 @@ your own editor ($VISUAL or $EDITOR, else vi).
         request = self._request(strict=True)
         if request is None:
             return
-        question = "Send message?"
-        if self.session.pine.feature("warn-if-blank-subject") and not request.draft.subject.strip():
-            question = "No Subject, send anyway?"  # Alpine's question for the feature
+        blank = self.session.pine.feature("warn-if-blank-subject") and not (
+            request.draft.subject.strip()
+        )
+        # Alpine's question for the feature, with "no" the answer Enter gives.
+        question = "No Subject, send anyway?" if blank else "Send message?"
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -423,7 +424,6 @@ your own editor ($VISUAL or $EDITOR, else vi).
                 self.say("Sending...")
                 self.send(request)
 
-        blank = question != "Send message?"
         self.app.push_screen(ConfirmScreen(question, default=not blank), answered)
 
     @work(thread=True, exclusive=True, group="send")
