@@ -111,8 +111,11 @@ def test_pinesh_show_reports_the_signature_in_json_and_text(keyring: Path, tmp_p
 def test_a_signer_who_is_not_the_sender_is_warned_of(keyring: Path) -> None:
     report = check_pgp_mime(_signed_message(keyring), {"GNUPGHOME": str(keyring)})
     assert report is not None
-    assert "WARNING: the signer is not the From address" in report.describe("bob@example.org")
-    assert "WARNING" not in report.describe("JANE@example.org")
+    from pinesh.stores.base import Address
+
+    bob, jane = (Address("Bob", "bob@example.org"),), (Address("", "JANE@example.org"),)
+    assert "WARNING: the signer is not the From address" in report.describe(bob)
+    assert "WARNING" not in report.describe(jane)
 
 
 def test_the_message_view_frames_the_signed_text_in_lines_no_message_can_draw() -> None:

@@ -10,7 +10,7 @@ from pinesh.errors import PineshError
 from pinesh.services.folder_view import counted
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import read_message, status_column
-from pinesh.services.signatures import check_pgp_mime
+from pinesh.services.signatures import message_signature
 from pinesh.stores.base import SortKey
 from pinesh.textsafe import safe_line
 
@@ -119,9 +119,7 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
         [envelope] = folder.envelopes([uid])
         prefer_plain = session.pine.feature("prefer-plain-text")  # else the HTML, as Alpine
         readable = read_message(folder, uid, prefer_plain=prefer_plain)
-        signed = folder.structure(uid).content_type == "multipart/signed"
-        signature = check_pgp_mime(folder.fetch_message(uid)) if signed else None
-    sender = envelope.sender[0].email if envelope.sender else ""
+        signature = message_signature(folder, uid)
     if as_json:
         emit_json(
             {
@@ -145,7 +143,7 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
         line("Cc: " + ", ".join(a.email for a in envelope.cc))
     line(f"Subject: {envelope.subject}")
     if signature is not None:
-        line(f"[{signature.describe(sender)}]")
+        line(f"[{signature.describe(envelope.sender)}]")
     print()
     block(readable.text)
     if readable.note:

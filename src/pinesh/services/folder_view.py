@@ -23,7 +23,7 @@ from pathlib import Path
 from pinesh.services.attachments import write_file
 from pinesh.services.mail import MailSession
 from pinesh.services.reading import MAX_TEXT, Readable, read_message
-from pinesh.services.signatures import SignatureReport, check_pgp_mime
+from pinesh.services.signatures import SignatureReport, message_signature
 from pinesh.stores.base import (
     Capability,
     Envelope,
@@ -459,10 +459,7 @@ class FolderView:
         """The check of the message's PGP/MIME signature; None when it has none (its
         structure says so first: an unsigned message is never read whole for this)."""
         with self._locked() as folder:
-            root = folder.structure(uid)
-        if root.content_type != "multipart/signed":
-            return None
-        return check_pgp_mime(self.raw(uid))
+            return message_signature(folder, uid)
 
     def raw(self, uid: int) -> bytes:
         with self._locked() as folder:

@@ -230,11 +230,15 @@ class MailSession:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 store.create(path.name)
             return store.open(path.name, read_only=read_only)
-        if create and mailbox.driver is Driver.IMAP:
-            listed = store.list_folders(mailbox.mailbox)
-            if not any(folder.selectable for folder in listed):
-                store.create(mailbox.mailbox)
+        if create and mailbox.driver is Driver.IMAP and not self.on_server(mailbox):
+            store.create(mailbox.mailbox)
         return store.open(mailbox.mailbox, read_only=read_only)
+
+    def on_server(self, mailbox: MailboxName) -> bool:
+        """Whether a server's folder is there to open (one LIST): the default collection
+        may be remote, and a folder named there need not have been made yet."""
+        listed = self.store_for(mailbox).list_folders(mailbox.mailbox)
+        return any(folder.selectable for folder in listed)
 
     # -- collections ------------------------------------------------------------------
 

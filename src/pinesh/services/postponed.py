@@ -76,8 +76,7 @@ def _exists(session: MailSession, name: str) -> bool:
     yet means no postponed message, not an error). A Maildir is made when opened."""
     mailbox = session.parse(name)
     if mailbox.driver is Driver.IMAP:
-        listed = session.store_for(mailbox).list_folders(mailbox.mailbox)
-        return any(folder.selectable for folder in listed)
+        return session.on_server(mailbox)
     return mailbox.driver is not Driver.MBOX or Path(mailbox.mailbox).exists()
 
 

@@ -10,10 +10,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinesh.stores.base import Address, Folder
 from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks
 from pinesh.stores.signed_parts import signed_parts
 
@@ -34,15 +35,15 @@ class SignatureReport:
         """The one word to show: the first check's verdict, else 'not verified'."""
         return self.checks[0].verdict if self.checks else Verdict.ERROR
 
-    def signer_mismatch(self, sender: str) -> bool:
+    def signer_mismatch(self, sender: Sequence[Address]) -> bool:
         """Whether the key's user ID names another address than sender (the From)."""
         if not self.checks or not sender:
             return False
         user_id = self.checks[0].user_id
         address = user_id[user_id.rfind("<") + 1 : user_id.rfind(">")] if "<" in user_id else ""
-        return address.strip().lower() != sender.strip().lower()
+        return address.strip().lower() != sender[0].email.strip().lower()
 
-    def describe(self, sender: str) -> str:
+    def describe(self, sender: Sequence[Address]) -> str:
         """One line for the message view and the command line (not yet made safe)."""
         if not self.checks:
             return f"Signature not verified: {self.not_checked or 'nothing was checked'}"
@@ -73,6 +74,14 @@ class SignatureReport:
             "trust": check.trust if check else None,
             "not_checked": self.not_checked,
         }
+
+
+def message_signature(folder: Folder, uid: int) -> SignatureReport | None:
+    """The check of a folder's message's PGP/MIME signature; None when it has none (its
+    structure says so first: an unsigned message is never read whole for this)."""
+    if folder.structure(uid).content_type != "multipart/signed":
+        return None
+    return check_pgp_mime(folder.fetch_message(uid))
 
 
 def check_pgp_mime(raw: bytes, environ: Mapping[str, str] | None = None) -> SignatureReport | None:

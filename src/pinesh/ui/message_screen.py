@@ -187,7 +187,7 @@ class MessageScreen(CommandScreen):
                 chosen = chosen_headers(view.header_bytes(uid), wanted)
             envelope = view.envelope(uid)
             report = view.signature(uid)
-            sender = envelope.sender[0].email if envelope and envelope.sender else ""
+            sender = envelope.sender if envelope else ()
             said = report.describe(sender) if report is not None else None
             lines = message_lines(envelope, readable, headers, chosen, local, said)
             return lines, readable
