@@ -30,10 +30,15 @@ def _connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("method", nargs="?", default="imap")
 
 
+def _is_message_number(text: str) -> bool:
+    """-n's value: 1, 2, ... (ASCII digits only: int() also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit() and int(text) > 0
+
+
 def _message_number(text: str) -> int:
     import argparse
 
-    if not (text.isascii() and text.isdigit() and int(text) > 0):
+    if not _is_message_number(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a message number (1, 2, ...)")
     return int(text)
 
@@ -338,7 +343,7 @@ def _plain_client(argv: Sequence[str]) -> ClientStart | None:
             return None
         found[CLIENT_OPTIONS[option]] = value
     number = found["number"]
-    if number is not None and not (number.isdigit() and number.isascii() and int(number) > 0):
+    if number is not None and not _is_message_number(number):
         return None  # argparse says what is wrong
     return _client_start(
         found["config"],

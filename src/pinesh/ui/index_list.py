@@ -263,6 +263,7 @@ class IndexList(ScrollView):
         self.columns = tuple(columns) if columns else DEFAULT_FORMAT
         self.thread_style = thread_style
         self.local_dates = local_dates
+        self._layout: tuple[tuple[int, int], Layout] | None = None  # (width, count): layout
         self.view: FolderView | None = None
         self.cursor = 0
         self.selected: set[int] = set()
@@ -388,9 +389,7 @@ class IndexList(ScrollView):
         assert view is not None
         width = self.scrollable_content_region.width
         order = view.order  # read once: a worker's expunge may replace it meanwhile
-        layout = layout_for(
-            width, len(order.uids), self.columns, self.thread_style, self.local_dates
-        )
+        layout = self._layout_for(width, len(order.uids))
         if position >= len(order.uids):
             return placeholder_line(position + 1, layout, "")
         uid = order.uids[position]
@@ -407,6 +406,14 @@ class IndexList(ScrollView):
             layout,
             self._today,
         )
+
+    def _layout_for(self, width: int, count: int) -> Layout:
+        """The columns' widths, worked out again only when the width or the folder's size
+        changes: every row drawn asks for them."""
+        if self._layout is None or self._layout[0] != (width, count):
+            made = layout_for(width, count, self.columns, self.thread_style, self.local_dates)
+            self._layout = ((width, count), made)
+        return self._layout[1]
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

@@ -24,6 +24,7 @@ from pinesh.services.identity import user_address
 from pinesh.services.mail import MailSession
 from pinesh.stores.base import Flag, SortKey
 from pinesh.textsafe import safe_line
+from pinesh.ui.app import NOTICE_SECONDS
 from pinesh.ui.attachment_screen import failure_text
 from pinesh.ui.index_list import IndexList
 from pinesh.ui.key_menu import KeyMenu
@@ -290,7 +291,13 @@ class IndexScreen(CommandScreen):
 
     def on_unmount(self) -> None:
         if self.view is not None:
-            close_later(self.view, self._read_message_folder())
+            app = self.app
+            # notify() is safe from any thread; after the app ends it changes nothing.
+            close_later(
+                self.view,
+                self._read_message_folder(),
+                lambda text: app.notify(safe_line(text), timeout=NOTICE_SECONDS, markup=False),
+            )
             self.view = None
 
     def _read_message_folder(self) -> str | None:
@@ -454,7 +461,7 @@ class IndexScreen(CommandScreen):
         if view is None or not self._writable(view):
             return
 
-        def counted(count: int) -> None:
+        def ask(count: int) -> None:
             if not self.is_active:
                 return  # X pressed twice: the first count's question is up already
             if not count:
@@ -464,14 +471,14 @@ class IndexScreen(CommandScreen):
                 self.expunge()  # the pinerc's feature: X expunges at once, as in Pine
                 return
             question = (
-                f"Expunge the {count} deleted message{'s' if count > 1 else ''} "
+                f"Expunge the {counted(count, 'deleted message')} "
                 f"from {safe_line(self.folder_name)}?"
             )
             self.app.push_screen(
                 ConfirmScreen(question), lambda yes: self.expunge() if yes else None
             )
 
-        self.background(view.deleted_count, counted, busy="Counting deleted messages...")
+        self.background(view.deleted_count, ask, busy="Counting deleted messages...")
 
     def expunge(self) -> None:
         view = self.view
@@ -615,15 +622,25 @@ class LiveOpen:
         return self._view
 
 
-def close_later(view: FolderView, move_read_to: str | None = None) -> None:
+def close_later(
+    view: FolderView,
+    move_read_to: str | None = None,
+    tell: Callable[[str], None] | None = None,
+) -> None:
     """Close a view off the UI thread: closing may write flags or talk to a server. Not a
     daemon thread: the process waits for it at exit, so flag changes are not lost.
-    move_read_to: first move the read messages there (Pine's read-message-folder)."""
+    move_read_to: first move the read messages there (Pine's read-message-folder), and
+    tell what was done, or why it was not (tell is called from the closing thread)."""
 
     def close() -> None:
+        if move_read_to:
+            try:
+                moved = view.move_read_to(move_read_to)
+            except (PineshError, OSError) as exc:
+                moved = f"Read messages not moved to {move_read_to}: {exc}"
+            if moved and tell is not None:
+                tell(moved)
         with contextlib.suppress(PineshError, OSError):  # nobody is left to tell
-            if move_read_to:
-                view.move_read_to(move_read_to)
             view.close()
 
     threading.Thread(target=close, name="pinesh-close-folder").start()
