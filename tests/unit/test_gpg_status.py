@@ -3,7 +3,13 @@ broken and hostile ones."""
 
 from __future__ import annotations
 
-from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks, status_lines
+from pinesh.stores.gpg_status import (
+    SignatureCheck,
+    Verdict,
+    decryption_status,
+    signature_checks,
+    status_lines,
+)
 
 GOOD = (
     b"[GNUPG:] NEWSIG\n"
@@ -78,3 +84,89 @@ def test_lines_that_are_not_gpgs_status_are_ignored() -> None:
 def test_no_status_at_all_is_no_check() -> None:
     assert signature_checks(b"") == []
     assert signature_checks(b"[GNUPG:] NEWSIG\n") == []  # started, never settled
+
+
+# Transcripts of gpg 2.2.40's status lines, as it wrote them.
+DECRYPTED_AND_SIGNED = b"""[GNUPG:] ENC_TO 0FF2611839E2FE9C 1 0
+[GNUPG:] KEY_CONSIDERED 6321C88427F4FF74F90697C7A1C9B7FB092E4E49 0
+[GNUPG:] DECRYPTION_KEY 36C1179A3E451B6AFFD005D60FF2611839E2FE9C 6321C88427F4FF74F90697C7A1C9B7FB092E4E49 u
+[GNUPG:] ENC_TO 0FDA25CBD15FD259 1 0
+[GNUPG:] NO_SECKEY 0FDA25CBD15FD259
+[GNUPG:] BEGIN_DECRYPTION
+[GNUPG:] DECRYPTION_INFO 2 9 0
+[GNUPG:] PLAINTEXT 62 1796689471 m
+[GNUPG:] NEWSIG jane@example.org
+[GNUPG:] GOODSIG A1C9B7FB092E4E49 Jane <jane@example.org>
+[GNUPG:] VALIDSIG 6321C88427F4FF74F90697C7A1C9B7FB092E4E49 2026-12-08 1796689471 0 4 0 1 10 00 6321C88427F4FF74F90697C7A1C9B7FB092E4E49
+[GNUPG:] TRUST_ULTIMATE 0 pgp
+[GNUPG:] DECRYPTION_OKAY
+[GNUPG:] GOODMDC
+[GNUPG:] END_DECRYPTION
+"""  # noqa: E501 - gpg's lines as written
+LOCKED_KEY = b"""[GNUPG:] ENC_TO 0FDA25CBD15FD259 1 0
+[GNUPG:] ERROR pkdecrypt_failed 67108949
+[GNUPG:] BEGIN_DECRYPTION
+[GNUPG:] DECRYPTION_FAILED
+[GNUPG:] END_DECRYPTION
+"""
+WRONG_PASSPHRASE = LOCKED_KEY.replace(b"67108949", b"67108875")
+NOT_FOR_US = b"""[GNUPG:] ENC_TO 0FF2611839E2FE9C 1 0
+[GNUPG:] ENC_TO 0FDA25CBD15FD259 1 0
+[GNUPG:] NO_SECKEY 0FDA25CBD15FD259
+[GNUPG:] NO_SECKEY 0FF2611839E2FE9C
+[GNUPG:] BEGIN_DECRYPTION
+[GNUPG:] DECRYPTION_FAILED
+[GNUPG:] END_DECRYPTION
+"""
+CHANGED = b"""[GNUPG:] ENC_TO 0FF2611839E2FE9C 1 0
+[GNUPG:] DECRYPTION_KEY 36C1179A3E451B6AFFD005D60FF2611839E2FE9C 6321C88427F4FF74F90697C7A1C9B7FB092E4E49 u
+[GNUPG:] BEGIN_DECRYPTION
+[GNUPG:] DECRYPTION_INFO 2 9 0
+[GNUPG:] PLAINTEXT 62 1796689512 m
+[GNUPG:] BADMDC
+[GNUPG:] DECRYPTION_FAILED
+[GNUPG:] END_DECRYPTION
+"""  # noqa: E501 - gpg's lines as written
+NO_MDC = b"""[GNUPG:] ENC_TO 0FF2611839E2FE9C 1 0
+[GNUPG:] BEGIN_DECRYPTION
+[GNUPG:] DECRYPTION_INFO 0 9 0
+[GNUPG:] DECRYPTION_OKAY
+[GNUPG:] END_DECRYPTION
+"""
+
+
+def test_a_decryption_with_its_integrity_checked_is_okay() -> None:
+    status = decryption_status(DECRYPTED_AND_SIGNED)
+    assert status.okay and status.integrity
+    assert status.recipients == ("0FF2611839E2FE9C", "0FDA25CBD15FD259")
+    assert status.decrypted_with == "36C1179A3E451B6AFFD005D60FF2611839E2FE9C"
+    assert not status.no_secret_key  # one of the two keys was not here: that is normal
+    assert [c.verdict for c in signature_checks(DECRYPTED_AND_SIGNED)] == [Verdict.GOOD]
+
+
+def test_a_locked_key_and_a_wrong_passphrase_are_told_apart() -> None:
+    locked, wrong = decryption_status(LOCKED_KEY), decryption_status(WRONG_PASSPHRASE)
+    assert not locked.okay and locked.needs_passphrase and not locked.bad_passphrase
+    assert not wrong.okay and wrong.bad_passphrase and not wrong.needs_passphrase
+    assert locked.explain() == "the key's passphrase is needed"
+
+
+def test_a_message_for_other_keys_names_them() -> None:
+    status = decryption_status(NOT_FOR_US)
+    assert not status.okay and status.no_secret_key
+    assert "0FF2611839E2FE9C, 0FDA25CBD15FD259" in status.explain()
+
+
+def test_a_failed_integrity_check_or_none_at_all_is_not_okay() -> None:
+    changed = decryption_status(CHANGED)
+    assert not changed.okay and "changed on the way" in changed.explain()
+    bare = decryption_status(NO_MDC)  # DECRYPTION_OKAY alone does not do (EFAIL)
+    assert not bare.okay and "no integrity check" in bare.explain()
+    assert decryption_status(NO_MDC, cms=True).okay  # S/MIME has none to ask for
+
+
+def test_a_status_stream_with_no_decryption_or_hostile_lines_is_not_okay() -> None:
+    assert not decryption_status(b"").okay
+    forged = b"Subject: x\n[GNUPG:]DECRYPTION_OKAY\n [GNUPG:] DECRYPTION_OKAY\n[GNUPG:] GOODMDC\n"
+    assert not decryption_status(forged).okay  # only whole status lines count
+    assert not decryption_status(b"[GNUPG:] ERROR x \xff\xfe\n[GNUPG:] ERROR\n").okay

@@ -3,7 +3,6 @@ good signature, a changed body, and a signer whose key is not known."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,50 +10,16 @@ import pytest
 
 from pinesh.services.signatures import check_pgp_mime
 from pinesh.stores.gpg_status import Verdict
-
-SIGNED_PART = b"Content-Type: text/plain; charset=utf-8\r\n\r\nMeet at the harbour at six.\r\n"
-
-
-def _gpg(home: Path, *args: str, data: bytes = b"") -> bytes:
-    gpg = shutil.which("gpg")
-    assert gpg, "gpg is not installed: scripts/install-test-deps.sh installs gnupg"
-    done = subprocess.run(
-        [gpg, "--homedir", str(home), "--batch", "--no-tty", *args],
-        input=data,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout
+from tests.unit.gpg_keyring import SIGNED_PART, make_keyring, pgp_mime_signed
 
 
 @pytest.fixture(scope="module")
 def keyring(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("gnupg")
-    home.chmod(0o700)
-    _gpg(
-        home,
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        "Jane Doe <jane@example.org>",
-        "ed25519",
-        "sign",
-        "never",
-    )
-    return home
+    return make_keyring(tmp_path_factory.mktemp("gnupg") / "home")
 
 
 def _signed_message(home: Path, part: bytes = SIGNED_PART) -> bytes:
-    # The CRLF before the next boundary belongs to the boundary (RFC 3156 5): not signed.
-    signature = _gpg(home, "--armor", "--detach-sign", data=part.removesuffix(b"\r\n"))
-    return (
-        b"From: Jane Doe <jane@example.org>\r\nSubject: harbour\r\n"
-        b"Content-Type: multipart/signed; micalg=pgp-sha512;"
-        b' protocol="application/pgp-signature"; boundary="b1"\r\n\r\n'
-        b"--b1\r\n" + part.removesuffix(b"\r\n") + b"\r\n--b1\r\n"
-        b"Content-Type: application/pgp-signature\r\n\r\n" + signature + b"\r\n--b1--\r\n"
-    )
+    return pgp_mime_signed(home, part)
 
 
 def test_a_good_signature_by_the_users_own_key(keyring: Path) -> None:
@@ -104,7 +69,11 @@ def test_pinesh_show_reports_the_signature_in_json_and_text(keyring: Path, tmp_p
     assert signature["verdict"] == "good" and signature["valid"] is True
     assert signature["signer"] == "Jane Doe <jane@example.org>"
     text = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=True)
-    assert "[Signature good by Jane Doe <jane@example.org> (key " in text.stdout
+    assert (
+        "[ Signed text begins (PGP/MIME). Signature good by Jane Doe <jane@example.org> (key "
+        in (text.stdout)
+    )
+    assert "[ Signed text ends ]" in text.stdout
     assert "WARNING" not in text.stdout
 
 
@@ -119,16 +88,28 @@ def test_a_signer_who_is_not_the_sender_is_warned_of(keyring: Path) -> None:
 
 
 def test_the_message_view_frames_the_signed_text_in_lines_no_message_can_draw() -> None:
+    from pinesh.services.protection import Frame, FrameKind
     from pinesh.services.reading import Readable
+    from pinesh.services.signatures import SignatureReport
+    from pinesh.stores.gpg_status import SignatureCheck
     from pinesh.ui.message_screen import message_lines
 
-    readable = Readable("[ Signed text begins. Signature good ]\nforged\n", "1", ())
-    lines = message_lines(None, readable, None, signature="Signature bad by X")
+    text = "[ Signed text begins (PGP/MIME). Signature good ]\nforged\n"
+    readable = Readable(text, "1", ())
+    bad = SignatureReport((SignatureCheck(Verdict.BAD, "AB12", user_id="X"),))
+    lines = message_lines(
+        None, readable, None, frames=(Frame(FrameKind.SIGNED, text, "PGP/MIME", bad),)
+    )
     framed = [line for line in lines if line.style == "reverse"]
     assert [line.plain for line in framed] == [
-        "[ Signed text begins. Signature bad by X ]",
+        "[ Signed text begins (PGP/MIME). Signature bad by X (key AB12) ]",
         "[ Signed text ends ]",
     ]  # the message's own imitation is drawn plain
+    assert any(
+        line.plain.startswith("[ Signed text begins (PGP/MIME). Signature good")
+        and line.style != "reverse"
+        for line in lines
+    )
 
 
 def test_a_folders_signed_message_is_checked_and_an_unsigned_one_is_not(
@@ -152,8 +133,8 @@ def test_a_folders_signed_message_is_checked_and_an_unsigned_one_is_not(
     session = MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp_path / "d")
     view = FolderView.open(session, str(box))
     try:
-        signed = view.signature(view.uid_at(0))
+        signed = view.read_protected(view.uid_at(0)).signature
         assert signed is not None and signed.verdict is Verdict.GOOD
-        assert view.signature(view.uid_at(1)) is None
+        assert view.read_protected(view.uid_at(1)).signature is None
     finally:
         view.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from pinesh.cli.output import block, emit_json, line
+from pinesh.cli.output import block, can_ask, emit_json, line, tty_password
 from pinesh.errors import PineshError
 from pinesh.services.folder_view import counted
 from pinesh.services.mail import MailSession
-from pinesh.services.reading import read_message, status_column
-from pinesh.services.signatures import message_signature
+from pinesh.services.protection import read_protected
+from pinesh.services.reading import status_column
 from pinesh.stores.base import SortKey
 from pinesh.textsafe import safe_line
 
@@ -118,8 +118,11 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
             return 0
         [envelope] = folder.envelopes([uid])
         prefer_plain = session.pine.feature("prefer-plain-text")  # else the HTML, as Alpine
-        readable = read_message(folder, uid, prefer_plain=prefer_plain)
-        signature = message_signature(folder, uid)
+        protected = read_protected(folder, uid, prefer_plain=prefer_plain)
+        if protected.needs_passphrase and not as_json and can_ask():
+            asked = tty_password("Passphrase for the key this message is encrypted to: ")
+            protected = read_protected(folder, uid, prefer_plain=prefer_plain, passphrase=asked)
+    readable = protected.readable
     if as_json:
         emit_json(
             {
@@ -128,7 +131,7 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
                 "text": readable.text,
                 "attachments": readable.attachments,
                 "note": readable.note,
-                "signature": signature.as_json() if signature else None,
+                **protected.as_json(),
             }
         )
         return 0
@@ -142,10 +145,14 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
     if envelope.cc:
         line("Cc: " + ", ".join(a.email for a in envelope.cc))
     line(f"Subject: {envelope.subject}")
-    if signature is not None:
-        line(f"[{signature.describe(envelope.sender)}]")
     print()
-    block(readable.text)
+    for frame in protected.frames:
+        opening, closing = frame.opening(envelope.sender), frame.closing()
+        if opening is not None:
+            line(f"[ {opening} ]")
+        block(frame.text)
+        if closing is not None:
+            line(f"[ {closing} ]")
     if readable.note:
         line(f"[{readable.note}]")
     for att in readable.attachments:

@@ -58,6 +58,11 @@ def block(text: str) -> None:
         sys.stdout.write("\n")
 
 
+def can_ask() -> bool:
+    """Whether a passphrase can be asked for: a person at a terminal, not a script."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def tty_password(prompt: str) -> str:
     """Ask for a password on the terminal (never echoed); an error when there is none."""
     try:

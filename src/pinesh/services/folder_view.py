@@ -22,8 +22,8 @@ from pathlib import Path
 
 from pinesh.services.attachments import write_file
 from pinesh.services.mail import MailSession
+from pinesh.services.protection import ProtectedMessage, read_protected
 from pinesh.services.reading import MAX_TEXT, Readable, read_message
-from pinesh.services.signatures import SignatureReport, message_signature
 from pinesh.stores.base import (
     Capability,
     Envelope,
@@ -36,6 +36,7 @@ from pinesh.stores.base import (
     ThreadNode,
 )
 from pinesh.stores.headers import header_end
+from pinesh.stores.mime_structure import part_content
 from pinesh.stores.names import Driver
 from pinesh.textsafe import safe_line
 
@@ -135,6 +136,9 @@ class FolderView:
     # Read from the header cache, not the server (from_cache): shown until the live view
     # replaces it, or kept while the server cannot be reached.
     provisional: bool = False
+    # The decrypted source of the last encrypted message read, by UID: its attachments'
+    # part numbers name parts of it. In memory only, one message at a time.
+    _decrypted: dict[int, bytes] = field(default_factory=dict)
 
     @classmethod
     def open(cls, session: MailSession, name: str) -> FolderView:
@@ -455,11 +459,20 @@ class FolderView:
         self.expunge()
         return moved
 
-    def signature(self, uid: int) -> SignatureReport | None:
-        """The check of the message's PGP/MIME signature; None when it has none (its
-        structure says so first: an unsigned message is never read whole for this)."""
+    def read_protected(self, uid: int, passphrase: str | None = None) -> ProtectedMessage:
+        """The message made readable with its signature checked and its encryption undone
+        (services/protection.py); marks it SEEN as read() does. A decrypted message's
+        attachments are then read from its decrypted source."""
+        prefer_plain = self.session.pine.feature("prefer-plain-text")
         with self._locked() as folder:
-            return message_signature(folder, uid)
+            protected = read_protected(
+                folder, uid, prefer_plain=prefer_plain, passphrase=passphrase
+            )
+        self._decrypted.clear()
+        if protected.source is not None:
+            self._decrypted[uid] = protected.source
+        self._mark_seen(uid)
+        return protected
 
     def raw(self, uid: int) -> bytes:
         with self._locked() as folder:
@@ -473,18 +486,30 @@ class FolderView:
 
     def save_part(self, uid: int, part_id: str, path: Path, *, overwrite: bool = False) -> int:
         """Write one MIME part, decoded, to path (as export()); the bytes written."""
+        if uid in self._decrypted:
+            return write_file(path, self._part_chunks(uid, part_id), overwrite=overwrite)
         with self._locked() as folder:
             return write_file(path, folder.fetch_part(uid, part_id), overwrite=overwrite)
 
     def part_bytes(self, uid: int, part_id: str, limit: int = MAX_TEXT) -> tuple[bytes, bool]:
         """A part's decoded content, at most limit bytes, and whether it was cut there."""
         data = bytearray()
+        if uid in self._decrypted:
+            data += b"".join(self._part_chunks(uid, part_id))
+            return (bytes(data[:limit]), True) if len(data) > limit else (bytes(data), False)
         with self._locked() as folder:
             for chunk in folder.fetch_part(uid, part_id):
                 data += chunk
                 if len(data) > limit:
                     return bytes(data[:limit]), True
         return bytes(data), False
+
+    def _part_chunks(self, uid: int, part_id: str) -> Iterator[bytes]:
+        """A part of a decrypted message, from its decrypted source."""
+        chunks = part_content(self._decrypted[uid], part_id)
+        if chunks is None:
+            raise StoreError(f"the decrypted message has no part {part_id}")
+        yield from chunks
 
     def new_uids(self) -> list[int]:
         """UIDs of the new messages (neither seen nor deleted), by one search."""
@@ -508,11 +533,14 @@ class FolderView:
         prefer_plain = self.session.pine.feature("prefer-plain-text")
         with self._locked() as folder:
             readable = read_message(folder, uid, prefer_plain=prefer_plain)
+        self._mark_seen(uid)
+        return readable
+
+    def _mark_seen(self, uid: int) -> None:
         # Its flags as kept (a cached envelope costs nothing): no STORE for a message seen.
         envelope = self.envelope(uid)
         if not self.read_only and (envelope is None or Flag.SEEN not in envelope.flags):
             self.set_flags([uid], SEEN, True)
-        return readable
 
     def header_bytes(self, uid: int) -> bytes:
         """The message's header block as it is (up to the blank line)."""

@@ -250,8 +250,17 @@ def read_attached_message(data: bytes) -> AttachedMessage:
         ("Newsgroups", ", ".join(envelope.newsgroups)),
         ("Subject", envelope.subject),
     )
-    readable = _readable(mime_structure(data), lambda part_id: part_content(data, part_id) or ())
-    return AttachedMessage(tuple((n, v) for n, v in pairs if v), readable)
+    return AttachedMessage(tuple((n, v) for n, v in pairs if v), read_source(data))
+
+
+def read_source(data: bytes, *, prefer_plain: bool = True) -> Readable:
+    """A whole message's bytes made readable, its parts named as in its own structure
+    (an attached message; a decrypted one)."""
+    return _readable(
+        mime_structure(data),
+        lambda part_id: part_content(data, part_id) or (),
+        prefer_plain=prefer_plain,
+    )
 
 
 def _address_list(addresses: tuple[Address, ...]) -> str:

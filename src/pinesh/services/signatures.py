@@ -1,25 +1,24 @@
-"""Checking a PGP/MIME signature (RFC 3156) with the user's own GnuPG: gpg run as an
-argv list, in batch mode with no terminal, its answer read from ``--status-fd`` only
-(stores/gpg_status.py). Nothing is written to the keyring; the signed data and the
-signature go through private temporary files, removed afterwards.
+"""Checking signatures with the user's own keys: PGP/MIME (RFC 3156) and inline PGP
+through gpg, S/MIME (RFC 8551) through gpgsm, each run as services/gpg_run.py runs them,
+the answer read from ``--status-fd`` only (stores/gpg_status.py). Nothing is written to
+the keyring.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from pinesh.stores.base import Address, Folder
+from pinesh.services.gpg_run import GpgMissing, cms_input, run_gpg
+from pinesh.stores.base import Address
 from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks
 from pinesh.stores.signed_parts import signed_parts
 
-GPG_TIMEOUT = 30.0  # seconds a check may take (a key server is never asked: see argv)
 PGP_SIGNATURE = "application/pgp-signature"
+# S/MIME's detached signature has two names: the standard one and Microsoft's old one.
+SMIME_SIGNATURES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
+SIGNATURE_PROTOCOLS = (PGP_SIGNATURE, *SMIME_SIGNATURES)
 
 
 @dataclass(frozen=True)
@@ -76,49 +75,50 @@ class SignatureReport:
         }
 
 
-def message_signature(folder: Folder, uid: int) -> SignatureReport | None:
-    """The check of a folder's message's PGP/MIME signature; None when it has none (its
-    structure says so first: an unsigned message is never read whole for this)."""
-    if folder.structure(uid).content_type != "multipart/signed":
-        return None
-    return check_pgp_mime(folder.fetch_message(uid))
-
-
 def check_pgp_mime(raw: bytes, environ: Mapping[str, str] | None = None) -> SignatureReport | None:
-    """The signature of raw when it is a PGP/MIME signed message (None when it is not
-    one), checked against the user's keyring (GNUPGHOME, else ~/.gnupg)."""
+    """The signature of raw when it is a multipart/signed message, PGP/MIME (gpg) or
+    S/MIME (gpgsm); None when it is not one. Checked against the user's keyring
+    (GNUPGHOME, else ~/.gnupg)."""
     parts = signed_parts(raw)
-    if parts is None or parts.protocol != PGP_SIGNATURE:
+    if parts is None or parts.protocol not in SIGNATURE_PROTOCOLS:
         return None
-    gpg = shutil.which("gpg")
-    if gpg is None:
-        return SignatureReport(not_checked="gpg is not installed: the signature is not checked")
-    env = dict(os.environ if environ is None else environ)
-    with tempfile.TemporaryDirectory(prefix="pinesh-verify-") as work:
-        data, signature = Path(work) / "signed", Path(work) / "signature.asc"
-        data.write_bytes(parts.signed)
-        signature.write_bytes(parts.signature)
-        argv = [
-            gpg,
-            "--batch",
-            "--no-tty",
-            "--status-fd",
-            "1",
-            "--no-auto-key-retrieve",
-            "--verify",
-            str(signature),
-            str(data),
-        ]
-        try:
-            done = subprocess.run(
-                argv, capture_output=True, env=env, timeout=GPG_TIMEOUT, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return SignatureReport(not_checked=f"gpg could not run: {exc}")
-    checks = tuple(signature_checks(done.stdout))
+    cms = parts.protocol in SMIME_SIGNATURES
+    signature = parts.signature
+    args = [*(cms_input(signature) if cms else []), "--verify", "{signature}", "{signed}"]
+    return _report(args, {"signature": signature, "signed": parts.signed}, cms, environ)[0]
+
+
+def check_clearsigned(
+    block: bytes, environ: Mapping[str, str] | None = None
+) -> tuple[SignatureReport, bytes | None]:
+    """An inline clear-signed block checked by gpg, and the text it signs as gpg gives
+    it back (dash-escapes undone; None when gpg gave nothing). That text, not the
+    block's own, is what is shown as signed."""
+    args = ["--output", "{output}", "--decrypt", "{block}"]
+    return _report(args, {"block": block}, False, environ)
+
+
+def check_opaque_smime(
+    payload: bytes, environ: Mapping[str, str] | None = None
+) -> tuple[SignatureReport, bytes | None]:
+    """An S/MIME signed-data object (the signed message inside it) checked by gpgsm, and
+    the message it holds (None when gpgsm gave nothing)."""
+    args = [*cms_input(payload), "--output", "{output}", "--verify", "{signed}"]
+    return _report(args, {"signed": payload}, True, environ)
+
+
+def _report(
+    args: list[str], inputs: dict[str, bytes], cms: bool, environ: Mapping[str, str] | None
+) -> tuple[SignatureReport, bytes | None]:
+    program = "gpgsm" if cms else "gpg"
+    try:
+        done = run_gpg(args, inputs, program=program, environ=environ)
+    except GpgMissing as exc:
+        return SignatureReport(not_checked=f"{exc}: the signature is not checked"), None
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return SignatureReport(not_checked=f"{program} could not run: {exc}"), None
+    checks = tuple(signature_checks(done.status))
     if not checks:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        return SignatureReport(
-            not_checked="gpg checked nothing" + (f": {reason[-1]}" if reason else "")
-        )
-    return SignatureReport(checks)
+        why = f"{program} checked nothing" + (f": {done.complaint}" if done.complaint else "")
+        return SignatureReport(not_checked=why), None
+    return SignatureReport(checks), done.output or None

@@ -119,3 +119,126 @@ def signature_checks(data: bytes) -> list[SignatureCheck]:
 
 def _unescaped(text: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
+
+
+# gpg's error codes (libgpg-error) in an ERROR or FAILURE line: the low 16 bits.
+_NO_PINENTRY = 85  # the key needs a passphrase and gpg was told not to ask
+_BAD_PASSPHRASE = 11
+_NO_SECRET_KEY = 17
+
+
+@dataclass(frozen=True)
+class DecryptionStatus:
+    """What gpg (or gpgsm) said of a decryption: whether it worked and the plaintext can be
+    shown, and if not, why, in words a reader can act on."""
+
+    okay: bool  # decrypted, and (for OpenPGP) its integrity checked
+    recipients: tuple[str, ...] = ()  # the key IDs it was encrypted to (ENC_TO)
+    decrypted_with: str = ""  # the fingerprint of the key that opened it
+    integrity: bool = False  # an MDC or AEAD checked it (S/MIME's CMS has neither)
+    needs_passphrase: bool = False  # the key is locked: ask, and try again with it
+    bad_passphrase: bool = False
+    no_secret_key: bool = False  # none of the recipients' secret keys is here
+    failure: str = ""  # why not, when not okay
+
+    def explain(self) -> str:
+        """Why the message was not decrypted, for the reader."""
+        if self.needs_passphrase:
+            return "the key's passphrase is needed"
+        if self.bad_passphrase:
+            return "the passphrase was wrong"
+        if self.no_secret_key:
+            keys = ", ".join(self.recipients) or "keys not named"
+            return f"it is encrypted to {keys}, and no secret key for them is in your keyring"
+        return self.failure or "gpg could not decrypt it"
+
+
+def decryption_status(data: bytes, *, cms: bool = False) -> DecryptionStatus:
+    """The decryption gpg's status lines tell of (cms: gpgsm's, for S/MIME, which has no
+    integrity check to require). OpenPGP plaintext without an integrity check (no MDC, no
+    AEAD) is refused: EFAIL's changed ciphertext would decrypt to changed text."""
+    recipients: list[str] = []
+    decrypted_with = ""
+    seen: set[str] = set()
+    codes: list[int] = []
+    aead = False
+    for keyword, args in status_lines(data):
+        seen.add(keyword)
+        if keyword == "ENC_TO" and args:
+            recipients.append(args[0])
+        elif keyword == "DECRYPTION_KEY" and args:
+            decrypted_with = args[0]
+        elif keyword == "DECRYPTION_INFO" and len(args) >= 3:
+            aead = args[2] not in ("", "0")
+        elif keyword in ("ERROR", "FAILURE") and len(args) >= 2 and args[1].isdigit():
+            codes.append(int(args[1]) & 0xFFFF)
+    integrity = "GOODMDC" in seen or aead
+    failed = "DECRYPTION_FAILED" in seen or "BADMDC" in seen or "DECRYPTION_OKAY" not in seen
+    if not failed and (integrity or cms):
+        return DecryptionStatus(True, tuple(recipients), decrypted_with, integrity)
+    failure = ""
+    if not failed:
+        failure = "the message has no integrity check (no MDC): it may have been changed"
+    elif "BADMDC" in seen:
+        failure = "the message was changed on the way (its integrity check failed)"
+    return DecryptionStatus(
+        False,
+        tuple(recipients),
+        decrypted_with,
+        integrity,
+        needs_passphrase=_NO_PINENTRY in codes,
+        bad_passphrase=_BAD_PASSPHRASE in codes,
+        no_secret_key=(_NO_SECRET_KEY in codes or "NO_SECKEY" in seen) and not decrypted_with,
+        failure=failure,
+    )
+
+
+# INV_RECP / INV_SGNR reason codes (gpg's doc/DETAILS), in words a sender can act on.
+_INVALID_KEY_REASONS = {
+    "0": "no key for it in your keyring",
+    "1": "no key for it in your keyring",
+    "2": "more than one key matches it",
+    "4": "its key is revoked",
+    "5": "its key has expired",
+    "9": "no secret key for it in your keyring",
+    "10": "its key is not trusted (certify it, or set gpg's trust model)",
+    "13": "its key cannot be used for this",
+}
+# OpenPGP hash algorithm numbers (RFC 4880 9.4), as SIG_CREATED gives them, by name.
+HASH_NAMES = {1: "md5", 2: "sha1", 3: "ripemd160", 8: "sha256", 9: "sha384", 10: "sha512",
+              11: "sha224"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SealingStatus:
+    """What gpg said of signing or encrypting: the keys it could not use and why, a
+    locked signing key, and the hash the signature used (for micalg)."""
+
+    invalid_recipients: tuple[tuple[str, str], ...] = ()  # (address, why)
+    invalid_signers: tuple[tuple[str, str], ...] = ()
+    needs_passphrase: bool = False
+    bad_passphrase: bool = False
+    hash_name: str = ""  # "sha512"; "" when no signature was made
+
+
+def sealing_status(data: bytes) -> SealingStatus:
+    """The sealing gpg's (or gpgsm's) status lines tell of."""
+    recipients: list[tuple[str, str]] = []
+    signers: list[tuple[str, str]] = []
+    codes: list[int] = []
+    hash_name = ""
+    for keyword, args in status_lines(data):
+        if keyword in ("INV_RECP", "INV_SGNR") and len(args) >= 2:
+            why = _INVALID_KEY_REASONS.get(args[0], f"gpg cannot use its key (reason {args[0]})")
+            (recipients if keyword == "INV_RECP" else signers).append((_unescaped(args[1]), why))
+        elif keyword in ("ERROR", "FAILURE") and len(args) >= 2 and args[1].isdigit():
+            codes.append(int(args[1]) & 0xFFFF)
+        elif keyword == "SIG_CREATED" and len(args) >= 3 and args[2].isdigit():
+            hash_name = HASH_NAMES.get(int(args[2]), "")
+    return SealingStatus(
+        tuple(recipients),
+        tuple(signers),
+        needs_passphrase=_NO_PINENTRY in codes,
+        bad_passphrase=_BAD_PASSPHRASE in codes,
+        hash_name=hash_name,
+    )

@@ -3,7 +3,7 @@ messages it shares with the index live in message_commands."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from pinesh.services.folder_view import FolderView, counted
+from pinesh.services.protection import Frame, FrameKind
 from pinesh.services.reading import Readable
 from pinesh.stores.base import Address, Envelope
 from pinesh.stores.headers import chosen_headers
@@ -25,6 +26,7 @@ from pinesh.ui.message_commands import (
     CommandScreen,
     Memory,
 )
+from pinesh.ui.prompts import PromptScreen
 
 
 def _addresses(addresses: tuple[Address, ...]) -> str:
@@ -55,13 +57,14 @@ def message_lines(
     full_headers: str | None,
     chosen: list[tuple[str, str]] | None = None,
     local_dates: bool = False,
-    signature: str | None = None,
+    frames: Sequence[Frame] = (),
 ) -> list[Text]:
     """What the message view shows, line by line, every piece sanitized: the full
     headers, or those chosen (the pinerc's viewer-hdrs), or Date, From, To, Cc, Subject.
-    signature: what the check of a signed message found; the signed text is then framed
-    by two lines drawn in reverse video, which no text of a message can draw (a message's
-    text is always drawn plain), so a forged "signed" line cannot pass for one."""
+    frames: the text cut by what protects it (services/protection.py); a signed,
+    decrypted or undecrypted stretch is framed by two lines drawn in reverse video, which
+    no text of a message can draw (a message's text is always drawn plain), so a forged
+    "signed" line cannot pass for one. Without frames the text is shown as it is."""
     lines: list[Text] = []
     if full_headers is not None:
         lines += text_lines(full_headers.rstrip("\n"))
@@ -85,11 +88,15 @@ def message_lines(
     lines.append(Text(""))
     if readable.note:
         lines.append(Text(f"  [{safe_line(readable.note)}]", style="italic", end=""))
-    if signature is not None:
-        lines.append(Text(f"[ Signed text begins. {safe_line(signature)} ]", "reverse", end=""))
-    lines += text_lines(readable.text.rstrip("\n"))
-    if signature is not None:
-        lines.append(Text("[ Signed text ends ]", style="reverse", end=""))
+    sender = envelope.sender if envelope else ()
+    for frame in frames or (Frame(FrameKind.PLAIN, readable.text),):
+        opening, closing = frame.opening(sender), frame.closing()
+        if opening is not None:
+            lines.append(Text(f"[ {safe_line(opening)} ]", style="reverse", end=""))
+        if frame.text.strip("\n") or opening is None:
+            lines += text_lines(frame.text.rstrip("\n"))
+        if closing is not None:
+            lines.append(Text(f"[ {closing} ]", style="reverse", end=""))
     return lines
 
 
@@ -157,8 +164,22 @@ class MessageScreen(CommandScreen):
             return None
         return view.uid_at(self.position)
 
-    def show(self, position: int) -> None:
-        """Read the message at position (in a worker) and show it."""
+    def ask_passphrase(self) -> None:
+        """Ask for the key's passphrase (masked) and read the message again with it; it
+        goes to gpg on a pipe and is kept nowhere (gpg's agent may cache it, as it does)."""
+
+        def answered(passphrase: str | None) -> None:
+            if passphrase:
+                self.show(self.position, passphrase)
+            else:
+                self.set_status("Not decrypted: no passphrase given")
+
+        prompt = "Passphrase for the key this message is encrypted to:"
+        self.app.push_screen(PromptScreen(prompt, password=True), answered)
+
+    def show(self, position: int, passphrase: str | None = None) -> None:
+        """Read the message at position (in a worker) and show it (passphrase: to unlock
+        the key an encrypted message needs, once asked for)."""
         view = self.view
         assert view is not None
         if not 0 <= position < view.count:
@@ -179,20 +200,19 @@ class MessageScreen(CommandScreen):
         wanted = self.session.pine.viewer_hdrs
         local = self.session.pine.feature("convert-dates-to-localtime")
 
-        def job() -> tuple[list[Text], Readable]:
-            readable = view.read(uid)
+        def job() -> tuple[list[Text], Readable, bool]:
+            protected = view.read_protected(uid, passphrase)
+            readable = protected.readable
             headers = view.header_text(uid) if full else None
             chosen = None
             if wanted and not full:  # viewer-hdrs: one more read of the header block
                 chosen = chosen_headers(view.header_bytes(uid), wanted)
             envelope = view.envelope(uid)
-            report = view.signature(uid)
-            sender = envelope.sender if envelope else ()
-            said = report.describe(sender) if report is not None else None
-            lines = message_lines(envelope, readable, headers, chosen, local, said)
-            return lines, readable
+            frames = protected.frames
+            lines = message_lines(envelope, readable, headers, chosen, local, frames)
+            return lines, readable, protected.needs_passphrase
 
-        def shown(result: tuple[list[Text], Readable]) -> None:
+        def shown(result: tuple[list[Text], Readable, bool]) -> None:
             # N N P typed quickly start a worker each, and they may end in any order:
             # only the message the title now names is shown.
             if self._showing == (uid, full):
@@ -200,9 +220,12 @@ class MessageScreen(CommandScreen):
 
         self.background(job, shown)
 
-    def _shown(self, shown: tuple[list[Text], Readable]) -> None:
-        lines, self.readable = shown
+    def _shown(self, shown: tuple[list[Text], Readable, bool]) -> None:
+        lines, self.readable, needs_passphrase = shown
         self.query_one(Pager).set_lines(lines)
+        if needs_passphrase:
+            self.ask_passphrase()
+            return
         count = len(self.readable.attachments)
         if count:
             self.set_status(f"{counted(count, 'attachment')}: V to view or save")

@@ -1,0 +1,315 @@
+"""A message read with what protects it: its signature checked, its encryption undone,
+and its text cut into frames, each saying what is known of its stretch of text.
+
+What is shown follows EFAIL and "Johnny, you're fired" (USENIX Security 2019):
+- Only a whole message's protection counts: a top-level multipart/signed or encrypted
+  message (PGP/MIME, S/MIME), or one text part that is inline PGP. A signed or encrypted
+  part deeper inside is listed with the attachments and not checked, so no signed or
+  decrypted text ever sits beside text that is not, looking like one with it.
+- Inline PGP is decrypted only when the message is one text part holding one block
+  and nothing else. A clear-signed block is shown as gpg gives back the text it checked,
+  framed; the text around it stays outside the frame.
+- A frame's words come from gpg's status lines, never from the message (the message
+  view draws them in reverse video, which no message text can).
+- Decrypted text is kept in memory only, and nothing remote is ever fetched for it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pinesh.services.decryption import Decryption, decrypt
+from pinesh.services.reading import MAX_TEXT, Readable, decode_text, read_message, read_source
+from pinesh.services.signatures import (
+    SignatureReport,
+    check_clearsigned,
+    check_opaque_smime,
+    check_pgp_mime,
+)
+from pinesh.stores.base import Address, Folder, Part
+from pinesh.stores.gpg_status import DecryptionStatus
+from pinesh.stores.inline_pgp import ArmourBlock, BlockKind, armour_blocks, only_block
+from pinesh.stores.mime_structure import mime_structure, part_content
+
+PGP_ENCRYPTED = "application/pgp-encrypted"
+PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+EFAIL_RULE = (
+    "only a message that is one encrypted block is decrypted, so that no decrypted text "
+    "sits beside text that was not encrypted"
+)
+
+
+class FrameKind(enum.Enum):
+    PLAIN = "plain"  # the message's own text: nothing is known of who wrote it
+    SIGNED = "signed"
+    DECRYPTED = "decrypted"
+    NOT_DECRYPTED = "not decrypted"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One stretch of the shown text, and what pinesh found of it."""
+
+    kind: FrameKind
+    text: str
+    scheme: str = ""  # "PGP/MIME", "inline PGP", "S/MIME"
+    signature: SignatureReport | None = None
+    decryption: DecryptionStatus | None = None
+
+    def opening(self, sender: Sequence[Address]) -> str | None:
+        """The line above the stretch (None: plain text has none). Not yet made safe."""
+        signed = self.signature.describe(sender) if self.signature else ""
+        if self.kind is FrameKind.SIGNED:
+            return f"Signed text begins ({self.scheme}). {signed}"
+        if self.kind is FrameKind.DECRYPTED:
+            status = self.decryption
+            words = f"Decrypted text begins ({self.scheme}"
+            if status and status.recipients:
+                words += f", encrypted to {', '.join(status.recipients)}"
+            words += "). " + (signed or "Not signed: who wrote it is not known")
+            if status and not status.integrity:
+                words += "; S/MIME has no integrity check: it may have been changed on the way"
+            return words
+        if self.kind is FrameKind.NOT_DECRYPTED:
+            why = self.decryption.explain() if self.decryption else EFAIL_RULE
+            return f"Encrypted text ({self.scheme}), not decrypted: {why}"
+        return None
+
+    def closing(self) -> str | None:
+        """The line below the stretch."""
+        return {
+            FrameKind.SIGNED: "Signed text ends",
+            FrameKind.DECRYPTED: "Decrypted text ends",
+            FrameKind.NOT_DECRYPTED: "Encrypted text ends",
+        }.get(self.kind)
+
+
+@dataclass(frozen=True)
+class ProtectedMessage:
+    """A message made readable, with its frames (their texts joined are readable.text)
+    and, when it was decrypted, the decrypted message whose parts the attachments name."""
+
+    readable: Readable
+    frames: tuple[Frame, ...]
+    source: bytes | None = None
+
+    @property
+    def signature(self) -> SignatureReport | None:
+        """The first signature checked, if any."""
+        return next((f.signature for f in self.frames if f.signature), None)
+
+    @property
+    def decryption(self) -> DecryptionStatus | None:
+        return next((f.decryption for f in self.frames if f.decryption), None)
+
+    @property
+    def needs_passphrase(self) -> bool:
+        status = self.decryption
+        return bool(status and (status.needs_passphrase or status.bad_passphrase))
+
+    def as_json(self) -> dict[str, object]:
+        """What `pinesh show --json` says of the protection: the first signature, the
+        decryption, and each framed stretch as offsets into the text."""
+        status = self.decryption
+        spans = []
+        offset = 0
+        for frame in self.frames:
+            if frame.kind is not FrameKind.PLAIN:
+                spans.append(
+                    {
+                        "kind": frame.kind.value,
+                        "scheme": frame.scheme,
+                        "start": offset,
+                        "end": offset + len(frame.text),
+                        "signature": frame.signature.as_json() if frame.signature else None,
+                    }
+                )
+            offset += len(frame.text)
+        encryption = None
+        if status is not None:
+            encryption = {
+                "decrypted": status.okay,
+                "recipients": list(status.recipients),
+                "decrypted_with": status.decrypted_with or None,
+                "integrity_checked": status.integrity,
+                "not_decrypted": None if status.okay else status.explain(),
+            }
+        signature = self.signature
+        return {
+            "signature": signature.as_json() if signature else None,
+            "encryption": encryption,
+            "protected_text": spans,
+        }
+
+
+def read_protected(
+    folder: Folder,
+    uid: int,
+    *,
+    prefer_plain: bool = True,
+    passphrase: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProtectedMessage:
+    """The message read, checked and decrypted (a locked key: needs_passphrase says so,
+    and the caller asks and calls again with passphrase)."""
+    structure = folder.structure(uid)
+    kind = structure.content_type
+    if kind == "multipart/encrypted" and structure.params.get("protocol", "").lower() == (
+        PGP_ENCRYPTED
+    ):
+        payload = _joined(folder.fetch_part(uid, "2"))
+        return _decrypted(payload, "PGP/MIME", False, prefer_plain, passphrase, environ)
+    if kind in PKCS7_MIME and not structure.children:
+        payload = _joined(folder.fetch_part(uid, "1"))
+        if structure.params.get("smime-type", "").lower() == "signed-data":
+            return _opaque_signed(payload, prefer_plain, environ)
+        return _decrypted(payload, "S/MIME", True, prefer_plain, passphrase, environ)
+    readable = read_message(folder, uid, prefer_plain=prefer_plain)
+    if kind == "multipart/signed":
+        report = check_pgp_mime(folder.fetch_message(uid), environ)
+        if report is not None:
+            scheme = "PGP/MIME" if "pgp" in structure.params.get("protocol", "") else "S/MIME"
+            return ProtectedMessage(
+                readable, (Frame(FrameKind.SIGNED, readable.text, scheme, report),)
+            )
+    first = _part(structure, readable.text_part)
+    if (
+        first is not None
+        and first.content_type == "text/plain"
+        and "-----BEGIN PGP" in readable.text
+    ):
+        data = _joined(folder.fetch_part(uid, first.part_id), MAX_TEXT)
+        only = not structure.children
+        return _inline(readable, data, first.charset, only, prefer_plain, passphrase, environ)
+    return ProtectedMessage(readable, (Frame(FrameKind.PLAIN, readable.text),))
+
+
+def _decrypted(
+    payload: bytes,
+    scheme: str,
+    cms: bool,
+    prefer_plain: bool,
+    passphrase: str | None,
+    environ: Mapping[str, str] | None,
+) -> ProtectedMessage:
+    """A whole encrypted message decrypted, its inner message read and its signature (in
+    the encryption, or a signed message inside) checked; or why not."""
+    done = decrypt(payload, cms=cms, passphrase=passphrase, environ=environ)
+    if done.plaintext is None:
+        return _not_decrypted(done, scheme)
+    inner = done.plaintext
+    report = check_pgp_mime(inner, environ)
+    if report is None and done.signatures:
+        report = SignatureReport(done.signatures)
+    readable = read_source(inner, prefer_plain=prefer_plain)
+    if report is None and cms and _is_opaque_signed(inner):
+        signed = _opaque_signed(_smime_body(inner), prefer_plain, environ)
+        frame = Frame(
+            FrameKind.DECRYPTED, signed.readable.text, scheme, signed.signature, done.status
+        )
+        return ProtectedMessage(signed.readable, (frame,), signed.source)
+    frame = Frame(FrameKind.DECRYPTED, readable.text, scheme, report, done.status)
+    return ProtectedMessage(readable, (frame,), inner)
+
+
+def _not_decrypted(done: Decryption, scheme: str) -> ProtectedMessage:
+    readable = Readable("", None, (), None)
+    return ProtectedMessage(
+        readable, (Frame(FrameKind.NOT_DECRYPTED, "", scheme, None, done.status),)
+    )
+
+
+def _opaque_signed(
+    payload: bytes, prefer_plain: bool, environ: Mapping[str, str] | None
+) -> ProtectedMessage:
+    """An S/MIME signed-data message (the text inside the signature): gpgsm checks it and
+    gives back the message it signs, which is what is shown."""
+    report, inner = check_opaque_smime(payload, environ)
+    if inner is None:
+        readable = Readable("", None, (), "the signed message could not be read from its signature")
+        return ProtectedMessage(readable, (Frame(FrameKind.SIGNED, "", "S/MIME", report),))
+    readable = read_source(inner, prefer_plain=prefer_plain)
+    return ProtectedMessage(
+        readable, (Frame(FrameKind.SIGNED, readable.text, "S/MIME", report),), inner
+    )
+
+
+def _inline(
+    readable: Readable,
+    data: bytes,
+    charset: str | None,
+    only_part: bool,
+    prefer_plain: bool,
+    passphrase: str | None,
+    environ: Mapping[str, str] | None,
+) -> ProtectedMessage:
+    """The first text part's inline PGP blocks checked (clear-signed) or decrypted (a
+    message that is one encrypted block), the text around them plain."""
+    blocks = armour_blocks(data)
+    if not blocks:
+        return ProtectedMessage(readable, (Frame(FrameKind.PLAIN, readable.text),))
+    whole = decode_text(data, charset)
+    rest = readable.text[len(whole) :] if readable.text.startswith(whole) else ""
+    alone = only_block(data) if only_part else None
+    if alone is not None and alone.kind is BlockKind.ENCRYPTED:
+        done = decrypt(data[alone.start : alone.end], passphrase=passphrase, environ=environ)
+        if done.plaintext is None:
+            return _not_decrypted(done, "inline PGP")
+        text = decode_text(done.plaintext, charset)
+        report = SignatureReport(done.signatures) if done.signatures else None
+        frame = Frame(FrameKind.DECRYPTED, text, "inline PGP", report, done.status)
+        return ProtectedMessage(Readable(text, readable.text_part, readable.attachments), (frame,))
+    frames: list[Frame] = []
+    position = 0
+    for block in blocks:
+        if block.start > position:
+            frames.append(
+                Frame(FrameKind.PLAIN, decode_text(data[position : block.start], charset))
+            )
+        frames.append(_inline_frame(data, block, charset, environ))
+        position = block.end
+    frames.append(Frame(FrameKind.PLAIN, decode_text(data[position:], charset) + rest))
+    frames = [f for f in frames if f.text or f.kind is not FrameKind.PLAIN]
+    text = "".join(f.text for f in frames)
+    return ProtectedMessage(
+        Readable(text, readable.text_part, readable.attachments, readable.note), tuple(frames)
+    )
+
+
+def _inline_frame(
+    data: bytes, block: ArmourBlock, charset: str | None, environ: Mapping[str, str] | None
+) -> Frame:
+    armour = data[block.start : block.end]
+    if block.kind is BlockKind.ENCRYPTED:
+        return Frame(FrameKind.NOT_DECRYPTED, decode_text(armour, charset), "inline PGP")
+    report, signed = check_clearsigned(armour, environ)
+    if signed is None:  # not checked: the block is shown as it came, in the frame
+        return Frame(FrameKind.SIGNED, decode_text(armour, charset), "inline PGP", report)
+    text = decode_text(signed, charset)
+    return Frame(
+        FrameKind.SIGNED, text if text.endswith("\n") else text + "\n", "inline PGP", report
+    )
+
+
+def _part(structure: Part, part_id: str | None) -> Part | None:
+    return next((p for p in structure.walk() if p.part_id == part_id), None) if part_id else None
+
+
+def _joined(chunks: Iterable[bytes], limit: int = 64 * 1024 * 1024) -> bytes:
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) > limit:
+            return bytes(data[:limit])
+    return bytes(data)
+
+
+def _is_opaque_signed(inner: bytes) -> bool:
+    part = mime_structure(inner)
+    return part.content_type in PKCS7_MIME and part.params.get("smime-type", "") == "signed-data"
+
+
+def _smime_body(inner: bytes) -> bytes:
+    return b"".join(part_content(inner, "1") or ())
