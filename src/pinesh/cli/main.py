@@ -130,12 +130,20 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--subject")
     send.add_argument("-a", "--attach", action="append", default=[], metavar="FILE")
     send.add_argument("--fcc", help="folder for the copy (default: the pinerc's default-fcc)")
+    send.add_argument("--sign", action="store_true", help="sign with your key (PGP/MIME)")
+    send.add_argument(
+        "--encrypt", action="store_true", help="encrypt to every recipient and to you"
+    )
+    send.add_argument(
+        "--smime", action="store_true", help="sign or encrypt as S/MIME (gpgsm), not PGP"
+    )
     post = sub.add_parser(
         "post", parents=[common], help="post a news article (body, or whole article, on stdin)"
     )
     post.add_argument("--newsgroups", action="append", default=[])
     post.add_argument("--subject")
     post.add_argument("--references")
+    post.add_argument("--sign", action="store_true", help="clear-sign the article (inline PGP)")
     outbox = sub.add_parser(
         "outbox", parents=[common], help="messages not yet sent; `outbox flush` retries them"
     )
@@ -361,8 +369,9 @@ MAIL_COMMANDS = {"folders", "index", "show", "send", "post", "outbox"}
 def _run_mail(args: argparse.Namespace) -> int:
     from pinesh.cli.folders import run_folders, run_index, run_show
     from pinesh.cli.output import note, tty_password
-    from pinesh.cli.send import run_outbox, run_post, run_send
+    from pinesh.cli.send import SendOptions, run_outbox, run_post, run_send
     from pinesh.services.mail import open_session
+    from pinesh.services.sealing import Seal
 
     session = open_session(args.config, args.pinerc, ask_password=tty_password)
     session.listen_reopened(lambda notice: note(notice.describe()))
@@ -376,11 +385,16 @@ def _run_mail(args: argparse.Namespace) -> int:
         if args.command == "show":
             return run_show(session, args.folder, args.number, args.raw, args.json)
         if args.command == "send":
+            seal = Seal(args.sign, args.encrypt, args.smime)
             return run_send(
-                session, args.to, args.cc, args.bcc, args.subject, args.attach, args.fcc, args.json
+                session,
+                SendOptions(args.to, args.cc, args.bcc, args.subject, args.attach, args.fcc, seal),
+                args.json,
             )
         if args.command == "post":
-            return run_post(session, args.newsgroups, args.subject, args.references, args.json)
+            return run_post(
+                session, args.newsgroups, args.subject, args.references, args.json, args.sign
+            )
         return run_outbox(session, args.action == "flush", args.json)
     finally:
         session.close()

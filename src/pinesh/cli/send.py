@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from pinesh.cli.output import emit_json, line
+from pinesh.cli.output import can_ask, emit_json, line, tty_password
 from pinesh.errors import PineshError
 from pinesh.senders.addresses import parse_typed_addresses
 from pinesh.senders.compose import Draft, OutgoingAttachment
 from pinesh.services.mail import MailSession
-from pinesh.services.sending import outbox, send_draft, user_address
+from pinesh.services.postponed import keep_postponed, postponed_folder
+from pinesh.services.replying import ComposeRequest
+from pinesh.services.sealing import NO_SEAL, Seal, SealError, clearsigned
+from pinesh.services.sending import SendOutcome, outbox, send_draft, user_address
+from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words, header_end, parse_header_block
+
+T = TypeVar("T")
 
 
 def _stdin_message() -> tuple[dict[str, str], str]:
@@ -36,36 +45,40 @@ def _attachments(paths: list[str]) -> tuple[OutgoingAttachment, ...]:
     return tuple(found)
 
 
-def run_send(
-    session: MailSession,
-    to: list[str],
-    cc: list[str],
-    bcc: list[str],
-    subject: str | None,
-    attach: list[str],
-    fcc: str | None,
-    as_json: bool,
-) -> int:
-    headers, body = ({}, sys.stdin.read()) if to else _stdin_message()
+@dataclass(frozen=True)
+class SendOptions:
+    """What `pinesh send` was given on its command line."""
+
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    subject: str | None
+    attach: list[str]
+    fcc: str | None
+    seal: Seal = NO_SEAL
+
+
+def run_send(session: MailSession, options: SendOptions, as_json: bool) -> int:
+    headers, body = ({}, sys.stdin.read()) if options.to else _stdin_message()
     domain = session.pine.user_domain
+
+    def typed(given: list[str], field: str) -> tuple[Address, ...]:
+        text = ", ".join(given) or headers.get(field.lower(), "")
+        return parse_typed_addresses(text, field, default_domain=domain)
+
     draft = Draft(
         sender=user_address(session),
-        to=parse_typed_addresses(
-            ", ".join(to) or headers.get("to", ""), "To", default_domain=domain
-        ),
-        cc=parse_typed_addresses(
-            ", ".join(cc) or headers.get("cc", ""), "Cc", default_domain=domain
-        ),
-        bcc=parse_typed_addresses(
-            ", ".join(bcc) or headers.get("bcc", ""), "Bcc", default_domain=domain
-        ),
-        subject=subject if subject is not None else headers.get("subject", ""),
+        to=typed(options.to, "To"),
+        cc=typed(options.cc, "Cc"),
+        bcc=typed(options.bcc, "Bcc"),
+        subject=options.subject if options.subject is not None else headers.get("subject", ""),
         body=body,
-        attachments=_attachments(attach),
+        attachments=_attachments(options.attach),
     )
     if not (draft.to or draft.cc or draft.bcc):
         raise PineshError("no recipients", hint="give --to, or To: in the message on stdin")
-    outcome = send_draft(session, draft, fcc=fcc)
+    request = ComposeRequest(draft, fcc=options.fcc, seal=options.seal)
+    outcome = _sealed_send(session, request)
     if as_json:
         emit_json(
             {
@@ -74,13 +87,58 @@ def run_send(
                 "result": outcome.attempt.describe(),
                 "fcc": outcome.fcc,
                 "fcc_error": outcome.fcc_error,
+                "sealed": options.seal.describe(),
             }
         )
     else:
         line(outcome.attempt.describe())
+        if options.seal.wanted:
+            line(f"the message was {options.seal.describe()}")
         if outcome.fcc_error:
             line(f"the copy to {outcome.fcc} failed: {outcome.fcc_error}")
     return 0 if outcome.attempt.ok else 1
+
+
+def _sealed_send(session: MailSession, request: ComposeRequest) -> SendOutcome:
+    """send_draft with the request's seal; see _with_passphrase."""
+    draft, fcc, seal = request.draft, request.fcc, request.seal
+    return _with_passphrase(
+        session,
+        request,
+        lambda passphrase: send_draft(session, draft, fcc=fcc, seal=seal, passphrase=passphrase),
+    )
+
+
+def _with_passphrase(
+    session: MailSession, request: ComposeRequest, attempt: Callable[[str | None], T]
+) -> T:
+    """attempt(passphrase), asking for a locked key's passphrase at the terminal (three
+    tries). A message that cannot be signed or encrypted is kept in the postponed folder
+    (it came from stdin: no message is lost), and the error says so."""
+    passphrase = None
+    for _ in range(3):
+        try:
+            return attempt(passphrase)
+        except SealError as exc:
+            if not (exc.needs_passphrase and can_ask()):
+                raise _kept(session, request, exc) from None
+            passphrase = tty_password("Passphrase for your key: ")
+    raise _kept(session, request, SealError("the passphrase was wrong three times"))
+
+
+def _kept(session: MailSession, request: ComposeRequest, exc: SealError) -> PineshError:
+    folder = postponed_folder(session)
+    try:
+        keep_postponed(session, request)
+    except (PineshError, OSError) as kept:
+        return PineshError(
+            f"not sent: {exc.message}; and it could not be kept in {folder}: {kept}",
+            hint="the message was read from stdin: send it again from where it came",
+        )
+    return PineshError(
+        f"not sent: {exc.message}; the message is kept in {folder}",
+        hint=exc.hint or "start pinesh, press C and continue the postponed message",
+    )
 
 
 def run_outbox(session: MailSession, flush: bool, as_json: bool) -> int:
@@ -114,6 +172,7 @@ def run_post(
     subject: str | None,
     references: str | None,
     as_json: bool,
+    sign: bool = False,
 ) -> int:
     from pinesh.services.news import post_or_keep
 
@@ -123,13 +182,17 @@ def run_post(
     ]
     if not groups:
         raise PineshError("no newsgroups", hint="give --newsgroups, or Newsgroups: on stdin")
-    message_id = post_or_keep(
-        session,
-        groups,
-        subject or headers.get("subject", ""),
-        body,
-        references or headers.get("references"),
-    )
+    subject = subject or headers.get("subject", "")
+    references = references or headers.get("references")
+    if sign:
+        draft = Draft(user_address(session), subject=subject, body=body,
+                      references=tuple((references or "").split()))  # fmt: skip
+        request = ComposeRequest(draft, newsgroups=tuple(groups), seal=Seal(sign=True))
+        signer = draft.sender.email
+        body = _with_passphrase(
+            session, request, lambda passphrase: clearsigned(body, signer, passphrase=passphrase)
+        )
+    message_id = post_or_keep(session, groups, subject, body, references)
     if as_json:
         emit_json({"posted": True, "message_id": message_id, "newsgroups": groups})
     else:

@@ -19,6 +19,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.news import post_article
 from pinesh.services.postponed import keep_postponed, postponed_folder, remove_postponed
 from pinesh.services.replying import ComposeRequest
+from pinesh.services.sealing import SealError, clearsigned
 from pinesh.services.sending import SendOutcome, send_draft
 from pinesh.stores.base import Address
 from pinesh.stores.headers import split_addresses
@@ -135,17 +136,27 @@ def _mail_summary(outcome: SendOutcome) -> str:
     return "Message sent"
 
 
-def post_and_mail(session: MailSession, request: ComposeRequest) -> Delivery:
+def post_and_mail(
+    session: MailSession, request: ComposeRequest, passphrase: str | None = None
+) -> Delivery:
     """Post (when Newsgroups), then mail (when recipients); a failed post raises and
-    nothing is mailed. A resumed message leaves the postponed folder once it is out
-    or safe in the outbox. Mail that fails outright after the post is postponed without
-    the Newsgroups, so that sending it again does not post the article twice."""
+    nothing is mailed. request.seal signs the article (inline, clear-signed) and signs or
+    encrypts the mail; a seal that cannot be made raises SealError before anything goes
+    out (passphrase: for a locked key, once asked for). A resumed message leaves the
+    postponed folder once it is out or safe in the outbox. Mail that fails outright after
+    the post is postponed without the Newsgroups, so that sending it again does not post
+    the article twice."""
     draft = request.draft
-    posted = _post(session, request)
+    if request.newsgroups and (request.seal.encrypt or request.seal.smime):
+        raise SealError(
+            "a news article can be signed (inline PGP), not encrypted or sent as S/MIME",
+            hint="take off encryption and S/MIME, or send the mail without the newsgroups",
+        )
+    posted = _post(session, request, passphrase)
     if not (draft.to or draft.cc or draft.bcc):
         return Delivery(posted=posted, note=_done_with_postponed(session, request))
     try:
-        mail = send_draft(session, draft, fcc=request.fcc)
+        mail = send_draft(session, draft, fcc=request.fcc, seal=request.seal, passphrase=passphrase)
     except FAILURES as exc:
         if not posted:
             raise
@@ -155,13 +166,17 @@ def post_and_mail(session: MailSession, request: ComposeRequest) -> Delivery:
     return Delivery(mail, None, posted, _done_with_postponed(session, request))
 
 
-def _post(session: MailSession, request: ComposeRequest) -> tuple[str, ...]:
-    """Post the article when the request names newsgroups; the groups posted to."""
+def _post(session: MailSession, request: ComposeRequest, passphrase: str | None) -> tuple[str, ...]:
+    """Post the article when the request names newsgroups (clear-signed when the seal
+    says sign); the groups posted to."""
     if not request.newsgroups:
         return ()
     draft = request.draft
     references = " ".join(draft.references) or None
-    post_article(session, list(request.newsgroups), draft.subject, draft.body, references)
+    body = draft.body
+    if request.seal.sign:
+        body = clearsigned(body, draft.sender.email, passphrase=passphrase)
+    post_article(session, list(request.newsgroups), draft.subject, body, references)
     return request.newsgroups
 
 

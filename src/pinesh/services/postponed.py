@@ -32,6 +32,7 @@ from pinesh.senders.compose import RESERVED_HEADERS, Draft, compose
 from pinesh.services.mail import MailSession
 from pinesh.services.original_message import message_attachments, message_text
 from pinesh.services.replying import ComposeRequest
+from pinesh.services.sealing import SEAL_HEADER, seal_from_words, seal_words
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Flag
 from pinesh.stores.headers import (
@@ -171,6 +172,8 @@ def postponed_bytes(request: ComposeRequest, *, domain: str) -> bytes:
         lines.append(_text_header("Fcc", request.fcc))
     if request.newsgroups:
         lines.append(_text_header("Newsgroups", ",".join(request.newsgroups)))
+    if request.seal.wanted:
+        lines.append(_text_header(SEAL_HEADER, seal_words(request.seal)))
     return "".join(line + "\r\n" for line in lines).encode("utf-8") + composed.wire
 
 
@@ -220,6 +223,7 @@ def _request_from_postponed(raw: bytes, fallback_sender: Address) -> ComposeRequ
         newsgroups=tuple(g.strip() for g in groups if g.strip()),
         fcc=None if fcc is None else _clean(decode_words(fcc)).strip(),
         postponed_key=ids[0] if ids else None,
+        seal=seal_from_words(decode_words(head.get(SEAL_HEADER))),
     )
 
 

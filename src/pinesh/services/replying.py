@@ -22,6 +22,7 @@ from pinesh.senders.compose import Draft, OutgoingAttachment, parse_custom_heade
 from pinesh.services.addressbook import format_address
 from pinesh.services.mail import MailSession
 from pinesh.services.original_message import UNSAFE_NAME, OriginalMessage, usable_addresses
+from pinesh.services.sealing import NO_SEAL, Seal
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Envelope
 from pinesh.stores.nntp.protocol import valid_group_name
@@ -42,6 +43,7 @@ class ComposeRequest:
     newsgroups: tuple[str, ...] = ()  # non-empty: post to news (with or without mail)
     fcc: str | None = None  # None: the pinerc's default-fcc
     postponed_key: str | None = None  # set when resuming a postponed message
+    seal: Seal = NO_SEAL  # sign, encrypt: chosen at ^X, kept when postponed
 
 
 # --- starting points ------------------------------------------------------------------

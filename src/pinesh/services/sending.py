@@ -17,6 +17,7 @@ from pinesh.senders.smtp import SmtpSender
 from pinesh.services.connections import Connections
 from pinesh.services.identity import user_address as user_address  # its old home
 from pinesh.services.mail import MailSession
+from pinesh.services.sealing import NO_SEAL, Seal, seal_composed
 from pinesh.stores.base import Flag
 from pinesh.transport.service import Service
 
@@ -79,10 +80,21 @@ def default_fcc(session: MailSession) -> str:
     return DEFAULT_FCC if configured is None else configured
 
 
-def send_draft(session: MailSession, draft: Draft, *, fcc: str | None = None) -> SendOutcome:
-    """Compose draft, send it (the outbox keeps it if that fails), then Fcc a copy."""
+def send_draft(
+    session: MailSession,
+    draft: Draft,
+    *,
+    fcc: str | None = None,
+    seal: Seal = NO_SEAL,
+    passphrase: str | None = None,
+) -> SendOutcome:
+    """Compose draft, seal it as asked (SealError, and nothing sent, when it cannot be),
+    send it (the outbox keeps it if that fails), then Fcc a copy."""
     domain = session.pine.user_domain or user_address(session).email.rpartition("@")[2]
-    composed = compose(draft, domain=domain)
+    # Signed content must pass every relay unchanged: 7-bit (quoted-printable) text.
+    composed = compose(draft, domain=domain, eight_bit=not seal.sign)
+    hidden = [address.email for address in draft.bcc]
+    composed = seal_composed(composed, seal, hidden=hidden, passphrase=passphrase)
     attempt = outbox(session).send_or_keep(choose_sender(session), composed.outgoing)
     if not attempt.ok:
         return SendOutcome(composed, attempt)

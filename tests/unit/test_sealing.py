@@ -1,0 +1,183 @@
+"""Signing and encrypting outgoing mail with the real gpg, in a keyring made for the
+test; each result is checked by gpg itself on the parts the stdlib email parser finds,
+not by pinesh's own reading."""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from pinesh.config.pine_settings import pine_settings
+from pinesh.config.pinerc import parse_pinerc
+from pinesh.config.settings import Settings
+from pinesh.senders.compose import Draft, compose
+from pinesh.services.connections import Connections
+from pinesh.services.mail import MailSession
+from pinesh.services.sealing import Seal, SealError, clearsigned, seal_composed
+from pinesh.services.sending import send_draft
+from pinesh.stores.base import Address
+from tests.unit.gpg_keyring import BOB_PASSPHRASE, forget_passphrases, gpg, make_keyring
+
+JANE = Address("Jane Doe", "jane@example.org")
+BOB = Address("Bob Roe", "bob@example.org")
+BODY = "Grüße: the vault code is 7291.\n"
+
+
+@pytest.fixture(scope="module")
+def keyring(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_keyring(tmp_path_factory.mktemp("gnupg") / "home")
+
+
+@pytest.fixture(autouse=True)
+def _home(keyring: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GNUPGHOME", str(keyring))
+
+
+def _parsed(data: bytes) -> EmailMessage:
+    message = email.message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def _draft(**changes: object) -> Draft:
+    fields: dict[str, object] = {"sender": JANE, "to": (BOB,), "subject": "vault", "body": BODY}
+    fields.update(changes)
+    return Draft(**fields)  # type: ignore[arg-type]
+
+
+def _signed_part_bytes(wire: bytes) -> tuple[bytes, bytes]:
+    """The first part's bytes as sent (CRLF) and the signature: cut by hand, as RFC 3156
+    says, independent of pinesh's own cutting."""
+    boundary = _parsed(wire).get_boundary()
+    assert boundary
+    delimiter = b"\r\n--" + boundary.encode()
+    pieces = (b"\r\n" + wire.split(b"\r\n\r\n", 1)[1]).split(delimiter)
+    first = pieces[1].split(b"\r\n", 1)[1]
+    signature = pieces[2].split(b"\r\n\r\n", 1)[1]
+    return first, signature
+
+
+def test_a_signed_message_verifies_with_gpg_on_its_own(keyring: Path, tmp_path: Path) -> None:
+    composed = seal_composed(compose(_draft(), domain="example.org", eight_bit=False),
+                             Seal(sign=True))  # fmt: skip
+    message = _parsed(composed.wire)
+    assert message.get_content_type() == "multipart/signed"
+    assert message.get_param("protocol") == "application/pgp-signature"
+    first, signature = _signed_part_bytes(composed.wire)
+    digest = {b"8": "pgp-sha256", b"10": "pgp-sha512"}  # RFC 4880 9.4
+    packets = gpg(keyring, "--list-packets", data=signature)
+    algo = packets.split(b"digest algo ")[1].split(b",")[0]
+    assert message.get_param("micalg") == digest[algo]  # the hash the signature used
+    (tmp_path / "data").write_bytes(first)
+    (tmp_path / "sig.asc").write_bytes(signature)
+    status = gpg(keyring, "--status-fd", "1", "--verify", str(tmp_path / "sig.asc"),
+                 str(tmp_path / "data"))  # fmt: skip
+    assert b"[GNUPG:] GOODSIG" in status
+    assert composed.wire.isascii()  # 7-bit: the umlaut went as quoted-printable
+
+
+def test_an_encrypted_message_opens_for_the_recipient_and_for_the_sender(keyring: Path) -> None:
+    composed = seal_composed(compose(_draft(), domain="example.org"), Seal(encrypt=True))
+    message = _parsed(composed.wire)
+    assert message.get_content_type() == "multipart/encrypted"
+    assert b"vault code" not in composed.wire and b"vault code" not in composed.fcc
+    version, payload = message.iter_parts()
+    assert version.get_content().strip() == b"Version: 1"
+    armour = payload.get_content()
+    assert isinstance(armour, bytes) and armour.startswith(b"-----BEGIN PGP MESSAGE-----")
+    forget_passphrases(keyring)
+    for_bob = gpg(keyring, "--pinentry-mode", "loopback", "--passphrase", BOB_PASSPHRASE,
+                  "--try-secret-key", "bob@example.org", "--decrypt",
+                  data=armour)  # fmt: skip
+    assert "vault code is 7291" in _parsed(for_bob).get_body().get_content()  # type: ignore[union-attr]
+    packets = gpg(keyring, "--list-only", "--list-packets", data=armour)
+    assert packets.count(b":pubkey enc packet:") == 2  # Bob, and Jane for her own copy
+
+
+def test_a_bcc_recipient_is_hidden_in_the_encryption(keyring: Path) -> None:
+    draft = _draft(to=(), bcc=(BOB,))
+    composed = compose(draft, domain="example.org")
+    sealed = seal_composed(composed, Seal(encrypt=True), hidden=["bob@example.org"])
+    armour = _parsed(sealed.wire).get_payload(1).get_content()  # type: ignore[union-attr]
+    packets = gpg(keyring, "--list-only", "--list-packets", data=armour)
+    assert b"keyid 0000000000000000" in packets  # a hidden recipient's key ID is zeros
+    assert b"Bcc: " in sealed.fcc and b"Bcc: " not in sealed.wire
+
+
+def test_a_recipient_without_a_key_stops_the_message_naming_them() -> None:
+    carol = Address("", "carol@example.org")
+    composed = compose(_draft(cc=(carol,)), domain="example.org")
+    with pytest.raises(SealError, match=r"carol@example\.org: no key for it") as raised:
+        seal_composed(composed, Seal(encrypt=True, sign=True))
+    assert raised.value.missing == ("carol@example.org",)
+
+
+def test_a_locked_signing_key_asks_and_a_passphrase_opens_it(keyring: Path) -> None:
+    composed = compose(_draft(sender=BOB, to=(JANE,)), domain="example.org", eight_bit=False)
+    forget_passphrases(keyring)
+    with pytest.raises(SealError) as raised:
+        seal_composed(composed, Seal(sign=True))
+    assert raised.value.needs_passphrase
+    signed = seal_composed(composed, Seal(sign=True), passphrase=BOB_PASSPHRASE)
+    assert _parsed(signed.wire).get_content_type() == "multipart/signed"
+    forget_passphrases(keyring)
+
+
+def test_a_news_article_is_clear_signed(keyring: Path, tmp_path: Path) -> None:
+    signed = clearsigned("Hello, group.\n-- \nJane\n", "jane@example.org")
+    assert signed.startswith("-----BEGIN PGP SIGNED MESSAGE-----")
+    assert "- -- \nJane" in signed  # dash-escaped
+    (tmp_path / "article").write_text(signed)
+    status = gpg(keyring, "--status-fd", "1", "--verify", str(tmp_path / "article"))
+    assert b"[GNUPG:] GOODSIG" in status
+
+
+def _session(tmp: Path) -> MailSession:
+    sendmail = tmp / "sendmail"
+    sendmail.write_text(f'#!/bin/sh\ncat > "{tmp}/wire"\n')
+    sendmail.chmod(0o755)
+    rc = parse_pinerc(f"user-domain=example.org\nsendmail-path={sendmail}\n", str(tmp / "pinerc"))
+    return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp / "data")
+
+
+def test_a_sent_encrypted_message_keeps_a_copy_the_sender_can_read(
+    keyring: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailbox
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    outcome = send_draft(_session(tmp_path), _draft(), seal=Seal(sign=True, encrypt=True))
+    assert outcome.attempt.ok and outcome.fcc == "sent-mail"
+    wire = (tmp_path / "wire").read_bytes()
+    assert b"multipart/encrypted" in wire and b"vault code" not in wire
+    (copy,) = mailbox.mbox(tmp_path / "mail" / "sent-mail")
+    armour = _parsed(copy.as_bytes()).get_payload(1).get_content()  # type: ignore[union-attr]
+    status = gpg(keyring, "--status-fd", "2", "--decrypt", data=armour)
+    assert b"vault code is 7291" in _parsed(status).as_bytes() or b"7291" in status
+
+
+def test_pinesh_send_that_cannot_encrypt_keeps_the_message(keyring: Path, tmp_path: Path) -> None:
+    _session(tmp_path)  # writes the pinerc's sendmail
+    (tmp_path / "pinerc").write_text(
+        f"user-domain=example.org\nsendmail-path={tmp_path}/sendmail\npersonal-name=Jane Doe\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "GNUPGHOME": str(keyring), "USER": "jane"}
+    pinesh = str(Path(sys.executable).parent / "pinesh")
+    done = subprocess.run(
+        [pinesh, "-p", str(tmp_path / "pinerc"), "send", "--to", "carol@example.org",
+         "--subject", "secret", "--encrypt"],
+        input="only for Carol\n", capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "carol@example.org: no key for it" in done.stderr
+    assert "kept in postponed-msgs" in done.stderr
+    assert not (tmp_path / "wire").exists()
+    postponed = (tmp_path / "mail" / "postponed-msgs").read_bytes()
+    assert b"only for Carol" in postponed and b"X-Pinesh-Seal: encrypt" in postponed
