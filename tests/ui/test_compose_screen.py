@@ -38,8 +38,9 @@ from pinesh.ui.app import MainMenu, PineshApp
 from pinesh.ui.compose_fields import AttachmentField, BodyArea, run_editor
 from pinesh.ui.compose_screen import ComposeScreen
 from pinesh.ui.help_screen import HelpScreen
-from pinesh.ui.prompts import ConfirmScreen, PromptScreen
+from pinesh.ui.prompts import ConfirmScreen, PromptScreen, SendScreen
 from tests.ui.test_index_screen import press, run_app, settle, stack, status, typed_quickly
+from tests.unit.gpg_keyring import gpg, make_keyring
 
 HOSTILE = Path(__file__).parent.parent / "corpus" / "hostile" / "escape-sequences.eml"
 
@@ -129,7 +130,7 @@ def test_typed_message_is_sent_and_copied_to_fcc(home: Path) -> None:
         assert isinstance(app.focused, BodyArea)  # Enter on the last line: the text
         await pilot.press(*"Noon at the usual place?", "enter", *"Me")
         await pilot.press("ctrl+x")
-        assert isinstance(top(app), ConfirmScreen)
+        assert isinstance(top(app), SendScreen)
         await pilot.press("y")
         await settle(app, pilot)
         assert isinstance(top(app), MainMenu)
@@ -678,7 +679,7 @@ def test_warn_if_blank_subject_asks_before_sending_without_one(home: Path) -> No
         await pilot.press(*"jane@example.org")
         await pilot.press("ctrl+x")
         question = top(app)
-        assert isinstance(question, ConfirmScreen)
+        assert isinstance(question, SendScreen)
         assert question.question == "No Subject, send anyway?" and question.default is False
         await pilot.press("n")
 
@@ -717,3 +718,71 @@ def test_entering_the_text_runs_the_editor_with_enable_alternate_editor_implicit
         assert len(ran) == 1
 
     run(app, scenario)
+
+
+def _crypto_session(home: Path, monkeypatch: pytest.MonkeyPatch) -> MailSession:
+    """A session whose user is Jane of the test keyring (gpg_keyring)."""
+    monkeypatch.setenv("GNUPGHOME", str(make_keyring(home / "gnupg")))
+    monkeypatch.setattr("getpass.getuser", lambda: "jane")
+    text = (
+        f"user-domain=example.org\npersonal-name=Jane Doe\n"
+        f"sendmail-path={sendmail_script(home)}\nsignature-file={home}/no-signature\n"
+    )
+    rc = parse_pinerc(text, str(home / "pinerc"))
+    return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=home / "data")
+
+
+def test_the_send_question_signs_and_encrypts(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = PineshApp(_crypto_session(home, monkeypatch))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"bob@example.org")
+        await type_into(pilot, screen, "Subject", "vault")
+        await pilot.press("enter", *"The code is 7291.")
+        await pilot.press("ctrl+x")
+        question = top(app)
+        assert isinstance(question, SendScreen)
+        assert "(not signed or encrypted)" in str(question.line())
+        await pilot.press("g", "e")
+        assert "(signed and encrypted (PGP/MIME))" in str(question.line())
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+        assert status_of(app) == "Message sent and copied to sent-mail"
+
+    run(app, scenario)
+    sent = (home / "sent.msg").read_bytes()
+    assert b"multipart/encrypted" in sent and b"7291" not in sent
+    armour = sent_message(home).get_payload(1).get_content()  # type: ignore[union-attr]
+    plaintext = gpg(home / "gnupg", "--decrypt", data=armour)  # Jane's own copy opens
+    assert b"The code is 7291." in plaintext
+
+
+def test_a_recipient_without_a_key_is_asked_about_before_sending_in_clear(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = PineshApp(_crypto_session(home, monkeypatch))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"carol@example.org")
+        await type_into(pilot, screen, "Subject", "hello")
+        await pilot.press("ctrl+x", "e", "y")
+        await settle(app, pilot)
+        question = top(app)
+        assert isinstance(question, ConfirmScreen) and question.default is False
+        assert "No key for carol@example.org: send it NOT encrypted" in question.question
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert isinstance(top(app), ComposeScreen)  # kept in the composer
+        assert not (home / "sent.msg").exists()
+        await pilot.press("ctrl+x", "y")  # the seal chosen is kept: encrypt again
+        await settle(app, pilot)
+        assert isinstance(top(app), ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert isinstance(top(app), MainMenu)
+
+    run(app, scenario)
+    assert b"multipart/encrypted" not in (home / "sent.msg").read_bytes()

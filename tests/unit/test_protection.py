@@ -255,3 +255,41 @@ def test_pinesh_show_reports_the_decryption_in_json(keyring: Path, tmp_path: Pat
     text = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=True)
     assert "[ Decrypted text begins (PGP/MIME, encrypted to " in text.stdout
     assert "[ Decrypted text ends ]" in text.stdout
+
+
+def test_a_reply_to_a_decrypted_message_quotes_it_and_is_to_be_encrypted(
+    reader: Reader,
+) -> None:
+    from pinesh.services.replying import reply_request
+
+    view = reader.view_of(pgp_mime_encrypted(reader.home, INNER, ("jane@example.org",)))
+    uid = view.uid_at(0)
+    view.read_protected(uid)
+    request = reply_request(
+        reader.session, view.raw(uid), to_all=False, decrypted=view.decrypted_source(uid)
+    )
+    assert "> The vault code is 7291." in request.draft.body
+    assert request.draft.subject == "Re: sealed"
+    assert request.seal.encrypt and not request.seal.smime
+
+
+@pytest.mark.parametrize(
+    ("content_type", "sign", "encrypt", "smime"),
+    [
+        ('multipart/encrypted; protocol="application/pgp-encrypted"; boundary=x', False, True,
+         False),
+        ('multipart/signed; protocol="application/pgp-signature"; boundary=x', True, False, False),
+        ('multipart/signed; protocol="application/pkcs7-signature"; boundary=x', True, False,
+         True),
+        ("application/pkcs7-mime; smime-type=enveloped-data", False, True, True),
+        ("application/pkcs7-mime; smime-type=signed-data", True, False, True),
+        ("text/plain", False, False, False),
+    ],
+)  # fmt: skip
+def test_a_reply_is_sealed_as_its_original_was(
+    content_type: str, sign: bool, encrypt: bool, smime: bool
+) -> None:
+    from pinesh.services.replying import suggested_seal
+
+    seal = suggested_seal(f"From: a@b.example\nContent-Type: {content_type}\n\nx\n".encode())
+    assert (seal.sign, seal.encrypt, seal.smime) == (sign, encrypt, smime)

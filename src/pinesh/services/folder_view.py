@@ -474,6 +474,11 @@ class FolderView:
         self._mark_seen(uid)
         return protected
 
+    def decrypted_source(self, uid: int) -> bytes | None:
+        """The decrypted message of uid when it was the last one read and was decrypted
+        (a reply quotes its text); None otherwise."""
+        return self._decrypted.get(uid)
+
     def raw(self, uid: int) -> bytes:
         with self._locked() as folder:
             return folder.fetch_message(uid)

@@ -25,6 +25,7 @@ from pinesh.services.original_message import UNSAFE_NAME, OriginalMessage, usabl
 from pinesh.services.sealing import NO_SEAL, Seal
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Envelope
+from pinesh.stores.headers import header_end, parse_header_block, with_content_of
 from pinesh.stores.nntp.protocol import valid_group_name
 from pinesh.textsafe import safe_line, safe_text
 
@@ -65,8 +66,16 @@ def post_request(session: MailSession, groups: tuple[str, ...]) -> ComposeReques
     return replace(new_request(session), newsgroups=tuple(dict.fromkeys(groups)))
 
 
-def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeRequest:
-    """A reply to the sender (Reply-To, else From), or to everyone (to_all), quoted."""
+def reply_request(
+    session: MailSession, raw: bytes, *, to_all: bool, decrypted: bytes | None = None
+) -> ComposeRequest:
+    """A reply to the sender (Reply-To, else From), or to everyone (to_all), quoted.
+    decrypted: an encrypted original's decrypted message, whose text is quoted. A reply
+    to an encrypted message is to be encrypted, and one to a signed message signed, in
+    the same standard (the send question shows it, and can change it)."""
+    seal = suggested_seal(raw)
+    if decrypted is not None:
+        raw = with_content_of(raw, decrypted)
     original = OriginalMessage.read(raw)
     env = original.envelope
     draft = _blank(session)
@@ -90,7 +99,24 @@ def reply_request(session: MailSession, raw: bytes, *, to_all: bool) -> ComposeR
         in_reply_to=in_reply_to,
         references=references,
     )
-    return ComposeRequest(draft)
+    return ComposeRequest(draft, seal=seal)
+
+
+def suggested_seal(raw: bytes) -> Seal:
+    """The seal a reply to raw starts with: encrypted if it was, signed if it was."""
+    head = parse_header_block(raw[: header_end(raw)])
+    kind = head.get_content_type()
+    protocol = str(head.get_param("protocol") or "").lower()
+    smime_type = str(head.get_param("smime-type") or "").lower()
+    if kind == "multipart/encrypted":
+        return Seal(encrypt=True)
+    if kind in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+        return Seal(
+            sign=smime_type == "signed-data", encrypt=smime_type != "signed-data", smime=True
+        )
+    if kind == "multipart/signed":
+        return Seal(sign=True, smime="pkcs7" in protocol)
+    return NO_SEAL
 
 
 def forward_request(session: MailSession, raw: bytes, *, as_attachment: bool) -> ComposeRequest:

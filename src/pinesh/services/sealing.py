@@ -170,8 +170,8 @@ def _pgp(
     environ: Mapping[str, str] | None,
 ) -> bytes:
     if not seal.encrypt:
-        done = _run(["--armor", "--local-user", signer, "--output", "{output}",
-                     "--detach-sign", "{input}"], _as_placed(entity), "gpg", passphrase, environ)  # fmt: skip
+        args = ["--armor", "--local-user", signer, "--output", "{output}", "--detach-sign"]
+        done = _run([*args, "{input}"], _as_placed(entity), "gpg", passphrase, environ)
         micalg = "pgp-" + (sealing_status(done.status).hash_name or "sha256")
         return pgp_signed(outer, entity, done.output, micalg, new_boundary())
     args = ["--armor"]
@@ -194,8 +194,8 @@ def _smime(
     environ: Mapping[str, str] | None,
 ) -> bytes:
     if seal.sign:
-        done = _run(["--base64", "--local-user", signer, "--output", "{output}",
-                     "--detach-sign", "{input}"], _as_placed(entity), "gpgsm", passphrase, environ)  # fmt: skip
+        args = ["--base64", "--local-user", signer, "--output", "{output}", "--detach-sign"]
+        done = _run([*args, "{input}"], _as_placed(entity), "gpgsm", passphrase, environ)
         micalg = sealing_status(done.status).hash_name or "sha256"
         micalg = micalg.replace("sha", "sha-") if micalg.startswith("sha") else micalg
         signed = smime_signed(outer, entity, done.output, micalg, new_boundary())

@@ -224,6 +224,19 @@ def envelope_from_headers(
     )
 
 
+_FIELD_START = re.compile(rb"\r?\n(?![ \t])")  # a line end not followed by a fold
+
+
+def with_content_of(message: bytes, entity: bytes) -> bytes:
+    """message's header lines, but its Content-* and MIME-Version, over entity (a MIME
+    entity: its own Content-* lines, a blank line, its body): a decrypted message read
+    with the envelope it came in."""
+    head = message[: header_end(message)].rstrip(b"\r\n")
+    fields = _FIELD_START.split(head) if head else []
+    kept = [f for f in fields if not f.lower().startswith((b"content-", b"mime-version:"))]
+    return b"".join(f + b"\n" for f in kept) + b"MIME-Version: 1.0\n" + entity
+
+
 def header_end(data: bytes) -> int:
     """Offset just past the blank line that ends the headers (len(data) if none)."""
     # The first blank line, whichever line ending it has: an LF message may hold a CRLF

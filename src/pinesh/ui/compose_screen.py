@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,6 +29,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.name_rules import offered_fcc
 from pinesh.services.postponed import PostponedMessage, list_postponed, postpone, resume
 from pinesh.services.replying import ComposeRequest, new_request
+from pinesh.services.sealing import Seal, SealError
 from pinesh.services.sending import default_fcc, user_address
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.ui.compose_fields import (
@@ -39,7 +41,7 @@ from pinesh.ui.compose_fields import (
     run_editor,
 )
 from pinesh.ui.key_menu import KeyMenu
-from pinesh.ui.prompts import ConfirmScreen, PromptScreen
+from pinesh.ui.prompts import ConfirmScreen, PromptScreen, SendScreen
 
 MAX_ATTACHMENT = 64 * 1024 * 1024  # bytes; a bigger file is refused, not read
 CANCEL_QUESTION = 'Cancel message (answering "Yes" will abandon your mail message)?'
@@ -417,23 +419,60 @@ your own editor ($VISUAL or $EDITOR, else vi).
         # Alpine's question for the feature, with "no" the answer Enter gives.
         question = "No Subject, send anyway?" if blank else "Send message?"
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.busy = True
+        def answered(seal: Seal | None) -> None:
+            if seal is not None:
+                self.request = replace(request, seal=seal)  # kept if it is postponed now
                 self.typed_fcc = self.field("Fcc").value
-                self.say("Sending...")
-                self.send(request)
+                self._start_sending(self.request)
 
-        self.app.push_screen(ConfirmScreen(question, default=not blank), answered)
+        self.app.push_screen(SendScreen(question, request.seal, default=not blank), answered)
+
+    def _start_sending(self, request: ComposeRequest, passphrase: str | None = None) -> None:
+        self.busy = True
+        self.say("Sending...")
+        self.send(request, passphrase)
 
     @work(thread=True, exclusive=True, group="send")
-    def send(self, request: ComposeRequest) -> None:
+    def send(self, request: ComposeRequest, passphrase: str | None = None) -> None:
         try:
-            delivery = post_and_mail(self.session, request)
+            delivery = post_and_mail(self.session, request, passphrase)
+        except SealError as exc:
+            self.app.call_from_thread(self._not_sealed, request, exc)
+            return
         except (PineshError, OSError, ValueError) as exc:
             self.app.call_from_thread(self._failed, f"Not sent: {exc}")
             return
         self.app.call_from_thread(self._delivered, delivery)
+
+    def _not_sealed(self, request: ComposeRequest, exc: SealError) -> None:
+        """Signing or encrypting failed, and nothing was sent: ask for a locked key's
+        passphrase; offer to send without encrypting when keys are missing (never
+        without asking); else say why, and the message stays in the composer."""
+        self.busy = False
+        if exc.needs_passphrase:
+
+            def typed(passphrase: str | None) -> None:
+                if passphrase:
+                    self._start_sending(request, passphrase)
+                else:
+                    self.say("Not sent: no passphrase given")
+
+            prompt = f"Not sent: {exc.message}. Passphrase for your key:"
+            self.app.push_screen(PromptScreen(prompt, password=True), typed)
+            return
+        if exc.missing:
+            names = ", ".join(exc.missing)
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._start_sending(replace(request, seal=replace(request.seal, encrypt=False)))
+                else:
+                    self.say(f"Not sent: no key for {names}")
+
+            question = f"No key for {names}: send it NOT encrypted, readable on the way"
+            self.app.push_screen(ConfirmScreen(question, default=False), answered)
+            return
+        self.say(f"Not sent: {exc}")
 
     def _failed(self, message: str) -> None:
         self.busy = False

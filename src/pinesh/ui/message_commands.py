@@ -293,9 +293,12 @@ class CommandScreen(WorkerScreen):
         from pinesh.services.replying import followup_request, reply_request
 
         def reply(to_all: bool) -> None:
-            self.compose_from(
-                uid, lambda raw: reply_request(session, raw, to_all=to_all), answers=True
-            )
+            def build(raw: bytes) -> ComposeRequest:
+                # A message read decrypted is quoted decrypted (the reply is then encrypted).
+                decrypted = view.decrypted_source(uid)
+                return reply_request(session, raw, to_all=to_all, decrypted=decrypted)
+
+            self.compose_from(uid, build, answers=True)
 
         if view.is_news:
 

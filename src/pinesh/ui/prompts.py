@@ -6,6 +6,7 @@ status line. Prompts may quote text from a server, so the text is drawn as ``Tex
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from pinesh.services.sealing import Seal
 from pinesh.textsafe import safe_line
 
 T = TypeVar("T")
@@ -143,3 +145,54 @@ class ChoiceScreen(_Question[str | None]):
 
     def action_cancel(self) -> None:
         self.answer(None)
+
+
+class SendScreen(_Question[Seal | None]):
+    """Pine's "Send message?", with the protection chosen on the same line: y sends it
+    as the line says, n (Escape, ^C) does not; G turns signing on and off, E encrypting,
+    M switches between PGP/MIME and S/MIME. Enter takes the default."""
+
+    DEFAULT_CSS = """
+    SendScreen { align: center bottom; background: $background 0%; }
+    SendScreen > Static { width: 100%; height: 1; margin-bottom: 3;
+        background: $warning; color: $text; text-style: bold; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,Y", "send", "Yes"),
+        Binding("n,N", "cancel", "No"),
+        Binding("g,G", "flip('sign')", "Sign"),
+        Binding("e,E", "flip('encrypt')", "Encrypt"),
+        Binding("m,M", "flip('smime')", "S/MIME"),
+        Binding("enter", "default", "Default", show=False),
+        Binding("escape,ctrl+c,ctrl+g", "cancel", "Cancel", show=False),
+    ]
+
+    def __init__(self, question: str, seal: Seal, *, default: bool = True) -> None:
+        super().__init__()
+        self.question = question
+        self.seal = seal
+        self.default = default
+
+    def line(self) -> Text:
+        """The question as it stands: what the message will be, and the keys."""
+        hint = "[y]" if self.default else "[n]"
+        what = self.seal.describe() if self.seal.wanted else "not signed or encrypted"
+        question = safe_line(self.question).rstrip("?")
+        scheme = "PGP" if self.seal.smime else "S/MIME"
+        return Text(f"{question} ({what})? (y/n) {hint}   G Sign  E Encrypt  M {scheme} instead")
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.line(), id="question")
+
+    def action_flip(self, what: str) -> None:
+        self.seal = replace(self.seal, **{what: not getattr(self.seal, what)})
+        self.query_one("#question", Static).update(self.line())
+
+    def action_send(self) -> None:
+        self.answer(self.seal)
+
+    def action_cancel(self) -> None:
+        self.answer(None)
+
+    def action_default(self) -> None:
+        self.answer(self.seal if self.default else None)
