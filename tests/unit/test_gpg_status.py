@@ -170,3 +170,21 @@ def test_a_status_stream_with_no_decryption_or_hostile_lines_is_not_okay() -> No
     forged = b"Subject: x\n[GNUPG:]DECRYPTION_OKAY\n [GNUPG:] DECRYPTION_OKAY\n[GNUPG:] GOODMDC\n"
     assert not decryption_status(forged).okay  # only whole status lines count
     assert not decryption_status(b"[GNUPG:] ERROR x \xff\xfe\n[GNUPG:] ERROR\n").okay
+
+
+def test_the_addresses_of_a_keys_user_ids_are_read_from_its_colon_listing() -> None:
+    from pinesh.stores.gpg_status import uid_emails
+
+    gpg_listing = (
+        b"pub:u:255:22:CA1CEC508DDDF248:1796689471:::u:::scESC::::::23::0:\n"
+        b"uid:u::::1796689471::AB12::Jane Doe <jane@example.org>::::::::::0:\n"
+        b"uid:u::::1796689500::CD34::Jane Doe <JANE@work.example>::::::::::0:\n"
+        b"uid:u::::1796689500::EF56::No Address Here::::::::::0:\n"
+    )
+    gpgsm_listing = (
+        b"uid:::::::::1.2.840.113549.1.9.1=#6A616E65,CN=jane::\nuid:::::::::<jane@example.org>::\n"
+    )
+    assert uid_emails(gpg_listing) == ("jane@example.org", "jane@work.example")
+    assert uid_emails(gpgsm_listing) == ("jane@example.org",)
+    hostile = b"uid:::::::::Eve <eve@evil.example>\\x3a<x@y>::\nuid\n:::\n\xff\xfe\n"
+    assert uid_emails(hostile) == ("eve@evil.example", "x@y")

@@ -138,3 +138,16 @@ def test_a_folders_signed_message_is_checked_and_an_unsigned_one_is_not(
         assert view.read_protected(view.uid_at(1)).signature is None
     finally:
         view.close()
+
+
+def test_a_from_address_on_any_of_the_keys_user_ids_is_the_signer(tmp_path: Path) -> None:
+    from pinesh.stores.base import Address
+    from tests.unit.gpg_keyring import gpg
+
+    home = make_keyring(tmp_path / "home")
+    gpg(home, "--quick-add-uid", "jane@example.org", "Jane Doe <jane@work.example>")
+    report = check_pgp_mime(pgp_mime_signed(home), {"GNUPGHOME": str(home)})
+    assert report is not None and report.verdict is Verdict.GOOD
+    assert set(report.checks[0].emails) == {"jane@example.org", "jane@work.example"}
+    assert not report.signer_mismatch((Address("", "Jane@Work.example"),))
+    assert report.signer_mismatch((Address("", "ceo@example.org"),))

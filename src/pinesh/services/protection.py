@@ -27,6 +27,7 @@ from pinesh.services.signatures import (
     check_clearsigned,
     check_opaque_smime,
     check_pgp_mime,
+    with_emails,
 )
 from pinesh.stores.base import Address, Folder, Part
 from pinesh.stores.gpg_status import DecryptionStatus
@@ -202,7 +203,7 @@ def _decrypted(
     inner = done.plaintext
     report = check_pgp_mime(inner, environ)
     if report is None and done.signatures:
-        report = SignatureReport(done.signatures)
+        report = SignatureReport(with_emails(done.signatures, cms, environ))
     readable = read_source(inner, prefer_plain=prefer_plain)
     if report is None and cms and _is_opaque_signed(inner):
         signed = _opaque_signed(_smime_body(inner), prefer_plain, environ)
@@ -258,7 +259,8 @@ def _inline(
         if done.plaintext is None:
             return _not_decrypted(done, "inline PGP")
         text = decode_text(done.plaintext, charset)
-        report = SignatureReport(done.signatures) if done.signatures else None
+        checks = with_emails(done.signatures, False, environ)
+        report = SignatureReport(checks) if checks else None
         frame = Frame(FrameKind.DECRYPTED, text, "inline PGP", report, done.status)
         return ProtectedMessage(Readable(text, readable.text_part, readable.attachments), (frame,))
     frames: list[Frame] = []

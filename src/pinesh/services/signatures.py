@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pinesh.services.gpg_run import GpgMissing, cms_input, run_gpg
 from pinesh.stores.base import Address
-from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks
+from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks, uid_emails
 from pinesh.stores.signed_parts import signed_parts
 
 PGP_SIGNATURE = "application/pgp-signature"
@@ -35,12 +35,15 @@ class SignatureReport:
         return self.checks[0].verdict if self.checks else Verdict.ERROR
 
     def signer_mismatch(self, sender: Sequence[Address]) -> bool:
-        """Whether the key's user ID names another address than sender (the From)."""
+        """Whether none of the key's user IDs (else the one gpg named) is the From
+        address."""
         if not self.checks or not sender:
             return False
-        user_id = self.checks[0].user_id
-        address = user_id[user_id.rfind("<") + 1 : user_id.rfind(">")] if "<" in user_id else ""
-        return address.strip().lower() != sender[0].email.strip().lower()
+        check = self.checks[0]
+        user_id = check.user_id
+        named = user_id[user_id.rfind("<") + 1 : user_id.rfind(">")] if "<" in user_id else ""
+        addresses = check.emails or (named.strip().lower(),)
+        return sender[0].email.strip().lower() not in addresses
 
     def describe(self, sender: Sequence[Address]) -> str:
         """One line for the message view and the command line (not yet made safe)."""
@@ -121,4 +124,24 @@ def _report(
     if not checks:
         why = f"{program} checked nothing" + (f": {done.complaint}" if done.complaint else "")
         return SignatureReport(not_checked=why), None
-    return SignatureReport(checks), done.output or None
+    return SignatureReport(with_emails(checks, cms, environ)), done.output or None
+
+
+def with_emails(
+    checks: tuple[SignatureCheck, ...], cms: bool, environ: Mapping[str, str] | None
+) -> tuple[SignatureCheck, ...]:
+    """checks, each good one with every address its key names (gpg names only one user
+    ID in its verdict; a certificate's address may be in its subjectAltName alone)."""
+    program = "gpgsm" if cms else "gpg"
+    found = []
+    for check in checks:
+        key = check.fingerprint or check.key_id
+        if check.verdict is Verdict.GOOD and key:
+            try:
+                listed = run_gpg(["--with-colons", "--list-keys", key], {}, program=program,
+                                 environ=environ)  # fmt: skip
+                check = replace(check, emails=uid_emails(listed.status))
+            except (GpgMissing, OSError, subprocess.TimeoutExpired):
+                pass  # the verdict stands; the From check falls back to the named user ID
+        found.append(check)
+    return tuple(found)

@@ -51,6 +51,7 @@ class SignatureCheck:
     fingerprint: str = ""
     user_id: str = ""  # unescaped, not yet made safe to show
     trust: str = "undefined"
+    emails: tuple[str, ...] = ()  # every address the key names (all its user IDs)
 
     @property
     def valid(self) -> bool:
@@ -115,6 +116,25 @@ def signature_checks(data: bytes) -> list[SignatureCheck]:
             current["trust"] = keyword.removeprefix("TRUST_").lower()
     close()
     return checks
+
+
+_ADDRESS = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+
+
+def uid_emails(colons: bytes) -> tuple[str, ...]:
+    """The addresses named by the user IDs in ``--with-colons --list-keys`` output
+    (field 10 of each uid record: "Name <addr>", or gpgsm's "<addr>"), lowercased."""
+    found: list[str] = []
+    for raw in colons.split(b"\n")[:MAX_LINES]:
+        fields = raw.decode("utf-8", "replace").split(":")
+        if fields[0] == "uid" and len(fields) > 9:
+            found += [m.lower() for m in _ADDRESS.findall(_colon_unescaped(fields[9]))]
+    return tuple(dict.fromkeys(found))
+
+
+def _colon_unescaped(text: str) -> str:
+    """A colon-listing field: gpg writes \\xNN for a colon and other bytes."""
+    return re.sub(r"\\x([0-9A-Fa-f]{2})", lambda m: chr(int(m[1], 16)), text)
 
 
 def _unescaped(text: str) -> str:
