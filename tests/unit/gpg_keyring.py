@@ -92,3 +92,13 @@ def mbox(path: Path, *messages: bytes) -> Path:
             out.write(b"From jane@example.org Mon Dec  7 10:00:00 2026\n")
             out.write(message.replace(b"\r\n", b"\n").rstrip(b"\n") + b"\n\n")
     return path
+
+
+def drop_secret_key(home: Path, address: str) -> None:
+    """Delete the secret key of address (its public key stays): the keyring is then one
+    that can encrypt to it but not decrypt for it."""
+    listing = gpg(home, "--with-colons", "--list-secret-keys", address).decode()
+    fingerprint = next(
+        line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")
+    )
+    gpg(home, "--yes", "--delete-secret-keys", fingerprint)
