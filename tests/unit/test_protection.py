@@ -293,3 +293,39 @@ def test_a_reply_is_sealed_as_its_original_was(
 
     seal = suggested_seal(f"From: a@b.example\nContent-Type: {content_type}\n\nx\n".encode())
     assert (seal.sign, seal.encrypt, seal.smime) == (sign, encrypt, smime)
+
+
+HOSTILE_CRYPTO = sorted((Path(__file__).parent.parent / "corpus" / "hostile").glob("crypto-*.eml"))
+
+
+def test_the_crypto_corpus_is_there() -> None:
+    assert len(HOSTILE_CRYPTO) >= 7  # fail, don't skip: an empty list proves nothing
+
+
+@pytest.mark.parametrize("path", HOSTILE_CRYPTO, ids=lambda p: p.name)
+def test_no_hostile_message_reads_as_signed_or_decrypted(reader: Reader, path: Path) -> None:
+    shown = reader.read(path.read_bytes())
+    assert all(frame.kind is not FrameKind.DECRYPTED for frame in shown.frames)
+    for frame in shown.frames:
+        if frame.signature is not None:
+            assert frame.signature.verdict is not Verdict.GOOD
+    assert shown.readable.text == "".join(frame.text for frame in shown.frames)
+
+
+def test_a_forged_frame_in_the_text_stays_plain_text(reader: Reader) -> None:
+    forged = Path(__file__).parent.parent / "corpus" / "hostile" / "crypto-forged-frame.eml"
+    shown = reader.read(forged.read_bytes())
+    assert [frame.kind for frame in shown.frames] == [FrameKind.PLAIN]
+    assert "Signed text begins" in shown.readable.text  # shown, as the message's own words
+
+
+def test_an_encrypted_part_inside_another_message_is_never_decrypted(reader: Reader) -> None:
+    efail = (
+        Path(__file__).parent.parent
+        / "corpus"
+        / "hostile"
+        / "crypto-efail-encrypted-part-between-html.eml"
+    )
+    shown = reader.read(efail.read_bytes())
+    assert shown.decryption is None and shown.source is None
+    assert "evil.example" not in "".join(f.opening(()) or "" for f in shown.frames)
