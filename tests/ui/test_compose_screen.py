@@ -720,7 +720,9 @@ def test_entering_the_text_runs_the_editor_with_enable_alternate_editor_implicit
     run(app, scenario)
 
 
-def _crypto_session(home: Path, monkeypatch: pytest.MonkeyPatch) -> MailSession:
+def _crypto_session(
+    home: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings | None = None
+) -> MailSession:
     """A session whose user is Jane of the test keyring (gpg_keyring)."""
     monkeypatch.setenv("GNUPGHOME", str(make_keyring(home / "gnupg")))
     monkeypatch.setattr("getpass.getuser", lambda: "jane")
@@ -729,7 +731,32 @@ def _crypto_session(home: Path, monkeypatch: pytest.MonkeyPatch) -> MailSession:
         f"sendmail-path={sendmail_script(home)}\nsignature-file={home}/no-signature\n"
     )
     rc = parse_pinerc(text, str(home / "pinerc"))
-    return MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=home / "data")
+    connections = Connections(settings or Settings(), rc)
+    return MailSession(connections, pine_settings(rc), data_dir=home / "data")
+
+
+def test_the_send_question_starts_with_what_the_seal_rules_say(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinesh.config.settings import SealRule
+
+    rules = Settings(seals=(SealRule(("@example.org",), sign=True, encrypt=True),))
+    app = PineshApp(_crypto_session(home, monkeypatch, rules))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await open_compose(app, pilot)
+        await pilot.press(*"bob@example.org")
+        await type_into(pilot, screen, "Subject", "ruled")
+        await pilot.press("ctrl+x")
+        question = top(app)
+        assert isinstance(question, SendScreen)
+        assert "(signed and encrypted (PGP/MIME))" in str(question.line())
+        await pilot.press("e", "y")  # the user's answer stands over the rule
+        await settle(app, pilot)
+
+    run(app, scenario)
+    sent = (home / "sent.msg").read_bytes()
+    assert b"multipart/signed" in sent and b"multipart/encrypted" not in sent
 
 
 def test_the_send_question_signs_and_encrypts(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

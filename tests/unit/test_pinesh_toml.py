@@ -561,3 +561,31 @@ def test_one_error_is_told_as_before() -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings("open_timeout = 0\n", "config.toml")
     assert str(info.value) == "config.toml:1: open_timeout: must be more than 0 seconds"
+
+
+def test_seal_rules_by_recipient_and_domain() -> None:
+    text = (
+        "[[seal]]\n"
+        'recipients = ["Bob@Example.org", "@corp.example"]\n'
+        "sign = true\nencrypt = true\n"
+        '[[seal]]\nrecipients = "@bank.example"\nsign = true\nsmime = true\n'
+    )
+    first, second = parse_settings(text, FILE).seals
+    assert first.recipients == ("bob@example.org", "@corp.example")
+    assert (first.sign, first.encrypt, first.smime, first.line) == (True, True, False, 1)
+    assert (second.recipients, second.smime, second.line) == (("@bank.example",), True, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[seal]]\nsign = true\n", "a seal needs recipients"),
+        ('[[seal]]\nrecipients = ["bob"]\n', "'bob' is not an address or @domain"),
+        ('[[seal]]\nrecipients = ["@x.example"]\nsign = "yes"\n', "expected true or false"),
+        ('[[seal]]\nrecipients = ["@x.example"]\nsing = true\n', "unknown setting"),
+    ],
+)
+def test_a_wrong_seal_rule_is_named(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        parse_settings(text, FILE)
+    assert raised.value.setting is not None and raised.value.setting.startswith("seal[1]")

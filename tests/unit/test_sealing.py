@@ -181,3 +181,20 @@ def test_pinesh_send_that_cannot_encrypt_keeps_the_message(keyring: Path, tmp_pa
     assert not (tmp_path / "wire").exists()
     postponed = (tmp_path / "mail" / "postponed-msgs").read_bytes()
     assert b"only for Carol" in postponed and b"X-Pinesh-Seal: encrypt" in postponed
+
+
+def test_seal_rules_add_what_they_say_for_the_recipients_they_name() -> None:
+    from pinesh.config.settings import SealRule
+    from pinesh.services.sealing import ruled_seal
+
+    rules = (
+        SealRule(("bob@example.org",), encrypt=True),
+        SealRule(("@corp.example",), sign=True, smime=True),
+    )
+    assert ruled_seal(rules, ["carol@example.org"], Seal()) == Seal()
+    assert ruled_seal(rules, ["BOB@example.org"], Seal()) == Seal(encrypt=True)
+    assert ruled_seal(rules, ["ann@corp.example"], Seal()) == Seal(sign=True, smime=True)
+    # Both kinds of recipient: both rules add; S/MIME only if every rule says it.
+    both = ruled_seal(rules, ["bob@example.org", "ann@corp.example"], Seal())
+    assert both == Seal(sign=True, encrypt=True, smime=False)
+    assert ruled_seal(rules, ["carol@example.org"], Seal(sign=True)) == Seal(sign=True)

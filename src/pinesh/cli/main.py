@@ -137,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--smime", action="store_true", help="sign or encrypt as S/MIME (gpgsm), not PGP"
     )
+    send.add_argument(
+        "--as-is", action="store_true", help="leave out what the config's [[seal]] rules add"
+    )
     post = sub.add_parser(
         "post", parents=[common], help="post a news article (body, or whole article, on stdin)"
     )
@@ -388,7 +391,16 @@ def _run_mail(args: argparse.Namespace) -> int:
             seal = Seal(args.sign, args.encrypt, args.smime)
             return run_send(
                 session,
-                SendOptions(args.to, args.cc, args.bcc, args.subject, args.attach, args.fcc, seal),
+                SendOptions(
+                    args.to,
+                    args.cc,
+                    args.bcc,
+                    args.subject,
+                    args.attach,
+                    args.fcc,
+                    seal,
+                    by_rules=not args.as_is,
+                ),
                 args.json,
             )
         if args.command == "post":

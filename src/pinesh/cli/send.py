@@ -15,7 +15,7 @@ from pinesh.senders.compose import Draft, OutgoingAttachment
 from pinesh.services.mail import MailSession
 from pinesh.services.postponed import keep_postponed, postponed_folder
 from pinesh.services.replying import ComposeRequest
-from pinesh.services.sealing import NO_SEAL, Seal, SealError, clearsigned
+from pinesh.services.sealing import NO_SEAL, Seal, SealError, clearsigned, ruled_seal
 from pinesh.services.sending import SendOutcome, outbox, send_draft, user_address
 from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words, header_end, parse_header_block
@@ -56,6 +56,7 @@ class SendOptions:
     attach: list[str]
     fcc: str | None
     seal: Seal = NO_SEAL
+    by_rules: bool = True  # the config's [[seal]] rules add to seal (not with --as-is)
 
 
 def run_send(session: MailSession, options: SendOptions, as_json: bool) -> int:
@@ -77,7 +78,11 @@ def run_send(session: MailSession, options: SendOptions, as_json: bool) -> int:
     )
     if not (draft.to or draft.cc or draft.bcc):
         raise PineshError("no recipients", hint="give --to, or To: in the message on stdin")
-    request = ComposeRequest(draft, fcc=options.fcc, seal=options.seal)
+    seal = options.seal
+    if options.by_rules:
+        rules = session.connections.settings.seals
+        seal = ruled_seal(rules, draft.recipient_emails(), seal)
+    request = ComposeRequest(draft, fcc=options.fcc, seal=seal)
     outcome = _sealed_send(session, request)
     if as_json:
         emit_json(
@@ -87,13 +92,13 @@ def run_send(session: MailSession, options: SendOptions, as_json: bool) -> int:
                 "result": outcome.attempt.describe(),
                 "fcc": outcome.fcc,
                 "fcc_error": outcome.fcc_error,
-                "sealed": options.seal.describe(),
+                "sealed": seal.describe(),
             }
         )
     else:
         line(outcome.attempt.describe())
-        if options.seal.wanted:
-            line(f"the message was {options.seal.describe()}")
+        if seal.wanted:
+            line(f"the message was {seal.describe()}")
         if outcome.fcc_error:
             line(f"the copy to {outcome.fcc} failed: {outcome.fcc_error}")
     return 0 if outcome.attempt.ok else 1

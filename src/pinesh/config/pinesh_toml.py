@@ -30,6 +30,7 @@ from pinesh.config.settings import (
     DirectCondition,
     ForwardSpec,
     Rule,
+    SealRule,
     Settings,
     SshSettings,
     Via,
@@ -334,6 +335,32 @@ def _forward(data: dict[str, Any], index: int, file: str, loc: _Locator) -> Forw
     return ForwardSpec(server.lower(), service, listen_text, line=start)
 
 
+def _seal(data: dict[str, Any], index: int, file: str, loc: _Locator) -> SealRule:
+    start = loc.table("seal", index)
+    r = _Reader(data, file, loc, f"seal[{index + 1}].", start)
+    recipients = r.words("recipients") or ()
+    if not recipients:
+        raise ConfigError(
+            "a seal needs recipients (addresses, or @domain)",
+            file=file,
+            line=start,
+            setting=f"seal[{index + 1}]",
+        )
+    for recipient in recipients:
+        _, at, domain = recipient.rpartition("@")
+        if not at or not domain or " " in recipient or not recipient.isprintable():
+            raise r.fail("recipients", f"{recipient!r} is not an address or @domain")
+    rule = SealRule(
+        tuple(recipient.lower() for recipient in recipients),
+        sign=r.take("sign", bool, False),
+        encrypt=r.take("encrypt", bool, False),
+        smime=r.take("smime", bool, False),
+        line=start,
+    )
+    r.finish()
+    return rule
+
+
 def parse_settings(text: str, file: str) -> Settings:
     """Parse pinesh's TOML config; raise ConfigError naming file, line and setting."""
     try:
@@ -373,6 +400,7 @@ def parse_settings(text: str, file: str) -> Settings:
 
     rules = read_tables("rule", _rule)
     forwards = read_tables("forward", _forward)
+    seals = read_tables("seal", _seal)
     timeout = read(lambda: top.take("open_timeout", (int, float), 15), 15)
     if timeout <= 0:
         errors.append(top.fail("open_timeout", "must be more than 0 seconds"))
@@ -389,6 +417,7 @@ def parse_settings(text: str, file: str) -> Settings:
         state_dir=Path(state).expanduser() if state else None,
         client=client,
         cache=cache,
+        seals=seals,
         source=Path(file),
     )
 

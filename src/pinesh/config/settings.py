@@ -96,6 +96,18 @@ class CacheSettings:
 
 
 @dataclass(frozen=True)
+class SealRule:
+    """What the send question starts with when a message goes to one of recipients
+    (addresses, lowercased, or "@domain" for every address of a domain)."""
+
+    recipients: tuple[str, ...]
+    sign: bool = False
+    encrypt: bool = False
+    smime: bool = False
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything in pinesh's own config file."""
 
@@ -106,4 +118,5 @@ class Settings:
     state_dir: Path | None = None  # None: $XDG_STATE_HOME/pinesh
     client: ClientSettings = field(default_factory=ClientSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    seals: tuple[SealRule, ...] = ()  # [[seal]]: sign or encrypt by recipient
     source: Path | None = None

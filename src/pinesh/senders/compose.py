@@ -67,6 +67,10 @@ class Draft:
     references: tuple[str, ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()  # Pine's customized-hdrs, in order
 
+    def recipient_emails(self) -> list[str]:
+        """The address of every recipient: To, Cc and Bcc."""
+        return [address.email for address in (*self.to, *self.cc, *self.bcc)]
+
 
 @dataclass(frozen=True)
 class Composed:

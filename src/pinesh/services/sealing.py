@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from pinesh.config.settings import SealRule
 from pinesh.errors import PineshError
 from pinesh.senders.compose import Composed
 from pinesh.senders.sealed_mime import (
@@ -61,6 +62,22 @@ class Seal:
 
 
 NO_SEAL = Seal()  # a message sent as it is
+
+
+def ruled_seal(rules: Sequence[SealRule], recipients: Sequence[str], seal: Seal) -> Seal:
+    """seal with what the pinesh config's [[seal]] rules add for recipients: signed or
+    encrypted when any rule naming one of them says so; S/MIME when every such rule
+    does (the two standards cannot be mixed in one message)."""
+    addresses = {address.lower() for address in recipients}
+    domains = {"@" + address.rpartition("@")[2] for address in addresses}
+    matched = [rule for rule in rules if set(rule.recipients) & (addresses | domains)]
+    if not matched:
+        return seal
+    return Seal(
+        sign=seal.sign or any(rule.sign for rule in matched),
+        encrypt=seal.encrypt or any(rule.encrypt for rule in matched),
+        smime=seal.smime or all(rule.smime for rule in matched),
+    )
 
 
 def seal_words(seal: Seal) -> str:

@@ -29,7 +29,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.name_rules import offered_fcc
 from pinesh.services.postponed import PostponedMessage, list_postponed, postpone, resume
 from pinesh.services.replying import ComposeRequest, new_request
-from pinesh.services.sealing import Seal, SealError
+from pinesh.services.sealing import Seal, SealError, ruled_seal
 from pinesh.services.sending import default_fcc, user_address
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.ui.compose_fields import (
@@ -114,6 +114,7 @@ your own editor ($VISUAL or $EDITOR, else vi).
         self.typed_fcc = ""  # the Fcc field as sent, for last-fcc-used
         self._editor_started = False  # enable-alternate-editor-implicitly ran it once
         self.busy = False
+        self.seal_asked = False  # the send question was answered once: its choice stands
         self.leaving: str | None = None  # a message to leave with once on top again
 
     # -- layout ---------------------------------------------------------------------
@@ -421,11 +422,18 @@ your own editor ($VISUAL or $EDITOR, else vi).
 
         def answered(seal: Seal | None) -> None:
             if seal is not None:
+                self.seal_asked = True
                 self.request = replace(request, seal=seal)  # kept if it is postponed now
                 self.typed_fcc = self.field("Fcc").value
                 self._start_sending(self.request)
 
-        self.app.push_screen(SendScreen(question, request.seal, default=not blank), answered)
+        seal = request.seal
+        if not self.seal_asked:  # the config's [[seal]] rules for these recipients
+            recipients = [
+                a.email for a in (*request.draft.to, *request.draft.cc, *request.draft.bcc)
+            ]
+            seal = ruled_seal(self.session.connections.settings.seals, recipients, seal)
+        self.app.push_screen(SendScreen(question, seal, default=not blank), answered)
 
     def _start_sending(self, request: ComposeRequest, passphrase: str | None = None) -> None:
         self.busy = True
