@@ -8,6 +8,7 @@ import email
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -49,7 +50,7 @@ def _parsed(data: bytes) -> EmailMessage:
 def _draft(**changes: object) -> Draft:
     fields: dict[str, object] = {"sender": JANE, "to": (BOB,), "subject": "vault", "body": BODY}
     fields.update(changes)
-    return Draft(**fields)  # type: ignore[arg-type]
+    return Draft(**fields)
 
 
 def _signed_part_bytes(wire: bytes) -> tuple[bytes, bytes]:
@@ -198,3 +199,17 @@ def test_seal_rules_add_what_they_say_for_the_recipients_they_name() -> None:
     both = ruled_seal(rules, ["bob@example.org", "ann@corp.example"], Seal())
     assert both == Seal(sign=True, encrypt=True, smime=False)
     assert ruled_seal(rules, ["carol@example.org"], Seal(sign=True)) == Seal(sign=True)
+
+
+def test_alpines_smime_by_default_features_start_the_send_question() -> None:
+    from pinesh.config.pine_settings import pine_settings
+    from pinesh.services.sealing import starting_seal
+
+    def pine(features: str) -> Callable[[str], bool]:
+        return pine_settings(parse_pinerc(f"feature-list={features}\n", "pinerc")).feature
+
+    sign = pine("smime-sign-by-default")
+    both = pine("smime-sign-by-default, smime-encrypt-by-default")
+    assert starting_seal(pine(""), (), ["bob@example.org"], Seal()) == Seal()
+    assert starting_seal(sign, (), [], Seal()) == Seal(sign=True, smime=True)
+    assert starting_seal(both, (), [], Seal()) == Seal(True, True, True)

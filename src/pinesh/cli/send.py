@@ -15,7 +15,7 @@ from pinesh.senders.compose import Draft, OutgoingAttachment
 from pinesh.services.mail import MailSession
 from pinesh.services.postponed import keep_postponed, postponed_folder
 from pinesh.services.replying import ComposeRequest
-from pinesh.services.sealing import NO_SEAL, Seal, SealError, clearsigned, ruled_seal
+from pinesh.services.sealing import NO_SEAL, Seal, SealError, clearsigned, starting_seal
 from pinesh.services.sending import SendOutcome, outbox, send_draft, user_address
 from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words, header_end, parse_header_block
@@ -81,7 +81,7 @@ def run_send(session: MailSession, options: SendOptions, as_json: bool) -> int:
     seal = options.seal
     if options.by_rules:
         rules = session.connections.settings.seals
-        seal = ruled_seal(rules, draft.recipient_emails(), seal)
+        seal = starting_seal(session.pine.feature, rules, draft.recipient_emails(), seal)
     request = ComposeRequest(draft, fcc=options.fcc, seal=seal)
     outcome = _sealed_send(session, request)
     if as_json:

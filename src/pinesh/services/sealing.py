@@ -15,7 +15,7 @@ then the signed message enveloped).
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pinesh.config.settings import SealRule
@@ -62,6 +62,24 @@ class Seal:
 
 
 NO_SEAL = Seal()  # a message sent as it is
+
+
+def starting_seal(
+    feature: Callable[[str], bool],
+    rules: Sequence[SealRule],
+    recipients: Sequence[str],
+    seal: Seal,
+) -> Seal:
+    """What the send question starts with: seal (a reply's, a postponed message's), with
+    the pinerc's smime-sign-by-default and smime-encrypt-by-default (Alpine's S/MIME
+    features), then the config's [[seal]] rules for recipients."""
+    if feature("smime-sign-by-default") or feature("smime-encrypt-by-default"):
+        seal = Seal(
+            sign=seal.sign or feature("smime-sign-by-default"),
+            encrypt=seal.encrypt or feature("smime-encrypt-by-default"),
+            smime=True,
+        )
+    return ruled_seal(rules, recipients, seal)
 
 
 def ruled_seal(rules: Sequence[SealRule], recipients: Sequence[str], seal: Seal) -> Seal:

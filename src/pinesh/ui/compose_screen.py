@@ -29,7 +29,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.name_rules import offered_fcc
 from pinesh.services.postponed import PostponedMessage, list_postponed, postpone, resume
 from pinesh.services.replying import ComposeRequest, new_request
-from pinesh.services.sealing import Seal, SealError, ruled_seal
+from pinesh.services.sealing import Seal, SealError, starting_seal
 from pinesh.services.sending import default_fcc, user_address
 from pinesh.textsafe import safe_line, safe_text
 from pinesh.ui.compose_fields import (
@@ -428,11 +428,10 @@ your own editor ($VISUAL or $EDITOR, else vi).
                 self._start_sending(self.request)
 
         seal = request.seal
-        if not self.seal_asked:  # the config's [[seal]] rules for these recipients
-            recipients = [
-                a.email for a in (*request.draft.to, *request.draft.cc, *request.draft.bcc)
-            ]
-            seal = ruled_seal(self.session.connections.settings.seals, recipients, seal)
+        if not self.seal_asked:  # Alpine's S/MIME features, the config's [[seal]] rules
+            rules = self.session.connections.settings.seals
+            features = self.session.pine.feature
+            seal = starting_seal(features, rules, request.draft.recipient_emails(), seal)
         self.app.push_screen(SendScreen(question, seal, default=not blank), answered)
 
     def _start_sending(self, request: ComposeRequest, passphrase: str | None = None) -> None:
