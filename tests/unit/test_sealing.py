@@ -9,9 +9,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,10 +49,8 @@ def _parsed(data: bytes) -> EmailMessage:
     return message
 
 
-def _draft(**changes: object) -> Draft:
-    fields: dict[str, object] = {"sender": JANE, "to": (BOB,), "subject": "vault", "body": BODY}
-    fields.update(changes)
-    return Draft(**fields)
+def _draft(**changes: Any) -> Draft:
+    return replace(Draft(sender=JANE, to=(BOB,), subject="vault", body=BODY), **changes)
 
 
 def _signed_part_bytes(wire: bytes) -> tuple[bytes, bytes]:

@@ -90,8 +90,11 @@ cut), ^U puts what was cut back at the cursor, ^W looks for a word (Enter alone:
 same word again), ^V and ^Y go a page down and up, ^A and ^E to the start and end of
 the line.
 
-^X sends the message (after "Send message?"). If the mail server cannot be reached, the
-message waits in the outbox: "pinesh outbox flush" sends it later.
+^X sends the message (after "Send message?"). On that question's line, G turns signing
+on and off, E encrypting, and M switches between PGP/MIME and S/MIME; the line says what
+the message will be. Your own gpg and gpgsm keys are used; a message that cannot be
+encrypted for every recipient is not sent in clear without asking. If the mail server
+cannot be reached, the message waits in the outbox: "pinesh outbox flush" sends it later.
 ^O postpones: the message is kept in your postponed-msgs folder, and Compose offers to
 continue it next time. ^C cancels the message (after a question). ^_ edits the text in
 your own editor ($VISUAL or $EDITOR, else vi).
