@@ -27,7 +27,7 @@ from pinesh.ui.attachment_screen import Pager
 from pinesh.ui.compose_screen import ComposeScreen
 from pinesh.ui.index_screen import IndexScreen
 from pinesh.ui.message_screen import MessageScreen
-from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
+from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen, SendScreen
 from tests.integration.helpers import (
     PREAUTH_RULE,
     isp_rules,
@@ -240,7 +240,7 @@ def test_reply_goes_out_through_postfix_over_ssh(
         assert app.screen.field("To").value.endswith("alice@example.org>")
         assert app.screen.field("Subject").value == f"Re: {subject}"
         await keys(app, pilot, "ctrl+x")
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, SendScreen)
         await keys(app, pilot, "y")
         for _ in range(20):
             if isinstance(app.screen, IndexScreen):
@@ -284,7 +284,7 @@ def test_follow_up_in_a_newsgroup_arrives_in_inn(lab: Lab) -> None:
         assert isinstance(app.screen, ComposeScreen)
         assert app.screen.field("Newsgroups").value == "local.test"
         await keys(app, pilot, "ctrl+x")
-        if isinstance(app.screen, ConfirmScreen):
+        if isinstance(app.screen, SendScreen):
             await keys(app, pilot, "y")
         for _ in range(20):
             if isinstance(app.screen, IndexScreen):
@@ -320,7 +320,7 @@ def test_compose_while_smtp_is_down_lands_in_the_outbox(lab: Lab) -> None:
         await pilot.pause()
         await pilot.press(*subject)
         await keys(app, pilot, "ctrl+x")
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, SendScreen)
         await keys(app, pilot, "y")
         for _ in range(20):
             if isinstance(app.screen, MainMenu):

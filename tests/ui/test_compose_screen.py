@@ -750,7 +750,7 @@ def test_the_send_question_starts_with_what_the_seal_rules_say(
         await pilot.press("ctrl+x")
         question = top(app)
         assert isinstance(question, SendScreen)
-        assert "(signed and encrypted (PGP/MIME))" in str(question.line())
+        assert "Send message, signed and encrypted (PGP/MIME)?" in str(question.line())
         await pilot.press("e", "y")  # the user's answer stands over the rule
         await settle(app, pilot)
 
@@ -770,9 +770,9 @@ def test_the_send_question_signs_and_encrypts(home: Path, monkeypatch: pytest.Mo
         await pilot.press("ctrl+x")
         question = top(app)
         assert isinstance(question, SendScreen)
-        assert "(not signed or encrypted)" in str(question.line())
+        assert "Send message, not signed or encrypted?" in str(question.line())
         await pilot.press("g", "e")
-        assert "(signed and encrypted (PGP/MIME))" in str(question.line())
+        assert "Send message, signed and encrypted (PGP/MIME)?" in str(question.line())
         await pilot.press("y")
         await settle(app, pilot)
         assert isinstance(top(app), MainMenu)

@@ -7,7 +7,7 @@ status line. Prompts may quote text from a server, so the text is drawn as ``Tex
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events
@@ -17,8 +17,10 @@ from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from pinesh.services.sealing import Seal
 from pinesh.textsafe import safe_line
+
+if TYPE_CHECKING:  # the start does not load the sealing (email.generator): the composer does
+    from pinesh.services.sealing import Seal
 
 T = TypeVar("T")
 
@@ -147,7 +149,7 @@ class ChoiceScreen(_Question[str | None]):
         self.answer(None)
 
 
-class SendScreen(_Question[Seal | None]):
+class SendScreen(_Question["Seal | None"]):
     """Pine's "Send message?", with the protection chosen on the same line: y sends it
     as the line says, n (Escape, ^C) does not; G turns signing on and off, E encrypting,
     M switches between PGP/MIME and S/MIME. Enter takes the default."""
