@@ -329,3 +329,34 @@ def test_an_encrypted_part_inside_another_message_is_never_decrypted(reader: Rea
     shown = reader.read(efail.read_bytes())
     assert shown.decryption is None and shown.source is None
     assert "evil.example" not in "".join(f.opening(()) or "" for f in shown.frames)
+
+
+def test_a_part_added_after_the_signature_is_not_shown_as_signed(reader: Reader) -> None:
+    signed = pgp_mime_signed(reader.home)
+    added = signed.replace(
+        b"\r\n--b1--\r\n",
+        b"\r\n--b1\r\nContent-Type: text/plain\r\n\r\nATTACKER: wire the money.\r\n--b1--\r\n",
+    )
+    shown = reader.read(added)
+    (frame,) = shown.frames
+    assert frame.kind is FrameKind.SIGNED
+    assert frame.signature is not None and frame.signature.verdict is Verdict.GOOD
+    assert "Meet at the harbour at six." in shown.readable.text
+    assert "ATTACKER" not in shown.readable.text
+    assert shown.readable.note is not None and "not signed" in shown.readable.note
+
+
+def test_a_signed_messages_attachment_is_read_from_what_was_signed(reader: Reader) -> None:
+    part = (
+        b'Content-Type: multipart/mixed; boundary="m1"\r\n\r\n'
+        b"--m1\r\nContent-Type: text/plain\r\n\r\nSee the plan.\r\n"
+        b'--m1\r\nContent-Type: application/octet-stream; name="plan.bin"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(b"signed plan") + b"\r\n"
+        b"--m1--\r\n"
+    )
+    view = reader.view_of(pgp_mime_signed(reader.home, part))
+    uid = view.uid_at(0)
+    shown = view.read_protected(uid)
+    assert shown.signature is not None and shown.signature.verdict is Verdict.GOOD
+    (attachment,) = shown.readable.attachments
+    assert view.part_bytes(uid, attachment.part_id) == (b"signed plan", False)

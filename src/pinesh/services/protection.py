@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pinesh.services.decryption import Decryption, decrypt
 from pinesh.services.reading import MAX_TEXT, Readable, decode_text, read_message, read_source
 from pinesh.services.signatures import (
+    SMIME_SIGNATURES,
     SignatureReport,
     check_clearsigned,
     check_opaque_smime,
-    check_pgp_mime,
+    check_signed,
     with_emails,
 )
 from pinesh.stores.base import Address, Folder, Part
@@ -167,14 +168,11 @@ def read_protected(
         if structure.params.get("smime-type", "").lower() == "signed-data":
             return _opaque_signed(payload, prefer_plain, environ)
         return _decrypted(payload, "S/MIME", True, prefer_plain, passphrase, environ)
-    readable = read_message(folder, uid, prefer_plain=prefer_plain)
     if kind == "multipart/signed":
-        report = check_pgp_mime(folder.fetch_message(uid), environ)
-        if report is not None:
-            scheme = "PGP/MIME" if "pgp" in structure.params.get("protocol", "") else "S/MIME"
-            return ProtectedMessage(
-                readable, (Frame(FrameKind.SIGNED, readable.text, scheme, report),)
-            )
+        signed = _signed(folder.fetch_message(uid), prefer_plain, environ)
+        if signed is not None:
+            return signed
+    readable = read_message(folder, uid, prefer_plain=prefer_plain)
     first = _part(structure, readable.text_part)
     if (
         first is not None
@@ -201,18 +199,38 @@ def _decrypted(
     if done.plaintext is None:
         return _not_decrypted(done, scheme)
     inner = done.plaintext
-    report = check_pgp_mime(inner, environ)
-    if report is None and done.signatures:
-        report = SignatureReport(with_emails(done.signatures, cms, environ))
-    readable = read_source(inner, prefer_plain=prefer_plain)
-    if report is None and cms and _is_opaque_signed(inner):
+    signed = _signed(inner, prefer_plain, environ)
+    if signed is None and cms and _is_opaque_signed(inner):
         signed = _opaque_signed(_smime_body(inner), prefer_plain, environ)
+    if signed is not None:  # a signed message inside: shown as its signature covers it
         frame = Frame(
             FrameKind.DECRYPTED, signed.readable.text, scheme, signed.signature, done.status
         )
         return ProtectedMessage(signed.readable, (frame,), signed.source)
+    checks = with_emails(done.signatures, cms, environ)  # signed and encrypted in one
+    readable = read_source(inner, prefer_plain=prefer_plain)
+    report = SignatureReport(checks) if checks else None
     frame = Frame(FrameKind.DECRYPTED, readable.text, scheme, report, done.status)
     return ProtectedMessage(readable, (frame,), inner)
+
+
+def _signed(
+    raw: bytes, prefer_plain: bool, environ: Mapping[str, str] | None
+) -> ProtectedMessage | None:
+    """A multipart/signed message checked, and shown as its signature covers it: read
+    from the bytes gpg checked (the first part), never from the message around them, so
+    no part added beside the signed one can pass for signed. None when raw is not one."""
+    checked = check_signed(raw, environ)
+    if checked is None:
+        return None
+    report, parts = checked
+    scheme = "S/MIME" if parts.protocol in SMIME_SIGNATURES else "PGP/MIME"
+    readable = read_source(parts.signed, prefer_plain=prefer_plain)
+    if parts.extra_parts:
+        extra = "parts after the signature are not signed, and are not shown"
+        readable = replace(readable, note="; ".join(filter(None, (readable.note, extra))))
+    frame = Frame(FrameKind.SIGNED, readable.text, scheme, report)
+    return ProtectedMessage(readable, (frame,), parts.signed)
 
 
 def _not_decrypted(done: Decryption, scheme: str) -> ProtectedMessage:

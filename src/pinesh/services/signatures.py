@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pinesh.services.gpg_run import GpgMissing, cms_input, run_gpg
 from pinesh.stores.base import Address
 from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks, uid_emails
-from pinesh.stores.signed_parts import signed_parts
+from pinesh.stores.signed_parts import SignedParts, signed_parts
 
 PGP_SIGNATURE = "application/pgp-signature"
 # S/MIME's detached signature has two names: the standard one and Microsoft's old one.
@@ -82,13 +82,22 @@ def check_pgp_mime(raw: bytes, environ: Mapping[str, str] | None = None) -> Sign
     """The signature of raw when it is a multipart/signed message, PGP/MIME (gpg) or
     S/MIME (gpgsm); None when it is not one. Checked against the user's keyring
     (GNUPGHOME, else ~/.gnupg)."""
+    checked = check_signed(raw, environ)
+    return checked[0] if checked else None
+
+
+def check_signed(
+    raw: bytes, environ: Mapping[str, str] | None = None
+) -> tuple[SignatureReport, SignedParts] | None:
+    """check_pgp_mime's report, and the parts it checked: what is shown as signed is
+    read from parts.signed, the bytes gpg checked, and from nothing else."""
     parts = signed_parts(raw)
     if parts is None or parts.protocol not in SIGNATURE_PROTOCOLS:
         return None
     cms = parts.protocol in SMIME_SIGNATURES
     signature = parts.signature
     args = [*(cms_input(signature) if cms else []), "--verify", "{signature}", "{signed}"]
-    return _report(args, {"signature": signature, "signed": parts.signed}, cms, environ)[0]
+    return _report(args, {"signature": signature, "signed": parts.signed}, cms, environ)[0], parts
 
 
 def check_clearsigned(

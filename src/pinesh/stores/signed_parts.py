@@ -24,6 +24,7 @@ class SignedParts:
     signed: bytes  # the first part, headers and body, with CRLF line ends
     signature: bytes  # the second part's body, as written (ASCII armour for PGP)
     protocol: str  # "application/pgp-signature", "application/pkcs7-signature", ...
+    extra_parts: bool = False  # parts after the signature: not signed, and not shown
 
 
 def crlf(data: bytes) -> bytes:
@@ -54,7 +55,8 @@ def signed_parts(raw: bytes) -> SignedParts | None:
     if first is None or second is None:
         return None
     signature = second[header_end(second) :].lstrip(b"\r\n")
-    return SignedParts(first, signature, protocol)
+    # RFC 1847: exactly two parts. A third (before the close delimiter) is no one's.
+    return SignedParts(first, signature, protocol, extra_parts=len(pieces) > 4)
 
 
 def _after_delimiter_line(piece: bytes) -> bytes | None:
