@@ -213,3 +213,27 @@ def test_alpines_smime_by_default_features_start_the_send_question() -> None:
     assert starting_seal(pine(""), (), ["bob@example.org"], Seal()) == Seal()
     assert starting_seal(sign, (), [], Seal()) == Seal(sign=True, smime=True)
     assert starting_seal(both, (), [], Seal()) == Seal(True, True, True)
+
+
+def test_a_recipient_is_matched_by_the_whole_address_not_a_part_of_it() -> None:
+    part = Address("", "ane@example.org")  # a part of jane@example.org
+    composed = compose(_draft(to=(part,)), domain="example.org")
+    with pytest.raises(SealError) as raised:
+        seal_composed(composed, Seal(encrypt=True))
+    assert raised.value.missing == ("ane@example.org",)
+
+
+def test_an_address_with_braces_reaches_gpg_as_written() -> None:
+    odd = Address("", "a{b}@example.org")  # RFC 5322 allows it; it names no file
+    composed = compose(_draft(to=(odd,)), domain="example.org")
+    with pytest.raises(SealError) as raised:
+        seal_composed(composed, Seal(encrypt=True))
+    assert raised.value.missing == ("a{b}@example.org",)
+
+
+def test_without_a_key_of_ones_own_nothing_offers_to_send_in_clear() -> None:
+    carol = Address("Carol", "carol@example.org")
+    composed = compose(_draft(sender=carol), domain="example.org")
+    with pytest.raises(SealError, match="cannot encrypt to your own address") as raised:
+        seal_composed(composed, Seal(encrypt=True))
+    assert raised.value.missing == ()  # the composer asks only about recipients' keys

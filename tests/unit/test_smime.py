@@ -133,3 +133,15 @@ def test_a_message_encrypted_for_bob_alone_is_not_decrypted(ca: SmimeCa, read: o
     encrypted = openssl_smime("-encrypt", "-aes256", str(ca.bob_cert), data=TEXT)
     shown = read(_from_bob(encrypted))  # type: ignore[operator]
     assert shown.frames[0].kind is FrameKind.NOT_DECRYPTED and shown.readable.text == ""
+
+
+def test_smime_encryption_with_a_bcc_recipient_is_refused(
+    ca: SmimeCa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinesh.services.sealing import SealError
+
+    monkeypatch.setenv("GNUPGHOME", str(ca.home))
+    draft = Draft(sender=JANE, bcc=(BOB,), subject="blind", body="x\n")
+    composed = compose(draft, domain="example.org")
+    with pytest.raises(SealError, match="a Bcc recipient would not be hidden"):
+        seal_composed(composed, Seal(encrypt=True, smime=True), hidden=["bob@example.org"])

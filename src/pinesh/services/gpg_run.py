@@ -1,8 +1,9 @@
 """Running the user's gpg or gpgsm for one operation, the same safe way every time.
 
 - An argv list, in batch mode with no terminal (``--batch --no-tty``), never asking a
-  key server (``--no-auto-key-retrieve``), with the user's keyring (GNUPGHOME, else
-  ~/.gnupg): pinesh has no keyring of its own.
+  key server or a domain's key directory (``--no-auto-key-retrieve``, ``--auto-key-locate
+  clear,local``), with the user's keyring (GNUPGHOME, else ~/.gnupg): pinesh has no
+  keyring of its own.
 - The input and the output go through files in a private temporary directory, removed
   afterwards; the status lines (``--status-fd 1``) are all that is read of the answer.
 - A passphrase is never asked on the terminal. Without one, gpg may use its agent's cache
@@ -46,7 +47,7 @@ def run_gpg(
     passphrase: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> GpgResult:
-    """Run program with args, in which ``{name}`` stands for the file holding
+    """Run program with args, in which an argument ``{name}`` stands for the file holding
     inputs[name] and ``{output}`` for the file it may write. GpgMissing if it is not
     installed; OSError or TimeoutExpired if it could not run."""
     found = shutil.which(program)
@@ -61,12 +62,15 @@ def run_gpg(
         names = {name: str(path) for name, path in files.items()} | {"output": str(output)}
         argv = [found, "--batch", "--no-tty", "--status-fd", "1"]
         if program == "gpg":
-            argv.append("--no-auto-key-retrieve")
+            # No key server, no WKD lookup of a recipient's domain: who one writes to and
+            # what one reads is nobody's business, and a fetched key is not checked.
+            argv += ["--no-auto-key-retrieve", "--auto-key-locate", "clear,local"]
         if passphrase is None:
             argv += ["--pinentry-mode", "error"]
         else:
             argv += ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
-        argv += [arg.format_map(names) for arg in args]
+        # Only a whole "{name}" argument names a file: an address may hold braces.
+        argv += [names.get(arg[1:-1], arg) if arg[:1] + arg[-1:] == "{}" else arg for arg in args]
         done = subprocess.run(
             argv,
             input=(passphrase + "\n").encode() if passphrase is not None else b"",

@@ -148,6 +148,12 @@ def seal_message(
         raise SealError(f"cannot sign or encrypt the message: {exc}") from None
     everyone = list(dict.fromkeys([*recipients, signer]))
     if seal.smime:
+        if seal.encrypt and hidden:
+            raise SealError(
+                "S/MIME names every recipient's certificate in the message: a Bcc "
+                "recipient would not be hidden",
+                hint="send the Bcc copy as a message of its own, or use PGP/MIME (M)",
+            )
         return _smime(outer, entity, seal, signer, everyone, passphrase, environ)
     return _pgp(outer, entity, seal, signer, everyone, hidden, passphrase, environ)
 
@@ -189,8 +195,8 @@ def clearsigned(
     """text clear-signed by signer's key (inline PGP, as Usenet signs articles: a reader
     without PGP still reads the text). SealError when it cannot be."""
     data = text.replace("\r\n", "\n").encode("utf-8")
-    done = _run(["--armor", "--local-user", signer, "--output", "{output}", "--clearsign",
-                 "{input}"], data, "gpg", passphrase, environ)  # fmt: skip
+    args = ["--armor", "--local-user", key_of(signer), "--output", "{output}", "--clearsign"]
+    done = _run([*args, "{input}"], data, "gpg", passphrase, environ, signer)
     return done.output.decode("utf-8", "replace")
 
 
@@ -205,17 +211,17 @@ def _pgp(
     environ: Mapping[str, str] | None,
 ) -> bytes:
     if not seal.encrypt:
-        args = ["--armor", "--local-user", signer, "--output", "{output}", "--detach-sign"]
-        done = _run([*args, "{input}"], _as_placed(entity), "gpg", passphrase, environ)
+        args = ["--armor", "--local-user", key_of(signer), "--output", "{output}", "--detach-sign"]
+        done = _run([*args, "{input}"], _as_placed(entity), "gpg", passphrase, environ, signer)
         micalg = "pgp-" + (sealing_status(done.status).hash_name or "sha256")
         return pgp_signed(outer, entity, done.output, micalg, new_boundary())
     args = ["--armor"]
     for address in everyone:
-        args += ["--hidden-recipient" if address in hidden else "--recipient", address]
+        args += ["--hidden-recipient" if address in hidden else "--recipient", key_of(address)]
     if seal.sign:
-        args += ["--local-user", signer, "--sign"]
-    done = _run([*args, "--output", "{output}", "--encrypt", "{input}"], entity, "gpg",
-                passphrase, environ)  # fmt: skip
+        args += ["--local-user", key_of(signer), "--sign"]
+    args += ["--output", "{output}", "--encrypt", "{input}"]
+    done = _run(args, entity, "gpg", passphrase, environ, signer)
     return pgp_encrypted(outer, done.output, new_boundary())
 
 
@@ -229,8 +235,8 @@ def _smime(
     environ: Mapping[str, str] | None,
 ) -> bytes:
     if seal.sign:
-        args = ["--base64", "--local-user", signer, "--output", "{output}", "--detach-sign"]
-        done = _run([*args, "{input}"], _as_placed(entity), "gpgsm", passphrase, environ)
+        args = ["--base64", "--local-user", key_of(signer), "--output", "{output}", "--detach-sign"]
+        done = _run([*args, "{input}"], _as_placed(entity), "gpgsm", passphrase, environ, signer)
         micalg = sealing_status(done.status).hash_name or "sha256"
         micalg = micalg.replace("sha", "sha-") if micalg.startswith("sha") else micalg
         signed = smime_signed(outer, entity, done.output, micalg, new_boundary())
@@ -239,10 +245,16 @@ def _smime(
         outer, entity = split_entity(signed)
     args = ["--base64"]
     for address in everyone:
-        args += ["--recipient", address]
-    done = _run([*args, "--output", "{output}", "--encrypt", "{input}"], entity, "gpgsm",
-                passphrase, environ)  # fmt: skip
+        args += ["--recipient", key_of(address)]
+    args += ["--output", "{output}", "--encrypt", "{input}"]
+    done = _run(args, entity, "gpgsm", passphrase, environ, signer)
     return smime_enveloped(outer, done.output)
+
+
+def key_of(address: str) -> str:
+    """The key of exactly this address, as gpg and gpgsm match it ("<addr>"): a bare
+    address is a substring match, so "al@x.org" would pick sal@x.org's key."""
+    return f"<{address.strip().strip('<>')}>"
 
 
 def _as_placed(entity: bytes) -> bytes:
@@ -257,9 +269,11 @@ def _run(
     program: str,
     passphrase: str | None,
     environ: Mapping[str, str] | None,
+    signer: str,
 ) -> GpgResult:
     """Run program on the entity; SealError (naming keys and addresses) unless it wrote
-    its output."""
+    its output. signer: the user's own address (a key of theirs missing is no
+    recipient's)."""
     try:
         done = run_gpg(args, {"input": entity}, program=program, passphrase=passphrase,
                        environ=environ)  # fmt: skip
@@ -271,16 +285,23 @@ def _run(
     status = sealing_status(done.status)
     if done.returncode == 0 and done.output:
         return done
-    if status.invalid_recipients:
-        missing = tuple(address for address, _ in status.invalid_recipients)
-        said = "; ".join(f"{address}: {why}" for address, why in status.invalid_recipients)
+    invalid = [(address.strip("<>"), why) for address, why in status.invalid_recipients]
+    own = [why for address, why in invalid if address.lower() == signer.lower()]
+    if own:  # the copy kept (Fcc, outbox) must open for its writer: no offer to send clear
+        raise SealError(
+            f"cannot encrypt to your own address {signer}: {own[0]}",
+            hint=f"make or import your key for {signer} ({program}); the copy you keep "
+            "must be one you can read",
+        )
+    if invalid:
+        said = "; ".join(f"{address}: {why}" for address, why in invalid)
         raise SealError(
             f"cannot encrypt for every recipient ({said})",
             hint=f"import their keys ({program} --import), or send without encrypting",
-            missing=missing,
+            missing=tuple(address for address, _ in invalid),
         )
     if status.invalid_signers:
-        said = "; ".join(f"{address}: {why}" for address, why in status.invalid_signers)
+        said = "; ".join(f"{address.strip('<>')}: {why}" for address, why in status.invalid_signers)
         raise SealError(f"cannot sign as {said}", hint=f"make or import your key ({program})")
     if status.needs_passphrase or status.bad_passphrase:
         word = "was wrong" if status.bad_passphrase else "is needed"
