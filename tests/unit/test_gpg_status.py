@@ -185,6 +185,28 @@ def test_the_addresses_of_a_keys_user_ids_are_read_from_its_colon_listing() -> N
         b"uid:::::::::1.2.840.113549.1.9.1=#6A616E65,CN=jane::\nuid:::::::::<jane@example.org>::\n"
     )
     assert uid_emails(gpg_listing) == ("jane@example.org", "jane@work.example")
-    assert uid_emails(gpgsm_listing) == ("jane@example.org",)
-    hostile = b"uid:::::::::Eve <eve@evil.example>\\x3a<x@y>::\nuid\n:::\n\xff\xfe\n"
+    assert uid_emails(gpgsm_listing, certified_only=False) == ("jane@example.org",)
+    hostile = b"uid:f::::::::Eve <eve@evil.example>\\x3a<x@y>::\nuid\n:::\n\xff\xfe\n"
     assert uid_emails(hostile) == ("eve@evil.example", "x@y")
+
+
+def test_a_uid_no_one_certified_does_not_count_as_the_keys_address() -> None:
+    from pinesh.stores.gpg_status import uid_emails
+
+    listing = (
+        b"uid:f::::1796689471::AB12::Mallory <mallory@evil.example>::::::::::0:\n"
+        b"uid:-::::1796689500::CD34::CEO <ceo@corp.example>::::::::::0:\n"
+        b"uid:r::::1796689500::EF56::Old <old@corp.example>::::::::::0:\n"
+    )
+    assert uid_emails(listing) == ("mallory@evil.example",)
+
+
+def test_two_verdicts_without_newsig_are_two_signatures() -> None:
+    status = (
+        b"[GNUPG:] BADSIG 1111111111111111 Eve <eve@evil.example>\n"
+        b"[GNUPG:] GOODSIG 2222222222222222 Jane <jane@example.org>\n"
+        b"[GNUPG:] TRUST_ULTIMATE 0 pgp\n"
+    )
+    first, second = signature_checks(status)
+    assert first.verdict is Verdict.BAD and second.verdict is Verdict.GOOD
+    assert first.trust == "undefined"  # the second's trust is not the first's

@@ -147,9 +147,9 @@ def with_emails(
         key = check.fingerprint or check.key_id
         if check.verdict is Verdict.GOOD and key:
             try:
-                listed = run_gpg(["--with-colons", "--list-keys", key], {}, program=program,
-                                 environ=environ)  # fmt: skip
-                check = replace(check, emails=uid_emails(listed.status))
+                args = ["--with-colons", "--list-keys", "--", key]
+                listed = run_gpg(args, {}, program=program, environ=environ)
+                check = replace(check, emails=uid_emails(listed.status, certified_only=not cms))
             except (GpgMissing, OSError, subprocess.TimeoutExpired):
                 pass  # the verdict stands; the From check falls back to the named user ID
         found.append(check)

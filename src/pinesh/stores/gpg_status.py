@@ -98,6 +98,9 @@ def signature_checks(data: bytes) -> list[SignatureCheck]:
             continue
         if current is None:
             current = {}  # gpg before 2.x writes no NEWSIG for the first signature
+        if keyword in (*_VERDICTS, "ERRSIG") and "verdict" in current:
+            close()  # a second verdict with no NEWSIG between: a second signature
+            current = {}
         if keyword in _VERDICTS:
             current["verdict"] = _VERDICTS[keyword].value
             current["key_id"] = args[0] if args else ""
@@ -121,14 +124,23 @@ def signature_checks(data: bytes) -> list[SignatureCheck]:
 _ADDRESS = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
 
-def uid_emails(colons: bytes) -> tuple[str, ...]:
+# A uid's validity (field 2) that someone trusted vouches for: marginal, full, ultimate.
+_VALID_UID = ("m", "f", "u")
+
+
+def uid_emails(colons: bytes, *, certified_only: bool = True) -> tuple[str, ...]:
     """The addresses named by the user IDs in ``--with-colons --list-keys`` output
-    (field 10 of each uid record: "Name <addr>", or gpgsm's "<addr>"), lowercased."""
+    (field 10 of each uid record: "Name <addr>", or gpgsm's "<addr>"), lowercased.
+    certified_only (gpg): only uids valid in the trust model; anyone can add a uid to
+    their own key. gpgsm's uids are all the CA's (subject and subjectAltName)."""
     found: list[str] = []
     for raw in colons.split(b"\n")[:MAX_LINES]:
         fields = raw.decode("utf-8", "replace").split(":")
-        if fields[0] == "uid" and len(fields) > 9:
-            found += [m.lower() for m in _ADDRESS.findall(_colon_unescaped(fields[9]))]
+        if fields[0] != "uid" or len(fields) <= 9:
+            continue
+        if certified_only and fields[1] not in _VALID_UID:
+            continue
+        found += [m.lower() for m in _ADDRESS.findall(_colon_unescaped(fields[9]))]
     return tuple(dict.fromkeys(found))
 
 
