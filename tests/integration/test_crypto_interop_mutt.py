@@ -65,7 +65,7 @@ def _mutt(work: Path, *args: str, sign: bool = False, encrypt: bool = False) -> 
 def _pinesh_sealed(work: Path, seal: Seal, text: str, monkeypatch: pytest.MonkeyPatch) -> bytes:
     monkeypatch.setenv("GNUPGHOME", str(work / "gnupg"))
     draft = Draft(sender=JANE, to=(BOB,), subject=f"pinesh {seal.describe()}", body=text)
-    return seal_composed(compose(draft, domain="example.org", eight_bit=False), seal).wire
+    return seal_composed(compose(draft, domain="example.org", signed=seal.sign), seal).wire
 
 
 def test_mutt_shows_what_pinesh_signs_and_encrypts_as_good(

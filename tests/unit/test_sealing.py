@@ -25,7 +25,9 @@ from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.sealing import Seal, SealError, clearsigned, seal_composed
 from pinesh.services.sending import send_draft
+from pinesh.services.signatures import check_pgp_mime
 from pinesh.stores.base import Address
+from pinesh.stores.gpg_status import Verdict
 from tests.unit.gpg_keyring import BOB_PASSPHRASE, forget_passphrases, gpg, make_keyring
 
 JANE = Address("Jane Doe", "jane@example.org")
@@ -66,7 +68,7 @@ def _signed_part_bytes(wire: bytes) -> tuple[bytes, bytes]:
 
 
 def test_a_signed_message_verifies_with_gpg_on_its_own(keyring: Path, tmp_path: Path) -> None:
-    composed = seal_composed(compose(_draft(), domain="example.org", eight_bit=False),
+    composed = seal_composed(compose(_draft(), domain="example.org", signed=True),
                              Seal(sign=True))  # fmt: skip
     message = _parsed(composed.wire)
     assert message.get_content_type() == "multipart/signed"
@@ -121,7 +123,7 @@ def test_a_recipient_without_a_key_stops_the_message_naming_them() -> None:
 
 
 def test_a_locked_signing_key_asks_and_a_passphrase_opens_it(keyring: Path) -> None:
-    composed = compose(_draft(sender=BOB, to=(JANE,)), domain="example.org", eight_bit=False)
+    composed = compose(_draft(sender=BOB, to=(JANE,)), domain="example.org", signed=True)
     forget_passphrases(keyring)
     with pytest.raises(SealError) as raised:
         seal_composed(composed, Seal(sign=True))
@@ -237,3 +239,17 @@ def test_without_a_key_of_ones_own_nothing_offers_to_send_in_clear() -> None:
     with pytest.raises(SealError, match="cannot encrypt to your own address") as raised:
         seal_composed(composed, Seal(encrypt=True))
     assert raised.value.missing == ()  # the composer asks only about recipients' keys
+
+
+def test_signed_text_goes_quoted_printable_where_a_relay_would_change_a_line(
+    keyring: Path,
+) -> None:
+    body = "Trailing space here \nFrom the top: an mbox would escape this line.\n"
+    composed = compose(_draft(body=body), domain="example.org", signed=True)
+    sealed = seal_composed(composed, Seal(sign=True))
+    assert b"Content-Transfer-Encoding: quoted-printable" in sealed.wire
+    assert b"here=20" in sealed.wire and b"\r\nFrom the top" not in sealed.wire
+    report = check_pgp_mime(sealed.wire)
+    assert report is not None and report.verdict is Verdict.GOOD
+    plain = compose(_draft(body="Nothing to change.\n"), domain="example.org", signed=True)
+    assert b"Content-Transfer-Encoding: 7bit" in plain.wire  # only where needed

@@ -58,7 +58,7 @@ def _from_bob(mime: bytes) -> bytes:
 def _sealed(seal: Seal, ca: SmimeCa, monkeypatch: pytest.MonkeyPatch) -> bytes:
     monkeypatch.setenv("GNUPGHOME", str(ca.home))
     draft = Draft(sender=JANE, to=(BOB,), subject="vault", body="The vault code is 7291.\n")
-    return seal_composed(compose(draft, domain="example.org", eight_bit=False), seal).wire
+    return seal_composed(compose(draft, domain="example.org", signed=seal.sign), seal).wire
 
 
 def test_what_pinesh_signs_openssl_verifies(ca: SmimeCa, monkeypatch: pytest.MonkeyPatch) -> None:

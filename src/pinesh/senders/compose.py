@@ -40,6 +40,7 @@ RESERVED_HEADERS = frozenset(
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII without ':' (RFC 5322 2.2)
 _MSG_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")  # no spaces, controls, '<' or '>' inside
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+_FROM_LINE = re.compile(r"^From ", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,13 @@ def compose(
     now: datetime | None = None,
     message_id: str | None = None,
     eight_bit: bool = True,
+    signed: bool = False,
 ) -> Composed:
     """Build draft into a message; domain (Pine's user-domain) names the Message-ID.
 
     eight_bit: whether a non-ASCII body may go as 8bit (else quoted-printable).
+    signed: the text is to be signed, and must reach the reader byte for byte: 7-bit,
+    and quoted-printable wherever a relay might change a line.
     """
     domain = ascii_domain(domain, "user-domain")
     header_addresses = {
@@ -129,7 +133,7 @@ def compose(
     for name, value in draft.extra_headers:
         _add_extra(msg, name, value)
     msg["User-Agent"] = f"pinesh {__version__}"
-    _set_body(msg, draft, eight_bit=eight_bit)
+    _set_body(msg, draft, eight_bit=eight_bit and not signed, signed=signed)
     wire = _as_bytes(msg)
     if bcc:
         msg["Bcc"] = bcc
@@ -230,15 +234,21 @@ def reply_threading(
 # --- body and attachments -------------------------------------------------------------
 
 
-def body_encoding(text: str, *, eight_bit: bool = True) -> str:
+def body_encoding(text: str, *, eight_bit: bool = True, signed: bool = False) -> str:
     """The Content-Transfer-Encoding for a text body: 7bit, 8bit or quoted-printable.
 
     Plain when every line fits (998 octets) and holds no NUL or bare CR; 8bit only for
-    non-ASCII text when allowed; quoted-printable otherwise.
+    non-ASCII text when allowed; quoted-printable otherwise. signed: also
+    quoted-printable when a relay or an mbox would change a line (trailing white
+    space, a line starting "From "), which would break the signature (RFC 3156 3).
     """
     raw = text.encode("utf-8")
     plain = "\0" not in text and "\r" not in text.replace("\r\n", "\n")
     fits = all(len(line) <= MAX_LINE for line in raw.split(b"\n"))
+    if signed and any(
+        line != line.rstrip(" \t") or line.startswith("From ") for line in text.split("\n")
+    ):
+        return "quoted-printable"
     if plain and fits:
         if raw.isascii():
             return "7bit"
@@ -247,11 +257,16 @@ def body_encoding(text: str, *, eight_bit: bool = True) -> str:
     return "quoted-printable"
 
 
-def _set_body(msg: EmailMessage, draft: Draft, *, eight_bit: bool) -> None:
+def _set_body(msg: EmailMessage, draft: Draft, *, eight_bit: bool, signed: bool) -> None:
     body = draft.body.replace("\r\n", "\n")
     charset = "us-ascii" if body.isascii() else "utf-8"
-    msg.set_content(body, subtype="plain", charset=charset,
-                    cte=body_encoding(body, eight_bit=eight_bit))  # fmt: skip
+    cte = body_encoding(body, eight_bit=eight_bit, signed=signed)
+    msg.set_content(body, subtype="plain", charset=charset, cte=cte)
+    if signed and cte == "quoted-printable":
+        # The stdlib's encoder leaves "From " at a line's start, which an mbox escapes.
+        encoded = msg.get_payload()
+        if isinstance(encoded, str):
+            msg.set_payload(_FROM_LINE.sub("=46rom ", encoded))
     for attachment in draft.attachments:
         maintype, subtype = _content_type(attachment)
         name = _header_text(attachment.filename, "attachment name")

@@ -91,8 +91,7 @@ def send_draft(
     """Compose draft, seal it as asked (SealError, and nothing sent, when it cannot be),
     send it (the outbox keeps it if that fails), then Fcc a copy."""
     domain = session.pine.user_domain or user_address(session).email.rpartition("@")[2]
-    # Signed content must pass every relay unchanged: 7-bit (quoted-printable) text.
-    composed = compose(draft, domain=domain, eight_bit=not seal.sign)
+    composed = compose(draft, domain=domain, signed=seal.sign)
     hidden = [address.email for address in draft.bcc]
     composed = seal_composed(composed, seal, hidden=hidden, passphrase=passphrase)
     attempt = outbox(session).send_or_keep(choose_sender(session), composed.outgoing)
