@@ -91,3 +91,23 @@ def test_chosen_headers_of_a_broken_block_never_raise() -> None:
 
     for data in (b"", b"\xff\xfe\r\n", b"X-Mailer\r\n", b": no name\r\nX-Mailer: =?x?q?\r\n"):
         assert isinstance(chosen_headers(data, ["X-Mailer"]), list)
+
+
+def test_a_decrypted_entity_is_read_under_the_envelope_it_came_in() -> None:
+    from pinesh.stores.headers import with_content_of
+
+    outer = (
+        b"From: Jane <jane@example.org>\nSubject: sealed\n"
+        b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";\n'
+        b' boundary="e"\nMIME-Version: 1.0\n\nciphertext\n'
+    )
+    entity = (
+        b"Content-Type: text/plain; charset=utf-8\r\nFrom: Mallory <m@evil.example>\r\n"
+        b"Reply-To: m@evil.example\r\nContent-Transfer-Encoding: 8bit\r\n\r\nhello\r\n"
+    )
+    joined = with_content_of(outer, entity)
+    assert joined == (
+        b"From: Jane <jane@example.org>\nSubject: sealed\nMIME-Version: 1.0\n"
+        b"Content-Type: text/plain; charset=utf-8\n"
+        b"Content-Transfer-Encoding: 8bit\n\nhello\r\n"
+    )

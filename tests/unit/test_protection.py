@@ -360,3 +360,27 @@ def test_a_signed_messages_attachment_is_read_from_what_was_signed(reader: Reade
     assert shown.signature is not None and shown.signature.verdict is Verdict.GOOD
     (attachment,) = shown.readable.attachments
     assert view.part_bytes(uid, attachment.part_id) == (b"signed plan", False)
+
+
+def test_a_reply_to_an_inline_encrypted_message_quotes_it_and_is_to_be_encrypted(
+    reader: Reader,
+) -> None:
+    from pinesh.services.replying import reply_request
+
+    armour = gpg(reader.home, "--armor", "--trust-model", "always", "-r", "jane@example.org",
+                 "--encrypt", data=b"Inline secret.\n")  # fmt: skip
+    view = reader.view_of(inline_message(armour))
+    uid = view.uid_at(0)
+    view.read_protected(uid)
+    request = reply_request(
+        reader.session, view.raw(uid), to_all=False, decrypted=view.decrypted_source(uid)
+    )
+    assert "> Inline secret." in request.draft.body and "BEGIN PGP" not in request.draft.body
+    assert request.seal.encrypt
+
+
+def test_a_signed_message_is_not_taken_for_a_decrypted_one(reader: Reader) -> None:
+    view = reader.view_of(pgp_mime_signed(reader.home))
+    uid = view.uid_at(0)
+    view.read_protected(uid)
+    assert view.decrypted_source(uid) is None  # a reply to it is signed, not encrypted

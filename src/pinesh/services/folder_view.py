@@ -136,9 +136,11 @@ class FolderView:
     # Read from the header cache, not the server (from_cache): shown until the live view
     # replaces it, or kept while the server cannot be reached.
     provisional: bool = False
-    # The decrypted source of the last encrypted message read, by UID: its attachments'
-    # part numbers name parts of it. In memory only, one message at a time.
-    _decrypted: dict[int, bytes] = field(default_factory=dict)
+    # The inner message of the last protected message read (decrypted, or the part a
+    # signature covers), by UID: its attachments' part numbers name parts of it. In
+    # memory only, one message at a time.
+    _inner: dict[int, bytes] = field(default_factory=dict)
+    _decrypted: set[int] = field(default_factory=set)  # of those, the ones decrypted
 
     @classmethod
     def open(cls, session: MailSession, name: str) -> FolderView:
@@ -468,16 +470,19 @@ class FolderView:
             protected = read_protected(
                 folder, uid, prefer_plain=prefer_plain, passphrase=passphrase
             )
+        self._inner.clear()
         self._decrypted.clear()
         if protected.source is not None:
-            self._decrypted[uid] = protected.source
+            self._inner[uid] = protected.source
+            if protected.decryption is not None and protected.decryption.okay:
+                self._decrypted.add(uid)
         self._mark_seen(uid)
         return protected
 
     def decrypted_source(self, uid: int) -> bytes | None:
         """The decrypted message of uid when it was the last one read and was decrypted
-        (a reply quotes its text); None otherwise."""
-        return self._decrypted.get(uid)
+        (a reply quotes its text, and is encrypted); None otherwise."""
+        return self._inner.get(uid) if uid in self._decrypted else None
 
     def raw(self, uid: int) -> bytes:
         with self._locked() as folder:
@@ -491,7 +496,7 @@ class FolderView:
 
     def save_part(self, uid: int, part_id: str, path: Path, *, overwrite: bool = False) -> int:
         """Write one MIME part, decoded, to path (as export()); the bytes written."""
-        if uid in self._decrypted:
+        if uid in self._inner:
             return write_file(path, self._part_chunks(uid, part_id), overwrite=overwrite)
         with self._locked() as folder:
             return write_file(path, folder.fetch_part(uid, part_id), overwrite=overwrite)
@@ -499,7 +504,7 @@ class FolderView:
     def part_bytes(self, uid: int, part_id: str, limit: int = MAX_TEXT) -> tuple[bytes, bool]:
         """A part's decoded content, at most limit bytes, and whether it was cut there."""
         data = bytearray()
-        if uid in self._decrypted:
+        if uid in self._inner:
             data += b"".join(self._part_chunks(uid, part_id))
             return (bytes(data[:limit]), True) if len(data) > limit else (bytes(data), False)
         with self._locked() as folder:
@@ -510,8 +515,8 @@ class FolderView:
         return bytes(data), False
 
     def _part_chunks(self, uid: int, part_id: str) -> Iterator[bytes]:
-        """A part of a decrypted message, from its decrypted source."""
-        chunks = part_content(self._decrypted[uid], part_id)
+        """A part of a protected message, from its inner source (decrypted, or signed)."""
+        chunks = part_content(self._inner[uid], part_id)
         if chunks is None:
             raise StoreError(f"the decrypted message has no part {part_id}")
         yield from chunks

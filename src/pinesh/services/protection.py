@@ -280,7 +280,10 @@ def _inline(
         checks = with_emails(done.signatures, False, environ)
         report = SignatureReport(checks) if checks else None
         frame = Frame(FrameKind.DECRYPTED, text, "inline PGP", report, done.status)
-        return ProtectedMessage(Readable(text, readable.text_part, readable.attachments), (frame,))
+        # As a text part, for a reply to quote: the one thing the message held.
+        label = (charset or "utf-8").encode("ascii", "replace")
+        source = b"Content-Type: text/plain; charset=" + label + b"\r\n\r\n" + done.plaintext
+        return ProtectedMessage(Readable(text, "1", ()), (frame,), source)
     frames: list[Frame] = []
     position = 0
     for block in blocks:

@@ -74,7 +74,8 @@ def reply_request(
     to an encrypted message is to be encrypted, and one to a signed message signed, in
     the same standard (the send question shows it, and can change it)."""
     seal = suggested_seal(raw)
-    if decrypted is not None:
+    if decrypted is not None:  # inline PGP too, whose message type does not say it
+        seal = replace(seal, encrypt=True)
         raw = with_content_of(raw, decrypted)
     original = OriginalMessage.read(raw)
     env = original.envelope

@@ -229,12 +229,23 @@ _FIELD_START = re.compile(rb"\r?\n(?![ \t])")  # a line end not followed by a fo
 
 def with_content_of(message: bytes, entity: bytes) -> bytes:
     """message's header lines, but its Content-* and MIME-Version, over entity (a MIME
-    entity: its own Content-* lines, a blank line, its body): a decrypted message read
-    with the envelope it came in."""
+    entity: its Content-* lines, a blank line, its body): a decrypted message read with
+    the envelope it came in."""
     head = message[: header_end(message)].rstrip(b"\r\n")
-    fields = _FIELD_START.split(head) if head else []
-    kept = [f for f in fields if not f.lower().startswith((b"content-", b"mime-version:"))]
-    return b"".join(f + b"\n" for f in kept) + b"MIME-Version: 1.0\n" + entity
+    kept = [f for f in _fields(head) if not f.lower().startswith((b"content-", b"mime-version:"))]
+    # The entity's own lines other than Content-* (a protected From or Subject) are left
+    # out: what the reader was shown and what a reply takes are the envelope's.
+    end = header_end(entity)
+    content = [
+        f for f in _fields(entity[:end].rstrip(b"\r\n")) if f.lower().startswith(b"content-")
+    ]
+    lines = [*kept, b"MIME-Version: 1.0", *content]
+    return b"".join(f + b"\n" for f in lines) + b"\n" + entity[end:]
+
+
+def _fields(head: bytes) -> list[bytes]:
+    """The header fields of a header block, each with its folded lines."""
+    return _FIELD_START.split(head) if head else []
 
 
 def header_end(data: bytes) -> int:
