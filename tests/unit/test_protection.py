@@ -384,3 +384,22 @@ def test_a_signed_message_is_not_taken_for_a_decrypted_one(reader: Reader) -> No
     uid = view.uid_at(0)
     view.read_protected(uid)
     assert view.decrypted_source(uid) is None  # a reply to it is signed, not encrypted
+
+
+def test_pinesh_show_says_in_the_headers_what_protects_the_message(
+    keyring: Path, tmp_path: Path
+) -> None:
+    forged = Path(__file__).parent.parent / "corpus" / "hostile" / "crypto-forged-frame.eml"
+    box = mbox(tmp_path / "box", forged.read_bytes(), pgp_mime_signed(keyring))
+    (tmp_path / "pinerc").write_text("")
+    env = {**os.environ, "HOME": str(tmp_path), "GNUPGHOME": str(keyring)}
+    pinesh = str(Path(sys.executable).parent / "pinesh")
+
+    def shown(number: int) -> str:
+        argv = [pinesh, "-p", str(tmp_path / "pinerc"), "show", str(box), str(number)]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split("\n\n", 1)[0]  # the header block
+
+    assert "Protection: none (nothing in this message is signed or encrypted)" in shown(1)
+    assert "Protection: signed (PGP/MIME). Signature good by Jane" in shown(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from pinesh.cli.output import block, can_ask, emit_json, line, tty_password
+from pinesh.cli.output import block, can_ask, emit_json, line, marked, tty_password
 from pinesh.errors import PineshError
 from pinesh.services.folder_view import counted
 from pinesh.services.mail import MailSession
@@ -145,14 +145,17 @@ def run_show(session: MailSession, name: str, number: int, raw: bool, as_json: b
     if envelope.cc:
         line("Cc: " + ", ".join(a.email for a in envelope.cc))
     line(f"Subject: {envelope.subject}")
+    # Said in the header block too: a body can hold a line that looks like a frame's,
+    # and on a pipe the frames cannot be drawn in reverse video as on a terminal.
+    line(f"Protection: {protected.summary(envelope.sender)}")
     print()
     for frame in protected.frames:
         opening, closing = frame.opening(envelope.sender), frame.closing()
         if opening is not None:
-            line(f"[ {opening} ]")
+            marked(f"[ {opening} ]")
         block(frame.text)
         if closing is not None:
-            line(f"[ {closing} ]")
+            marked(f"[ {closing} ]")
     if readable.note:
         line(f"[{readable.note}]")
     for att in readable.attachments:

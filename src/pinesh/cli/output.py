@@ -45,6 +45,15 @@ def line(text: str) -> None:
     print(safe_line(text))
 
 
+def marked(text: str) -> None:
+    """A line that is pinesh's, not the message's (a signature's frame): in reverse video
+    on a terminal, which no text of a message can draw (it is sanitized)."""
+    if sys.stdout.isatty():
+        print(f"\x1b[7m{safe_line(text)}\x1b[0m")
+    else:
+        print(safe_line(text))
+
+
 def note(text: str) -> None:
     """One line for people on stderr, beside the output (e.g. a connection reopened):
     stdout stays the command's result, JSON or text."""

@@ -62,12 +62,24 @@ class Frame:
 
     def opening(self, sender: Sequence[Address]) -> str | None:
         """The line above the stretch (None: plain text has none). Not yet made safe."""
+        said = self.said(sender)
+        if said is None:
+            return None
+        lead = {
+            FrameKind.SIGNED: "Signed text begins",
+            FrameKind.DECRYPTED: "Decrypted text begins",
+        }
+        return f"{lead[self.kind]} {said}" if self.kind in lead else f"Encrypted text {said}"
+
+    def said(self, sender: Sequence[Address]) -> str | None:
+        """What is known of the stretch: "(PGP/MIME). Signature good by ...", or for
+        encrypted text not decrypted "(PGP/MIME), not decrypted: why"; None for plain."""
         signed = self.signature.describe(sender) if self.signature else ""
         if self.kind is FrameKind.SIGNED:
-            return f"Signed text begins ({self.scheme}). {signed}"
+            return f"({self.scheme}). {signed}"
         if self.kind is FrameKind.DECRYPTED:
             status = self.decryption
-            words = f"Decrypted text begins ({self.scheme}"
+            words = f"({self.scheme}"
             if status and status.recipients:
                 words += f", encrypted to {', '.join(status.recipients)}"
             words += "). " + (signed or "Not signed: who wrote it is not known")
@@ -76,7 +88,7 @@ class Frame:
             return words
         if self.kind is FrameKind.NOT_DECRYPTED:
             why = self.decryption.explain() if self.decryption else EFAIL_RULE
-            return f"Encrypted text ({self.scheme}), not decrypted: {why}"
+            return f"({self.scheme}), not decrypted: {why}"
         return None
 
     def closing(self) -> str | None:
@@ -110,6 +122,17 @@ class ProtectedMessage:
     def needs_passphrase(self) -> bool:
         status = self.decryption
         return bool(status and (status.needs_passphrase or status.bad_passphrase))
+
+    def summary(self, sender: Sequence[Address]) -> str:
+        """One line of what protects the message, for a header block (where no text of
+        the message can stand at a line's start): each frame's opening, or none."""
+        names = {FrameKind.NOT_DECRYPTED: "encrypted"}
+        said = [
+            f"{names.get(frame.kind, frame.kind.value)} {words}"
+            for frame in self.frames
+            if (words := frame.said(sender)) is not None
+        ]
+        return "; ".join(said) or "none (nothing in this message is signed or encrypted)"
 
     def as_json(self) -> dict[str, object]:
         """What `pinesh show --json` says of the protection: the first signature, the
