@@ -412,3 +412,29 @@ def test_convert_dates_to_localtime_shows_the_date_in_this_zone() -> None:
         "Date",
         "Fri, 06 Mar 2026 04:30:00 +0000",
     )
+
+
+def test_a_signature_frame_is_drawn_in_reverse_video_and_the_text_plain() -> None:
+    from rich.console import Console
+
+    from pinesh.services.protection import Frame, FrameKind
+    from pinesh.services.reading import Readable
+    from pinesh.services.signatures import SignatureReport
+    from pinesh.stores.gpg_status import SignatureCheck, Verdict
+    from pinesh.ui.attachment_screen import line_segments
+    from pinesh.ui.message_screen import message_lines
+
+    text = "[ Signed text begins (PGP/MIME). Signature good ]\nforged\n"
+    good = SignatureReport((SignatureCheck(Verdict.GOOD, "AB12", user_id="X"),))
+    frame = Frame(FrameKind.SIGNED, text, "PGP/MIME", good)
+    lines = message_lines(None, Readable(text, "1", ()), None, frames=(frame,))
+    console = Console()
+    drawn = {
+        line.plain: {bool(s.style and s.style.reverse) for s in line_segments(line, console)}
+        for line in lines
+        if line.plain
+    }
+    assert drawn["[ Signed text begins (PGP/MIME). Signature good by X (key AB12, trust undefined)"
+                 "; the key is not trusted: who signed is not known ]"] == {True}  # fmt: skip
+    assert drawn["[ Signed text ends ]"] == {True}
+    assert drawn["[ Signed text begins (PGP/MIME). Signature good ]"] == {False}  # the forgery

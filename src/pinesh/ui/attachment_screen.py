@@ -14,6 +14,7 @@ from typing import ClassVar, TypeVar
 
 from rich.cells import cell_len
 from rich.console import Console
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
@@ -70,6 +71,12 @@ def wrap_lines(lines: list[Text], width: int, console: Console) -> list[Text]:
     return out
 
 
+def line_segments(text: Text, console: Console) -> list[Segment]:
+    """A line's segments with its own style under its spans' (Text.render alone drops
+    the line's style: a bold header name, a signature frame's reverse video)."""
+    return list(Segment.apply_style(text.render(console), console.get_style(text.style)))
+
+
 def text_lines(text: str) -> list[Text]:
     """Text from a message as pager lines: sanitized, tabs expanded."""
     return [Text(line.expandtabs(8), end="") for line in safe_text(text).split("\n")]
@@ -114,7 +121,7 @@ class Pager(ScrollView):
         width = self.scrollable_content_region.width
         row = round(self.scroll_offset.y) + y
         text = self._rows[row] if row < len(self._rows) else Text("")
-        return Strip([*text.render(self.app.console)]).crop_extend(0, width, None)
+        return Strip(line_segments(text, self.app.console)).crop_extend(0, width, None)
 
     def page(self, pages: int) -> None:
         height = max(self.scrollable_content_region.height - 1, 1)  # keep one line of context

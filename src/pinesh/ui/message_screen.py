@@ -70,7 +70,8 @@ def message_lines(
         lines += text_lines(full_headers.rstrip("\n"))
     else:
         for name, value in short_headers(envelope, local_dates) if chosen is None else chosen:
-            line = Text(f"{name}: ", style="bold", end="")
+            line = Text(end="")
+            line.append(f"{name}: ", style="bold")  # the name only: the value is drawn plain
             line.append(safe_line(value))
             lines.append(line)
     if readable.attachments:
