@@ -127,6 +127,10 @@ def test_a_mime_message_headers_attachments_and_saving(
         assert "[3]  text/plain" in text and '"../notes.txt"' in text
         assert "MIME-Version" not in text
         assert "2 attachments" in status(app)
+        await press(app, pilot, "p")  # the hostile message: no attachments
+        assert "attachment" not in status(app)  # the last message's count is gone
+        await press(app, pilot, "n")
+        assert "2 attachments" in status(app)
         # Full headers, then the short ones again.
         await press(app, pilot, "h")
         text = shown(app)

@@ -149,6 +149,7 @@ class MessageScreen(CommandScreen):
         self.full_headers = False
         self.readable: Readable | None = None
         self._showing: tuple[int, bool] | None = None  # (uid, full headers) being read
+        self.attachments_said = False  # the status line tells the shown message's count
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -230,6 +231,9 @@ class MessageScreen(CommandScreen):
         count = len(self.readable.attachments)
         if count:
             self.set_status(f"{counted(count, 'attachment')}: V to view or save")
+        elif self.attachments_said:
+            self.set_status("")  # the last message's count is not this one's
+        self.attachments_said = bool(count)
 
     def current_position(self) -> int:
         return self.position
