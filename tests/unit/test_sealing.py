@@ -183,7 +183,14 @@ def test_pinesh_send_that_cannot_encrypt_keeps_the_message(keyring: Path, tmp_pa
     assert "kept in postponed-msgs" in done.stderr
     assert not (tmp_path / "wire").exists()
     postponed = (tmp_path / "mail" / "postponed-msgs").read_bytes()
-    assert b"only for Carol" in postponed and b"X-Pinesh-Seal: encrypt" in postponed
+    assert b"X-Pinesh-Seal: encrypt" in postponed and b"multipart/encrypted" in postponed
+    assert b"only for Carol" not in postponed  # kept encrypted, to Jane alone
+    from pinesh.services.postponed import opened, request_from_postponed
+
+    message = postponed.split(b"\n", 1)[1]  # the mbox From_ line off
+    request = request_from_postponed(opened(message), fallback_sender=JANE)
+    assert request.draft.body == "only for Carol\n" and request.seal.encrypt
+    assert [a.email for a in request.draft.to] == ["carol@example.org"]
 
 
 def test_seal_rules_add_what_they_say_for_the_recipients_they_name() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -132,16 +132,24 @@ def _with_passphrase(
 
 
 def _kept(session: MailSession, request: ComposeRequest, exc: SealError) -> PineshError:
+    """Keep the message that was not sent in the postponed folder (encrypted to its
+    writer when it was to go encrypted: else in clear, rather than lost, and said);
+    the error to end with."""
     folder = postponed_folder(session)
+    where = f"the message is kept in {folder}"
     try:
-        keep_postponed(session, request)
+        try:
+            keep_postponed(session, request)
+        except SealError as unsealed:
+            keep_postponed(session, replace(request, seal=replace(request.seal, encrypt=False)))
+            where += f", NOT encrypted ({unsealed.message})"
     except (PineshError, OSError) as kept:
         return PineshError(
             f"not sent: {exc.message}; and it could not be kept in {folder}: {kept}",
             hint="the message was read from stdin: send it again from where it came",
         )
     return PineshError(
-        f"not sent: {exc.message}; the message is kept in {folder}",
+        f"not sent: {exc.message}; {where}",
         hint=exc.hint or "start pinesh, press C and continue the postponed message",
     )
 

@@ -29,10 +29,11 @@ from pinesh.errors import PineshError
 from pinesh.senders.addresses import parse_typed_addresses
 from pinesh.senders.base import ComposeError
 from pinesh.senders.compose import RESERVED_HEADERS, Draft, compose
+from pinesh.services.decryption import decrypt
 from pinesh.services.mail import MailSession
 from pinesh.services.original_message import message_attachments, message_text
 from pinesh.services.replying import ComposeRequest
-from pinesh.services.sealing import SEAL_HEADER, seal_from_words, seal_words
+from pinesh.services.sealing import SEAL_HEADER, Seal, seal_from_words, seal_message, seal_words
 from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Flag
 from pinesh.stores.headers import (
@@ -43,8 +44,11 @@ from pinesh.stores.headers import (
     message_ids,
     parse_header_block,
     split_addresses,
+    with_content_of,
 )
+from pinesh.stores.mime_structure import part_content
 from pinesh.stores.names import Driver
+from pinesh.stores.signed_parts import PKCS7_MIME
 from pinesh.textsafe import safe_line
 
 DEFAULT_POSTPONED = "postponed-msgs"
@@ -108,8 +112,14 @@ def postpone(session: MailSession, request: ComposeRequest) -> None:
 
 
 def keep_postponed(session: MailSession, request: ComposeRequest) -> None:
-    """Append request to the postponed folder (a resumed one's old copy is left alone)."""
+    """Append request to the postponed folder (a resumed one's old copy is left alone).
+    A message that is to go encrypted is kept encrypted, to its writer alone: its text
+    (a decrypted message quoted, say) is never kept in clear, on disk or on a server.
+    SealError when it cannot be."""
     data = postponed_bytes(request, domain=_domain(session))
+    if request.seal.encrypt:
+        only_to_self = Seal(encrypt=True, smime=request.seal.smime)
+        data = seal_message(data, only_to_self, signer=request.draft.sender.email, recipients=())
     with session.open_folder(postponed_folder(session), create=True) as folder:
         folder.append(data, frozenset({Flag.SEEN, Flag.DRAFT}))
 
@@ -118,8 +128,27 @@ def resume(session: MailSession, uid: int) -> ComposeRequest:
     """The postponed message uid as a request to compose (it stays in the folder)."""
     with session.open_folder(postponed_folder(session), read_only=True) as folder:
         raw = folder.fetch_message(uid)
-    request = request_from_postponed(raw, fallback_sender=user_address(session))
+    request = request_from_postponed(opened(raw), fallback_sender=user_address(session))
     return replace(request, postponed_key=f"{uid} {request.postponed_key or ''}".strip())
+
+
+def opened(raw: bytes) -> bytes:
+    """A postponed message kept encrypted, decrypted under its own header lines; any
+    other as it is. PineshError when it cannot be decrypted (a locked key: gpg's agent
+    must have its passphrase, as after reading an encrypted message)."""
+    kind = parse_header_block(raw[: header_end(raw)]).get_content_type()
+    if kind not in ("multipart/encrypted", *PKCS7_MIME):
+        return raw
+    payload = b"".join(part_content(raw, "2" if kind == "multipart/encrypted" else "1") or ())
+    done = decrypt(payload, cms=kind != "multipart/encrypted")
+    if done.plaintext is None:
+        raise PineshError(
+            f"the postponed message is kept encrypted, and was not decrypted: "
+            f"{done.status.explain()}",
+            hint="unlock your key (read an encrypted message in pinesh, or gpg --decrypt "
+            "once), then continue it again",
+        )
+    return with_content_of(raw, done.plaintext)
 
 
 def remove_postponed(session: MailSession, key: str) -> bool:

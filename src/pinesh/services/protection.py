@@ -34,9 +34,9 @@ from pinesh.stores.base import Address, Folder, Part
 from pinesh.stores.gpg_status import DecryptionStatus
 from pinesh.stores.inline_pgp import ArmourBlock, BlockKind, armour_blocks, only_block
 from pinesh.stores.mime_structure import mime_structure, part_content
+from pinesh.stores.signed_parts import PKCS7_MIME
 
 PGP_ENCRYPTED = "application/pgp-encrypted"
-PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 EFAIL_RULE = (
     "only a message that is one encrypted block is decrypted, so that no decrypted text "
     "sits beside text that was not encrypted"

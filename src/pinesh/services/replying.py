@@ -27,6 +27,7 @@ from pinesh.services.sending import user_address
 from pinesh.stores.base import Address, Envelope
 from pinesh.stores.headers import header_end, parse_header_block, with_content_of
 from pinesh.stores.nntp.protocol import valid_group_name
+from pinesh.stores.signed_parts import PKCS7_MIME
 from pinesh.textsafe import safe_line, safe_text
 
 MAX_SIGNATURE = 64 * 1024  # bytes of the signature file used
@@ -111,7 +112,7 @@ def suggested_seal(raw: bytes) -> Seal:
     smime_type = str(head.get_param("smime-type") or "").lower()
     if kind == "multipart/encrypted":
         return Seal(encrypt=True)
-    if kind in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+    if kind in PKCS7_MIME:
         return Seal(
             sign=smime_type == "signed-data", encrypt=smime_type != "signed-data", smime=True
         )

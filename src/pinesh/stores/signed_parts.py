@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pinesh.stores.headers import header_end, parse_header_block
 
 MAX_SIGNED = 64 * 1024 * 1024  # bytes of message read for a signature check
+# S/MIME's one-part type (enveloped or signed data): the standard name, and Microsoft's.
+PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 
 
 @dataclass(frozen=True)
