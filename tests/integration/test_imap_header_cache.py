@@ -78,7 +78,7 @@ def _first_look(session: MailSession) -> tuple[list[int], int]:
         view.window(max(0, start - 20), start + 20)
         view.window(view.count - 20, view.count)
         read = view.uid_at(start)
-        view.read(read)
+        view.read_protected(read)
         return list(view.order.uids), read
     finally:
         view.close()
@@ -127,7 +127,7 @@ def test_a_warm_cache_opens_in_one_round_trip_and_reads_nothing_twice(
         assert opening.round_trips == 1, opening
         assert opening.commands[:2] == ["ENABLE", "SELECT"], opening  # QRESYNC (Dovecot)
         assert "UID FETCH" not in opening.commands  # the window came from the cache
-        readable = view.read(read)  # read (and seen) before: nothing to ask
+        readable = view.read_protected(read).readable  # read (and seen) before: nothing to ask
         assert readable.text
         assert wire.tally().round_trips == 0
         view.close()
@@ -194,10 +194,10 @@ def test_offline_the_cached_index_and_messages_read_and_flag_changes_are_kept(
         assert "offline" in view.summary()
         window = view.window(view.count - 20, view.count)
         assert len(window) == 20 and {e.uid for e in window} >= {MESSAGES}
-        assert view.read(read).text  # read before: kept
+        assert view.read_protected(read).readable.text  # read before: kept
         never_read = next(u for u in uids if u != read)
         with pytest.raises(PineshError, match="not read before"):
-            view.read(never_read)
+            view.read_protected(never_read)
         view.set_flags([MESSAGES - 1], FLAGGED, True)
         assert Flag.FLAGGED in (view.envelope(MESSAGES - 1) or window[0]).flags
         view.close()

@@ -233,7 +233,7 @@ def test_read_marks_seen_and_gives_text(
 ) -> None:
     position = next(i for i, m in enumerate(filled[1]) if not m.flags and m.kind == "plain")
     uid = view.uid_at(position)
-    readable = view.read(uid)
+    readable = view.read_protected(uid).readable
     assert readable.text.strip()
     envelope = view.envelope(uid)
     assert envelope is not None and Flag.SEEN in envelope.flags
@@ -314,7 +314,7 @@ def test_an_mbox_folder(tmp_path: Path) -> None:
         assert [e.subject for e in opened.window(0, 3)] == ["apple", "cherry", "banana"]
         opened.set_sort(SortKey.SUBJECT)
         assert [e.subject for e in opened.window(0, 3)] == ["apple", "banana", "cherry"]
-        assert "Body of apple." in opened.read(opened.uid_at(0)).text
+        assert "Body of apple." in opened.read_protected(opened.uid_at(0)).readable.text
         cherry = opened.uid_at(2)
         opened.set_flags([cherry], frozenset({Flag.DELETED}), True)
         assert opened.expunge() == [cherry]
@@ -337,7 +337,7 @@ def test_a_read_only_folder_is_read_without_marking_seen(tmp_path: Path) -> None
         opened.set_sort(SortKey.ARRIVAL)
         assert opened.read_only and opened.count == 3
         uid = opened.uid_at(0)
-        assert "Body of apple." in opened.read(uid).text
+        assert "Body of apple." in opened.read_protected(uid).readable.text
         envelope = opened.envelope(uid)
         assert envelope is not None and Flag.SEEN not in envelope.flags
     finally:

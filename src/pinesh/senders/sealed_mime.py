@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import secrets
 
+from pinesh.stores.signed_parts import crlf
+
 # Header fields that belong to the entity: they describe the content, not the message.
 _CONTENT_FIELDS = (b"content-", b"mime-version")
 PGP_PREAMBLE = b"This is an OpenPGP/MIME %s message (RFC 4880 and 3156)\r\n"
@@ -71,7 +73,7 @@ def pgp_signed(outer: bytes, entity: bytes, armour: bytes, micalg: str, boundary
         + b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
         + b"Content-Description: OpenPGP digital signature\r\n"
         + b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n'
-        + _crlf(armour).removesuffix(b"\r\n") + b"\r\n"
+        + crlf(armour).removesuffix(b"\r\n") + b"\r\n"
         + b"--" + b + b"--\r\n"
     )  # fmt: skip
 
@@ -93,7 +95,7 @@ def pgp_encrypted(outer: bytes, armour: bytes, boundary: str) -> bytes:
         + b'Content-Type: application/octet-stream; name="encrypted.asc"\r\n'
         + b"Content-Description: OpenPGP encrypted message\r\n"
         + b'Content-Disposition: inline; filename="encrypted.asc"\r\n\r\n'
-        + _crlf(armour).removesuffix(b"\r\n") + b"\r\n"
+        + crlf(armour).removesuffix(b"\r\n") + b"\r\n"
         + b"--" + b + b"--\r\n"
     )  # fmt: skip
 
@@ -112,7 +114,7 @@ def smime_signed(outer: bytes, entity: bytes, base64: bytes, micalg: str, bounda
         + b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
         + b"Content-Transfer-Encoding: base64\r\n"
         + b'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n'
-        + _crlf(base64).removesuffix(b"\r\n") + b"\r\n"
+        + crlf(base64).removesuffix(b"\r\n") + b"\r\n"
         + b"--" + b + b"--\r\n"
     )  # fmt: skip
 
@@ -125,14 +127,5 @@ def smime_enveloped(outer: bytes, base64: bytes) -> bytes:
         + b'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\r\n'
         + b"Content-Transfer-Encoding: base64\r\n"
         + b'Content-Disposition: attachment; filename="smime.p7m"\r\n\r\n'
-        + _crlf(base64).removesuffix(b"\r\n") + b"\r\n"
+        + crlf(base64).removesuffix(b"\r\n") + b"\r\n"
     )  # fmt: skip
-
-
-def entity_of(signed_message: bytes) -> bytes:
-    """A whole built message as an entity to encrypt: its Content-* lines and body."""
-    return split_entity(signed_message)[1]
-
-
-def _crlf(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from pinesh.services.gpg_run import GpgMissing, cms_input, run_gpg
+from pinesh.services.gpg_run import GpgMissing, cms_input, program_for, run_gpg
 from pinesh.stores.gpg_status import (
     DecryptionStatus,
     SignatureCheck,
@@ -41,7 +41,7 @@ def decrypt(
 ) -> Decryption:
     """ciphertext decrypted: OpenPGP (armoured or binary) by gpg, or with cms a CMS
     enveloped-data (DER or base64) by gpgsm."""
-    program = "gpgsm" if cms else "gpg"
+    program = program_for(cms)
     args = ["--output", "{output}", "--decrypt", "{input}"]
     if cms:
         args = [*cms_input(ciphertext), *args]

@@ -23,7 +23,7 @@ from pathlib import Path
 from pinesh.services.attachments import write_file
 from pinesh.services.mail import MailSession
 from pinesh.services.protection import ProtectedMessage, read_protected
-from pinesh.services.reading import MAX_TEXT, Readable, read_message
+from pinesh.services.reading import MAX_TEXT
 from pinesh.stores.base import (
     Capability,
     Envelope,
@@ -536,15 +536,6 @@ class FolderView:
         positions = sorted(p for p in map(self.index_of, matches) if p is not None)
         later = [p for p in positions if p > after]
         return (later or positions)[0] if positions else None
-
-    def read(self, uid: int) -> Readable:
-        """The message made readable; marks it SEEN (unless the folder is read-only)."""
-        # Of an alternative Alpine shows the HTML, the plain text with prefer-plain-text.
-        prefer_plain = self.session.pine.feature("prefer-plain-text")
-        with self._locked() as folder:
-            readable = read_message(folder, uid, prefer_plain=prefer_plain)
-        self._mark_seen(uid)
-        return readable
 
     def _mark_seen(self, uid: int) -> None:
         # Its flags as kept (a cached envelope costs nothing): no STORE for a message seen.

@@ -84,6 +84,11 @@ def run_gpg(
     return GpgResult(done.stdout, written, done.returncode, lines[-1] if lines else "")
 
 
+def program_for(cms: bool) -> str:
+    """gpgsm for S/MIME's CMS, gpg for OpenPGP."""
+    return "gpgsm" if cms else "gpg"
+
+
 def cms_input(data: bytes) -> list[str]:
     """gpgsm's option for reading a CMS object: base64 text (as S/MIME mail carries it,
     after its transfer encoding is undone it is DER) must be said, DER need not. DER

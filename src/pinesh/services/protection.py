@@ -17,11 +17,18 @@ What is shown follows EFAIL and "Johnny, you're fired" (USENIX Security 2019):
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pinesh.services.decryption import Decryption, decrypt
-from pinesh.services.reading import MAX_TEXT, Readable, decode_text, read_message, read_source
+from pinesh.services.reading import (
+    MAX_TEXT,
+    Readable,
+    decode_text,
+    read_message,
+    read_source,
+    read_up_to,
+)
 from pinesh.services.signatures import (
     SMIME_SIGNATURES,
     SignatureReport,
@@ -37,6 +44,7 @@ from pinesh.stores.mime_structure import mime_structure, part_content
 from pinesh.stores.signed_parts import PKCS7_MIME
 
 PGP_ENCRYPTED = "application/pgp-encrypted"
+MAX_SEALED = 64 * 1024 * 1024  # bytes of an encrypted or signed-data body read
 EFAIL_RULE = (
     "only a message that is one encrypted block is decrypted, so that no decrypted text "
     "sits beside text that was not encrypted"
@@ -184,10 +192,10 @@ def read_protected(
     if kind == "multipart/encrypted" and structure.params.get("protocol", "").lower() == (
         PGP_ENCRYPTED
     ):
-        payload = _joined(folder.fetch_part(uid, "2"))
+        payload, _ = read_up_to(folder.fetch_part(uid, "2"), MAX_SEALED)
         return _decrypted(payload, "PGP/MIME", False, prefer_plain, passphrase, environ)
     if kind in PKCS7_MIME and not structure.children:
-        payload = _joined(folder.fetch_part(uid, "1"))
+        payload, _ = read_up_to(folder.fetch_part(uid, "1"), MAX_SEALED)
         if structure.params.get("smime-type", "").lower() == "signed-data":
             return _opaque_signed(payload, prefer_plain, environ)
         return _decrypted(payload, "S/MIME", True, prefer_plain, passphrase, environ)
@@ -202,7 +210,7 @@ def read_protected(
         and first.content_type == "text/plain"
         and "-----BEGIN PGP" in readable.text
     ):
-        data = _joined(folder.fetch_part(uid, first.part_id), MAX_TEXT)
+        data, _ = read_up_to(folder.fetch_part(uid, first.part_id), MAX_TEXT)
         only = not structure.children
         return _inline(readable, data, first.charset, only, prefer_plain, passphrase, environ)
     return ProtectedMessage(readable, (Frame(FrameKind.PLAIN, readable.text),))
@@ -341,15 +349,6 @@ def _inline_frame(
 
 def _part(structure: Part, part_id: str | None) -> Part | None:
     return next((p for p in structure.walk() if p.part_id == part_id), None) if part_id else None
-
-
-def _joined(chunks: Iterable[bytes], limit: int = 64 * 1024 * 1024) -> bytes:
-    data = bytearray()
-    for chunk in chunks:
-        data += chunk
-        if len(data) > limit:
-            return bytes(data[:limit])
-    return bytes(data)
 
 
 def _is_opaque_signed(inner: bytes) -> bool:

@@ -168,7 +168,7 @@ def _readable(
     )
     readable = _shown_text(shown, attachments, fetch)
     if from_source and structure.children and not attachments and not readable.text.strip():
-        source, _ = _read_up_to(fetch(""), MAX_TEXT)
+        source, _ = read_up_to(fetch(""), MAX_TEXT)
         again = _readable(
             mime_structure(source),
             lambda part_id: part_content(source, part_id) or (),
@@ -181,7 +181,7 @@ def _readable(
     return readable
 
 
-def _read_up_to(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
+def read_up_to(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
     """The first limit bytes of chunks (read no further than needed), and whether there
     was more."""
     data = bytearray()
@@ -208,7 +208,7 @@ def _shown_text(
             notes.append(f"parts after part {shown[number - 1].part_id} not shown: cut at "
                          f"{MAX_TEXT // (1024 * 1024)} MB; save them to see them")  # fmt: skip
             break
-        body, cut = _read_up_to(fetch(part.part_id), budget)
+        body, cut = read_up_to(fetch(part.part_id), budget)
         if cut:
             notes.append(f"cut at {MAX_TEXT // (1024 * 1024)} MB; save the part to see it all")
         budget -= len(body)

@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from pinesh.services.gpg_run import GpgMissing, cms_input, run_gpg
+from pinesh.services.gpg_run import GpgMissing, cms_input, program_for, run_gpg
 from pinesh.stores.base import Address
 from pinesh.stores.gpg_status import SignatureCheck, Verdict, signature_checks, uid_emails
 from pinesh.stores.signed_parts import SignedParts, signed_parts
@@ -122,7 +122,7 @@ def check_opaque_smime(
 def _report(
     args: list[str], inputs: dict[str, bytes], cms: bool, environ: Mapping[str, str] | None
 ) -> tuple[SignatureReport, bytes | None]:
-    program = "gpgsm" if cms else "gpg"
+    program = program_for(cms)
     try:
         done = run_gpg(args, inputs, program=program, environ=environ)
     except GpgMissing as exc:
@@ -141,7 +141,7 @@ def with_emails(
 ) -> tuple[SignatureCheck, ...]:
     """checks, each good one with every address its key names (gpg names only one user
     ID in its verdict; a certificate's address may be in its subjectAltName alone)."""
-    program = "gpgsm" if cms else "gpg"
+    program = program_for(cms)
     found = []
     for check in checks:
         key = check.fingerprint or check.key_id
