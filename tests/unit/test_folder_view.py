@@ -554,7 +554,7 @@ def test_an_alternative_shows_its_html_unless_prefer_plain_text(
     session = MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp_path / "d")
     inbox = FolderView.open(session, "INBOX")
     try:
-        text = inbox.read(inbox.uid_at(0)).text
+        text = inbox.read_protected(inbox.uid_at(0)).readable.text
     finally:
         inbox.close()
     assert shown in text and ({"html words", "plain words"} - {shown}).pop() not in text
