@@ -338,15 +338,15 @@ def test_next_typed_quickly_shows_the_message_the_title_names(
     # Each N starts a reader; the slower one (a big message, a busy server) ended last
     # and its message replaced the one the title named, and V then listed its parts.
     maildir = maildir_with(tmp_path)
-    read = FolderView.read
+    read = FolderView.read_protected
     slow: set[int] = set()
 
-    def slow_read(view: FolderView, uid: int) -> object:
+    def slow_read(view: FolderView, uid: int, passphrase: str | None = None) -> object:
         if uid in slow:
             time.sleep(0.4)
-        return read(view, uid)
+        return read(view, uid, passphrase)
 
-    monkeypatch.setattr(FolderView, "read", slow_read)
+    monkeypatch.setattr(FolderView, "read_protected", slow_read)
 
     async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
         screen = await open_message(app, pilot, 4)

@@ -61,21 +61,14 @@ def new_boundary() -> str:
 
 def pgp_signed(outer: bytes, entity: bytes, armour: bytes, micalg: str, boundary: str) -> bytes:
     """A PGP/MIME multipart/signed message (RFC 3156 5)."""
-    b = boundary.encode()
-    return (
-        outer
-        + b"MIME-Version: 1.0\r\n"
-        + b"Content-Type: multipart/signed; micalg=" + micalg.encode() + b";\r\n"
-        + b' protocol="application/pgp-signature"; boundary="' + b + b'"\r\n\r\n'
-        + PGP_PREAMBLE % b"signed"
-        + b"--" + b + b"\r\n" + entity.removesuffix(b"\r\n") + b"\r\n"
-        + b"--" + b + b"\r\n"
-        + b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
-        + b"Content-Description: OpenPGP digital signature\r\n"
-        + b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n'
-        + crlf(armour).removesuffix(b"\r\n") + b"\r\n"
-        + b"--" + b + b"--\r\n"
-    )  # fmt: skip
+    signature_part = (
+        b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
+        b"Content-Description: OpenPGP digital signature\r\n"
+        b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n'
+    )
+    preamble = PGP_PREAMBLE % b"signed"
+    return _multipart_signed(outer, entity, "application/pgp-signature", micalg, preamble,
+                             signature_part + crlf(armour), boundary)  # fmt: skip
 
 
 def pgp_encrypted(outer: bytes, armour: bytes, boundary: str) -> bytes:
@@ -102,19 +95,36 @@ def pgp_encrypted(outer: bytes, armour: bytes, boundary: str) -> bytes:
 
 def smime_signed(outer: bytes, entity: bytes, base64: bytes, micalg: str, boundary: str) -> bytes:
     """An S/MIME multipart/signed message (RFC 8551 3.5.3), the signature in base64."""
+    signature_part = (
+        b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n'
+    )
+    return _multipart_signed(outer, entity, "application/pkcs7-signature", micalg,
+                             SMIME_PREAMBLE, signature_part + crlf(base64), boundary)  # fmt: skip
+
+
+def _multipart_signed(
+    outer: bytes,
+    entity: bytes,
+    protocol: str,
+    micalg: str,
+    preamble: bytes,
+    signature_part: bytes,
+    boundary: str,
+) -> bytes:
+    """multipart/signed (RFC 1847): the entity as it was signed, then the signature's
+    part (its header lines and body)."""
     b = boundary.encode()
     return (
         outer
         + b"MIME-Version: 1.0\r\n"
         + b"Content-Type: multipart/signed; micalg=" + micalg.encode() + b";\r\n"
-        + b' protocol="application/pkcs7-signature"; boundary="' + b + b'"\r\n\r\n'
-        + SMIME_PREAMBLE
+        + b' protocol="' + protocol.encode() + b'"; boundary="' + b + b'"\r\n\r\n'
+        + preamble
         + b"--" + b + b"\r\n" + entity.removesuffix(b"\r\n") + b"\r\n"
         + b"--" + b + b"\r\n"
-        + b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
-        + b"Content-Transfer-Encoding: base64\r\n"
-        + b'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n'
-        + crlf(base64).removesuffix(b"\r\n") + b"\r\n"
+        + signature_part.removesuffix(b"\r\n") + b"\r\n"
         + b"--" + b + b"--\r\n"
     )  # fmt: skip
 
