@@ -214,3 +214,40 @@ def test_errors_are_clear_not_tracebacks(cli: Cli) -> None:
     assert "has no message 99999" in done.stderr
     bad = cli.run("index", "{-oProxyCommand=x}INBOX")
     assert bad.returncode == 2 and "refusing host name" in bad.stderr
+
+
+def test_signed_mail_and_a_signed_article_arrive_with_good_signatures(
+    cli: Cli, postfix: LabPostfix
+) -> None:
+    """What pinesh signs crosses the ISP's Postfix and INN byte for byte: the delivered
+    mail and the posted article both still verify."""
+    from pinesh.services.signatures import check_pgp_mime
+    from pinesh.stores.gpg_status import Verdict
+    from tests.unit.gpg_keyring import gpg
+
+    keyring = cli.work / "gnupg"
+    keyring.mkdir(mode=0o700)
+    gpg(keyring, "--passphrase", "", "--quick-gen-key", "Jane Lab <jane@pinesh.test>",
+        "future-default", "default", "never")  # fmt: skip
+    cli.env.update(GNUPGHOME=str(keyring), LOGNAME="jane", USER="jane")
+    marker = f"cli-signed-{uuid.uuid4().hex}"
+    body = "Signed through the ISP.\nFrom here on, trailing space: \n"
+    sent = cli.json("send", "--to", "friend@elsewhere.example", "--subject", marker, "--sign",
+                    stdin=body)  # fmt: skip
+    assert isinstance(sent, dict) and sent["sent"] is True, sent
+    assert sent["sealed"] == "signed (PGP/MIME)"
+    delivered = postfix.wait_for_delivery(marker.encode())
+    report = check_pgp_mime(delivered, {**os.environ, "GNUPGHOME": str(keyring)})
+    assert report is not None and report.verdict is Verdict.GOOD, report
+    article = f"cli-signed-post-{uuid.uuid4().hex}"
+    posted = cli.run("post", "--newsgroups", "local.test", "--subject", article, "--sign",
+                     stdin="A signed article.\n")  # fmt: skip
+    assert posted.returncode == 0, posted.stderr
+    index = cli.json("index", "#news.local.test", "--range", "-200")
+    assert isinstance(index, dict)
+    number = next(m["number"] for m in index["messages"] if m["subject"] == article)
+    shown = cli.json("show", "#news.local.test", str(number))
+    assert isinstance(shown, dict)
+    assert shown["signature"]["verdict"] == "good", shown
+    assert [span["scheme"] for span in shown["protected_text"]] == ["inline PGP"]
+    assert "A signed article." in shown["text"] and "BEGIN PGP" not in shown["text"]

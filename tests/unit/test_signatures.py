@@ -151,3 +151,12 @@ def test_a_from_address_on_any_of_the_keys_user_ids_is_the_signer(tmp_path: Path
     assert set(report.checks[0].emails) == {"jane@example.org", "jane@work.example"}
     assert not report.signer_mismatch((Address("", "Jane@Work.example"),))
     assert report.signer_mismatch((Address("", "ceo@example.org"),))
+
+
+def test_a_signature_swapped_in_from_another_message_is_bad(keyring: Path) -> None:
+    other = SIGNED_PART.replace(b"at six", b"at nine")
+    original, donor = pgp_mime_signed(keyring), pgp_mime_signed(keyring, other)
+    signature = donor[donor.index(b"-----BEGIN PGP SIGNATURE-----") :]
+    swapped = original[: original.index(b"-----BEGIN PGP SIGNATURE-----")] + signature
+    report = check_pgp_mime(swapped, {"GNUPGHOME": str(keyring)})
+    assert report is not None and report.verdict is Verdict.BAD

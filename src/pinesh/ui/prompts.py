@@ -178,10 +178,12 @@ class SendScreen(_Question["Seal | None"]):
     def line(self) -> Text:
         """The question as it stands: what the message will be, and the keys."""
         hint = "[y]" if self.default else "[n]"
-        what = self.seal.describe() if self.seal.wanted else "not signed or encrypted"
         question = safe_line(self.question).rstrip("?")
         scheme = "PGP" if self.seal.smime else "S/MIME"
-        return Text(f"{question} ({what})? (y/n) {hint}   G Sign  E Encrypt  M {scheme} instead")
+        return Text(
+            f"{question}, {self.seal.describe()}? (y/n) {hint}"
+            f"   G Sign  E Encrypt  M {scheme} instead"
+        )
 
     def compose(self) -> ComposeResult:
         yield Static(self.line(), id="question")
