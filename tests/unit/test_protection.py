@@ -403,3 +403,19 @@ def test_pinesh_show_says_in_the_headers_what_protects_the_message(
 
     assert "Protection: none (nothing in this message is signed or encrypted)" in shown(1)
     assert "Protection: signed (PGP/MIME). Signature good by Jane" in shown(2)
+
+
+def test_a_reply_from_the_index_decrypts_what_was_not_read_yet(reader: Reader) -> None:
+    view = reader.view_of(pgp_mime_encrypted(reader.home, INNER, ("jane@example.org",)))
+    uid = view.uid_at(0)
+    assert view.decrypted_source(uid) is None  # not read
+    decrypted = view.decrypted_for_reply(uid)
+    assert decrypted is not None and b"The vault code is 7291." in decrypted
+    plain = reader.view_of(inline_message(b"Nothing sealed here.\r\n"))
+    assert plain.decrypted_for_reply(plain.uid_at(0)) is None
+
+
+def test_a_reply_from_the_index_to_a_locked_message_quotes_nothing(reader: Reader) -> None:
+    forget_passphrases(reader.home)
+    view = reader.view_of(pgp_mime_encrypted(reader.home, INNER, ("bob@example.org",)))
+    assert view.decrypted_for_reply(view.uid_at(0)) is None  # no prompt from a worker

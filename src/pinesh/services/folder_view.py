@@ -38,6 +38,7 @@ from pinesh.stores.base import (
 from pinesh.stores.headers import header_end
 from pinesh.stores.mime_structure import part_content
 from pinesh.stores.names import Driver
+from pinesh.stores.signed_parts import PKCS7_MIME
 from pinesh.textsafe import safe_line
 
 # A local folder finds its first unseen message by reading every envelope; above this many
@@ -483,6 +484,19 @@ class FolderView:
         """The decrypted message of uid when it was the last one read and was decrypted
         (a reply quotes its text, and is encrypted); None otherwise."""
         return self._inner.get(uid) if uid in self._decrypted else None
+
+    def decrypted_for_reply(self, uid: int) -> bytes | None:
+        """decrypted_source, decrypting an encrypted message not read yet (a reply from
+        the index) when gpg-agent can without asking; None when it is not encrypted or
+        cannot be decrypted so (the reply then quotes nothing of it)."""
+        if uid not in self._decrypted and self._encrypted(uid):
+            self.read_protected(uid)
+        return self.decrypted_source(uid)
+
+    def _encrypted(self, uid: int) -> bool:
+        with self._locked() as folder:
+            kind = folder.structure(uid).content_type
+        return kind == "multipart/encrypted" or kind in PKCS7_MIME
 
     def raw(self, uid: int) -> bytes:
         with self._locked() as folder:

@@ -294,8 +294,8 @@ class CommandScreen(WorkerScreen):
 
         def reply(to_all: bool) -> None:
             def build(raw: bytes) -> ComposeRequest:
-                # A message read decrypted is quoted decrypted (the reply is then encrypted).
-                decrypted = view.decrypted_source(uid)
+                # An encrypted message is quoted decrypted (the reply is then encrypted).
+                decrypted = view.decrypted_for_reply(uid)
                 return reply_request(session, raw, to_all=to_all, decrypted=decrypted)
 
             self.compose_from(uid, build, answers=True)
