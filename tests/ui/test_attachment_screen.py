@@ -121,9 +121,16 @@ def test_view_pressed_twice_on_a_text_attachment_shows_it_once(
     maildir = maildir_with(tmp_path, mime=mime_message())
     part_bytes = FolderView.part_bytes
 
-    def slow_part(view: FolderView, uid: int, part_id: str, limit: int = 1 << 22) -> object:
+    def slow_part(
+        view: FolderView,
+        uid: int,
+        part_id: str,
+        limit: int = 1 << 22,
+        *,
+        source: bytes | None = None,
+    ) -> object:
         time.sleep(0.3)  # a part fetched from a server
-        return part_bytes(view, uid, part_id, limit)
+        return part_bytes(view, uid, part_id, limit, source=source)
 
     monkeypatch.setattr(FolderView, "part_bytes", slow_part)
 

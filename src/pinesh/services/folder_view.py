@@ -23,7 +23,7 @@ from pathlib import Path
 from pinesh.services.attachments import write_file
 from pinesh.services.mail import MailSession
 from pinesh.services.protection import ProtectedMessage, read_protected
-from pinesh.services.reading import MAX_TEXT
+from pinesh.services.reading import MAX_TEXT, read_up_to
 from pinesh.stores.base import (
     Capability,
     Envelope,
@@ -44,6 +44,7 @@ from pinesh.textsafe import safe_line
 # A local folder finds its first unseen message by reading every envelope; above this many
 # messages the index starts on the last one instead (a server searches, at any size).
 LOCAL_UNSEEN_SCAN = 2000
+KEPT_DECRYPTED = 8  # decrypted messages kept in memory for replies
 
 SEEN = frozenset({Flag.SEEN})
 NOT_NEW = frozenset({Flag.SEEN, Flag.DELETED})  # what Pine's NextNew (Tab) passes over
@@ -137,11 +138,9 @@ class FolderView:
     # Read from the header cache, not the server (from_cache): shown until the live view
     # replaces it, or kept while the server cannot be reached.
     provisional: bool = False
-    # The inner message of the last protected message read (decrypted, or the part a
-    # signature covers), by UID: its attachments' part numbers name parts of it. In
-    # memory only, one message at a time.
-    _inner: dict[int, bytes] = field(default_factory=dict)
-    _decrypted: set[int] = field(default_factory=set)  # of those, the ones decrypted
+    # The decrypted messages read lately, by UID, for a reply to quote: in memory only,
+    # the last few (KEPT_DECRYPTED).
+    _decrypted: dict[int, bytes] = field(default_factory=dict)
 
     @classmethod
     def open(cls, session: MailSession, name: str) -> FolderView:
@@ -464,32 +463,35 @@ class FolderView:
 
     def read_protected(self, uid: int, passphrase: str | None = None) -> ProtectedMessage:
         """The message made readable with its signature checked and its encryption undone
-        (services/protection.py); marks it SEEN as read() does. A decrypted message's
-        attachments are then read from its decrypted source."""
+        (services/protection.py); marks it SEEN as read() does. Its attachments' part
+        numbers name parts of protected.source when that is set: read them with it
+        (part_bytes, save_part), never from the folder."""
         prefer_plain = self.session.pine.feature("prefer-plain-text")
         with self._locked() as folder:
             protected = read_protected(
                 folder, uid, prefer_plain=prefer_plain, passphrase=passphrase
             )
-        self._inner.clear()
-        self._decrypted.clear()
-        if protected.source is not None:
-            self._inner[uid] = protected.source
-            if protected.decryption is not None and protected.decryption.okay:
-                self._decrypted.add(uid)
+        status = protected.decryption
+        if protected.source is not None and status is not None and status.okay:
+            with self._lock:  # workers read messages at once; each keeps its own
+                self._decrypted.pop(uid, None)
+                self._decrypted[uid] = protected.source
+                while len(self._decrypted) > KEPT_DECRYPTED:
+                    del self._decrypted[next(iter(self._decrypted))]
         self._mark_seen(uid)
         return protected
 
     def decrypted_source(self, uid: int) -> bytes | None:
-        """The decrypted message of uid when it was the last one read and was decrypted
-        (a reply quotes its text, and is encrypted); None otherwise."""
-        return self._inner.get(uid) if uid in self._decrypted else None
+        """The decrypted message of uid when it was read lately and was decrypted (a
+        reply quotes its text, and is encrypted); None otherwise."""
+        with self._lock:
+            return self._decrypted.get(uid)
 
     def decrypted_for_reply(self, uid: int) -> bytes | None:
         """decrypted_source, decrypting an encrypted message not read yet (a reply from
         the index) when gpg-agent can without asking; None when it is not encrypted or
         cannot be decrypted so (the reply then quotes nothing of it)."""
-        if uid not in self._decrypted and self._encrypted(uid):
+        if self.decrypted_source(uid) is None and self._encrypted(uid):
             self.read_protected(uid)
         return self.decrypted_source(uid)
 
@@ -508,32 +510,31 @@ class FolderView:
         data = self.raw(uid)
         return write_file(path, [data], overwrite=overwrite)
 
-    def save_part(self, uid: int, part_id: str, path: Path, *, overwrite: bool = False) -> int:
-        """Write one MIME part, decoded, to path (as export()); the bytes written."""
-        if uid in self._inner:
-            return write_file(path, self._part_chunks(uid, part_id), overwrite=overwrite)
+    def save_part(
+        self,
+        uid: int,
+        part_id: str,
+        path: Path,
+        *,
+        overwrite: bool = False,
+        source: bytes | None = None,
+    ) -> int:
+        """Write one MIME part, decoded, to path (as export()); the bytes written.
+        source: the protected message's inner source (read_protected) its parts are of."""
+        if source is not None:
+            return write_file(path, _source_part(source, part_id), overwrite=overwrite)
         with self._locked() as folder:
             return write_file(path, folder.fetch_part(uid, part_id), overwrite=overwrite)
 
-    def part_bytes(self, uid: int, part_id: str, limit: int = MAX_TEXT) -> tuple[bytes, bool]:
-        """A part's decoded content, at most limit bytes, and whether it was cut there."""
-        data = bytearray()
-        if uid in self._inner:
-            data += b"".join(self._part_chunks(uid, part_id))
-            return (bytes(data[:limit]), True) if len(data) > limit else (bytes(data), False)
+    def part_bytes(
+        self, uid: int, part_id: str, limit: int = MAX_TEXT, *, source: bytes | None = None
+    ) -> tuple[bytes, bool]:
+        """A part's decoded content, at most limit bytes, and whether it was cut there
+        (source: as for save_part)."""
+        if source is not None:
+            return read_up_to(_source_part(source, part_id), limit)
         with self._locked() as folder:
-            for chunk in folder.fetch_part(uid, part_id):
-                data += chunk
-                if len(data) > limit:
-                    return bytes(data[:limit]), True
-        return bytes(data), False
-
-    def _part_chunks(self, uid: int, part_id: str) -> Iterator[bytes]:
-        """A part of a protected message, from its inner source (decrypted, or signed)."""
-        chunks = part_content(self._inner[uid], part_id)
-        if chunks is None:
-            raise StoreError(f"the decrypted message has no part {part_id}")
-        yield from chunks
+            return read_up_to(folder.fetch_part(uid, part_id), limit)
 
     def new_uids(self) -> list[int]:
         """UIDs of the new messages (neither seen nor deleted), by one search."""
@@ -580,6 +581,14 @@ class FolderView:
             self._closed = True
             self._cache.clear()
             self.folder.close()
+
+
+def _source_part(source: bytes, part_id: str) -> Iterator[bytes]:
+    """A part of a protected message's inner source (decrypted, or what was signed)."""
+    chunks = part_content(source, part_id)
+    if chunks is None:
+        raise StoreError(f"the protected message has no part {part_id}")
+    yield from chunks
 
 
 def counted(count: int, noun: str) -> str:

@@ -257,13 +257,21 @@ class AttachmentScreen(WorkerScreen):
     )
 
     def __init__(
-        self, view: FolderView, uid: int, number: int, parts: tuple[ReceivedAttachment, ...]
+        self,
+        view: FolderView,
+        uid: int,
+        number: int,
+        parts: tuple[ReceivedAttachment, ...],
+        source: bytes | None = None,
     ) -> None:
         super().__init__()
         self.view = view
         self.uid = uid
         self.number = number
         self.parts = parts
+        # A protected message's inner source (decrypted, or what was signed): the parts
+        # are its, not the folder's message's (FolderView.read_protected).
+        self.source = source
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -308,7 +316,9 @@ class AttachmentScreen(WorkerScreen):
     def save(self, part: ReceivedAttachment, path: Path, *, overwrite: bool) -> None:
         def job() -> int | None:
             try:
-                return self.view.save_part(self.uid, part.part_id, path, overwrite=overwrite)
+                return self.view.save_part(
+                    self.uid, part.part_id, path, overwrite=overwrite, source=self.source
+                )
             except FileExistsError:
                 return None
 
@@ -341,7 +351,7 @@ class AttachmentScreen(WorkerScreen):
             self.background(lambda: self._prepare(part), self._run, busy="Reading...")
 
     def _as_text(self, part: ReceivedAttachment) -> tuple[str, str, str | None]:
-        data, cut = self.view.part_bytes(self.uid, part.part_id)
+        data, cut = self.view.part_bytes(self.uid, part.part_id, source=self.source)
         text = decode_text(data, None)
         note = "cut at 4 MB; save it to see it all" if cut else None
         if part.content_type == "text/html":
@@ -350,7 +360,7 @@ class AttachmentScreen(WorkerScreen):
 
     def _as_message(self, part: ReceivedAttachment) -> tuple[str, str, str | None]:
         """An attached message as the text to show: its headers, a blank line, its text."""
-        data, cut = self.view.part_bytes(self.uid, part.part_id)
+        data, cut = self.view.part_bytes(self.uid, part.part_id, source=self.source)
         message = read_attached_message(data)
         readable = message.readable
         # One line per header: a line break in a decoded value must not start a new one.
@@ -377,7 +387,7 @@ class AttachmentScreen(WorkerScreen):
         entry = attachments.find_entry(part.content_type, entries, os.environ)
         path = attachments.temp_path(attachments.temp_name(part.filename, entry))
         viewer = attachments.choose_viewer(part.content_type, path, entry)
-        self.view.save_part(self.uid, part.part_id, path)
+        self.view.save_part(self.uid, part.part_id, path, source=self.source)
         if viewer.copious_output:
             return viewer, attachments.run_captured(viewer)
         if viewer.detached:

@@ -148,6 +148,8 @@ class MessageScreen(CommandScreen):
         self.follow = follow
         self.full_headers = False
         self.readable: Readable | None = None
+        # The shown message's inner source when it is protected: its attachments' parts.
+        self.source: bytes | None = None
         self._showing: tuple[int, bool] | None = None  # (uid, full headers) being read
         self.attachments_said = False  # the status line tells the shown message's count
 
@@ -197,12 +199,13 @@ class MessageScreen(CommandScreen):
         uid = view.uid_at(position)
         full = self.full_headers
         self.readable = None  # until this message is read: V must not show the last one's
+        self.source = None
         self._showing = (uid, full)
 
         wanted = self.session.pine.viewer_hdrs
         local = self.session.pine.feature("convert-dates-to-localtime")
 
-        def job() -> tuple[list[Text], Readable, bool]:
+        def job() -> tuple[list[Text], Readable, bool, bytes | None]:
             protected = view.read_protected(uid, passphrase)
             readable = protected.readable
             headers = view.header_text(uid) if full else None
@@ -212,9 +215,9 @@ class MessageScreen(CommandScreen):
             envelope = view.envelope(uid)
             frames = protected.frames
             lines = message_lines(envelope, readable, headers, chosen, local, frames)
-            return lines, readable, protected.needs_passphrase
+            return lines, readable, protected.needs_passphrase, protected.source
 
-        def shown(result: tuple[list[Text], Readable, bool]) -> None:
+        def shown(result: tuple[list[Text], Readable, bool, bytes | None]) -> None:
             # N N P typed quickly start a worker each, and they may end in any order:
             # only the message the title now names is shown.
             if self._showing == (uid, full):
@@ -222,8 +225,8 @@ class MessageScreen(CommandScreen):
 
         self.background(job, shown)
 
-    def _shown(self, shown: tuple[list[Text], Readable, bool]) -> None:
-        lines, self.readable, needs_passphrase = shown
+    def _shown(self, shown: tuple[list[Text], Readable, bool, bytes | None]) -> None:
+        lines, self.readable, needs_passphrase, self.source = shown
         self.query_one(Pager).set_lines(lines)
         if needs_passphrase:
             self.ask_passphrase()
@@ -261,4 +264,5 @@ class MessageScreen(CommandScreen):
             self.set_status("This message has no attachments")
             return
         number = self.position + 1
-        self.app.push_screen(AttachmentScreen(self.view, uid, number, self.readable.attachments))
+        parts = self.readable.attachments
+        self.app.push_screen(AttachmentScreen(self.view, uid, number, parts, self.source))
