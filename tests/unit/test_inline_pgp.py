@@ -3,7 +3,13 @@ hostile ones among them."""
 
 from __future__ import annotations
 
-from pinesh.stores.inline_pgp import MAX_BLOCKS, BlockKind, armour_blocks, only_block
+from pinesh.stores.inline_pgp import (
+    MAX_BLOCKS,
+    MAX_MARKERS,
+    BlockKind,
+    armour_blocks,
+    only_block,
+)
 
 CLEARSIGNED = (
     b"-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA512\r\n\r\nI agree.\r\n"
@@ -51,3 +57,14 @@ def test_only_a_part_that_is_one_block_is_one_block() -> None:
 
 def test_a_part_of_many_blocks_is_bounded() -> None:
     assert len(armour_blocks(ENCRYPTED * (MAX_BLOCKS * 50))) == MAX_BLOCKS
+
+
+def test_many_begin_lines_with_no_signature_are_one_pass_and_no_block() -> None:
+    # Each BEGIN used to send a search for its END and signature through the rest of
+    # the part: quadratic, hours for 4 MB. Now one pass over the armour lines.
+    hostile = b"-----BEGIN PGP SIGNED MESSAGE-----\n" * 100_000 + b"-----END PGP SIGNATURE-----\n"
+    assert armour_blocks(hostile) == []
+    forged = b"-----BEGIN PGP MESSAGE-----\n" * 5_000 + ENCRYPTED
+    (block,) = armour_blocks(forged)  # each BEGIN starts it again: the last one holds
+    assert forged[block.start : block.end] == ENCRYPTED
+    assert armour_blocks(b"-----BEGIN PGP MESSAGE-----\n" * MAX_MARKERS + ENCRYPTED) == []

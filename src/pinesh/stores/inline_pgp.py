@@ -31,42 +31,41 @@ class ArmourBlock:
     end: int
 
 
-_BEGIN = re.compile(rb"^-----BEGIN PGP (SIGNED MESSAGE|MESSAGE)-----[ \t]*\r?$", re.MULTILINE)
-_ENDS = {
-    BlockKind.CLEARSIGNED: re.compile(
-        rb"^-----END PGP SIGNATURE-----[ \t]*(\r?\n|$)", re.MULTILINE
-    ),
-    BlockKind.ENCRYPTED: re.compile(rb"^-----END PGP MESSAGE-----[ \t]*(\r?\n|$)", re.MULTILINE),
-}
-# A clear-signed block holds its signature's armour: the signed text must come first.
-_SIGNATURE_BEGIN = re.compile(rb"^-----BEGIN PGP SIGNATURE-----[ \t]*\r?$", re.MULTILINE)
+# Every armour line that matters, at a line's start; one pass over them finds the blocks.
+_MARKER = re.compile(
+    rb"^-----(BEGIN PGP SIGNED MESSAGE|BEGIN PGP MESSAGE|BEGIN PGP SIGNATURE|"
+    rb"END PGP SIGNATURE|END PGP MESSAGE)-----[ \t]*(?:\r?\n|\r?$)",
+    re.MULTILINE,
+)
+MAX_MARKERS = 10_000  # armour lines looked at in one part; more are left as text
 
 
 def armour_blocks(data: bytes) -> list[ArmourBlock]:
-    """The whole armoured blocks in data, in order. A block that never ends (or a
-    clear-signed one with no signature) is not one: it stays text."""
+    """The whole armoured blocks in data, in order, found in one pass over its armour
+    lines (time linear in data, whatever lines a message repeats). A block that never
+    ends, or a clear-signed one with no signature, is not one: it stays text. A BEGIN
+    inside a block starts the block again there: a forged first BEGIN holds nothing."""
     blocks: list[ArmourBlock] = []
-    position = 0
-    while len(blocks) < MAX_BLOCKS:
-        begin = _BEGIN.search(data, position)
-        if begin is None:
+    kind: BlockKind | None = None
+    start = 0
+    signature_seen = False
+    for count, marker in enumerate(_MARKER.finditer(data)):
+        if count >= MAX_MARKERS or len(blocks) >= MAX_BLOCKS:
             break
-        kind = BlockKind.CLEARSIGNED if begin[1] == b"SIGNED MESSAGE" else BlockKind.ENCRYPTED
-        end = _ENDS[kind].search(data, begin.end())
-        if end is None:
-            break
-        if kind is BlockKind.CLEARSIGNED and not _SIGNATURE_BEGIN.search(
-            data, begin.end(), end.start()
-        ):
-            position = begin.end()
-            continue
-        # A BEGIN inside what would be this block starts the real one (a forged first).
-        inner = _BEGIN.search(data, begin.end(), end.start())
-        if inner is not None and kind is BlockKind.ENCRYPTED:
-            position = inner.start()
-            continue
-        blocks.append(ArmourBlock(kind, begin.start(), end.end()))
-        position = end.end()
+        word = marker[1]
+        if word in (b"BEGIN PGP SIGNED MESSAGE", b"BEGIN PGP MESSAGE"):
+            signed = word == b"BEGIN PGP SIGNED MESSAGE"
+            kind = BlockKind.CLEARSIGNED if signed else BlockKind.ENCRYPTED
+            start, signature_seen = marker.start(), False
+        elif kind is BlockKind.CLEARSIGNED and word == b"BEGIN PGP SIGNATURE":
+            signature_seen = True
+        elif kind is BlockKind.CLEARSIGNED and word == b"END PGP SIGNATURE":
+            if signature_seen:
+                blocks.append(ArmourBlock(kind, start, marker.end()))
+            kind = None
+        elif kind is BlockKind.ENCRYPTED and word == b"END PGP MESSAGE":
+            blocks.append(ArmourBlock(kind, start, marker.end()))
+            kind = None
     return blocks
 
 
