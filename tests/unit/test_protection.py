@@ -426,3 +426,12 @@ def test_a_reply_from_the_index_to_a_locked_message_quotes_nothing(reader: Reade
     forget_passphrases(reader.home)
     view = reader.view_of(pgp_mime_encrypted(reader.home, INNER, ("bob@example.org",)))
     assert view.decrypted_for_reply(view.uid_at(0)) is None  # no prompt from a worker
+
+
+def test_one_bad_block_of_two_is_the_messages_signature(reader: Reader) -> None:
+    good = gpg(reader.home, "--clearsign", data=b"First, signed.\n")
+    bad = gpg(reader.home, "--clearsign", data=b"Second, signed.\n").replace(b"Second", b"Altered")
+    shown = reader.read(inline_message(good + b"\r\n" + bad))
+    verdicts = [f.signature.verdict for f in shown.frames if f.signature is not None]
+    assert verdicts == [Verdict.GOOD, Verdict.BAD]
+    assert shown.signature is not None and shown.signature.verdict is Verdict.BAD

@@ -260,3 +260,18 @@ def test_signed_text_goes_quoted_printable_where_a_relay_would_change_a_line(
     assert report is not None and report.verdict is Verdict.GOOD
     plain = compose(_draft(body="Nothing to change.\n"), domain="example.org", signed=True)
     assert b"Content-Transfer-Encoding: 7bit" in plain.wire  # only where needed
+
+
+def test_a_bcc_recipient_at_an_idn_domain_is_hidden_too(keyring: Path, tmp_path: Path) -> None:
+    gpg(keyring, "--passphrase", "", "--quick-gen-key", "Idn <bob@xn--bcher-kva.example>",
+        "future-default", "default", "never")  # fmt: skip
+    sendmail = tmp_path / "sendmail"
+    sendmail.write_text(f'#!/bin/sh\ncat > "{tmp_path}/wire"\n')
+    sendmail.chmod(0o755)
+    rc = parse_pinerc(f'sendmail-path={sendmail}\ndefault-fcc=""\n', str(tmp_path / "pinerc"))
+    session = MailSession(Connections(Settings(), rc), pine_settings(rc), data_dir=tmp_path / "d")
+    draft = _draft(bcc=(Address("", "bob@bücher.example"),))
+    assert send_draft(session, draft, seal=Seal(encrypt=True)).attempt.ok
+    armour = _parsed((tmp_path / "wire").read_bytes()).get_payload(1).get_content()  # type: ignore[union-attr]
+    packets = gpg(keyring, "--list-only", "--list-packets", data=armour)
+    assert b"keyid 0000000000000000" in packets

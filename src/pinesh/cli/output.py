@@ -68,8 +68,16 @@ def block(text: str) -> None:
 
 
 def can_ask() -> bool:
-    """Whether a passphrase can be asked for: a person at a terminal, not a script."""
-    return sys.stdin.isatty() and sys.stderr.isatty()
+    """Whether a passphrase can be asked for: a person at a terminal, not a script.
+    stdin may be the message (pinesh send < body): the terminal is /dev/tty, which
+    getpass reads."""
+    if not sys.stderr.isatty():
+        return False
+    try:
+        with open("/dev/tty", "r+b", buffering=0):
+            return True
+    except OSError:
+        return False
 
 
 def tty_password(prompt: str) -> str:

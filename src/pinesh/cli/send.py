@@ -21,6 +21,7 @@ from pinesh.stores.base import Address
 from pinesh.stores.headers import decode_words, header_end, parse_header_block
 
 T = TypeVar("T")
+PASSPHRASE_TRIES = 3  # passphrases asked for before the message is kept unsent
 
 
 def _stdin_message() -> tuple[dict[str, str], str]:
@@ -121,14 +122,15 @@ def _with_passphrase(
     tries). A message that cannot be signed or encrypted is kept in the postponed folder
     (it came from stdin: no message is lost), and the error says so."""
     passphrase = None
-    for _ in range(3):
+    asked = 0
+    while True:
         try:
             return attempt(passphrase)
         except SealError as exc:
-            if not (exc.needs_passphrase and can_ask()):
+            if not (exc.needs_passphrase and asked < PASSPHRASE_TRIES and can_ask()):
                 raise _kept(session, request, exc) from None
             passphrase = tty_password("Passphrase for your key: ")
-    raise _kept(session, request, SealError("the passphrase was wrong three times"))
+            asked += 1
 
 
 def _kept(session: MailSession, request: ComposeRequest, exc: SealError) -> PineshError:

@@ -38,7 +38,7 @@ from pinesh.services.signatures import (
     with_emails,
 )
 from pinesh.stores.base import Address, Folder, Part
-from pinesh.stores.gpg_status import DecryptionStatus
+from pinesh.stores.gpg_status import DecryptionStatus, Verdict
 from pinesh.stores.inline_pgp import ArmourBlock, BlockKind, armour_blocks, only_block
 from pinesh.stores.mime_structure import mime_structure, part_content
 from pinesh.stores.signed_parts import PKCS7_MIME
@@ -119,8 +119,12 @@ class ProtectedMessage:
 
     @property
     def signature(self) -> SignatureReport | None:
-        """The first signature checked, if any."""
-        return next((f.signature for f in self.frames if f.signature), None)
+        """The signature to report for the whole message: the first that is not good,
+        else the first (a script reading `signature` must not see "good" for a message
+        whose second signed block is bad); None when nothing was signed."""
+        reports = [frame.signature for frame in self.frames if frame.signature]
+        bad = (report for report in reports if report.verdict is not Verdict.GOOD)
+        return next(bad, reports[0] if reports else None)
 
     @property
     def decryption(self) -> DecryptionStatus | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pinesh.config.server_spec import ServerSpec
 from pinesh.errors import PineshError
 from pinesh.paths import outbox_dir
+from pinesh.senders.addresses import header_address
 from pinesh.senders.base import Sender
 from pinesh.senders.compose import Composed, Draft, compose
 from pinesh.senders.outbox import Attempt, Outbox
@@ -92,7 +93,8 @@ def send_draft(
     send it (the outbox keeps it if that fails), then Fcc a copy."""
     domain = session.pine.user_domain or user_address(session).email.rpartition("@")[2]
     composed = compose(draft, domain=domain, signed=seal.sign)
-    hidden = [address.email for address in draft.bcc]
+    # As the envelope writes them (an IDN domain in ASCII), so that each is found there.
+    hidden = [header_address(address, "Bcc").addr_spec for address in draft.bcc]
     composed = seal_composed(composed, seal, hidden=hidden, passphrase=passphrase)
     attempt = outbox(session).send_or_keep(choose_sender(session), composed.outgoing)
     if not attempt.ok:
