@@ -221,9 +221,8 @@ def test_signed_mail_and_a_signed_article_arrive_with_good_signatures(
 ) -> None:
     """What pinesh signs crosses the ISP's Postfix and INN byte for byte: the delivered
     mail and the posted article both still verify."""
-    from pinesh.services.signatures import check_pgp_mime
     from pinesh.stores.gpg_status import Verdict
-    from tests.unit.gpg_keyring import gpg
+    from tests.unit.gpg_keyring import gpg, signature_report
 
     keyring = cli.work / "gnupg"
     keyring.mkdir(mode=0o700)
@@ -237,7 +236,7 @@ def test_signed_mail_and_a_signed_article_arrive_with_good_signatures(
     assert isinstance(sent, dict) and sent["sent"] is True, sent
     assert sent["sealed"] == "signed (PGP/MIME)"
     delivered = postfix.wait_for_delivery(marker.encode())
-    report = check_pgp_mime(delivered, {**os.environ, "GNUPGHOME": str(keyring)})
+    report = signature_report(delivered, {**os.environ, "GNUPGHOME": str(keyring)})
     assert report is not None and report.verdict is Verdict.GOOD, report
     article = f"cli-signed-post-{uuid.uuid4().hex}"
     posted = cli.run("post", "--newsgroups", "local.test", "--subject", article, "--sign",

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+
+from pinesh.services.signatures import SignatureReport, check_signed
 
 JANE = "Jane Doe <jane@example.org>"
 BOB = "Bob Roe <bob@example.org>"
@@ -102,3 +105,11 @@ def drop_secret_key(home: Path, address: str) -> None:
         line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")
     )
     gpg(home, "--yes", "--delete-secret-keys", fingerprint)
+
+
+def signature_report(
+    raw: bytes, environ: Mapping[str, str] | None = None
+) -> SignatureReport | None:
+    """The check of raw's multipart/signed signature (check_signed's report alone)."""
+    checked = check_signed(raw, environ)
+    return checked[0] if checked else None

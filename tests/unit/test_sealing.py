@@ -25,10 +25,15 @@ from pinesh.services.connections import Connections
 from pinesh.services.mail import MailSession
 from pinesh.services.sealing import Seal, SealError, clearsigned, seal_composed
 from pinesh.services.sending import send_draft
-from pinesh.services.signatures import check_pgp_mime
 from pinesh.stores.base import Address
 from pinesh.stores.gpg_status import Verdict
-from tests.unit.gpg_keyring import BOB_PASSPHRASE, forget_passphrases, gpg, make_keyring
+from tests.unit.gpg_keyring import (
+    BOB_PASSPHRASE,
+    forget_passphrases,
+    gpg,
+    make_keyring,
+    signature_report,
+)
 
 JANE = Address("Jane Doe", "jane@example.org")
 BOB = Address("Bob Roe", "bob@example.org")
@@ -256,7 +261,7 @@ def test_signed_text_goes_quoted_printable_where_a_relay_would_change_a_line(
     sealed = seal_composed(composed, Seal(sign=True))
     assert b"Content-Transfer-Encoding: quoted-printable" in sealed.wire
     assert b"here=20" in sealed.wire and b"\r\nFrom the top" not in sealed.wire
-    report = check_pgp_mime(sealed.wire)
+    report = signature_report(sealed.wire)
     assert report is not None and report.verdict is Verdict.GOOD
     plain = compose(_draft(body="Nothing to change.\n"), domain="example.org", signed=True)
     assert b"Content-Transfer-Encoding: 7bit" in plain.wire  # only where needed

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pinesh.services.signatures import check_pgp_mime
 from pinesh.stores.gpg_status import Verdict
-from tests.unit.gpg_keyring import SIGNED_PART, make_keyring, pgp_mime_signed
+from tests.unit.gpg_keyring import SIGNED_PART, make_keyring, pgp_mime_signed, signature_report
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def _signed_message(home: Path, part: bytes = SIGNED_PART) -> bytes:
 
 
 def test_a_good_signature_by_the_users_own_key(keyring: Path) -> None:
-    report = check_pgp_mime(_signed_message(keyring), {"GNUPGHOME": str(keyring)})
+    report = signature_report(_signed_message(keyring), {"GNUPGHOME": str(keyring)})
     assert report is not None and report.not_checked is None
     (check,) = report.checks
     assert check.verdict is Verdict.GOOD and check.valid  # one's own key: ultimate
@@ -32,19 +31,19 @@ def test_a_good_signature_by_the_users_own_key(keyring: Path) -> None:
 
 def test_a_changed_body_fails_visibly(keyring: Path) -> None:
     message = _signed_message(keyring).replace(b"at six", b"at ten")
-    report = check_pgp_mime(message, {"GNUPGHOME": str(keyring)})
+    report = signature_report(message, {"GNUPGHOME": str(keyring)})
     assert report is not None and report.verdict is Verdict.BAD
 
 
 def test_a_signer_whose_key_is_not_known_is_not_verified(keyring: Path, tmp_path: Path) -> None:
     other = tmp_path / "empty-keyring"
     other.mkdir(mode=0o700)
-    report = check_pgp_mime(_signed_message(keyring), {"GNUPGHOME": str(other)})
+    report = signature_report(_signed_message(keyring), {"GNUPGHOME": str(other)})
     assert report is not None and report.verdict is Verdict.NO_PUBLIC_KEY
 
 
 def test_a_message_that_is_not_pgp_mime_is_not_checked() -> None:
-    assert check_pgp_mime(b"From: a@example.org\r\n\r\nplain\r\n") is None
+    assert signature_report(b"From: a@example.org\r\n\r\nplain\r\n") is None
 
 
 def test_pinesh_show_reports_the_signature_in_json_and_text(keyring: Path, tmp_path: Path) -> None:
@@ -78,7 +77,7 @@ def test_pinesh_show_reports_the_signature_in_json_and_text(keyring: Path, tmp_p
 
 
 def test_a_signer_who_is_not_the_sender_is_warned_of(keyring: Path) -> None:
-    report = check_pgp_mime(_signed_message(keyring), {"GNUPGHOME": str(keyring)})
+    report = signature_report(_signed_message(keyring), {"GNUPGHOME": str(keyring)})
     assert report is not None
     from pinesh.stores.base import Address
 
@@ -146,7 +145,7 @@ def test_a_from_address_on_any_of_the_keys_user_ids_is_the_signer(tmp_path: Path
 
     home = make_keyring(tmp_path / "home")
     gpg(home, "--quick-add-uid", "jane@example.org", "Jane Doe <jane@work.example>")
-    report = check_pgp_mime(pgp_mime_signed(home), {"GNUPGHOME": str(home)})
+    report = signature_report(pgp_mime_signed(home), {"GNUPGHOME": str(home)})
     assert report is not None and report.verdict is Verdict.GOOD
     assert set(report.checks[0].emails) == {"jane@example.org", "jane@work.example"}
     assert not report.signer_mismatch((Address("", "Jane@Work.example"),))
@@ -158,5 +157,5 @@ def test_a_signature_swapped_in_from_another_message_is_bad(keyring: Path) -> No
     original, donor = pgp_mime_signed(keyring), pgp_mime_signed(keyring, other)
     signature = donor[donor.index(b"-----BEGIN PGP SIGNATURE-----") :]
     swapped = original[: original.index(b"-----BEGIN PGP SIGNATURE-----")] + signature
-    report = check_pgp_mime(swapped, {"GNUPGHOME": str(keyring)})
+    report = signature_report(swapped, {"GNUPGHOME": str(keyring)})
     assert report is not None and report.verdict is Verdict.BAD

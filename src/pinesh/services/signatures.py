@@ -78,19 +78,13 @@ class SignatureReport:
         }
 
 
-def check_pgp_mime(raw: bytes, environ: Mapping[str, str] | None = None) -> SignatureReport | None:
-    """The signature of raw when it is a multipart/signed message, PGP/MIME (gpg) or
-    S/MIME (gpgsm); None when it is not one. Checked against the user's keyring
-    (GNUPGHOME, else ~/.gnupg)."""
-    checked = check_signed(raw, environ)
-    return checked[0] if checked else None
-
-
 def check_signed(
     raw: bytes, environ: Mapping[str, str] | None = None
 ) -> tuple[SignatureReport, SignedParts] | None:
-    """check_pgp_mime's report, and the parts it checked: what is shown as signed is
-    read from parts.signed, the bytes gpg checked, and from nothing else."""
+    """The signature of raw when it is a multipart/signed message, PGP/MIME (gpg) or
+    S/MIME (gpgsm), checked against the user's keyring (GNUPGHOME, else ~/.gnupg), and
+    the parts it checked: what is shown as signed is read from parts.signed, the bytes
+    gpg checked, and from nothing else. None when raw is not one."""
     parts = signed_parts(raw)
     if parts is None or parts.protocol not in SIGNATURE_PROTOCOLS:
         return None
