@@ -463,9 +463,9 @@ class FolderView:
 
     def read_protected(self, uid: int, passphrase: str | None = None) -> ProtectedMessage:
         """The message made readable with its signature checked and its encryption undone
-        (services/protection.py); marks it SEEN as read() does. Its attachments' part
-        numbers name parts of protected.source when that is set: read them with it
-        (part_bytes, save_part), never from the folder."""
+        (services/protection.py), and marks it SEEN (unless the folder is read-only). Its
+        attachments' part numbers name parts of protected.source when that is set: read
+        them with it (part_bytes, save_part), never from the folder."""
         prefer_plain = self.session.pine.feature("prefer-plain-text")
         with self._locked() as folder:
             protected = read_protected(

@@ -147,8 +147,8 @@ class ProtectedMessage:
         return "; ".join(said) or "none (nothing in this message is signed or encrypted)"
 
     def as_json(self) -> dict[str, object]:
-        """What `pinesh show --json` says of the protection: the first signature, the
-        decryption, and each framed stretch as offsets into the text."""
+        """What `pinesh show --json` says of the protection: the message's signature (see
+        signature), the decryption, and each framed stretch as offsets into the text."""
         status = self.decryption
         spans = []
         offset = 0
@@ -216,7 +216,7 @@ def read_protected(
     ):
         data, _ = read_up_to(folder.fetch_part(uid, first.part_id), MAX_TEXT)
         only = not structure.children
-        return _inline(readable, data, first.charset, only, prefer_plain, passphrase, environ)
+        return _inline(readable, data, first.charset, only, passphrase, environ)
     return ProtectedMessage(readable, (Frame(FrameKind.PLAIN, readable.text),))
 
 
@@ -242,9 +242,8 @@ def _decrypted(
             FrameKind.DECRYPTED, signed.readable.text, scheme, signed.signature, done.status
         )
         return ProtectedMessage(signed.readable, (frame,), signed.source)
-    checks = with_emails(done.signatures, cms, environ)  # signed and encrypted in one
     readable = read_source(inner, prefer_plain=prefer_plain)
-    report = SignatureReport(checks) if checks else None
+    report = _inside_report(done, cms, environ)  # signed and encrypted in one
     frame = Frame(FrameKind.DECRYPTED, readable.text, scheme, report, done.status)
     return ProtectedMessage(readable, (frame,), inner)
 
@@ -266,6 +265,14 @@ def _signed(
         readable = replace(readable, note="; ".join(filter(None, (readable.note, extra))))
     frame = Frame(FrameKind.SIGNED, readable.text, scheme, report)
     return ProtectedMessage(readable, (frame,), parts.signed)
+
+
+def _inside_report(
+    done: Decryption, cms: bool, environ: Mapping[str, str] | None
+) -> SignatureReport | None:
+    """The signatures gpg checked while it decrypted (signed and encrypted in one)."""
+    checks = with_emails(done.signatures, cms, environ)
+    return SignatureReport(checks) if checks else None
 
 
 def _not_decrypted(done: Decryption, scheme: str) -> ProtectedMessage:
@@ -295,7 +302,6 @@ def _inline(
     data: bytes,
     charset: str | None,
     only_part: bool,
-    prefer_plain: bool,
     passphrase: str | None,
     environ: Mapping[str, str] | None,
 ) -> ProtectedMessage:
@@ -312,8 +318,7 @@ def _inline(
         if done.plaintext is None:
             return _not_decrypted(done, "inline PGP")
         text = decode_text(done.plaintext, charset)
-        checks = with_emails(done.signatures, False, environ)
-        report = SignatureReport(checks) if checks else None
+        report = _inside_report(done, False, environ)
         frame = Frame(FrameKind.DECRYPTED, text, "inline PGP", report, done.status)
         # As a text part, for a reply to quote: the one thing the message held.
         label = (charset or "utf-8").encode("ascii", "replace")

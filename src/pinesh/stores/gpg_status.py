@@ -159,6 +159,13 @@ _BAD_PASSPHRASE = 11
 _NO_SECRET_KEY = 17
 
 
+def _error_code(keyword: str, args: list[str]) -> int | None:
+    """The error code of an ERROR or FAILURE line (its low 16 bits); None for others."""
+    if keyword in ("ERROR", "FAILURE") and len(args) >= 2 and args[1].isdigit():
+        return int(args[1]) & 0xFFFF
+    return None
+
+
 @dataclass(frozen=True)
 class DecryptionStatus:
     """What gpg (or gpgsm) said of a decryption: whether it worked and the plaintext can be
@@ -202,8 +209,8 @@ def decryption_status(data: bytes, *, cms: bool = False) -> DecryptionStatus:
             decrypted_with = args[0]
         elif keyword == "DECRYPTION_INFO" and len(args) >= 3:
             aead = args[2] not in ("", "0")
-        elif keyword in ("ERROR", "FAILURE") and len(args) >= 2 and args[1].isdigit():
-            codes.append(int(args[1]) & 0xFFFF)
+        elif (code := _error_code(keyword, args)) is not None:
+            codes.append(code)
     integrity = "GOODMDC" in seen or aead
     failed = "DECRYPTION_FAILED" in seen or "BADMDC" in seen or "DECRYPTION_OKAY" not in seen
     if not failed and (integrity or cms):
@@ -263,8 +270,8 @@ def sealing_status(data: bytes) -> SealingStatus:
         if keyword in ("INV_RECP", "INV_SGNR") and len(args) >= 2:
             why = _INVALID_KEY_REASONS.get(args[0], f"gpg cannot use its key (reason {args[0]})")
             (recipients if keyword == "INV_RECP" else signers).append((_unescaped(args[1]), why))
-        elif keyword in ("ERROR", "FAILURE") and len(args) >= 2 and args[1].isdigit():
-            codes.append(int(args[1]) & 0xFFFF)
+        elif (code := _error_code(keyword, args)) is not None:
+            codes.append(code)
         elif keyword == "SIG_CREATED" and len(args) >= 3 and args[2].isdigit():
             hash_name = HASH_NAMES.get(int(args[2]), "")
     return SealingStatus(
