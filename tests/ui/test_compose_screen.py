@@ -721,14 +721,14 @@ def test_entering_the_text_runs_the_editor_with_enable_alternate_editor_implicit
 
 
 def _crypto_session(
-    home: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings | None = None
+    home: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings | None = None, extra: str = ""
 ) -> MailSession:
     """A session whose user is Jane of the test keyring (gpg_keyring)."""
     monkeypatch.setenv("GNUPGHOME", str(make_keyring(home / "gnupg")))
     monkeypatch.setattr("getpass.getuser", lambda: "jane")
     text = (
         f"user-domain=example.org\npersonal-name=Jane Doe\n"
-        f"sendmail-path={sendmail_script(home)}\nsignature-file={home}/no-signature\n"
+        f"sendmail-path={sendmail_script(home)}\nsignature-file={home}/no-signature\n{extra}"
     )
     rc = parse_pinerc(text, str(home / "pinerc"))
     connections = Connections(settings or Settings(), rc)
@@ -813,3 +813,35 @@ def test_a_recipient_without_a_key_is_asked_about_before_sending_in_clear(
 
     run(app, scenario)
     assert b"multipart/encrypted" not in (home / "sent.msg").read_bytes()
+
+
+def test_a_reply_to_a_locked_encrypted_message_says_it_is_not_quoted(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinesh.ui.message_commands import NOT_QUOTED
+    from tests.ui.test_index_screen import run_index
+    from tests.unit.gpg_keyring import forget_passphrases, pgp_mime_encrypted
+
+    maildir = home / "Maildir"
+    session = _crypto_session(home, monkeypatch, extra=f"inbox-path=#md/{maildir}\n")
+    keyring = home / "gnupg"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    inner = b"Content-Type: text/plain\r\n\r\nFor Bob only.\r\n"
+    message = pgp_mime_encrypted(keyring, inner, ("bob@example.org",))
+    (maildir / "new" / "1.locked.pinesh").write_bytes(message)
+    forget_passphrases(keyring)
+
+    async def scenario(app: PineshApp, pilot: Pilot[None]) -> None:
+        await press(app, pilot, "r")
+        for _ in range(50):
+            if isinstance(top(app), ComposeScreen):
+                break
+            await pilot.pause(0.1)
+        screen = top(app)
+        assert isinstance(screen, ComposeScreen)
+        assert "For Bob only" not in screen.query_one(BodyArea).text
+        said = [notice.message for notice in app._notifications]
+        assert NOT_QUOTED in said, said
+
+    run_index(session, scenario)

@@ -17,6 +17,7 @@ from pinesh.services.mail import MailSession
 from pinesh.services.name_rules import offered_save
 from pinesh.stores.base import Flag
 from pinesh.textsafe import safe_line
+from pinesh.ui.app import NOTICE_SECONDS
 from pinesh.ui.attachment_screen import WorkerScreen
 from pinesh.ui.prompts import ChoiceScreen, ConfirmScreen, PromptScreen
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 DEFAULT_SAVE = "saved-messages"  # Pine's default save folder
 DELETED = frozenset({Flag.DELETED})
 SKIP_LIMIT = 1000  # messages delete-skips-deleted looks past, at most
+NOT_QUOTED = (
+    "The encrypted message is not quoted: its key is locked. Read it first (V or Enter) "
+    "and give the passphrase, then reply."
+)
 
 
 @dataclass
@@ -296,7 +301,11 @@ class CommandScreen(WorkerScreen):
             def build(raw: bytes) -> ComposeRequest:
                 # An encrypted message is quoted decrypted (the reply is then encrypted).
                 decrypted = view.decrypted_for_reply(uid)
-                return reply_request(session, raw, to_all=to_all, decrypted=decrypted)
+                request = reply_request(session, raw, to_all=to_all, decrypted=decrypted)
+                if decrypted is None and request.seal.encrypt:
+                    # notify() is safe from any thread (this is a worker).
+                    self.app.notify(NOT_QUOTED, severity="warning", timeout=NOTICE_SECONDS)
+                return request
 
             self.compose_from(uid, build, answers=True)
 
