@@ -494,9 +494,11 @@ def test_a_count_is_printed_with_its_noun_singular_for_one() -> None:
     ]
 
 
-def _seen_and_new(tmp: Path) -> Path:
-    """Four messages: 1 and 3 seen, 2 and 4 new."""
-    maildir = tmp / "Maildir"
+@pytest.fixture
+def seen_and_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FolderView]:
+    """INBOX open on four messages: 1 and 3 seen, 2 and 4 new; HOME is tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
     for n in range(1, 5):
@@ -504,36 +506,29 @@ def _seen_and_new(tmp: Path) -> Path:
         (maildir / where).write_bytes(
             f"From: a{n}@example.org\r\nSubject: m{n}\r\n\r\nb\r\n".encode()
         )
-    return maildir
+    inbox = FolderView.open(session_for(f"#md/{maildir}", tmp_path), "INBOX")
+    yield inbox
+    inbox.close()
 
 
 def test_read_messages_move_to_the_read_message_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seen_and_new: FolderView, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    inbox = FolderView.open(session_for(f"#md/{_seen_and_new(tmp_path)}", tmp_path), "INBOX")
-    try:
-        said = inbox.move_read_to("read-messages")
-        assert said == "2 read messages moved to read-messages"
-        assert inbox.count == 2
-    finally:
-        inbox.close()
+    said = seen_and_new.move_read_to("read-messages")
+    assert said == "2 read messages moved to read-messages"
+    assert seen_and_new.count == 2
     moved = mailbox.mbox(tmp_path / "mail" / "read-messages")
     assert sorted(m["Subject"] for m in moved) == ["m1", "m3"]
 
 
 def test_moving_read_messages_expunges_nothing_the_user_only_marked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seen_and_new: FolderView,
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    inbox = FolderView.open(session_for(f"#md/{_seen_and_new(tmp_path)}", tmp_path), "INBOX")
-    try:
-        inbox.set_flags([inbox.uid_at(1)], frozenset({Flag.DELETED}), True)  # m2, unread
-        said = inbox.move_read_to("read-messages")
-        assert said.endswith("(marked deleted: other messages are marked deleted too)")
-        assert inbox.count == 4  # nothing expunged
-    finally:
-        inbox.close()
+    inbox = seen_and_new
+    inbox.set_flags([inbox.uid_at(1)], frozenset({Flag.DELETED}), True)  # m2, unread
+    said = inbox.move_read_to("read-messages")
+    assert said.endswith("(marked deleted: other messages are marked deleted too)")
+    assert inbox.count == 4  # nothing expunged
 
 
 @pytest.mark.parametrize(
