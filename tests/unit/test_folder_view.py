@@ -494,11 +494,9 @@ def test_a_count_is_printed_with_its_noun_singular_for_one() -> None:
     ]
 
 
-@pytest.fixture
-def seen_and_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FolderView]:
-    """INBOX open on four messages: 1 and 3 seen, 2 and 4 new; HOME is tmp_path."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    maildir = tmp_path / "Maildir"
+def _seen_and_new(tmp: Path) -> Path:
+    """Four messages: 1 and 3 seen, 2 and 4 new."""
+    maildir = tmp / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
     for n in range(1, 5):
@@ -506,7 +504,14 @@ def seen_and_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fo
         (maildir / where).write_bytes(
             f"From: a{n}@example.org\r\nSubject: m{n}\r\n\r\nb\r\n".encode()
         )
-    inbox = FolderView.open(session_for(f"#md/{maildir}", tmp_path), "INBOX")
+    return maildir
+
+
+@pytest.fixture
+def seen_and_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FolderView]:
+    """INBOX open on _seen_and_new's four messages; HOME is tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    inbox = FolderView.open(session_for(f"#md/{_seen_and_new(tmp_path)}", tmp_path), "INBOX")
     yield inbox
     inbox.close()
 
